@@ -1,0 +1,106 @@
+"""Reading any image Pillow reads as 8-bit RGB, and writing files atomically.
+
+Conversion rule: EXIF orientation is applied first; then 16-bit and 32-bit channels are
+scaled to 8 bits, transparency is composited over white, palette/grayscale/CMYK/YCbCr/LAB
+go through Pillow's RGB conversion. Pillow's decompression-bomb guard stays on.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".avif", ".tga"}
+
+
+class ImageReadError(Exception):
+    """An input could not be read as an image; the message says why in one sentence."""
+
+
+@dataclass(frozen=True)
+class RgbImage:
+    pixels: np.ndarray  # H×W×3 uint8
+    source_bytes: int | None = None  # size of the file it came from, for "ratio to the input file"
+    name: str = "image"
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+
+def load_rgb(source: str | os.PathLike | bytes) -> RgbImage:
+    """Open a path (or raw file bytes) and return 8-bit RGB pixels."""
+    try:
+        if isinstance(source, bytes):
+            size, name = len(source), "pasted image"
+            image = Image.open(io.BytesIO(source))
+        else:
+            path = Path(source)
+            size, name = path.stat().st_size, path.name
+            image = Image.open(path)
+        with image:
+            image.load()
+            pixels = to_rgb_array(image)
+    except FileNotFoundError:
+        raise ImageReadError(f"{source}: no such file") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{name if 'name' in dir() else source}: refused, too many pixels ({exc})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{source if not isinstance(source, bytes) else 'pasted data'}: not a readable image ({exc})") from None
+    if pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        raise ImageReadError(f"{name}: the image is empty")
+    return RgbImage(pixels, size, name)
+
+
+def to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Apply the conversion rule of this module to an open Pillow image."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        wide = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or wide.max() > 255 else 255.0
+        gray = np.clip(np.round(wide / top * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode == "F":
+        gray = np.clip(np.round(np.asarray(image, dtype=np.float64) * (255.0 if np.asarray(image).max() <= 1 else 1)), 0, 255)
+        return np.repeat(gray.astype(np.uint8)[:, :, None], 3, axis=2)
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8).copy()
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes through a temp file in the same folder and rename: never a partial file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(path: str | os.PathLike, pixels: np.ndarray) -> None:
+    atomic_write(path, encode_png(pixels))

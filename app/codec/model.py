@@ -1,0 +1,146 @@
+"""The Ballé 2018 factorized-prior model (CompressAI's ``bmshj2018-factorized``) in plain PyTorch.
+
+It loads CompressAI checkpoints unchanged: every key layout CompressAI has written is
+mapped to the current one, N and M are read from tensor shapes, and stored integer CDF
+tables are used exactly as stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from app.codec.entropy_model import EntropyBottleneck
+from app.codec.layers import GDN, conv, deconv
+
+FAMILY = "bmshj2018-factorized"
+METRICS = ("mse", "ms-ssim")
+QUALITIES = tuple(range(1, 9))
+# CompressAI's training λ per quality (index 0 = quality 1), for each metric.
+LAMBDAS = {
+    "mse": (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800),
+    "ms-ssim": (2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.00),
+}
+# CompressAI's (N, M) per quality.
+COMPRESSAI_SIZES = {q: (128, 192) if q <= 5 else (192, 320) for q in QUALITIES}
+
+
+class FactorizedPrior(nn.Module):
+    """g_a (analysis) → quantize + factorized prior → g_s (synthesis)."""
+
+    downsampling = 16
+
+    def __init__(self, N: int = 128, M: int = 192) -> None:
+        super().__init__()
+        self.N, self.M = N, M
+        self.g_a = nn.Sequential(
+            conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M)
+        )
+        self.g_s = nn.Sequential(
+            deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+            deconv(N, N), GDN(N, inverse=True), deconv(N, 3),
+        )
+        self.entropy_bottleneck = EntropyBottleneck(M)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        y = self.g_a(x)
+        y_hat, likelihoods = self.entropy_bottleneck(y)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": likelihoods}
+
+    def aux_loss(self) -> torch.Tensor:
+        return self.entropy_bottleneck.aux_loss()
+
+    @classmethod
+    def from_state_dict(cls, state_dict: Mapping[str, torch.Tensor]) -> FactorizedPrior:
+        """Build a model of the checkpoint's size and load it (any CompressAI key layout)."""
+        state = normalize_state_dict(state_dict)
+        try:
+            N = state["g_a.0.weight"].shape[0]
+            M = state["g_a.6.weight"].shape[0]
+        except KeyError as exc:
+            raise ValueError(f"not a factorized-prior checkpoint: missing {exc.args[0]}") from None
+        model = cls(N, M)
+        model.load_state_dict(state)
+        return model
+
+    def load_state_dict(self, state_dict: Mapping[str, torch.Tensor], strict: bool = True, assign: bool = False):
+        state = normalize_state_dict(state_dict)
+        table = state.get("entropy_bottleneck._quantized_cdf")
+        if table is not None and table.numel() > 0:
+            self.entropy_bottleneck.resize_tables(table.shape[1])
+        else:
+            for key in ("_offset", "_quantized_cdf", "_cdf_length"):
+                state.pop(f"entropy_bottleneck.{key}", None)
+            strict_tables = {f"entropy_bottleneck.{k}" for k in ("_offset", "_quantized_cdf", "_cdf_length")}
+            result = super().load_state_dict(state, strict=False, assign=assign)
+            missing = [k for k in result.missing_keys if k not in strict_tables]
+            if strict and (missing or result.unexpected_keys):
+                raise RuntimeError(f"checkpoint does not fit: missing {missing}, unexpected {result.unexpected_keys}")
+            self.entropy_bottleneck.build_tables()
+            return result
+        return super().load_state_dict(state, strict=strict, assign=assign)
+
+
+_LEGACY_EB = re.compile(r"^entropy_bottleneck\.(?:_(biases|matrices|factors)\.|_(bias|matrix|factor))(\d+)$")
+_PLURAL = {"bias": "biases", "matrix": "matrices", "factor": "factors"}
+
+
+def normalize_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map every CompressAI key layout to the current one.
+
+    Handles a ``module.`` (DataParallel) prefix, the 2020 ``_matrices.K`` lists and the
+    2021-2024 ``_matrixK`` attributes; the current ``matrices.K`` passes unchanged.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        if key.startswith("module."):
+            key = key[len("module.") :]
+        match = _LEGACY_EB.match(key)
+        if match:
+            family = match.group(1) or _PLURAL[match.group(2)]
+            key = f"entropy_bottleneck.{family}.{match.group(3)}"
+        out[key] = value
+    return out
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """16 hex digits of SHA-256 over every tensor (name, dtype, shape, bytes) of the state dict.
+
+    Written into each `.lci` file so a file is never decoded with other weights than made it.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(name.encode())
+        digest.update(str(t.dtype).encode())
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(t.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Who a loaded model is: enough to label results and to name the weights a file needs."""
+
+    source: str  # "bundled", "compressai", or a path
+    quality: int
+    metric: str
+    lmbda: float | None
+    N: int
+    M: int
+    fingerprint: str
+
+    def describe(self) -> str:
+        lam = f", λ={self.lmbda:g}" if self.lmbda is not None else ""
+        return f"{FAMILY} {self.metric} q{self.quality} (N={self.N}, M={self.M}{lam}) from {self.source}"
+
+
+@dataclass
+class LoadedModel:
+    model: FactorizedPrior
+    info: ModelInfo

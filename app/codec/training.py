@@ -1,0 +1,287 @@
+"""Training the factorized prior: one λ, or the whole 8-level ladder from a shared warm start.
+
+Rate-distortion loss as CompressAI trains it: λ·255²·MSE + bpp (or λ·(1 − MS-SSIM) + bpp),
+plus the quantile ("aux") loss with its own optimizer. A ladder run trains one warm-start
+model at a middle λ, then walks outwards, fine-tuning each level from its neighbour, which
+costs far less than eight runs from scratch. Runs under ``torchrun`` use
+DistributedDataParallel (NCCL on CUDA, Gloo on CPU); a plain run uses one process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from app.codec.image_io import IMAGE_SUFFIXES, load_rgb
+from app.codec.metrics import ms_ssim_loss_value
+from app.codec.model import LAMBDAS, FactorizedPrior
+
+
+@dataclass
+class TrainConfig:
+    data: Path
+    out: Path
+    metric: str = "mse"
+    N: int = 96
+    M: int = 160
+    crop: int = 128
+    batch: int = 8
+    lr: float = 1e-3
+    min_lr: float = 2e-5
+    aux_lr: float = 1e-3
+    clip: float = 1.0
+    seed: int = 0
+    threads: int = 0  # 0: leave torch's default
+    # single-λ run
+    quality: int = 4
+    steps: int = 10_000
+    # ladder run: warm start at `warm_quality`, then fine-tune outwards
+    warm_steps: int = 10_000
+    level_steps: int = 2_000
+    level_lr: float = 3e-4
+    warm_quality: int = 4
+    resume: Path | None = None
+    checkpoint_every_s: float = 300.0
+
+
+@dataclass
+class StepStats:
+    step: int
+    total: int
+    loss: float
+    bpp: float
+    psnr: float
+    lr: float
+
+
+@dataclass
+class LevelRecord:
+    quality: int
+    lmbda: float
+    steps: int
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+class CropStream:
+    """Endless random crops with flips from every image of a folder, held in memory as uint8."""
+
+    def __init__(self, folder: Path, crop: int, batch: int, seed: int) -> None:
+        paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise FileNotFoundError(f"no training images in {folder}")
+        self.images = [torch.from_numpy(load_rgb(p).pixels).permute(2, 0, 1).contiguous() for p in paths]
+        self.images = [im for im in self.images if min(im.shape[1:]) >= crop]
+        if not self.images:
+            raise ValueError(f"every image in {folder} is smaller than the {crop}px crop")
+        self.crop, self.batch = crop, batch
+        self.rng = random.Random(seed)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        while True:
+            crops = []
+            for _ in range(self.batch):
+                image = self.rng.choice(self.images)
+                _, h, w = image.shape
+                top, left = self.rng.randrange(h - self.crop + 1), self.rng.randrange(w - self.crop + 1)
+                patch = image[:, top : top + self.crop, left : left + self.crop]
+                if self.rng.random() < 0.5:
+                    patch = patch.flip(2)
+                if self.rng.random() < 0.5:
+                    patch = patch.flip(1)
+                crops.append(patch)
+            yield torch.stack(crops).float() / 255.0
+
+
+def rate_distortion_loss(out: dict, x: torch.Tensor, lmbda: float, metric: str) -> tuple[torch.Tensor, float, float]:
+    """(loss, bpp, psnr) of one batch."""
+    pixels = x.shape[0] * x.shape[2] * x.shape[3]
+    bpp = torch.log(out["likelihoods"]).sum() / (-math.log(2) * pixels)
+    mse = torch.mean((out["x_hat"] - x) ** 2)
+    if metric == "mse":
+        distortion = lmbda * 255**2 * mse
+    else:
+        distortion = lmbda * (1 - ms_ssim_loss_value(x, out["x_hat"]))
+    psnr = -10 * math.log10(max(float(mse.detach()), 1e-10))
+    return distortion + bpp, float(bpp), psnr
+
+
+class _Distributed:
+    """torchrun integration: rank, device, gradient averaging for the aux parameters."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = torch.cuda.is_available()
+        self.device = torch.device(f"cuda:{local}" if cuda else "cpu")
+        if self.world > 1:
+            if cuda:
+                torch.cuda.set_device(self.device)
+            torch.distributed.init_process_group("nccl" if cuda else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+    def average_grad(self, parameter: torch.Tensor) -> None:
+        if self.world > 1 and parameter.grad is not None:
+            torch.distributed.all_reduce(parameter.grad)
+            parameter.grad /= self.world
+
+    def close(self) -> None:
+        if self.world > 1:
+            torch.distributed.destroy_process_group()
+
+
+def train_level(
+    model: FactorizedPrior,
+    crops: Iterator[torch.Tensor],
+    lmbda: float,
+    steps: int,
+    lr: float,
+    cfg: TrainConfig,
+    dist: _Distributed,
+    on_step: Callable[[StepStats], None] | None = None,
+    checkpoint: Callable[[int, dict], None] | None = None,
+    start_state: dict | None = None,
+) -> list[dict]:
+    """Train `model` at one λ for `steps` steps with a cosine learning-rate schedule."""
+    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    aux_params = [model.entropy_bottleneck.quantiles]
+    optimizer = torch.optim.Adam(main_params, lr=lr)
+    aux_optimizer = torch.optim.Adam(aux_params, lr=cfg.aux_lr)
+    first = 0
+    if start_state:
+        optimizer.load_state_dict(start_state["optimizer"])
+        aux_optimizer.load_state_dict(start_state["aux_optimizer"])
+        first = start_state["step"]
+    net = dist.wrap(model)
+    model.train()
+    history: list[dict] = []
+    window: list[tuple[float, float, float]] = []
+    last_save = time.monotonic()
+    for step in range(first, steps):
+        step_lr = cfg.min_lr + 0.5 * (lr - cfg.min_lr) * (1 + math.cos(math.pi * step / max(steps, 1)))
+        for group in optimizer.param_groups:
+            group["lr"] = step_lr
+        x = next(crops).to(dist.device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        aux_optimizer.zero_grad(set_to_none=True)
+        loss, bpp, psnr = rate_distortion_loss(net(x), x, lmbda, cfg.metric)
+        loss.backward()
+        if cfg.clip > 0:
+            nn.utils.clip_grad_norm_(main_params, cfg.clip)
+        optimizer.step()
+        aux = model.aux_loss()
+        aux.backward()
+        dist.average_grad(model.entropy_bottleneck.quantiles)
+        aux_optimizer.step()
+        window.append((float(loss), bpp, psnr))
+        if len(window) == 50 or step == steps - 1:
+            mean = np.mean(window, axis=0)
+            window.clear()
+            stats = StepStats(step + 1, steps, float(mean[0]), float(mean[1]), float(mean[2]), step_lr)
+            history.append(asdict(stats))
+            if on_step:
+                on_step(stats)
+        if checkpoint and time.monotonic() - last_save > cfg.checkpoint_every_s:
+            checkpoint(step + 1, {"optimizer": optimizer.state_dict(), "aux_optimizer": aux_optimizer.state_dict()})
+            last_save = time.monotonic()
+    model.eval()
+    return history
+
+
+def ladder_order(warm_quality: int) -> list[int]:
+    """Warm level first, then outwards: up to 8 from the warm level, then down to 1."""
+    return [warm_quality, *range(warm_quality + 1, 9), *range(warm_quality - 1, 0, -1)]
+
+
+def neighbour(quality: int, warm_quality: int) -> int:
+    """The level a fine-tune starts from."""
+    return quality - 1 if quality > warm_quality else quality + 1
+
+
+def _save_state(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], None] | None = None) -> dict[int, Path]:
+    """Run a single-λ or ladder training; return {quality: finished checkpoint path}.
+
+    Every finished level is written to ``out/q{n}.pth.tar`` (a plain CompressAI-layout state
+    dict with integer CDF tables) and ``out/q{n}.json`` (its training record); a run that
+    is stopped resumes from ``out/state.pt``.
+    """
+    dist = _Distributed()
+    torch.manual_seed(cfg.seed + dist.rank)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    crops = iter(CropStream(cfg.data, cfg.crop, cfg.batch, cfg.seed + 1000 * dist.rank))
+    lambdas = LAMBDAS[cfg.metric]
+    plan = [(q, cfg.warm_steps if q == cfg.warm_quality else cfg.level_steps) for q in ladder_order(cfg.warm_quality)]
+    if not ladder:
+        plan = [(cfg.quality, cfg.steps)]
+    state_path = cfg.out / "state.pt"
+    resume_state = torch.load(state_path, weights_only=True) if state_path.exists() else None
+    finished: dict[int, Path] = {}
+    for index, (quality, steps) in enumerate(plan):
+        done = cfg.out / f"q{quality}.pth.tar"
+        if done.exists():
+            finished[quality] = done
+            continue
+        start_state = None
+        if resume_state and resume_state["quality"] == quality:
+            model = FactorizedPrior.from_state_dict(resume_state["model"])
+            start_state = resume_state
+        elif ladder and index > 0:
+            source = finished[neighbour(quality, cfg.warm_quality)]
+            model = FactorizedPrior.from_state_dict(torch.load(source, weights_only=True))
+        elif cfg.resume:
+            model = FactorizedPrior.from_state_dict(torch.load(cfg.resume, weights_only=True))
+        else:
+            model = FactorizedPrior(cfg.N, cfg.M)
+        model.to(dist.device)
+        lr = cfg.lr if (not ladder or index == 0) and not cfg.resume else cfg.level_lr
+
+        def checkpoint(step: int, optim: dict, quality: int = quality, model: FactorizedPrior = model) -> None:
+            if dist.main:
+                _save_state(state_path, {"quality": quality, "step": step, "model": model.state_dict(), **optim})
+
+        started = time.monotonic()
+        history = train_level(
+            model, crops, lambdas[quality - 1], steps, lr, cfg, dist,
+            on_step=(lambda s, q=quality: progress(f"q{q}", s)) if progress and dist.main else None,
+            checkpoint=checkpoint, start_state=start_state,
+        )
+        if dist.main:
+            model.cpu()
+            model.entropy_bottleneck.build_tables()
+            _save_state(done, model.state_dict())
+            record = LevelRecord(quality, lambdas[quality - 1], steps, time.monotonic() - started, history)
+            (cfg.out / f"q{quality}.json").write_text(json.dumps(asdict(record), indent=1))
+        finished[quality] = done
+        resume_state = None
+    if dist.main and state_path.exists():
+        state_path.unlink()
+    dist.close()
+    return finished

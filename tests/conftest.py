@@ -1,0 +1,47 @@
+"""Shared fixtures: small real models (random weights) and small test images made here."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def make_model(N: int = 16, M: int = 24, seed: int = 0):
+    """A small factorized-prior model with random weights and freshly built CDF tables."""
+    from app.codec.model import FactorizedPrior
+
+    torch.manual_seed(seed)
+    model = FactorizedPrior(N, M).eval()
+    with torch.no_grad():
+        # spread the densities so the tables are non-trivial
+        model.entropy_bottleneck.quantiles.copy_(torch.tensor([-12.0, 0.3, 11.0]).repeat(M, 1, 1))
+    model.entropy_bottleneck.build_tables()
+    return model
+
+
+def make_photo(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
+    """A smooth, photo-like uint8 RGB image with some texture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack([
+        128 + 80 * np.sin(xx / 13.0 + seed),
+        128 + 70 * np.cos(yy / 17.0),
+        128 + 60 * np.sin((xx + yy) / 23.0),
+    ], axis=2)
+    noise = rng.normal(0, 6, size=base.shape)
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def small_model():
+    return make_model()
+
+
+@pytest.fixture
+def photo():
+    return make_photo()
