@@ -1,0 +1,104 @@
+"""Run every quality level on one image and report what each costs and gives.
+
+`encode_ladder` is the one place where a full measurement happens (encode → bytes →
+decode → metrics); the CLI, the benchmark and the window all consume its results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from app.codec.image_io import RgbImage
+from app.codec.metrics import ms_ssim_rgb, psnr_rgb
+from app.codec.model import ModelInfo
+from app.codec.pipeline import decode_lci, encode_image, latent_bits
+
+# A channel "carries information" when it spends more than this share of a bit per element.
+ACTIVE_CHANNEL_BITS = 0.01
+
+
+class Cancelled(Exception):
+    """The caller asked the ladder to stop."""
+
+
+@dataclass
+class QualityResult:
+    """Everything measured for one quality level on one image."""
+
+    info: ModelInfo
+    lci: bytes
+    reconstruction: np.ndarray  # H×W×3 uint8, decoded from `lci`
+    bpp: float  # real: file bytes (header included) × 8 / pixels
+    bpp_estimated: float  # from the model's likelihoods
+    psnr: float
+    ms_ssim: float
+    encode_seconds: float
+    decode_seconds: float
+    ratio_to_raw: float  # raw 24-bit RGB bytes / file bytes
+    ratio_to_input: float | None  # input file bytes / file bytes
+    bits_per_channel: np.ndarray  # (M,) Σ -log2 p of each latent channel
+    bit_map: np.ndarray  # (M, h, w) -log2 p per latent element
+
+    @property
+    def quality(self) -> int:
+        return self.info.quality
+
+    @property
+    def file_bytes(self) -> int:
+        return len(self.lci)
+
+    @property
+    def active_channels(self) -> int:
+        elements = self.bit_map.shape[1] * self.bit_map.shape[2]
+        return int(np.sum(self.bits_per_channel / max(elements, 1) > ACTIVE_CHANNEL_BITS))
+
+
+def measure_quality(loaded, image: RgbImage) -> QualityResult:
+    """Encode, decode from the bytes, and measure one quality level."""
+    pixels = image.pixels
+    started = time.perf_counter()
+    encoded = encode_image(loaded, pixels, with_bit_map=False)
+    encode_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    reconstruction = decode_lci(encoded.lci, loaded)
+    decode_seconds = time.perf_counter() - started
+    # The bit map is analysis for display, measured outside the timed encode.
+    bit_map = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None])
+    pixel_count = image.width * image.height
+    size = len(encoded.lci)
+    return QualityResult(
+        info=loaded.info,
+        lci=encoded.lci,
+        reconstruction=reconstruction,
+        bpp=size * 8 / pixel_count,
+        bpp_estimated=float(bit_map.sum()) / pixel_count,
+        psnr=psnr_rgb(pixels, reconstruction),
+        ms_ssim=ms_ssim_rgb(pixels, reconstruction),
+        encode_seconds=encode_seconds,
+        decode_seconds=decode_seconds,
+        ratio_to_raw=pixel_count * 3 / size,
+        ratio_to_input=(image.source_bytes / size) if image.source_bytes else None,
+        bits_per_channel=bit_map.reshape(bit_map.shape[0], -1).sum(axis=1).astype(np.float64),
+        bit_map=bit_map,
+    )
+
+
+def encode_ladder(
+    image: RgbImage,
+    source,
+    qualities: Iterable[int] | None = None,
+    should_cancel: Callable[[], bool] = lambda: False,
+) -> Iterator[QualityResult]:
+    """Yield each quality's result as soon as it is done; stop between qualities when cancelled."""
+    for quality in qualities or source.qualities():
+        if should_cancel():
+            raise Cancelled()
+        loaded = source.load(quality)
+        if should_cancel():
+            raise Cancelled()
+        yield measure_quality(loaded, image)

@@ -1,0 +1,106 @@
+"""The `.lci` file format, version 1 (byte layout documented in docs/lci-format.md).
+
+A file names the exact weights that made it (family, metric, quality, N, M and a
+fingerprint of the weights), so it is never silently decoded with other weights; a CRC-32
+over everything catches corruption before any decoding is attempted.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+MAGIC = b"LCI\x1a"
+VERSION = 1
+FAMILIES = ("bmshj2018-factorized",)
+METRIC_CODES = ("mse", "ms-ssim")
+SOURCE_KINDS = ("bundled", "compressai", "folder", "file")
+
+# magic, version, family, metric, quality, source kind, N, M, fingerprint,
+# width, height, pad left, pad top, latent height, latent width, payload length
+_HEADER = struct.Struct(">4sBBBBBHH8sIIHHHHI")
+HEADER_SIZE = _HEADER.size
+CRC_SIZE = 4
+
+
+class LciFormatError(Exception):
+    """The bytes are not a valid `.lci` v1 file: truncated, corrupt, foreign or unsupported."""
+
+
+@dataclass(frozen=True)
+class LciHeader:
+    family: str
+    metric: str
+    quality: int
+    source_kind: str
+    N: int
+    M: int
+    fingerprint: str  # 16 hex digits
+    width: int
+    height: int
+    pad_left: int
+    pad_top: int
+    latent_height: int
+    latent_width: int
+
+    @property
+    def padded_size(self) -> tuple[int, int]:
+        return self.latent_height * 16, self.latent_width * 16
+
+    def describe(self) -> str:
+        return (
+            f"{self.family} {self.metric} quality {self.quality} (N={self.N}, M={self.M}), "
+            f"{self.source_kind} weights {self.fingerprint}; image {self.width}×{self.height}, "
+            f"latent {self.M}×{self.latent_height}×{self.latent_width}"
+        )
+
+
+def pack_lci(header: LciHeader, payload: bytes) -> bytes:
+    """Header + payload + CRC-32 of both."""
+    try:
+        head = _HEADER.pack(
+            MAGIC, VERSION, FAMILIES.index(header.family), METRIC_CODES.index(header.metric), header.quality,
+            SOURCE_KINDS.index(header.source_kind), header.N, header.M, bytes.fromhex(header.fingerprint),
+            header.width, header.height, header.pad_left, header.pad_top, header.latent_height, header.latent_width,
+            len(payload),
+        )
+    except (struct.error, ValueError) as exc:
+        raise ValueError(f"header does not fit the .lci v1 layout: {exc}") from None
+    body = head + payload
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def unpack_lci(data: bytes) -> tuple[LciHeader, bytes]:
+    """Parse and verify a whole file; raise LciFormatError with a one-sentence reason."""
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
+        raise LciFormatError("not an .lci file (the file does not start with the LCI signature)")
+    if len(data) < 5:
+        raise LciFormatError("the .lci file is truncated (it ends inside the header)")
+    if data[4] != VERSION:
+        raise LciFormatError(f"unsupported .lci version {data[4]} (this program reads version {VERSION})")
+    if len(data) < HEADER_SIZE + CRC_SIZE:
+        raise LciFormatError("the .lci file is truncated (it ends inside the header)")
+    fields = _HEADER.unpack_from(data)
+    payload_length = fields[-1]
+    expected = HEADER_SIZE + payload_length + CRC_SIZE
+    if len(data) < expected:
+        raise LciFormatError(f"the .lci file is truncated ({len(data)} of {expected} bytes)")
+    if len(data) > expected:
+        raise LciFormatError(f"the .lci file has {len(data) - expected} unexpected bytes after its end")
+    (crc,) = struct.unpack_from(">I", data, expected - CRC_SIZE)
+    if zlib.crc32(data[: expected - CRC_SIZE]) != crc:
+        raise LciFormatError("the .lci file is corrupt (checksum mismatch)")
+    (_, _, family, metric, quality, source, N, M, fingerprint, width, height, pad_left, pad_top, lat_h, lat_w, _) = fields
+    if family >= len(FAMILIES) or metric >= len(METRIC_CODES) or source >= len(SOURCE_KINDS):
+        raise LciFormatError("the .lci header names an unknown model family, metric or weight source")
+    header = LciHeader(
+        FAMILIES[family], METRIC_CODES[metric], quality, SOURCE_KINDS[source], N, M, fingerprint.hex(),
+        width, height, pad_left, pad_top, lat_h, lat_w,
+    )
+    if not (1 <= quality <= 8 and N > 0 and M > 0 and width > 0 and height > 0):
+        raise LciFormatError("the .lci header holds impossible values")
+    padded_h, padded_w = header.padded_size
+    if pad_left + width > padded_w or pad_top + height > padded_h:
+        raise LciFormatError("the .lci header's image size does not fit its latent size")
+    return header, data[HEADER_SIZE : HEADER_SIZE + payload_length]
