@@ -38,4 +38,4 @@ def ms_ssim_loss_value(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float64)
+    return torch.from_numpy(np.array(image, dtype=np.float64)).permute(2, 0, 1)[None]

@@ -97,6 +97,7 @@ def synthesis(model: FactorizedPrior, y_hat: torch.Tensor, tile: int = TILE) -> 
     return x_hat
 
 
+@torch.no_grad()
 def latent_bits(model: FactorizedPrior, symbols: torch.Tensor, chunk: int = 16) -> np.ndarray:
     """-log2 p of every latent element under the model's density (M, h, w), a few channels at a time."""
     bottleneck = model.entropy_bottleneck

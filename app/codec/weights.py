@@ -1,0 +1,635 @@
+"""Where model weights come from: the bundled ladder, CompressAI's official checkpoints, a folder, a file.
+
+Every source answers the same questions (which qualities, load one) and hands back a
+`LoadedModel` in eval mode with CDF tables, so the CLI and the window never care where the
+weights live. Checkpoints are read with ``torch.load(weights_only=True)`` or safetensors:
+no arbitrary object is ever unpickled. Downloads go through a temp file that is renamed into
+place only after its SHA-256 matches, so no failure leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import socket
+import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from app.codec.image_io import atomic_write
+from app.codec.model import FAMILY, LAMBDAS, METRICS, QUALITIES, FactorizedPrior, LoadedModel, ModelInfo, weights_fingerprint
+
+Progress = Callable[[int, "int | None"], None]
+Cancel = Callable[[], bool]
+
+COMPRESSAI_URL_ROOT = "https://compressai.s3.amazonaws.com/models/v1"
+MANIFEST_NAME = "manifest.json"
+_CHUNK = 64 * 1024
+
+# The 8 hex digits are the first 8 of each file's SHA-256 (CompressAI's zoo, v1).
+_COMPRESSAI_HASHES = {
+    "mse": ("446d5c7f", "87279a02", "5c6f152b", "1ed4405a", "866ba797", "9b02ea3a", "6dfd6734", "5232faa3"),
+    "ms-ssim": ("9781d705", "4a584386", "5352f123", "4f91b847", "b3a88897", "ee028763", "8c265a29", "8811bd14"),
+}
+_NAME_METRIC = {"mse": "prior", "ms-ssim": "ms-ssim"}
+_OFFICIAL_NAME = re.compile(
+    r"^bmshj2018-factorized-(prior|ms-ssim)-([1-8])(?:-([0-9a-f]{8}))?\.(?:pth\.tar|pth|pt)$", re.IGNORECASE
+)
+_Q_NAME = re.compile(r"^q([1-8])\.(?:pth\.tar|pth|pt|safetensors)$", re.IGNORECASE)
+_TABLE_KEYS = ("_offset", "_quantized_cdf", "_cdf_length")
+# Tensors kept in float32 by `write_bundled_level`: their tiny constants (1e-9, 2^-36) vanish in
+# float16, and the medians in `quantiles` decide quantization and were used to build the tables.
+_KEEP_FLOAT32 = re.compile(r"(quantiles|pedestal|\.bound|\.target)$")
+
+
+class WeightsError(Exception):
+    """Weights could not be found, fetched or read; the message is one user-readable sentence."""
+
+
+class DownloadCancelled(WeightsError):
+    """The caller's cancel() said stop; nothing was left behind."""
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise WeightsError(f"Unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
+    return metric
+
+
+def _check_quality(quality: int) -> int:
+    if quality not in QUALITIES:
+        raise WeightsError(f"Quality {quality!r} is out of range; choose 1 to 8.")
+    return int(quality)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _float32(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Float tensors to float32 (checkpoints may be half precision); integer CDF tables as they are."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def _unwrap(obj: object) -> Mapping[str, torch.Tensor] | None:
+    """The state dict inside what torch.load returned: plain, or under "state_dict"/"model"."""
+    if not isinstance(obj, Mapping):
+        return None
+    for key in ("state_dict", "model"):
+        inner = obj.get(key)
+        if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
+            return {k: v for k, v in inner.items() if isinstance(v, torch.Tensor)}
+    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    return tensors or None
+
+
+def _build_model(state: Mapping[str, torch.Tensor], path: Path) -> FactorizedPrior:
+    try:
+        model = FactorizedPrior.from_state_dict(_float32(state))
+    except Exception as exc:  # missing keys, wrong shapes, wrong dtypes: all mean "not this model"
+        raise WeightsError(f"{path.name} is not a {FAMILY} checkpoint ({_short(exc)}).") from None
+    if not model.entropy_bottleneck.has_tables:
+        model.entropy_bottleneck.build_tables()
+    return model.eval()
+
+
+def load_checkpoint(path: str | os.PathLike) -> FactorizedPrior:
+    """Read a `.pth`/`.pth.tar`/`.pt` (safe torch.load) or `.safetensors` checkpoint into an eval-mode model."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"Checkpoint {path} does not exist.")
+    try:
+        if path.name.lower().endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            state: Mapping[str, torch.Tensor] | None = load_file(str(path), device="cpu")
+        else:
+            state = _unwrap(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as exc:  # not a torch file, a pickle of arbitrary objects, truncated, …
+        raise WeightsError(f"{path.name} is not a {FAMILY} checkpoint (cannot read it: {_short(exc)}).") from None
+    if not state:
+        raise WeightsError(f"{path.name} is not a {FAMILY} checkpoint (it holds no tensors).")
+    return _build_model(state, path)
+
+
+def _verify_prefix(path: Path, prefix: str) -> bool:
+    return _sha256_file(path).startswith(prefix.lower())
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+
+class WeightSource(ABC):
+    """One place weights come from; `load` memoizes per quality so a worker can keep calling it."""
+
+    kind: str
+    metric: str
+
+    def __init__(self, metric: str) -> None:
+        self.metric = _check_metric(metric)
+        self._models: dict[int, LoadedModel] = {}
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def qualities(self) -> list[int]:
+        """Qualities this source can load (for compressai: all 8, whether cached or not)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A short human description, e.g. "CompressAI official (mse)"."""
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """What `ModelInfo.source` records: "bundled", "compressai", or a path."""
+
+    @abstractmethod
+    def _load(self, quality: int, progress: Progress | None, cancel: Cancel | None) -> tuple[FactorizedPrior, str, float | None]:
+        """Model, metric and λ of one quality (the model in eval mode with tables)."""
+
+    def load(self, quality: int, progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedModel:
+        """The model of `quality`, in eval mode with CDF tables; loaded once per source instance."""
+        available = self.qualities()
+        if quality not in available:
+            have = ", ".join(map(str, available)) or "none"
+            raise WeightsError(f"Quality {quality} is not available from {self.describe()} (available: {have}).")
+        with self._lock:
+            cached = self._models.get(quality)
+            if cached is not None:
+                return cached
+            model, metric, lmbda = self._load(quality, progress, cancel)
+            model.eval()
+            info = ModelInfo(
+                source=self.label,
+                quality=quality,
+                metric=metric,
+                lmbda=lmbda,
+                N=model.N,
+                M=model.M,
+                fingerprint=weights_fingerprint(model),
+            )
+            loaded = LoadedModel(model=model, info=info)
+            self._models[quality] = loaded
+            return loaded
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+
+# ------------------------------------------------------------------ bundled (safetensors ladder + manifest)
+
+
+def bundled_weights_dir() -> Path:
+    """`resources/weights` of the installed package, or of the source checkout when not installed."""
+    try:
+        from importlib.resources import files
+
+        candidate = files("app.resources") / "weights"
+        if isinstance(candidate, Path):
+            return candidate
+        # other Traversables (zip imports) fall back below
+    except (ModuleNotFoundError, TypeError):
+        pass
+    import app
+
+    return Path(app.__file__).resolve().parents[1] / "resources" / "weights"
+
+
+def write_bundled_level(state_dict: Mapping[str, torch.Tensor] | nn.Module, path: str | os.PathLike) -> str:
+    """Save one ladder level as safetensors (float → float16, ints as they are), atomically; return its SHA-256.
+
+    Buffers with tiny constants and the entropy model's quantiles stay float32 (float16 would
+    turn 1e-9 into 0 and move the medians the CDF tables were built from).
+    """
+    from safetensors.torch import save
+
+    if isinstance(state_dict, nn.Module):
+        state_dict = state_dict.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        t = value.detach().cpu()
+        if t.is_floating_point():
+            half = t.to(torch.float16)
+            flushed = bool(((half == 0) & (t != 0)).any()) or not bool(torch.isfinite(half).all())
+            t = t.to(torch.float32) if _KEEP_FLOAT32.search(key) or flushed else half
+        tensors[key] = t.contiguous()
+    data = save(tensors, metadata={"family": FAMILY})
+    atomic_write(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+class BundledSource(WeightSource):
+    """The ladder trained for LCI Studio: `manifest.json` plus one safetensors file per quality."""
+
+    kind = "bundled"
+
+    def __init__(self, directory: Path | None = None, *, label: str | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else bundled_weights_dir()
+        self._label = label or "bundled"
+        manifest_path = self.directory / MANIFEST_NAME
+        if not manifest_path.is_file():
+            raise WeightsError(
+                "No bundled weights are installed in this copy of LCI Studio; use --weights compressai "
+                "(downloads the official CompressAI weights) or --weights FOLDER, or train them with "
+                "`lci train --ladder`."
+            )
+        self.manifest, self._levels = self._read_manifest(manifest_path)
+        super().__init__(self.manifest.get("metric", "mse"))
+        if self._label != "bundled":
+            self.kind = "folder"
+
+    @staticmethod
+    def _read_manifest(path: Path) -> tuple[dict, dict[int, dict]]:
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise ValueError("not a JSON object")
+            if manifest.get("family", FAMILY) != FAMILY:
+                raise ValueError(f"family is {manifest.get('family')!r}, not {FAMILY}")
+            if manifest.get("metric", "mse") not in METRICS:
+                raise ValueError(f"unknown metric {manifest.get('metric')!r}")
+            levels: dict[int, dict] = {}
+            for level in manifest["levels"]:
+                quality = int(level["quality"])
+                if quality not in QUALITIES or quality in levels:
+                    raise ValueError(f"bad or repeated quality {quality}")
+                if not isinstance(level["file"], str) or not re.fullmatch(r"[0-9a-f]{64}", str(level["sha256"])):
+                    raise ValueError(f"level {quality} needs a file name and a 64-hex sha256")
+                levels[quality] = level
+            if not levels:
+                raise ValueError("no levels")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WeightsError(f"The weights manifest {path} is damaged ({_short(exc)}).") from None
+        return manifest, dict(sorted(levels.items()))
+
+    def qualities(self) -> list[int]:
+        return list(self._levels)
+
+    def describe(self) -> str:
+        where = "bundled ladder" if self._label == "bundled" else f"ladder in {self.directory}"
+        return f"{where} ({self.metric})" if self.metric != "mse" else where
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def level(self, quality: int) -> dict:
+        """The manifest entry of one quality (λ, N, M, steps, eval, …), for display."""
+        return dict(self._levels[quality])
+
+    def _load(self, quality: int, progress: Progress | None, cancel: Cancel | None):
+        level = self._levels[quality]
+        path = self.directory / level["file"]
+        if not path.is_file():
+            raise WeightsError(f"The weights file {path.name} for quality {quality} is missing from {self.directory}.")
+        if _sha256_file(path) != level["sha256"].lower():
+            raise WeightsError(
+                f"The weights file {path.name} does not match its manifest (SHA-256 differs); it is damaged or was replaced."
+            )
+        model = load_checkpoint(path)
+        lmbda = level.get("lambda")
+        return model, self.metric, float(lmbda) if lmbda is not None else LAMBDAS[self.metric][quality - 1]
+
+
+# ------------------------------------------------------------------------- compressai (official downloads)
+
+
+def compressai_cache_dir() -> Path:
+    """`$TORCH_HOME/hub/checkpoints`, TORCH_HOME defaulting as torch.hub does, so CompressAI's cache is shared."""
+    torch_home = os.environ.get("TORCH_HOME")
+    if not torch_home:
+        torch_home = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "torch")
+    return Path(os.path.expanduser(torch_home)) / "hub" / "checkpoints"
+
+
+def compressai_filename(quality: int, metric: str) -> str:
+    """Official file name, e.g. ``bmshj2018-factorized-prior-3-5c6f152b.pth.tar``."""
+    quality, metric = _check_quality(quality), _check_metric(metric)
+    return f"{FAMILY}-{_NAME_METRIC[metric]}-{quality}-{_COMPRESSAI_HASHES[metric][quality - 1]}.pth.tar"
+
+
+def _hash_in_name(name: str) -> str | None:
+    match = re.search(r"-([0-9a-f]{8})\.(?:pth\.tar|pth|pt)$", name, re.IGNORECASE)
+    return match.group(1).lower() if match else None
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered HTTP {exc.code} {exc.reason}".rstrip()
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, str):
+        exc = exc.reason  # type: ignore[assignment]
+    elif isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, socket.gaierror):
+        return "the host name could not be resolved"
+    if isinstance(exc, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return _short(exc)
+
+
+def download_checkpoint(
+    url: str,
+    dest: Path,
+    sha256_prefix: str | None,
+    *,
+    timeout: float = 30.0,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> Path:
+    """Fetch `url` to `dest` through a temp file in the same folder; rename only when the hash prefix matches.
+
+    `timeout` bounds the connect and every read, so a stalled server fails instead of hanging.
+    Any failure (offline, HTTP error, bad hash, cancel, exception in a callback) removes the temp
+    file and raises WeightsError (DownloadCancelled on cancel).
+    """
+    dest = Path(dest)
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or (parts.path if parts.scheme == "file" else url)
+    advice = "Check the internet connection, or use --weights bundled."
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as exc:
+        raise WeightsError(f"Cannot write to {dest.parent} ({_reason(exc, timeout)}).") from None
+    tmp = Path(tmp_name)
+    done = False
+    try:
+        with os.fdopen(fd, "wb") as out:
+            digest = hashlib.sha256()
+            try:
+                request = urllib.request.Request(url, headers={"User-Agent": "lci-studio"})
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    length = response.headers.get("Content-Length")
+                    total = int(length) if length and length.isdigit() else None
+                    received = 0
+                    if progress is not None:
+                        progress(0, total)
+                    while True:
+                        if cancel is not None and cancel():
+                            raise DownloadCancelled(f"Download of {dest.name} cancelled.")
+                        block = response.read(_CHUNK)
+                        if not block:
+                            break
+                        out.write(block)
+                        digest.update(block)
+                        received += len(block)
+                        if progress is not None:
+                            progress(received, total)
+            except WeightsError:
+                raise
+            except (OSError, ValueError, urllib.error.URLError, EOFError) as exc:
+                raise WeightsError(
+                    f"Could not download {dest.name} from {host}: {_reason(exc, timeout)}. {advice}"
+                ) from None
+            except Exception as exc:  # http.client.IncompleteRead and friends
+                raise WeightsError(f"Could not download {dest.name} from {host}: {_short(exc)}. {advice}") from None
+            if total is not None and received != total:
+                raise WeightsError(
+                    f"Could not download {dest.name} from {host}: the connection ended after {received} of {total} bytes. "
+                    f"{advice}"
+                )
+            out.flush()
+            os.fsync(out.fileno())
+        actual = digest.hexdigest()
+        if sha256_prefix and not actual.startswith(sha256_prefix.lower()):
+            raise WeightsError(
+                f"The download of {dest.name} from {host} is damaged (SHA-256 starts with {actual[:8]}, "
+                f"expected {sha256_prefix.lower()}); try again later, or use --weights bundled."
+            )
+        os.replace(tmp, dest)
+        done = True
+        return dest
+    finally:
+        if not done:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+class CompressAISource(WeightSource):
+    """CompressAI's 16 official checkpoints, downloaded on first use into (and reused from) torch.hub's cache."""
+
+    kind = "compressai"
+
+    def __init__(
+        self,
+        metric: str = "mse",
+        *,
+        timeout: float = 30.0,
+        base_url: str | None = None,
+        cache_dir: Path | None = None,
+        filenames: Mapping[int, str] | None = None,
+    ) -> None:
+        super().__init__(metric)
+        self.timeout = timeout
+        self.base_url = (base_url or COMPRESSAI_URL_ROOT).rstrip("/")
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else compressai_cache_dir()
+        # `filenames` replaces the official table (tests serve files whose names carry their own hashes)
+        self._filenames = dict(filenames) if filenames else {q: compressai_filename(q, self.metric) for q in QUALITIES}
+
+    def qualities(self) -> list[int]:
+        return sorted(self._filenames)
+
+    def describe(self) -> str:
+        return f"CompressAI official ({self.metric})"
+
+    @property
+    def label(self) -> str:
+        return "compressai"
+
+    def filename(self, quality: int) -> str:
+        return self._filenames[quality]
+
+    def url(self, quality: int) -> str:
+        return f"{self.base_url}/{self._filenames[quality]}"
+
+    def cached_path(self, quality: int) -> Path:
+        return self.cache_dir / self._filenames[quality]
+
+    def is_cached(self, quality: int) -> bool:
+        """Whether `load(quality)` will work without the network (file present; its hash is checked on load)."""
+        return self.cached_path(quality).is_file()
+
+    def _load(self, quality: int, progress: Progress | None, cancel: Cancel | None):
+        path = self.cached_path(quality)
+        prefix = _hash_in_name(path.name)
+        if not (path.is_file() and (prefix is None or _verify_prefix(path, prefix))):
+            # absent, or damaged in the cache: (re)download, replacing it atomically
+            download_checkpoint(self.url(quality), path, prefix, timeout=self.timeout, progress=progress, cancel=cancel)
+        return load_checkpoint(path), self.metric, LAMBDAS[self.metric][quality - 1]
+
+
+# ------------------------------------------------------------------------------------ folder and file
+
+
+def _recognize(name: str) -> tuple[int, str | None] | None:
+    """(quality, metric or None) from an official CompressAI name or a plain ``q{n}`` name."""
+    match = _OFFICIAL_NAME.match(name)
+    if match:
+        return int(match.group(2)), "mse" if match.group(1).lower() == "prior" else "ms-ssim"
+    match = _Q_NAME.match(name)
+    if match:
+        return int(match.group(1)), None
+    return None
+
+
+class FolderSource(WeightSource):
+    """A folder with one checkpoint per quality, named like CompressAI's files or ``q1.pth.tar`` … ``q8.pth.tar``.
+
+    Official names carry their metric; ``q{n}`` files take the requested one. When the folder
+    holds official files of the other metric only, that metric is used (the names say so).
+    """
+
+    kind = "folder"
+
+    def __init__(self, folder: str | os.PathLike, metric: str = "mse") -> None:
+        super().__init__(metric)
+        self.folder = Path(folder).expanduser().resolve()
+        if not self.folder.is_dir():
+            raise WeightsError(f"Weights folder {self.folder} does not exist.")
+        official: dict[str, dict[int, Path]] = {m: {} for m in METRICS}
+        plain: dict[int, Path] = {}
+        for entry in sorted(self.folder.iterdir()):
+            found = _recognize(entry.name) if entry.is_file() else None
+            if found is None:
+                continue
+            quality, name_metric = found
+            if name_metric is None:
+                plain.setdefault(quality, entry)
+            else:
+                official[name_metric].setdefault(quality, entry)
+        if not official[self.metric] and not plain:
+            others = [m for m in METRICS if official[m]]
+            if len(others) == 1:
+                self.metric = others[0]
+        self._files: dict[int, tuple[Path, str]] = {q: (p, self.metric) for q, p in plain.items()}
+        self._files.update({q: (p, self.metric) for q, p in official[self.metric].items()})
+        self._files = dict(sorted(self._files.items()))
+        if not self._files:
+            raise WeightsError(
+                f"No checkpoints found in {self.folder}; name them like CompressAI's files "
+                f"({compressai_filename(3, 'mse')}) or q1.pth.tar … q8.pth.tar."
+            )
+
+    def qualities(self) -> list[int]:
+        return list(self._files)
+
+    def describe(self) -> str:
+        return f"folder {self.folder}"
+
+    @property
+    def label(self) -> str:
+        return str(self.folder)
+
+    def path(self, quality: int) -> Path:
+        return self._files[quality][0]
+
+    def _load(self, quality: int, progress: Progress | None, cancel: Cancel | None):
+        path, metric = self._files[quality]
+        return _load_named(path), metric, LAMBDAS[metric][quality - 1]
+
+
+def _load_named(path: Path) -> FactorizedPrior:
+    """Load a checkpoint, first checking the SHA-256 prefix its official name promises."""
+    prefix = _hash_in_name(path.name) if _OFFICIAL_NAME.match(path.name) else None
+    if prefix is not None and path.is_file() and not _verify_prefix(path, prefix):
+        raise WeightsError(f"{path.name} is damaged: its SHA-256 does not start with {prefix} as its name says.")
+    return load_checkpoint(path)
+
+
+class FileSource(WeightSource):
+    """A single checkpoint; `quality_label` (or an official file name) says which quality it is."""
+
+    kind = "file"
+
+    def __init__(self, path: str | os.PathLike, metric: str = "mse", quality_label: int | None = None) -> None:
+        super().__init__(metric)
+        self.path = Path(path).expanduser().resolve()
+        if not self.path.is_file():
+            raise WeightsError(f"Checkpoint {self.path} does not exist.")
+        found = _recognize(self.path.name)
+        if found is not None and found[1] is not None:
+            self.metric = found[1]
+        if quality_label is not None:
+            self.quality = _check_quality(quality_label)
+            self._lmbda: float | None = LAMBDAS[self.metric][self.quality - 1]
+        elif found is not None:
+            self.quality = found[0]
+            self._lmbda = LAMBDAS[self.metric][self.quality - 1]
+        else:
+            self.quality, self._lmbda = 1, None  # unlabelled: shown as q1, λ unknown
+
+    def qualities(self) -> list[int]:
+        return [self.quality]
+
+    def describe(self) -> str:
+        return f"file {self.path}"
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    def _load(self, quality: int, progress: Progress | None, cancel: Cancel | None):
+        return _load_named(self.path), self.metric, self._lmbda
+
+
+# ------------------------------------------------------------------------------------------ factory
+
+
+def open_weight_source(
+    spec: str = "bundled",
+    metric: str = "mse",
+    *,
+    quality_label: int | None = None,
+    timeout: float = 30.0,
+    base_url: str | None = None,
+    cache_dir: Path | None = None,
+) -> WeightSource:
+    """The source named by a ``--weights`` value: "bundled", "compressai", a folder, or one checkpoint file.
+
+    A folder holding a `manifest.json` (what `lci train --ladder` writes) is read like the bundled ladder.
+    """
+    _check_metric(metric)
+    if spec == "bundled":
+        source: WeightSource = BundledSource()
+        if metric != source.metric:
+            raise WeightsError(
+                f"The bundled weights are trained for {source.metric} only; use --weights compressai --metric {metric}."
+            )
+        return source
+    if spec == "compressai":
+        return CompressAISource(metric, timeout=timeout, base_url=base_url, cache_dir=cache_dir)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if (path / MANIFEST_NAME).is_file():
+            return BundledSource(path.resolve(), label=str(path.resolve()))
+        return FolderSource(path, metric)
+    if path.is_file():
+        return FileSource(path, metric, quality_label)
+    raise WeightsError(f"--weights {spec}: not 'bundled', 'compressai', a folder or a checkpoint file.")
