@@ -28,9 +28,18 @@ import torch
 from torch import nn
 
 from app.codec.image_io import atomic_write
-from app.codec.model import FAMILY, LAMBDAS, METRICS, QUALITIES, FactorizedPrior, LoadedModel, ModelInfo, weights_fingerprint
+from app.codec.model import (
+    FAMILY,
+    LAMBDAS,
+    METRICS,
+    QUALITIES,
+    FactorizedPrior,
+    LoadedModel,
+    ModelInfo,
+    weights_fingerprint,
+)
 
-Progress = Callable[[int, "int | None"], None]
+Progress = Callable[[int, int | None], None]
 Cancel = Callable[[], bool]
 
 COMPRESSAI_URL_ROOT = "https://compressai.s3.amazonaws.com/models/v1"
@@ -57,8 +66,11 @@ class WeightsError(Exception):
     """Weights could not be found, fetched or read; the message is one user-readable sentence."""
 
 
-class DownloadCancelled(WeightsError):
+class DownloadCancelledError(WeightsError):
     """The caller's cancel() said stop; nothing was left behind."""
+
+
+DownloadCancelled = DownloadCancelledError  # earlier name
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -129,7 +141,10 @@ def load_checkpoint(path: str | os.PathLike) -> FactorizedPrior:
         else:
             state = _unwrap(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as exc:  # not a torch file, a pickle of arbitrary objects, truncated, …
-        raise WeightsError(f"{path.name} is not a {FAMILY} checkpoint (cannot read it: {_short(exc)}).") from None
+        why = "cannot read it as a PyTorch or safetensors file"
+        if "weights only load failed" in str(exc).lower():
+            why = "it holds objects other than tensors, which are never unpickled"
+        raise WeightsError(f"{path.name} is not a {FAMILY} checkpoint ({why}).") from None
     if not state:
         raise WeightsError(f"{path.name} is not a {FAMILY} checkpoint (it holds no tensors).")
     return _build_model(state, path)
@@ -167,7 +182,9 @@ class WeightSource(ABC):
         """What `ModelInfo.source` records: "bundled", "compressai", or a path."""
 
     @abstractmethod
-    def _load(self, quality: int, progress: Progress | None, cancel: Cancel | None) -> tuple[FactorizedPrior, str, float | None]:
+    def _load(
+        self, quality: int, progress: Progress | None, cancel: Cancel | None
+    ) -> tuple[FactorizedPrior, str, float | None]:
         """Model, metric and λ of one quality (the model in eval mode with tables)."""
 
     def load(self, quality: int, progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedModel:
@@ -233,8 +250,8 @@ def write_bundled_level(state_dict: Mapping[str, torch.Tensor] | nn.Module, path
         t = value.detach().cpu()
         if t.is_floating_point():
             half = t.to(torch.float16)
-            flushed = bool(((half == 0) & (t != 0)).any()) or not bool(torch.isfinite(half).all())
-            t = t.to(torch.float32) if _KEEP_FLOAT32.search(key) or flushed else half
+            overflow = not bool(torch.isfinite(half).all())
+            t = t.to(torch.float32) if _KEEP_FLOAT32.search(key) or overflow else half
         tensors[key] = t.contiguous()
     data = save(tensors, metadata={"family": FAMILY})
     atomic_write(path, data)
@@ -307,7 +324,8 @@ class BundledSource(WeightSource):
             raise WeightsError(f"The weights file {path.name} for quality {quality} is missing from {self.directory}.")
         if _sha256_file(path) != level["sha256"].lower():
             raise WeightsError(
-                f"The weights file {path.name} does not match its manifest (SHA-256 differs); it is damaged or was replaced."
+                f"The weights file {path.name} does not match its manifest (SHA-256 differs); "
+                "it is damaged or was replaced."
             )
         model = load_checkpoint(path)
         lmbda = level.get("lambda")
@@ -367,12 +385,18 @@ def download_checkpoint(
 
     `timeout` bounds the connect and every read, so a stalled server fails instead of hanging.
     Any failure (offline, HTTP error, bad hash, cancel, exception in a callback) removes the temp
-    file and raises WeightsError (DownloadCancelled on cancel).
+    file and raises WeightsError (DownloadCancelledError on cancel).
     """
     dest = Path(dest)
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or (parts.path if parts.scheme == "file" else url)
-    advice = "Check the internet connection, or use --weights bundled."
+
+    def failed(exc: BaseException) -> WeightsError:
+        return WeightsError(
+            f"Could not download {dest.name} from {host}: {_reason(exc, timeout)}. "
+            "Check the internet connection, or use --weights bundled."
+        )
+
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
@@ -383,38 +407,38 @@ def download_checkpoint(
     try:
         with os.fdopen(fd, "wb") as out:
             digest = hashlib.sha256()
+            request = urllib.request.Request(url, headers={"User-Agent": "lci-studio"})
             try:
-                request = urllib.request.Request(url, headers={"User-Agent": "lci-studio"})
-                with urllib.request.urlopen(request, timeout=timeout) as response:
-                    length = response.headers.get("Content-Length")
-                    total = int(length) if length and length.isdigit() else None
-                    received = 0
-                    if progress is not None:
-                        progress(0, total)
-                    while True:
-                        if cancel is not None and cancel():
-                            raise DownloadCancelled(f"Download of {dest.name} cancelled.")
+                response = urllib.request.urlopen(request, timeout=timeout)
+            except Exception as exc:  # refused, DNS, HTTP status, timeout, bad URL
+                if isinstance(exc, urllib.error.HTTPError):
+                    exc.close()
+                raise failed(exc) from None
+            with response:
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                received = 0
+                if progress is not None:
+                    progress(0, total)
+                while True:
+                    if cancel is not None and cancel():
+                        raise DownloadCancelledError(f"Download of {dest.name} cancelled.")
+                    try:
                         block = response.read(_CHUNK)
-                        if not block:
-                            break
+                    except Exception as exc:  # stalled (timeout), reset, IncompleteRead
+                        raise failed(exc) from None
+                    if not block:
+                        break
+                    try:
                         out.write(block)
-                        digest.update(block)
-                        received += len(block)
-                        if progress is not None:
-                            progress(received, total)
-            except WeightsError:
-                raise
-            except (OSError, ValueError, urllib.error.URLError, EOFError) as exc:
-                raise WeightsError(
-                    f"Could not download {dest.name} from {host}: {_reason(exc, timeout)}. {advice}"
-                ) from None
-            except Exception as exc:  # http.client.IncompleteRead and friends
-                raise WeightsError(f"Could not download {dest.name} from {host}: {_short(exc)}. {advice}") from None
+                    except OSError as exc:
+                        raise WeightsError(f"Cannot write {dest} ({_reason(exc, timeout)}).") from None
+                    digest.update(block)
+                    received += len(block)
+                    if progress is not None:
+                        progress(received, total)
             if total is not None and received != total:
-                raise WeightsError(
-                    f"Could not download {dest.name} from {host}: the connection ended after {received} of {total} bytes. "
-                    f"{advice}"
-                )
+                raise failed(ConnectionError(f"the connection ended after {received} of {total} bytes"))
             out.flush()
             os.fsync(out.fileno())
         actual = digest.hexdigest()
