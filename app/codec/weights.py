@@ -97,7 +97,10 @@ def _sha256_file(path: Path) -> str:
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    # torch's load_state_dict message is a header line ending in ":" followed by the real problem
+    text = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
+    text = text.rstrip(".")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
