@@ -1,0 +1,342 @@
+"""What the window says about the results: latent bit maps and plain-language explanations.
+
+Plain Python and numpy, no Qt: the widgets only draw what these functions return. Everything
+here is derived from measured `QualityResult`s, so every number a viewer reads is real.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
+from app.codec.model import FactorizedPrior
+from app.codec.pipeline import centred_padding
+
+# --------------------------------------------------------------------------------------------- formatting
+
+
+def format_kb(size_bytes: float) -> str:
+    """File size in kilobytes (1 kB = 1000 bytes), e.g. "12.3 kB"."""
+    kb = size_bytes / 1000
+    return f"{kb:.1f} kB" if kb < 100 else f"{kb:.0f} kB"
+
+
+def format_ratio(ratio: float) -> str:
+    """A compression ratio as "47:1" (or "3.2:1" below ten)."""
+    return f"{ratio:.0f}:1" if ratio >= 10 else f"{ratio:.1f}:1"
+
+
+def format_psnr(psnr: float) -> str:
+    return "identical (∞ dB)" if math.isinf(psnr) else f"{psnr:.1f} dB"
+
+
+def format_percent(share: float) -> str:
+    """A share in [0, 1] as a percentage with sensible precision: "2.1%", "35%"."""
+    pct = share * 100
+    if pct >= 10:
+        return f"{pct:.0f}%"
+    if pct >= 0.1:
+        return f"{pct:.1f}%"
+    return f"{pct:.2f}%"
+
+
+def model_label(source: str, metric: str) -> str:
+    """Legend name of a learned-codec curve: "LCI (bundled)", "LCI (compressai, ms-ssim)"."""
+    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
+    return f"LCI ({name})" if metric == "mse" else f"LCI ({name}, {metric})"
+
+
+# --------------------------------------------------------------------------------------------- latent bits
+
+
+def elements_per_channel(result: QualityResult) -> int:
+    """Latent positions in one channel (h × w of the latent grid)."""
+    return int(result.bit_map.shape[1] * result.bit_map.shape[2])
+
+
+def channel_bits_per_element(result: QualityResult) -> np.ndarray:
+    """(M,) average -log2 p per latent position, for each channel."""
+    return result.bits_per_channel / max(elements_per_channel(result), 1)
+
+
+def channel_ranking(result: QualityResult) -> np.ndarray:
+    """(M,) channel indices from most to least bits (ties keep channel order)."""
+    return np.argsort(-result.bits_per_channel, kind="stable")
+
+
+@dataclass(frozen=True)
+class ChannelHeatmap:
+    """Bits per latent position of each channel, channels ranked per quality.
+
+    `matrix[r, j]` is the r-th busiest channel of `qualities[j]` (bits per latent position);
+    `order[r, j]` is that channel's index in its model. Models with fewer channels than the
+    widest one, and qualities without a result, are padded with NaN (order: -1).
+    """
+
+    matrix: np.ndarray  # (n_channels_max, n_qualities) float64
+    order: np.ndarray  # (n_channels_max, n_qualities) int64, -1 where padded
+    qualities: tuple[int, ...]
+
+    def column(self, quality: int) -> int | None:
+        return self.qualities.index(quality) if quality in self.qualities else None
+
+
+def _latest_by_quality(results: Iterable[QualityResult]) -> dict[int, QualityResult]:
+    by_quality: dict[int, QualityResult] = {}
+    for result in results:
+        by_quality[result.quality] = result
+    return by_quality
+
+
+def channel_heatmap(results: Iterable[QualityResult], qualities: Sequence[int] | None = None) -> ChannelHeatmap:
+    """The channels × quality matrix, each column sorted by bits (busiest channel in row 0).
+
+    With `qualities`, the columns are exactly those (plus any result's quality not listed), so
+    a view can show all levels from the start and fill columns in as results arrive.
+    """
+    by_quality = _latest_by_quality(results)
+    columns = sorted(set(qualities or ()) | set(by_quality))
+    rows = max((r.bits_per_channel.shape[0] for r in by_quality.values()), default=0)
+    matrix = np.full((rows, len(columns)), np.nan)
+    order = np.full((rows, len(columns)), -1, dtype=np.int64)
+    for j, quality in enumerate(columns):
+        result = by_quality.get(quality)
+        if result is None:
+            continue
+        ranking = channel_ranking(result)
+        matrix[: ranking.size, j] = channel_bits_per_element(result)[ranking]
+        order[: ranking.size, j] = ranking
+    return ChannelHeatmap(matrix, order, tuple(columns))
+
+
+def spatial_bits(result: QualityResult) -> np.ndarray:
+    """(h, w) bits spent at each latent position, summed over all channels."""
+    return result.bit_map.sum(axis=0, dtype=np.float64)
+
+
+def picture_extent(result: QualityResult) -> tuple[float, float, float, float]:
+    """(x, y, width, height) of the picture inside the latent grid, in latent squares.
+
+    The encoder pads the picture (centred) to a multiple of 64 pixels, so the grid is a little
+    larger than the picture; a map drawn over this extent has the picture's own aspect.
+    """
+    height, width = result.reconstruction.shape[:2]
+    left, _, top, _ = centred_padding(height, width)
+    block = FactorizedPrior.downsampling
+    return left / block, top / block, width / block, height / block
+
+
+def channel_map(result: QualityResult, channel: int) -> np.ndarray:
+    """(h, w) bits of one latent channel (by its index in the model) at each position."""
+    if not 0 <= channel < result.bit_map.shape[0]:
+        raise IndexError(f"channel {channel} out of range 0..{result.bit_map.shape[0] - 1}")
+    return result.bit_map[channel].astype(np.float64)
+
+
+def channels_for_half(result: QualityResult) -> int:
+    """The fewest channels that together hold at least half of the bits."""
+    ordered = np.sort(result.bits_per_channel)[::-1]
+    total = float(ordered.sum())
+    if total <= 0:
+        return 0
+    return int(np.searchsorted(np.cumsum(ordered), total / 2) + 1)
+
+
+def busiest_area_share(result: QualityResult, area: float = 0.25) -> float:
+    """Share of all bits spent in the busiest `area` fraction of latent positions."""
+    per_position = np.sort(spatial_bits(result).ravel())[::-1]
+    total = float(per_position.sum())
+    if total <= 0 or per_position.size == 0:
+        return 0.0
+    count = max(1, round(per_position.size * area))
+    return float(per_position[:count].sum()) / total
+
+
+# --------------------------------------------------------------------------------------------- words
+
+INTRO_TITLE = "What you are looking at"
+INTRO = (
+    "A learned image codec is a pair of neural networks, an encoder and a decoder, trained together to "
+    "squeeze photos into as few bits as possible while keeping them looking right. This one (the "
+    "factorized-prior model of Ballé et al. 2018, which CompressAI calls bmshj2018-factorized) comes in "
+    "8 quality levels, each trained separately: from tiny, blurry files (quality 1) to large, faithful "
+    "ones (quality 8).",
+    "Open an image and the app compresses it at every level, for real: it writes the file, reads it "
+    "back and measures the size and the picture quality. Pick a quality to see how many bits it "
+    "spends, where in the picture they go, and why.",
+)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Plain-language sentences about one quality level, grouped by topic."""
+
+    title: str
+    training: str  # what the quality level is: its λ
+    network: str  # what the network makes of the picture: N, M, the latent grid
+    channels: str  # how many latent channels carry bits
+    size: str  # file size and ratios
+    fidelity: str  # how close the picture is
+    where: str  # where in the picture the bits go
+    comparison: str  # against the neighbouring computed quality ("" when there is none)
+    why: str  # why quality controls the file size
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+    def paragraphs(self) -> list[str]:
+        parts = [
+            self.training,
+            self.network,
+            self.channels,
+            self.size,
+            self.fidelity,
+            self.where,
+            self.comparison,
+            self.why,
+        ]
+        return [p for p in (*parts, *self.extra) if p]
+
+    def text(self) -> str:
+        return "\n\n".join([self.title, *self.paragraphs()])
+
+
+def _training_sentence(result: QualityResult) -> str:
+    info = result.info
+    q = info.quality
+    if info.lmbda is None:
+        return f"Quality {q}: the λ (lambda) it was trained with is not recorded."
+    lam = f"{info.lmbda:g}"
+    start = (
+        f"Quality {q} was trained with λ = {lam}. In training, every bit it wrote had a price and so did "
+        f"every error; λ is the exchange rate between the two:"
+    )
+    if info.metric == "ms-ssim":
+        return f"{start} losing 0.01 of MS-SSIM similarity cost as much as {info.lmbda * 0.01:.3g} bits per pixel."
+    return (
+        f"{start} making the average squared pixel error (pixels counted 0–255) 1 smaller was worth "
+        f"{info.lmbda:.3g} more bits per pixel."
+    )
+
+
+def _network_sentence(result: QualityResult) -> str:
+    info = result.info
+    h, w = int(result.bit_map.shape[1]), int(result.bit_map.shape[2])
+    block = FactorizedPrior.downsampling
+    return (
+        f"Its encoder (N = {info.N} filters per layer) turns the picture into M = {info.M} channels of numbers: "
+        f"one number per channel for every {block} × {block} pixel square ({w} × {h} squares here). Those "
+        f"numbers, packed by an entropy coder, are what the file stores."
+    )
+
+
+def _channels_sentence(result: QualityResult) -> str:
+    total = result.bits_per_channel.shape[0]
+    active = result.active_channels
+    half = channels_for_half(result)
+    idle = total - active
+    if active == total:
+        first = f"All {total} of its latent channels carry information."
+    elif active == 0:
+        first = f"None of its {total} latent channels carries information: every one has collapsed to a constant."
+    else:
+        first = (
+            f"{active} of its {total} latent channels carry information; the other {idle} have collapsed "
+            f"to a constant and cost almost nothing (under {ACTIVE_CHANNEL_BITS:g} bits per number)."
+        )
+    if half == 0:
+        return first
+    share = "Half of all the bits sit in just" if half * 4 <= total else "Half of all the bits sit in"
+    noun = "channel" if half == 1 else "channels"
+    return f"{first} {share} {half} {noun}."
+
+
+def _size_sentence(result: QualityResult) -> str:
+    raw_share = 1 / result.ratio_to_raw
+    sentence = (
+        f"The file is {format_kb(result.file_bytes)} ({result.bpp:.2f} bits per pixel): "
+        f"{format_percent(raw_share)} of the raw pixels, {format_ratio(result.ratio_to_raw)} smaller than "
+        f"storing every pixel as 3 bytes."
+    )
+    if result.ratio_to_input:
+        r = result.ratio_to_input
+        if r >= 1.05:
+            sentence += f" It is {r:.1f}× smaller than the file you opened."
+        elif r <= 0.95:
+            sentence += f" It is {1 / r:.1f}× larger than the file you opened."
+        else:
+            sentence += " It is about the size of the file you opened."
+    return sentence
+
+
+def _fidelity_sentence(result: QualityResult) -> str:
+    return (
+        f"The picture it gives back scores {format_psnr(result.psnr)} PSNR and {result.ms_ssim:.3f} "
+        f"MS-SSIM against the original (higher is closer; MS-SSIM 1.000 would be identical)."
+    )
+
+
+def _where_sentence(result: QualityResult) -> str:
+    share = busiest_area_share(result)
+    if share <= 0:
+        return ""
+    return (
+        f"The bits are not spread evenly: the busiest quarter of the picture takes {format_percent(share)} "
+        f"of them, usually the detailed parts (edges, texture) rather than flat ones."
+        if share >= 0.35
+        else f"The bits are spread fairly evenly: the busiest quarter of the picture takes {format_percent(share)}."
+    )
+
+
+def _comparison_sentence(result: QualityResult, others: Sequence[QualityResult]) -> str:
+    lower = [r for r in others if r.quality < result.quality]
+    if not lower:
+        return ""
+    prev = max(lower, key=lambda r: r.quality)
+    parts = []
+    d_active = result.active_channels - prev.active_channels
+    if d_active > 0:
+        parts.append(f"keeps {d_active} more channel{'s' if d_active != 1 else ''} awake")
+    elif d_active < 0:
+        parts.append(f"uses {-d_active} fewer active channel{'s' if d_active != -1 else ''}")
+    else:
+        parts.append("uses the same number of active channels")
+    if prev.file_bytes > 0:
+        growth = result.file_bytes / prev.file_bytes - 1
+        change = "grows" if growth >= 0 else "shrinks"
+        parts.append(
+            f"the file {change} by {format_percent(abs(growth))} "
+            f"({format_kb(prev.file_bytes)} → {format_kb(result.file_bytes)})"
+        )
+    if math.isfinite(result.psnr) and math.isfinite(prev.psnr):
+        d_psnr = result.psnr - prev.psnr
+        parts.append(f"for {abs(d_psnr):.1f} dB {'more' if d_psnr >= 0 else 'less'} PSNR")
+    lam = ""
+    if result.info.lmbda and prev.info.lmbda:
+        lam = f" (λ {result.info.lmbda / prev.info.lmbda:.1f}× higher)"
+    return f"Compared with quality {prev.quality}{lam}, it {parts[0]}, " + ", ".join(parts[1:]) + "."
+
+
+WHY = (
+    "Why: a higher quality level was trained with a higher λ, so errors were more expensive than bits. "
+    "It then pays the network to wake up more channels and describe finer detail, and every extra "
+    "channel costs bits. At low λ bits are the expensive thing: channels switch off and the file shrinks."
+)
+
+
+def explain(result: QualityResult, all_results: Iterable[QualityResult] = ()) -> Explanation:
+    """Plain-language account of one quality level, compared with the others computed so far."""
+    others = [r for r in _latest_by_quality(all_results).values() if r.quality != result.quality]
+    return Explanation(
+        title=f"Quality {result.quality} of 8",
+        training=_training_sentence(result),
+        network=_network_sentence(result),
+        channels=_channels_sentence(result),
+        size=_size_sentence(result),
+        fidelity=_fidelity_sentence(result),
+        where=_where_sentence(result),
+        comparison=_comparison_sentence(result, others),
+        why=WHY,
+    )

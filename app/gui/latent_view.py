@@ -1,0 +1,349 @@
+"""Latent view: which channels carry bits at each quality, and where in the picture they go."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QGraphicsRectItem,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.codec.insight import (
+    ChannelHeatmap,
+    channel_bits_per_element,
+    channel_heatmap,
+    channel_map,
+    channel_ranking,
+    format_kb,
+    format_percent,
+    picture_extent,
+    spatial_bits,
+)
+from app.codec.ladder import QualityResult
+from app.codec.model import QUALITIES, FactorizedPrior
+
+HEATMAP_COLOURS = "viridis"
+MAP_COLOURS = "inferno"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _caption(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class _ImagePlot(pg.PlotWidget):
+    """A PlotWidget holding one row-major ImageItem with a colour bar; no menus."""
+
+    def __init__(self, colours: str, bar_label: str, lock_aspect: bool) -> None:
+        super().__init__()
+        self.setMinimumSize(160, 120)
+        item = self.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setMouseEnabled(x=False, y=False)
+        item.vb.invertY(True)
+        item.vb.setAspectLocked(lock_aspect)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.image)
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=colours, label=bar_label, interactive=False, width=14)
+        self.bar.setImageItem(self.image, insert_in=item)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        # pyqtgraph's hint follows the colour bar's length; a neutral hint lets the stretch factors decide
+        return QSize(320, 220)
+
+    def show_array(self, data: np.ndarray | None, rect: QRectF | None = None, view: QRectF | None = None) -> None:
+        """Show `data` (rows × columns) over `rect`, coloured from 0 to its maximum; frame `view` (default: all)."""
+        if data is None or data.size == 0:
+            self.image.clear()
+            self.bar.setLevels((0.0, 1.0))
+            return
+        finite = data[np.isfinite(data)]
+        top = float(finite.max()) if finite.size else 1.0
+        top = top if top > 0 else 1.0
+        self.image.setImage(data, autoLevels=False, levels=(0.0, top))
+        self.bar.setLevels((0.0, top))
+        rect = rect or QRectF(0, 0, data.shape[1], data.shape[0])
+        self.image.setRect(rect)
+        self.getPlotItem().vb.setRange(view or rect, padding=0)
+
+    def apply_palette(self, palette: QPalette) -> None:
+        base = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.Text)
+        self.setBackground(base)
+        sides = ("left", "bottom", "top", "right")
+        axes = [owner.getAxis(name) for owner in (self.getPlotItem(), self.bar) for name in sides]
+        for axis in axes:
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+            if axis.labelText:
+                axis.setLabel(axis.labelText, color=text.name())
+
+
+class LatentView(QWidget):
+    """Bits per latent channel × quality (channels ranked by bits), plus spatial maps of one quality.
+
+    Click a heatmap cell to select its quality and channel (emits `qualitySelected` and
+    `channelSelected`); the spin box picks a channel by rank (1 = most bits) at the selected quality.
+    """
+
+    qualitySelected = Signal(int)  # noqa: N815
+    channelSelected = Signal(int)  # noqa: N815  (the channel's index in its model)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._results: dict[int, QualityResult] = {}
+        self._selected: int | None = None
+        self._rank = 0  # 0-based: 0 = the channel with the most bits
+        self._heatmap = channel_heatmap([], QUALITIES)
+
+        self._heat_caption = _caption(
+            "Bits in each latent channel, quality by quality. Each column is one quality level; each row "
+            "one channel, the busiest at the top. Bright = many bits, dark = almost none. Watch channels "
+            "wake up as the quality rises: that is how quality controls the file size."
+        )
+        self._heat = _ImagePlot(HEATMAP_COLOURS, "bits per square", lock_aspect=False)
+        heat_item = self._heat.getPlotItem()
+        heat_item.setLabel("left", "channels, busiest first")
+        heat_item.setLabel("bottom", "quality")
+        heat_item.getAxis("bottom").setTicks([[(q, str(q)) for q in QUALITIES]])
+        self._column_box = QGraphicsRectItem()
+        self._cell_box = QGraphicsRectItem()
+        for box, z in ((self._column_box, 10), (self._cell_box, 11)):
+            box.setZValue(z)
+            box.hide()
+            heat_item.addItem(box)
+        self._heat.scene().sigMouseClicked.connect(self._on_heat_click)
+        self._heat_empty = pg.TextItem("Channels appear here as each quality finishes.", anchor=(0.5, 0.5))
+        self._heat_empty.setPos(4.5, 8.5)
+        heat_item.addItem(self._heat_empty, ignoreBounds=True)
+
+        self._spatial_caption = _caption()
+        self._spatial = _ImagePlot(MAP_COLOURS, "bits", lock_aspect=True)
+        self._channel_caption = _caption()
+        self._rank_box = QSpinBox()
+        self._rank_box.setRange(1, 1)
+        self._rank_box.setPrefix("busiest #")
+        self._rank_box.setToolTip("Pick a channel by rank: 1 is the channel that spends the most bits")
+        self._rank_box.valueChanged.connect(lambda value: self.set_channel_rank(value - 1))
+        self._channel = _ImagePlot(MAP_COLOURS, "bits", lock_aspect=True)
+        for plot in (self._spatial, self._channel):
+            for name in ("left", "bottom"):
+                plot.getPlotItem().hideAxis(name)
+
+        channel_head = QHBoxLayout()
+        channel_head.addWidget(self._channel_caption, 1)
+        channel_head.addWidget(self._rank_box, 0, Qt.AlignmentFlag.AlignTop)
+        maps = QGridLayout()
+        maps.addWidget(self._spatial_caption, 0, 0)
+        maps.addLayout(channel_head, 0, 1)
+        maps.addWidget(self._spatial, 1, 0)
+        maps.addWidget(self._channel, 1, 1)
+        maps.setRowStretch(1, 1)
+        maps.setColumnStretch(0, 1)
+        maps.setColumnStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._heat_caption)
+        layout.addWidget(self._heat, 3)
+        layout.addLayout(maps, 2)
+
+        self._apply_palette()
+        self._refresh()
+
+    # ------------------------------------------------------------------------------------ public API
+
+    def add_result(self, result: QualityResult) -> None:
+        """Add (or replace) one quality's column."""
+        self._results[result.quality] = result
+        self._refresh()
+
+    def set_results(self, results: list[QualityResult]) -> None:
+        self._results = {r.quality: r for r in results}
+        self._refresh()
+
+    def set_selected(self, quality: int | None) -> None:
+        """Show the maps of `quality` (None: none). Does not emit `qualitySelected`."""
+        self._selected = quality
+        self._refresh()
+
+    def selected(self) -> int | None:
+        return self._selected
+
+    def set_channel_rank(self, rank: int) -> None:
+        """Show the `rank`-th busiest channel (0 = most bits) of the selected quality."""
+        self._rank = max(0, int(rank))
+        self._refresh()
+        channel = self.selected_channel()
+        if channel is not None:
+            self.channelSelected.emit(channel)
+
+    def channel_rank(self) -> int:
+        return self._rank
+
+    def selected_channel(self) -> int | None:
+        """Index (in its model) of the channel shown in the single-channel map."""
+        result = self._results.get(self._selected) if self._selected is not None else None
+        if result is None:
+            return None
+        ranking = channel_ranking(result)
+        return int(ranking[min(self._rank, ranking.size - 1)])
+
+    def heatmap(self) -> ChannelHeatmap:
+        """The channels × quality matrix now shown."""
+        return self._heatmap
+
+    def spatial_image(self) -> np.ndarray | None:
+        return self._spatial.image.image
+
+    def channel_image(self) -> np.ndarray | None:
+        return self._channel.image.image
+
+    def captions(self) -> tuple[str, str, str]:
+        """(heatmap, spatial map, channel map) captions as shown."""
+        return self._heat_caption.text(), self._spatial_caption.text(), self._channel_caption.text()
+
+    def clear(self) -> None:
+        self._results = {}
+        self._selected = None
+        self._rank = 0
+        self._refresh()
+
+    # ------------------------------------------------------------------------------------ drawing
+
+    def _refresh(self) -> None:
+        self._heatmap = channel_heatmap(self._results.values(), QUALITIES)
+        matrix = self._heatmap.matrix
+        rows = matrix.shape[0]
+        first_q = self._heatmap.qualities[0] if self._heatmap.qualities else 1
+        if rows:
+            # rows sit at 0.5 … rows + 0.5 so that the axis reads 1 at the busiest channel
+            self._heat.show_array(matrix, QRectF(first_q - 0.5, 0.5, matrix.shape[1], rows))
+            self._heat_empty.hide()
+        else:
+            self._heat.show_array(None)
+            self._heat.getPlotItem().vb.setRange(xRange=(0.5, 8.5), yRange=(0.5, 16.5), padding=0)
+            self._heat_empty.show()
+        result = self._results.get(self._selected) if self._selected is not None else None
+        self._update_boxes(result, rows)
+        self._update_maps(result)
+
+    def _update_boxes(self, result: QualityResult | None, rows: int) -> None:
+        if result is None or not rows:
+            self._column_box.hide()
+            self._cell_box.hide()
+            return
+        q = result.quality
+        channels = result.bits_per_channel.shape[0]
+        rank = min(self._rank, channels - 1)
+        self._column_box.setRect(QRectF(q - 0.5, 0.5, 1, channels))
+        self._cell_box.setRect(QRectF(q - 0.5, rank + 0.5, 1, 1))
+        self._column_box.show()
+        self._cell_box.show()
+
+    def _update_maps(self, result: QualityResult | None) -> None:
+        if result is None:
+            waiting = (
+                f"Quality {self._selected} is not computed yet."
+                if self._selected is not None
+                else "Pick a quality to see where its bits go."
+            )
+            self._spatial_caption.setText(waiting)
+            self._channel_caption.setText("One channel on its own appears here.")
+            self._spatial.show_array(None)
+            self._channel.show_array(None)
+            self._rank_box.blockSignals(True)
+            self._rank_box.setRange(1, 1)
+            self._rank_box.setSuffix("")
+            self._rank_box.setEnabled(False)
+            self._rank_box.blockSignals(False)
+            return
+        q = result.quality
+        block = FactorizedPrior.downsampling
+        total_bits = float(result.bits_per_channel.sum())
+        self._spatial_caption.setText(
+            f"Where quality {q} spends its bits: {format_kb(total_bits / 8)} in all (the model's estimate). "
+            f"Each square covers {block} × {block} pixels; bright squares cost the most."
+        )
+        x, y, w, h = picture_extent(result)
+        picture = QRectF(x, y, w, h)
+        self._spatial.show_array(spatial_bits(result), view=picture)
+
+        channels = result.bits_per_channel.shape[0]
+        self._rank = min(self._rank, channels - 1)
+        channel = int(channel_ranking(result)[self._rank])
+        bits = float(result.bits_per_channel[channel])
+        per_position = float(channel_bits_per_element(result)[channel])
+        share = bits / total_bits if total_bits > 0 else 0.0
+        self._channel_caption.setText(
+            f"Channel {channel} alone, the {_ordinal(self._rank + 1)} busiest of {channels}: "
+            f"{bits:,.0f} bits ({per_position:.2f} per square), {format_percent(share)} of the total."
+        )
+        self._channel.show_array(channel_map(result, channel), view=picture)
+        self._rank_box.blockSignals(True)
+        self._rank_box.setEnabled(True)
+        self._rank_box.setRange(1, channels)
+        self._rank_box.setSuffix(f" of {channels}")
+        self._rank_box.setValue(self._rank + 1)
+        self._rank_box.blockSignals(False)
+
+    def _apply_palette(self) -> None:
+        palette = self.palette()
+        for plot in (self._heat, self._spatial, self._channel):
+            plot.apply_palette(palette)
+        text = palette.color(QPalette.ColorRole.Text)
+        self._column_box.setPen(pg.mkPen(text, width=2))
+        self._cell_box.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Highlight), width=3))
+        self._heat_empty.setColor(text)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_palette()
+        super().changeEvent(event)
+
+    # ------------------------------------------------------------------------------------ mouse
+
+    def cell_at(self, view_x: float, view_y: float) -> tuple[int, int] | None:
+        """(quality, rank) of the heatmap cell at plot coordinates, if it holds a computed channel."""
+        quality, rank = round(view_x), math.floor(view_y - 0.5)
+        column = self._heatmap.column(quality)
+        if column is None or not 0 <= rank < self._heatmap.matrix.shape[0]:
+            return None
+        if not math.isfinite(self._heatmap.matrix[rank, column]):
+            return None
+        return quality, rank
+
+    def _on_heat_click(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        vb = self._heat.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        point = vb.mapSceneToView(event.scenePos())
+        cell = self.cell_at(point.x(), point.y())
+        if cell is None:
+            return
+        quality, rank = cell
+        changed = quality != self._selected
+        self._selected = quality
+        self.set_channel_rank(rank)
+        if changed:
+            self.qualitySelected.emit(quality)
+        event.accept()

@@ -1,0 +1,348 @@
+"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs JPEG/WebP/AVIF."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import QEvent, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
+
+from app.codec.baselines import BaselinePoint
+from app.codec.insight import format_kb, format_psnr, model_label
+from app.codec.ladder import QualityResult
+
+METRICS = ("psnr", "ms-ssim")
+BPP_KINDS = ("real", "estimated")
+# Saturated mid-tones that read on light and dark backgrounds alike.
+LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
+BASELINE_COLOURS = {"JPEG": "#4c6ef5", "WebP": "#37b24d", "AVIF": "#ae3ec9"}
+HIT_RADIUS_PX = 12.0
+
+
+class PlotPoint(NamedTuple):
+    """One plotted point: its series name, quality (LCI) or codec setting (baselines), and x/y."""
+
+    series: str
+    key: int
+    x: float
+    y: float
+
+
+class RdPlot(QWidget):
+    """bpp against PSNR / MS-SSIM; points appear as qualities finish, click one to select it."""
+
+    qualitySelected = Signal(int)  # noqa: N815
+    metricChanged = Signal(str)  # noqa: N815
+    bppKindChanged = Signal(str)  # noqa: N815
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._metric = "psnr"
+        self._bpp_kind = "real"
+        self._selected: int | None = None
+        self._results: dict[tuple[str, str], dict[int, QualityResult]] = {}
+        self._baselines: dict[str, list[BaselinePoint]] = {}
+        self._items: list[pg.PlotDataItem] = []
+        self._plotted: list[tuple[PlotPoint, object]] = []  # (point, the result or baseline behind it)
+
+        self._plot = pg.PlotWidget()
+        self._plot.setMinimumSize(240, 180)
+        self._item = self._plot.getPlotItem()
+        self._item.showGrid(x=True, y=True, alpha=0.25)
+        self._item.setMenuEnabled(False)
+        self._legend = self._item.addLegend(offset=(-10, -10))
+        self._ring = pg.ScatterPlotItem(size=24, brush=None)
+        self._ring.setZValue(20)
+        self._plot.addItem(self._ring)
+        self._hover = pg.TextItem(anchor=(0, 1))
+        self._hover.setZValue(30)
+        self._hover.hide()
+        self._plot.addItem(self._hover, ignoreBounds=True)
+        scene = self._plot.scene()
+        scene.sigMouseClicked.connect(self._on_click)
+        scene.sigMouseMoved.connect(self._on_move)
+
+        self._metric_buttons = self._toggle(("PSNR", "MS-SSIM"), METRICS, self.set_metric)
+        self._bpp_buttons = self._toggle(("real size", "estimated"), BPP_KINDS, self.set_bpp_kind)
+        self._metric_buttons.button(0).setToolTip("Peak signal-to-noise ratio in dB (higher is closer)")
+        self._metric_buttons.button(1).setToolTip("Multi-scale structural similarity (1 = identical)")
+        self._bpp_buttons.button(0).setToolTip("Bits per pixel of the file actually written")
+        self._bpp_buttons.button(1).setToolTip("Bits per pixel the model predicts from its probabilities")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(QLabel("Picture quality as"))
+        for button in self._metric_buttons.buttons():
+            bar.addWidget(button)
+        bar.addStretch(1)
+        bar.addWidget(QLabel("Learned-codec size:"))
+        for button in self._bpp_buttons.buttons():
+            bar.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(bar)
+        layout.addWidget(self._plot, 1)
+
+        self._apply_palette()
+        self._redraw()
+
+    # ------------------------------------------------------------------------------------ public API
+
+    def add_result(self, result: QualityResult) -> None:
+        """Plot one quality's point (replacing an earlier one of the same model and quality)."""
+        key = (result.info.source, result.info.metric)
+        self._results.setdefault(key, {})[result.quality] = result
+        self._redraw()
+
+    def set_results(self, results: list[QualityResult]) -> None:
+        """Replace all learned-codec points."""
+        self._results = {}
+        for result in results:
+            self._results.setdefault((result.info.source, result.info.metric), {})[result.quality] = result
+        self._redraw()
+
+    def set_baselines(self, points: list[BaselinePoint]) -> None:
+        """Replace the classical-codec curves (one per codec in `points`)."""
+        self._baselines = {}
+        for point in points:
+            self._baselines.setdefault(point.codec, []).append(point)
+        self._redraw()
+
+    def set_selected(self, quality: int | None) -> None:
+        """Ring the point of `quality` (None: no ring). Does not emit `qualitySelected`."""
+        self._selected = quality
+        self._update_ring()
+
+    def selected(self) -> int | None:
+        return self._selected
+
+    def set_metric(self, metric: str) -> None:
+        """ "psnr" or "ms-ssim" on the y axis."""
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+        self._metric_buttons.button(METRICS.index(metric)).setChecked(True)
+        if metric != self._metric:
+            self._metric = metric
+            self._redraw(autorange=True)
+            self.metricChanged.emit(metric)
+
+    def current_metric(self) -> str:
+        return self._metric
+
+    def set_bpp_kind(self, kind: str) -> None:
+        """ "real" (file bytes) or "estimated" (model likelihoods) bpp for the learned codec."""
+        if kind not in BPP_KINDS:
+            raise ValueError(f"bpp kind must be one of {BPP_KINDS}, not {kind!r}")
+        self._bpp_buttons.button(BPP_KINDS.index(kind)).setChecked(True)
+        if kind != self._bpp_kind:
+            self._bpp_kind = kind
+            self._redraw(autorange=True)
+            self.bppKindChanged.emit(kind)
+
+    def current_bpp_kind(self) -> str:
+        return self._bpp_kind
+
+    def clear(self) -> None:
+        """Remove every point and curve (learned and classical)."""
+        self._results = {}
+        self._baselines = {}
+        self._selected = None
+        self._redraw()
+
+    def points(self) -> list[PlotPoint]:
+        """What is plotted now, series by series, each sorted by bpp."""
+        return [point for point, _ in self._plotted]
+
+    def plot_widget(self) -> pg.PlotWidget:
+        return self._plot
+
+    def export_png(self, path: str | os.PathLike, width: int | None = None) -> Path:
+        """Write the plot (axes, legend, curves) as a PNG, atomically; `width` in pixels."""
+        target = Path(path)
+        exporter = pyqtgraph.exporters.ImageExporter(self._item)
+        exporter.parameters()["width"] = int(width or max(1200, self._plot.width()))
+        fd, temp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".png", dir=target.parent)
+        os.close(fd)
+        try:
+            self._hover.hide()
+            exporter.export(temp)
+            if Path(temp).stat().st_size == 0:
+                raise OSError(f"could not write the plot to {target}")
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def hover_text_at(self, view_x: float, view_y: float) -> str | None:
+        """The text hovering at plot coordinates would show (None: no point within reach)."""
+        hit = self._hit(self._item.vb.mapViewToScene(QPointF(view_x, view_y)))
+        return None if hit is None else self._describe(hit[0], hit[1])
+
+    # ------------------------------------------------------------------------------------ drawing
+
+    def _toggle(self, labels: tuple[str, ...], values: tuple[str, ...], setter) -> QButtonGroup:
+        group = QButtonGroup(self)
+        group.setExclusive(True)
+        for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+            button = QRadioButton(label)
+            button.setChecked(i == 0)
+            button.clicked.connect(lambda _checked=False, v=value: setter(v))
+            group.addButton(button, i)
+        return group
+
+    def _y(self, psnr: float, ms_ssim: float) -> float:
+        return psnr if self._metric == "psnr" else ms_ssim
+
+    def _redraw(self, autorange: bool = False) -> None:
+        for item in self._items:
+            self._item.removeItem(item)
+        self._items = []
+        self._plotted = []
+        self._legend.clear()
+        for i, ((source, metric), by_quality) in enumerate(self._results.items()):
+            name = model_label(source, metric)
+            rows = []
+            for quality, result in by_quality.items():
+                x = result.bpp if self._bpp_kind == "real" else result.bpp_estimated
+                y = self._y(result.psnr, result.ms_ssim)
+                if math.isfinite(x) and math.isfinite(y):
+                    rows.append((PlotPoint(name, quality, x, y), result))
+            colour = LEARNED_COLOURS[i % len(LEARNED_COLOURS)]
+            self._add_series(rows, name, colour, width=2.5, size=11, dashed=False)
+        for codec, points in self._baselines.items():
+            rows = [
+                (PlotPoint(codec, p.setting, p.bpp, self._y(p.psnr, p.ms_ssim)), p)
+                for p in points
+                if math.isfinite(p.bpp) and math.isfinite(self._y(p.psnr, p.ms_ssim))
+            ]
+            self._add_series(rows, codec, BASELINE_COLOURS.get(codec, "#868e96"), width=1.5, size=6, dashed=True)
+        self._update_labels()
+        self._update_ring()
+        if autorange or self._items:
+            self._item.enableAutoRange()
+
+    def _add_series(self, rows: list, name: str, colour: str, width: float, size: int, dashed: bool) -> None:
+        if not rows:
+            return
+        rows.sort(key=lambda row: (row[0].x, row[0].key))
+        pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        item = pg.PlotDataItem(
+            [r[0].x for r in rows],
+            [r[0].y for r in rows],
+            pen=pen,
+            symbol="o",
+            symbolSize=size,
+            symbolBrush=colour,
+            symbolPen=pg.mkPen(colour),
+            name=name,
+        )
+        self._item.addItem(item)
+        self._items.append(item)
+        self._plotted.extend(rows)
+
+    def _update_labels(self) -> None:
+        text = self.palette().color(QPalette.ColorRole.Text).name()
+        style = {"color": text, "font-size": "10pt"}
+        if self._bpp_kind == "real":
+            x_label = "bits per pixel (real file size)"
+        else:
+            x_label = "bits per pixel (learned codec: model's estimate; JPEG, WebP: real file size)"
+        self._item.setLabel("bottom", x_label, **style)
+        self._item.setLabel("left", "PSNR (dB)" if self._metric == "psnr" else "MS-SSIM", **style)
+
+    def _update_ring(self) -> None:
+        self._ring.setData([{"pos": (p.x, p.y)} for p, _ in self._learned() if p.key == self._selected])
+
+    def _learned(self) -> list[tuple[PlotPoint, QualityResult]]:
+        return [(p, src) for p, src in self._plotted if isinstance(src, QualityResult)]
+
+    def _apply_palette(self) -> None:
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.Text)
+        self._plot.setBackground(base)
+        for name in ("left", "bottom"):
+            axis = self._item.getAxis(name)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+        self._legend.setLabelTextColor(text)
+        legend_bg = QColor(base)
+        legend_bg.setAlpha(200)
+        self._legend.setBrush(pg.mkBrush(legend_bg))
+        self._legend.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Mid)))
+        self._ring.setPen(pg.mkPen(text, width=2.5))
+        tip_bg = QColor(palette.color(QPalette.ColorRole.ToolTipBase))
+        tip_bg.setAlpha(235)
+        self._hover.fill = pg.mkBrush(tip_bg)
+        self._hover.border = pg.mkPen(palette.color(QPalette.ColorRole.Mid))
+        self._hover.setColor(palette.color(QPalette.ColorRole.ToolTipText))
+        self._update_labels()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_palette()
+        super().changeEvent(event)
+
+    # ------------------------------------------------------------------------------------ mouse
+
+    def _hit(self, scene_pos: QPointF) -> tuple[PlotPoint, object] | None:
+        """The plotted point nearest `scene_pos` within HIT_RADIUS_PX (learned points win ties)."""
+        vb = self._item.vb
+        best = None
+        for point, source in self._plotted:
+            where = vb.mapViewToScene(QPointF(point.x, point.y))
+            distance = math.hypot(where.x() - scene_pos.x(), where.y() - scene_pos.y())
+            rank = (distance - (3 if isinstance(source, QualityResult) else 0), distance)
+            if distance <= HIT_RADIUS_PX and (best is None or rank < best[0]):
+                best = (rank, point, source)
+        return None if best is None else (best[1], best[2])
+
+    def _on_click(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self._hit(event.scenePos())
+        if hit is not None and isinstance(hit[1], QualityResult):
+            self.set_selected(hit[0].key)
+            self.qualitySelected.emit(hit[0].key)
+            event.accept()
+
+    def _on_move(self, scene_pos: QPointF) -> None:
+        hit = self._hit(scene_pos)
+        if hit is None:
+            self._hover.hide()
+            return
+        point, source = hit
+        self._hover.setText(self._describe(point, source))
+        self._hover.setPos(point.x, point.y)
+        # keep the label inside the plot: flip it left/down near the right/top edges
+        rect = self._item.vb.sceneBoundingRect()
+        where = self._item.vb.mapViewToScene(QPointF(point.x, point.y))
+        anchor_x = 1.0 if where.x() > rect.center().x() else 0.0
+        anchor_y = 0.0 if where.y() < rect.center().y() else 1.0
+        self._hover.setAnchor((anchor_x, anchor_y))
+        self._hover.show()
+
+    @staticmethod
+    def _describe(point: PlotPoint, source: object) -> str:
+        if isinstance(source, QualityResult):
+            return (
+                f"{point.series}  quality {source.quality}\n"
+                f"{source.bpp:.3f} bpp real, {source.bpp_estimated:.3f} estimated\n"
+                f"PSNR {format_psnr(source.psnr)}   MS-SSIM {source.ms_ssim:.4f}\n"
+                f"{format_kb(source.file_bytes)}"
+            )
+        assert isinstance(source, BaselinePoint)
+        return (
+            f"{source.codec} quality setting {source.setting}\n"
+            f"{source.bpp:.3f} bpp\n"
+            f"PSNR {format_psnr(source.psnr)}   MS-SSIM {source.ms_ssim:.4f}\n"
+            f"{format_kb(source.file_bytes)}"
+        )

@@ -1,0 +1,335 @@
+"""The RD plot, latent view, explanation panel and demo window, fed with real measured results."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QImage
+
+from app.codec.baselines import baseline_curve
+from app.codec.image_io import RgbImage
+from app.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio
+from app.codec.ladder import measure_quality
+from app.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from app.gui.demo import DemoWindow
+from app.gui.explanation import ExplanationPanel
+from app.gui.latent_view import LatentView
+from app.gui.rd_plot import RdPlot
+from tests.conftest import make_model, make_photo
+
+PHOTO = make_photo(96, 128)
+
+
+def _loaded(quality: int, N: int = 16, M: int = 24) -> LoadedModel:
+    model = make_model(N, M, seed=quality)
+    info = ModelInfo("bundled", quality, "mse", LAMBDAS["mse"][quality - 1], N, M, weights_fingerprint(model))
+    return LoadedModel(model, info)
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Real encode → bytes → decode results for qualities 1-3 (quality 3 has a wider latent, M = 32)."""
+    image = RgbImage(PHOTO, 20000)
+    return [measure_quality(_loaded(q, M=24 if q < 3 else 32), image) for q in (1, 2, 3)]
+
+
+@pytest.fixture(scope="module")
+def jpeg():
+    return baseline_curve(PHOTO, "JPEG", settings=(20, 50, 90))
+
+
+def _click_view_point(qtbot, plot_widget, view_box, x: float, y: float) -> None:
+    """A real left click on the plot at data coordinates (x, y)."""
+    scene = view_box.mapViewToScene(QPointF(x, y))
+    where = plot_widget.mapFromScene(scene)
+    qtbot.mouseClick(plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=where)
+
+
+# --------------------------------------------------------------------------------------------- RD plot
+
+
+@pytest.fixture
+def plot(qtbot):
+    widget = RdPlot()
+    qtbot.addWidget(widget)
+    widget.resize(640, 420)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def _learned(plot: RdPlot):
+    return [p for p in plot.points() if p.series == "LCI (bundled)"]
+
+
+def test_plot_grows_one_point_per_result(plot, results):
+    for n, result in enumerate(results, start=1):
+        plot.add_result(result)
+        assert len(_learned(plot)) == n
+    points = _learned(plot)
+    assert [p.x for p in points] == sorted(p.x for p in points)
+    by_quality = {p.key: p for p in points}
+    for result in results:
+        assert by_quality[result.quality].x == pytest.approx(result.bpp)
+        assert by_quality[result.quality].y == pytest.approx(result.psnr)
+    plot.add_result(results[0])  # the same quality again replaces, not duplicates
+    assert len(_learned(plot)) == 3
+
+
+def test_plot_metric_and_bpp_toggles(plot, results, qtbot):
+    plot.set_results(results)
+    with qtbot.waitSignal(plot.metricChanged) as changed:
+        plot.set_metric("ms-ssim")
+    assert changed.args == ["ms-ssim"]
+    by_quality = {p.key: p for p in _learned(plot)}
+    for result in results:
+        assert by_quality[result.quality].y == pytest.approx(result.ms_ssim)
+    assert plot.plot_widget().getPlotItem().getAxis("left").labelText == "MS-SSIM"
+
+    plot.set_bpp_kind("estimated")
+    by_quality = {p.key: p for p in _learned(plot)}
+    for result in results:
+        assert by_quality[result.quality].x == pytest.approx(result.bpp_estimated)
+    assert "estimate" in plot.plot_widget().getPlotItem().getAxis("bottom").labelText
+    assert plot.current_metric() == "ms-ssim" and plot.current_bpp_kind() == "estimated"
+    with pytest.raises(ValueError):
+        plot.set_metric("ssim")
+
+
+def test_plot_toggle_buttons_switch_the_metric(plot, results):
+    plot.set_results(results)
+    plot._metric_buttons.button(1).click()
+    assert plot.current_metric() == "ms-ssim"
+    plot._bpp_buttons.button(1).click()
+    assert plot.current_bpp_kind() == "estimated"
+
+
+def test_plot_baselines_and_clear(plot, results, jpeg):
+    plot.set_results(results)
+    plot.set_baselines(jpeg)
+    curve = [p for p in plot.points() if p.series == "JPEG"]
+    assert sorted(p.x for p in curve) == pytest.approx(sorted(b.bpp for b in jpeg))
+    assert {p.key for p in curve} == {20, 50, 90}
+    plot.set_bpp_kind("estimated")  # baselines keep their real size
+    assert sorted(p.x for p in plot.points() if p.series == "JPEG") == pytest.approx(sorted(b.bpp for b in jpeg))
+    plot.clear()
+    assert plot.points() == []
+
+
+def test_plot_click_selects_and_rings_the_quality(plot, results, qtbot):
+    for result in results:
+        plot.add_result(result)
+    qtbot.wait(50)
+    target = next(p for p in _learned(plot) if p.key == 2)
+    with qtbot.waitSignal(plot.qualitySelected, timeout=2000) as selected:
+        _click_view_point(qtbot, plot.plot_widget(), plot.plot_widget().getPlotItem().vb, target.x, target.y)
+    assert selected.args == [2]
+    assert plot.selected() == 2
+    ring = plot._ring.getData()
+    assert list(ring[0]) == pytest.approx([target.x]) and list(ring[1]) == pytest.approx([target.y])
+    plot.set_selected(None)
+    assert len(plot._ring.getData()[0]) == 0
+
+
+def test_plot_hover_shows_the_numbers(plot, results):
+    plot.set_results(results)
+    result = results[1]
+    text = plot.hover_text_at(result.bpp, result.psnr)
+    assert text is not None
+    assert "quality 2" in text and format_kb(result.file_bytes) in text
+    assert f"{result.bpp:.3f} bpp" in text and format_psnr(result.psnr) in text
+    assert f"{result.ms_ssim:.4f}" in text
+
+
+def test_plot_export_png_is_a_valid_png(plot, results, jpeg, tmp_path):
+    plot.set_results(results)
+    plot.set_baselines(jpeg)
+    target = tmp_path / "rd.png"
+    target.write_bytes(b"old")
+    plot.export_png(target, width=900)
+    data = target.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    image = QImage(str(target))
+    assert not image.isNull() and image.width() == 900
+    assert [p.name for p in tmp_path.iterdir()] == ["rd.png"]  # no temporary file left behind
+
+
+# --------------------------------------------------------------------------------------------- latent view
+
+
+@pytest.fixture
+def latent(qtbot):
+    widget = LatentView()
+    qtbot.addWidget(widget)
+    widget.resize(700, 600)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_latent_heatmap_fills_in_as_results_arrive(latent, results):
+    latent.add_result(results[0])
+    heat = latent.heatmap()
+    assert heat.qualities == tuple(range(1, 9)) and heat.matrix.shape == (24, 8)
+    assert np.isfinite(heat.matrix[:, 0]).all() and np.isnan(heat.matrix[:, 1:]).all()
+    for result in results[1:]:
+        latent.add_result(result)
+    heat = latent.heatmap()
+    assert heat.matrix.shape == (32, 8)  # quality 3 is wider; 1 and 2 are padded
+    assert np.isnan(heat.matrix[24:, :2]).all() and np.isfinite(heat.matrix[:, 2]).all()
+    assert np.all(np.diff(heat.matrix[:, 2]) <= 0)
+    shown = latent._heat.image.image
+    np.testing.assert_array_equal(np.isnan(shown), np.isnan(heat.matrix))
+
+
+def test_latent_maps_of_the_selected_quality(latent, results, qtbot):
+    latent.set_results(results)
+    assert latent.spatial_image() is None
+    latent.set_selected(3)
+    result = results[2]
+    assert latent.spatial_image().sum() == pytest.approx(result.bits_per_channel.sum(), rel=1e-6)
+    ranking = channel_ranking(result)
+    np.testing.assert_array_equal(latent.channel_image(), result.bit_map[ranking[0]])
+    with qtbot.waitSignal(latent.channelSelected) as chosen:
+        latent.set_channel_rank(2)
+    assert chosen.args == [int(ranking[2])]
+    np.testing.assert_array_equal(latent.channel_image(), result.bit_map[ranking[2]])
+    _, spatial_caption, channel_caption = latent.captions()
+    assert "quality 3" in spatial_caption and format_kb(result.bits_per_channel.sum() / 8) in spatial_caption
+    assert f"Channel {ranking[2]} alone" in channel_caption and "3rd busiest of 32" in channel_caption
+    assert f"{result.bits_per_channel[ranking[2]]:,.0f} bits" in channel_caption
+    latent._rank_box.setValue(1)
+    np.testing.assert_array_equal(latent.channel_image(), result.bit_map[ranking[0]])
+    latent.set_selected(7)
+    assert latent.spatial_image() is None and "not computed yet" in latent.captions()[1]
+
+
+def test_latent_click_on_a_heatmap_cell(latent, results, qtbot):
+    latent.set_results(results)
+    latent.set_selected(1)
+    qtbot.wait(50)
+    with qtbot.waitSignal(latent.qualitySelected, timeout=2000) as selected:
+        _click_view_point(qtbot, latent._heat, latent._heat.getPlotItem().vb, 2.0, 5.0)  # row 5 from the top
+    assert selected.args == [2]
+    assert latent.selected() == 2 and latent.channel_rank() == 4
+    assert latent.selected_channel() == int(channel_ranking(results[1])[4])
+    assert latent.cell_at(2.0, 30.0) is None  # quality 2 has only 24 channels
+    assert latent.cell_at(5.0, 1.0) is None  # not computed
+
+
+def test_latent_clear(latent, results):
+    latent.set_results(results)
+    latent.set_selected(2)
+    latent.clear()
+    assert latent.heatmap().matrix.shape[0] == 0
+    assert latent.spatial_image() is None and latent.channel_image() is None and latent.selected() is None
+
+
+# --------------------------------------------------------------------------------------------- explanation
+
+
+def test_explanation_intro_then_the_selected_quality(qtbot, results):
+    panel = ExplanationPanel()
+    qtbot.addWidget(panel)
+    assert INTRO_TITLE in panel.text()
+    panel.set_results(results)
+    assert "3 of 8 quality levels ready" in panel.text()
+    panel.set_selected(2)
+    text = panel.text()
+    result = results[1]
+    assert "Quality 2 of 8" in text and "λ = 0.0035" in text
+    assert f"{result.active_channels} of its 24 latent channels" in text or "All 24 of its latent channels" in text
+    assert format_kb(result.file_bytes) in text and format_ratio(result.ratio_to_raw) in text
+    assert "Compared with quality 1" in text
+    panel.set_selected(6)
+    assert "Quality 6 is still being computed" in panel.text()
+    panel.clear()
+    assert INTRO_TITLE in panel.text()
+
+
+# --------------------------------------------------------------------------------------------- demo
+
+
+@pytest.fixture
+def demo(qtbot):
+    window = DemoWindow()
+    qtbot.addWidget(window)
+    window.resize(800, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def test_demo_shows_the_original_until_a_result_arrives(demo, results):
+    assert demo.caption().startswith("Waiting")
+    demo.set_original(PHOTO)
+    assert demo.caption().startswith("Original · 128 × 96 pixels")
+    demo.add_result(results[0])
+    assert demo.selected() == 1
+    assert demo.caption() == (
+        f"Quality 1 · {format_kb(results[0].file_bytes)} · {format_ratio(results[0].ratio_to_raw)} smaller "
+        f"than raw · {format_psnr(results[0].psnr)}"
+    )
+
+
+def test_demo_slider_snaps_to_computed_qualities(demo, results, qtbot):
+    demo.set_results([results[0], results[2]])  # qualities 1 and 3
+    assert demo.available() == [1, 3] and demo.selected() == 1
+    with qtbot.waitSignal(demo.qualitySelected) as selected:
+        demo._slider.setValue(2)  # one step up from 1: not computed, on to 3
+    assert selected.args == [3] and demo.selected() == 3 and demo._slider.value() == 3
+    assert format_kb(results[2].file_bytes) in demo.caption() and demo.caption().startswith("Quality 3")
+    demo._slider.setValue(8)
+    assert demo.selected() == 3 and demo._slider.value() == 3
+    demo._slider.setValue(2)  # one step down from 3: on to 1
+    assert demo.selected() == 1
+    demo.set_selected(8)
+    assert demo.selected() == 3
+    assert demo.nearest_available(2, toward=+1) == 3 and demo.nearest_available(2, toward=-1) == 1
+
+
+def test_demo_keys(demo, results, qtbot):
+    demo.set_original(PHOTO)
+    demo.set_results(results)
+    qtbot.keyClick(demo, Qt.Key.Key_3)
+    assert demo.selected() == 3
+    qtbot.keyClick(demo, Qt.Key.Key_7)  # not computed: nearest is 3
+    assert demo.selected() == 3
+    qtbot.keyClick(demo, Qt.Key.Key_Left)
+    assert demo.selected() == 2 and format_kb(results[1].file_bytes) in demo.caption()
+    qtbot.keyClick(demo, Qt.Key.Key_Right)
+    assert demo.selected() == 3
+    qtbot.keyClick(demo, Qt.Key.Key_Space)
+    assert demo.showing_original() and demo.caption().startswith("Original")
+    qtbot.keyClick(demo, Qt.Key.Key_Space)
+    assert not demo.showing_original() and demo.caption().startswith("Quality 3")
+    with qtbot.waitSignal(demo.closed):
+        qtbot.keyClick(demo, Qt.Key.Key_Escape)
+    assert not demo.isVisible()
+
+
+def test_demo_draws_the_picture(demo, results):
+    demo.set_results(results)
+    demo.set_selected(2)
+    rect = demo._canvas.image_rect()
+    assert math.isclose(rect.width() / rect.height(), 128 / 96, rel_tol=0.02)
+    shot = demo._canvas.grab().toImage()
+    picture = results[1].reconstruction
+
+    def shown(sx: int, sy: int):  # the colour drawn at the centre of source pixel (sx, sy)
+        x = rect.x() + (sx + 0.5) * rect.width() / 128
+        y = rect.y() + (sy + 0.5) * rect.height() / 96
+        colour = shot.pixelColor(int(x), int(y))
+        return colour.red(), colour.green(), colour.blue()
+
+    for sx, sy in ((10, 20), (64, 48), (100, 70)):
+        assert np.abs(np.subtract(shown(sx, sy), picture[sy, sx], dtype=int)).max() <= 1
+    demo.toggle_original()
+    assert not demo.showing_original()  # nothing to flip to yet
+    demo.set_original(PHOTO)
+    demo.toggle_original()
+    shot = demo._canvas.grab().toImage()
+    assert np.abs(np.subtract(shown(64, 48), PHOTO[48, 64], dtype=int)).max() <= 1
