@@ -54,7 +54,7 @@ class _Canvas(QWidget):
         size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
         return QRect(QPoint((self.width() - size.width()) // 2, (self.height() - size.height()) // 2), size)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), STAGE)
         if self._image is None:
@@ -76,7 +76,7 @@ class _Ticks(QWidget):
         self.available: set[int] = set()
         self.current: int | None = None
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(400, int(self.fontMetrics().height() * 1.4))
 
     def _centres(self) -> dict[int, int]:
@@ -93,7 +93,7 @@ class _Ticks(QWidget):
             centres[q] = self.mapFrom(self.window(), centre).x()
         return centres
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         for q, x in self._centres().items():
             font = QFont(self.font())
@@ -103,7 +103,7 @@ class _Ticks(QWidget):
             box = QRect(x - 40, 0, 80, self.height())
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, str(q))
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         centres = self._centres()
         x = event.position().x()
         self.clicked.emit(min(centres, key=lambda q: abs(centres[q] - x)))
@@ -116,7 +116,7 @@ class DemoWindow(QWidget):
     other choice snaps to the nearest computed one.
     """
 
-    qualitySelected = Signal(int)  # noqa: N815
+    qualitySelected = Signal(int)
     closed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -307,13 +307,13 @@ class DemoWindow(QWidget):
         hint.setPixelSize(max(11, unit // 2))
         self._hint.setFont(hint)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:
         self._update_fonts()
         super().resizeEvent(event)
 
     # ------------------------------------------------------------------------------------ keys
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key == Qt.Key.Key_Escape:
             self.close()
@@ -334,6 +334,6 @@ class DemoWindow(QWidget):
         else:
             super().keyPressEvent(event)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.emit()
         super().closeEvent(event)

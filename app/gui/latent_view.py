@@ -65,7 +65,7 @@ class _ImagePlot(pg.PlotWidget):
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=colours, label=bar_label, interactive=False, width=14)
         self.bar.setImageItem(self.image, insert_in=item)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         # pyqtgraph's hint follows the colour bar's length; a neutral hint lets the stretch factors decide
         return QSize(320, 220)
 
@@ -104,8 +104,8 @@ class LatentView(QWidget):
     `channelSelected`); the spin box picks a channel by rank (1 = most bits) at the selected quality.
     """
 
-    qualitySelected = Signal(int)  # noqa: N815
-    channelSelected = Signal(int)  # noqa: N815  (the channel's index in its model)
+    qualitySelected = Signal(int)
+    channelSelected = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -313,7 +313,7 @@ class LatentView(QWidget):
         self._cell_box.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Highlight), width=3))
         self._heat_empty.setColor(text)
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._apply_palette()
         super().changeEvent(event)

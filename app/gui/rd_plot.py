@@ -38,9 +38,9 @@ class PlotPoint(NamedTuple):
 class RdPlot(QWidget):
     """bpp against PSNR / MS-SSIM; points appear as qualities finish, click one to select it."""
 
-    qualitySelected = Signal(int)  # noqa: N815
-    metricChanged = Signal(str)  # noqa: N815
-    bppKindChanged = Signal(str)  # noqa: N815
+    qualitySelected = Signal(int)
+    metricChanged = Signal(str)
+    bppKindChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -286,7 +286,7 @@ class RdPlot(QWidget):
         self._hover.setColor(palette.color(QPalette.ColorRole.ToolTipText))
         self._update_labels()
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._apply_palette()
         super().changeEvent(event)
