@@ -1,0 +1,872 @@
+"""The `lci` command line: encode, decode, inspect, compare, benchmark, train and ship.
+
+Every failure is reported as one line on stderr (``lci: error: …``) with exit status 2 for
+usage mistakes and 1 for everything else (130 when interrupted), never a traceback, so the
+command is safe in scripts. Outputs are written through a temp file and renamed, so a failed
+run never leaves a partial file. Set ``LCI_DEBUG=1`` to get tracebacks of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.codec.baselines import SETTINGS, BaselinePoint, available_codecs, baseline_curve, baseline_point
+from app.codec.bdrate import BdError, bd_psnr, bd_rate
+from app.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
+from app.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
+from app.codec.model import FAMILY, LAMBDAS, METRICS, QUALITIES, LoadedModel
+from app.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
+from app.codec.weights import WeightsError, WeightSource, open_weight_source
+
+PROG = "lci"
+TRAINING_DATA = "wikimedia-commons-49 train split"
+# Settings added to a classical codec's sweep when its default settings don't reach the ladder's ends.
+LOW_EXTRA = (1, 2, 3)
+HIGH_EXTRA = (98, 100)
+# The fixed sweep `bench` averages over images (the same settings on every image, so means are curves).
+BENCH_SETTINGS = (2, *SETTINGS, 98)
+BENCH_CODECS = ("JPEG", "WebP")
+
+
+class CliError(Exception):
+    """A failure the user can act on; printed as one line, exit status 1."""
+
+
+class UsageError(Exception):
+    """A mistake in the command line; printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so `main` reports one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _is_main_rank() -> bool:
+    """Only rank 0 of a torchrun job talks."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _read(path: str | os.PathLike) -> bytes:
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CliError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _write(path: str | os.PathLike, data: bytes) -> None:
+    """Atomic write with a one-line reason on failure (missing folder, full disk, permission)."""
+    path = Path(path)
+    if path.is_dir():
+        raise CliError(f"cannot write {path}: it is a folder")
+    if not path.parent.is_dir():
+        raise CliError(f"cannot write {path}: folder {path.parent} does not exist")
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_json(path: str | os.PathLike, document: dict) -> None:
+    _write(path, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode())
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no inf/NaN: an identical reconstruction's PSNR is stored as null."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "inf" if math.isinf(value) else format(value, spec)
+
+
+def _download_progress() -> Callable[[int, int | None], None] | None:
+    """A byte progress bar for first-use downloads, on a terminal only."""
+    if not _tty():
+        return None
+    bar = None
+
+    def update(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc="download", file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    return update
+
+
+def open_source(spec: str, metric: str = "mse", quality_label: int | None = None) -> WeightSource:
+    return open_weight_source(spec, metric, quality_label=quality_label)
+
+
+def load_quality(source: WeightSource, quality: int) -> LoadedModel:
+    return source.load(quality, progress=_download_progress())
+
+
+def image_paths(folder: str | os.PathLike) -> list[Path]:
+    """The images directly inside a folder (not recursive), in name order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CliError(f"{folder}: no such folder")
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise CliError(f"{folder}: no images in it ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return paths
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid quality {text!r}: choose 1 to 8") from None
+    if value not in QUALITIES:
+        raise argparse.ArgumentTypeError(f"invalid quality {value}: choose 1 to 8")
+    return value
+
+
+def _positive(kind: type) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text} is not positive")
+        return value
+
+    return parse
+
+
+def _crop(text: str) -> int:
+    value = int(_positive(int)(text))
+    if value % 16:
+        raise argparse.ArgumentTypeError(f"crop {value} is not a multiple of 16 (the model downsamples by 16)")
+    return value
+
+
+# ------------------------------------------------------------------------- classical baselines and BD
+
+
+def baseline_sweep(pixels: np.ndarray, codec: str, low_bpp: float, high_bpp: float) -> list[BaselinePoint]:
+    """A codec's RD points, with extra settings when the default sweep does not reach [low_bpp, high_bpp]."""
+    points = baseline_curve(pixels, codec)
+    if min(p.bpp for p in points) > low_bpp:
+        points = [baseline_point(pixels, codec, s) for s in LOW_EXTRA] + points
+    if max(p.bpp for p in points) < high_bpp:
+        points = points + [baseline_point(pixels, codec, s) for s in HIGH_EXTRA]
+    return points
+
+
+def bracket(points: Sequence, low: float, high: float, key: Callable) -> list:
+    """Points with key in [low, high] plus the nearest one outside on each side (sorted by key)."""
+    ordered = sorted(points, key=key)
+    below = [p for p in ordered if key(p) < low]
+    inside = [p for p in ordered if low <= key(p) <= high]
+    above = [p for p in ordered if key(p) > high]
+    return below[-1:] + inside + above[:1]
+
+
+def _db(ms_ssim: float) -> float:
+    """MS-SSIM as dB (−10·log10(1 − MS-SSIM)), the scale BD and CompressAI's plots use for it."""
+    return math.inf if ms_ssim >= 1 else -10 * math.log10(1 - ms_ssim)
+
+
+def bd_against(
+    ladder: tuple[Sequence[float], Sequence[float], Sequence[float]],
+    reference: tuple[Sequence[float], Sequence[float], Sequence[float]],
+) -> dict[str, float | None]:
+    """BD-rate (PSNR-RGB and MS-SSIM dB) and BD-PSNR of the ladder vs a reference; None where undefined.
+
+    Each curve is (bpp, psnr, ms_ssim); non-finite points are dropped, and the reference is
+    trimmed to the points that bracket the ladder's quality range before fitting.
+    """
+
+    def curve(rates, qualities):
+        pairs = [(r, q) for r, q in zip(rates, qualities, strict=True) if q is not None and math.isfinite(q) and r > 0]
+        return [r for r, _ in pairs], [q for _, q in pairs]
+
+    out: dict[str, float | None] = {}
+    for name, index, to_db in (("psnr-rgb", 1, float), ("ms-ssim-rgb", 2, _db)):
+        test_rate, test_q = curve(ladder[0], [to_db(v) for v in ladder[index]])
+        ref_rate, ref_q = curve(reference[0], [to_db(v) for v in reference[index]])
+        reference_points = list(zip(ref_rate, ref_q, strict=True))
+        out[name] = _bd_or_none(bd_rate, reference_points, test_rate, test_q, axis=1)  # equal quality
+        if name == "psnr-rgb":
+            out["bd-psnr"] = _bd_or_none(bd_psnr, reference_points, test_rate, test_q, axis=0)  # equal rate
+    return out
+
+
+def _bd_or_none(formula: Callable, reference: list[tuple[float, float]], rate, quality, axis: int) -> float | None:
+    """The formula on the reference points that bracket the test curve along `axis` (0 rate, 1 quality)."""
+    if not rate:
+        return None
+    test_axis = rate if axis == 0 else quality
+    kept = bracket(reference, min(test_axis), max(test_axis), key=lambda p: p[axis])
+    try:
+        return formula([p[0] for p in kept], [p[1] for p in kept], rate, quality)
+    except BdError:
+        return None
+
+
+def _bd_line(codec: str, bd: dict[str, float | None]) -> str:
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:+.1f}%"
+
+    psnr = "n/a" if bd.get("bd-psnr") is None else f"{bd['bd-psnr']:+.2f} dB"
+    return (
+        f"BD-rate vs {codec}: {pct(bd.get('psnr-rgb'))} (PSNR-RGB), {pct(bd.get('ms-ssim-rgb'))} (MS-SSIM); "
+        f"BD-PSNR {psnr}"
+    )
+
+
+# ----------------------------------------------------------------------------------- bench machinery
+
+
+@dataclass
+class Curve:
+    """Mean RD values, one entry per quality (ladder) or per setting (classical codec)."""
+
+    points: list[int]  # qualities or codec settings
+    bpp: list[float]
+    psnr: list[float]
+    ms_ssim: list[float]
+    encode_seconds: list[float] = field(default_factory=list)
+    decode_seconds: list[float] = field(default_factory=list)
+    bpp_estimated: list[float] = field(default_factory=list)
+
+    def rd(self) -> tuple[list[float], list[float], list[float]]:
+        return self.bpp, self.psnr, self.ms_ssim
+
+
+@dataclass
+class BenchSummary:
+    ladder: Curve
+    baselines: dict[str, Curve]
+    images: list[str]
+
+
+def bench_folder(
+    source: WeightSource,
+    paths: Sequence[Path],
+    baselines: Iterable[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> BenchSummary:
+    """Mean over images of every quality (and of classical codecs at BENCH_SETTINGS).
+
+    Metrics are averaged per image, as CompressAI's evaluation does, so the JSON compares
+    like for like with its published curves.
+    """
+    from app.codec.ladder import measure_quality
+
+    qualities = source.qualities()
+    codecs = [c for c in baselines if c in available_codecs()]
+    sums = np.zeros((len(qualities), 6))
+    base_sums = {c: np.zeros((len(BENCH_SETTINGS), 3)) for c in codecs}
+    for path in paths:
+        image = load_rgb(path)
+        for i, quality in enumerate(qualities):
+            r = measure_quality(load_quality(source, quality), image)
+            sums[i] += (r.bpp, r.psnr, r.ms_ssim, r.encode_seconds, r.decode_seconds, r.bpp_estimated)
+            if progress:
+                progress(f"{image.name} q{quality}")
+        for codec in codecs:
+            for j, setting in enumerate(BENCH_SETTINGS):
+                p = baseline_point(image.pixels, codec, setting)
+                base_sums[codec][j] += (p.bpp, p.psnr, p.ms_ssim)
+            if progress:
+                progress(f"{image.name} {codec}")
+    means = sums / len(paths)
+    ladder = Curve(
+        list(qualities),
+        *(means[:, k].tolist() for k in range(3)),
+        encode_seconds=means[:, 3].tolist(),
+        decode_seconds=means[:, 4].tolist(),
+        bpp_estimated=means[:, 5].tolist(),
+    )
+    curves = {c: Curve(list(BENCH_SETTINGS), *(s[:, k] / len(paths) for k in range(3))) for c, s in base_sums.items()}
+    for curve in curves.values():
+        curve.bpp, curve.psnr, curve.ms_ssim = (list(map(float, v)) for v in (curve.bpp, curve.psnr, curve.ms_ssim))
+    return BenchSummary(ladder, curves, [p.name for p in paths])
+
+
+def results_json(name: str, description: str, curve: Curve, times: bool = True) -> dict:
+    """One curve in CompressAI's `results/image/<dataset>/*.json` shape."""
+    results = {
+        "bpp": [float(v) for v in curve.bpp],
+        "psnr-rgb": [_finite(v) for v in curve.psnr],
+        "ms-ssim-rgb": [_finite(v) for v in curve.ms_ssim],
+    }
+    if times:
+        results["encoding_time"] = [float(v) for v in curve.encode_seconds]
+        results["decoding_time"] = [float(v) for v in curve.decode_seconds]
+    return {"name": name, "description": description, "results": results}
+
+
+# --------------------------------------------------------------------------------------- subcommands
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from app.codec.metrics import psnr_rgb
+
+    image = load_rgb(args.image)
+    source = open_source(args.weights, args.metric, quality_label=args.quality)
+    loaded = load_quality(source, args.quality)
+    started = time.perf_counter()
+    encoded = encode_image(loaded, image.pixels, with_bit_map=False)
+    seconds = time.perf_counter() - started
+    _write(args.output, encoded.lci)
+    psnr = psnr_rgb(image.pixels, decode_lci(encoded.lci, loaded))
+    size = len(encoded.lci)
+    _say(
+        f"{args.output}: {size:,} bytes, {size * 8 / (image.width * image.height):.4f} bpp, "
+        f"PSNR {_fmt(psnr, '.2f')} dB (quality {args.quality}, {source.describe()}, encoded in {seconds:.2f} s)"
+    )
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    data = _read(args.file)
+    header, _ = unpack_lci(data)
+    # The file names its metric, quality and kind of weights: without --weights, official files
+    # decode with the official weights; a compressai or single-file source is opened to match.
+    if args.weights is None and header.source_kind in ("folder", "file"):
+        raise WeightsMismatchError(
+            f"this file needs {header.family} {header.metric} quality {header.quality} weights "
+            f"(N={header.N}, M={header.M}, fingerprint {header.fingerprint}) from a {header.source_kind}; "
+            "pass that folder or checkpoint with --weights"
+        )
+    spec = args.weights or ("compressai" if header.source_kind == "compressai" else "bundled")
+    source = open_source(spec, header.metric, quality_label=header.quality)
+    if header.quality not in source.qualities():
+        raise WeightsMismatchError(
+            f"this file needs {header.family} {header.metric} quality {header.quality} weights "
+            f"(N={header.N}, M={header.M}, fingerprint {header.fingerprint}, {header.source_kind}), "
+            f"which {source.describe()} does not have"
+        )
+    loaded = load_quality(source, header.quality)
+    started = time.perf_counter()
+    pixels = decode_lci(data, loaded)
+    seconds = time.perf_counter() - started
+    _write(args.output, encode_png(pixels))
+    _say(f"{args.output}: {header.width}x{header.height} PNG, quality {header.quality}, decoded in {seconds:.2f} s")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    data = _read(args.file)
+    header, payload = unpack_lci(data)
+    pixels = header.width * header.height
+    _say(f"{args.file}: .lci v1, {len(data):,} bytes ({HEADER_SIZE} header, {len(payload):,} payload, 4 CRC-32)")
+    _say(f"  model    {header.family} {header.metric} quality {header.quality} (N={header.N}, M={header.M})")
+    _say(f"  weights  {header.source_kind}, fingerprint {header.fingerprint}")
+    _say(
+        f"  image    {header.width}x{header.height}, padded to {header.padded_size[1]}x{header.padded_size[0]} "
+        f"(offset {header.pad_left},{header.pad_top})"
+    )
+    _say(f"  latent   {header.M}x{header.latent_height}x{header.latent_width}")
+    _say(f"  rate     {len(data) * 8 / pixels:.4f} bpp, ratio {pixels * 3 / len(data):.1f}:1 to raw 24-bit RGB")
+    return 0
+
+
+_TABLE_HEAD = (
+    f"{'quality':>10} {'bpp real':>9} {'bpp est.':>9} {'PSNR':>7} {'MS-SSIM':>8} {'kB':>9} {'ratio':>7} "
+    f"{'enc s':>7} {'dec s':>7} {'active ch':>10}"
+)
+
+
+def _ladder_row(r) -> str:
+    return (
+        f"{'q' + str(r.quality):>10} {r.bpp:>9.4f} {r.bpp_estimated:>9.4f} {_fmt(r.psnr, '.2f'):>7} "
+        f"{r.ms_ssim:>8.4f} {r.file_bytes / 1000:>9.2f} {r.ratio_to_raw:>7.1f} {r.encode_seconds:>7.3f} "
+        f"{r.decode_seconds:>7.3f} {f'{r.active_channels}/{r.info.M}':>10}"
+    )
+
+
+def _baseline_row(p: BaselinePoint, raw_bytes: int) -> str:
+    return (
+        f"{f'{p.codec} {p.setting}':>10} {p.bpp:>9.4f} {'-':>9} {_fmt(p.psnr, '.2f'):>7} {p.ms_ssim:>8.4f} "
+        f"{p.file_bytes / 1000:>9.2f} {raw_bytes / p.file_bytes:>7.1f} {'-':>7} {'-':>7} {'-':>10}"
+    )
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from app.codec.ladder import encode_ladder
+    from app.codec.report import rd_csv, rd_json
+
+    image: RgbImage = load_rgb(args.image)
+    source = open_source(args.weights, args.metric)
+    for quality in source.qualities():  # fetch anything missing first, with a progress bar
+        load_quality(source, quality)
+    _say(f"{image.name}: {image.width}x{image.height}, {source.describe()}")
+    _say(_TABLE_HEAD)
+    results = []
+    for result in encode_ladder(image, source):
+        results.append(result)
+        _say(_ladder_row(result))
+    low, high = min(r.bpp for r in results), max(r.bpp for r in results)
+    raw = image.width * image.height * 3
+    shown: dict[str, list[BaselinePoint]] = {}
+    bd: dict[str, dict] = {}
+    ladder_rd = ([r.bpp for r in results], [r.psnr for r in results], [r.ms_ssim for r in results])
+    for codec in available_codecs():
+        sweep = baseline_sweep(image.pixels, codec, low, high)
+        shown[codec] = bracket(sweep, low, high, key=lambda p: p.bpp)
+        for point in shown[codec]:
+            _say(_baseline_row(point, raw))
+        bd[codec] = bd_against(ladder_rd, ([p.bpp for p in sweep], [p.psnr for p in sweep], [p.ms_ssim for p in sweep]))
+    for codec, values in bd.items():
+        _say(_bd_line(codec, values))
+    if args.json:
+        document = rd_json(results, name=FAMILY, description=f"LCI Studio, {source.describe()}, on {image.name}")
+        document["image"] = {
+            "name": image.name,
+            "width": image.width,
+            "height": image.height,
+            "bytes": image.source_bytes,
+        }
+        document["qualities"] = [r.quality for r in results]
+        document["details"] = [
+            {
+                "quality": r.quality,
+                "bpp_estimated": r.bpp_estimated,
+                "file_bytes": r.file_bytes,
+                "ratio_to_raw": r.ratio_to_raw,
+                "active_channels": r.active_channels,
+                "lambda": r.info.lmbda,
+                "N": r.info.N,
+                "M": r.info.M,
+                "fingerprint": r.info.fingerprint,
+            }
+            for r in results
+        ]
+        document["baselines"] = {
+            codec: {
+                "name": codec,
+                "description": f"Pillow {codec}, settings bracketing the ladder's bpp range",
+                "settings": [p.setting for p in points],
+                "results": {
+                    "bpp": [p.bpp for p in points],
+                    "psnr-rgb": [_finite(p.psnr) for p in points],
+                    "ms-ssim-rgb": [_finite(p.ms_ssim) for p in points],
+                    "file_bytes": [p.file_bytes for p in points],
+                },
+            }
+            for codec, points in shown.items()
+        }
+        document["bd_rate"] = {
+            codec: {k: v for k, v in values.items() if k != "bd-psnr"} for codec, values in bd.items()
+        }
+        document["bd_psnr"] = {codec: values["bd-psnr"] for codec, values in bd.items()}
+        _write_json(args.json, document)
+    if args.csv:
+        _write(args.csv, rd_csv(results, [p for points in shown.values() for p in points]).encode())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    paths = image_paths(args.folder)
+    source = open_source(args.weights, args.metric)
+    for quality in source.qualities():
+        load_quality(source, quality)
+    codecs = [c for c in BENCH_CODECS if c in available_codecs()] if args.baselines else []
+    total = len(paths) * (len(source.qualities()) + len(codecs))
+    with tqdm(total=total, desc="bench", unit="run", file=sys.stderr, disable=not _tty(), leave=False) as bar:
+
+        def step(label: str) -> None:
+            bar.set_postfix_str(label, refresh=False)
+            bar.update()
+
+        summary = bench_folder(source, paths, codecs, step)
+    ladder = summary.ladder
+    _say(f"{args.folder}: {len(paths)} images, {source.describe()} (mean over images)")
+    _say(f"{'quality':>8} {'bpp':>8} {'bpp est.':>9} {'PSNR':>7} {'MS-SSIM':>8} {'enc s':>7} {'dec s':>7}")
+    for i, quality in enumerate(ladder.points):
+        _say(
+            f"{'q' + str(quality):>8} {ladder.bpp[i]:>8.4f} {ladder.bpp_estimated[i]:>9.4f} "
+            f"{_fmt(ladder.psnr[i], '.2f'):>7} {ladder.ms_ssim[i]:>8.4f} {ladder.encode_seconds[i]:>7.3f} "
+            f"{ladder.decode_seconds[i]:>7.3f}"
+        )
+    bd = {codec: bd_against(ladder.rd(), curve.rd()) for codec, curve in summary.baselines.items()}
+    low, high = min(ladder.bpp), max(ladder.bpp)
+    for codec, curve in summary.baselines.items():
+        rows = zip(curve.points, curve.bpp, curve.psnr, curve.ms_ssim, strict=True)
+        for setting, bpp, psnr, ms_ssim in bracket(list(rows), low, high, key=lambda row: row[1]):
+            _say(f"{f'{codec} {setting}':>8} {bpp:>8.4f} {'-':>9} {_fmt(psnr, '.2f'):>7} {ms_ssim:>8.4f}")
+    for codec, values in bd.items():
+        _say(_bd_line(codec, values))
+    description = f"LCI Studio, {source.describe()}, mean over {len(paths)} images of {Path(args.folder).name}"
+    document = results_json(args.name or FAMILY, description, ladder)
+    document["qualities"] = ladder.points
+    document["bpp_estimated"] = ladder.bpp_estimated
+    document["images"] = summary.images
+    if summary.baselines:
+        document["baselines"] = {
+            codec: {
+                **results_json(codec, f"Pillow {codec}, mean over the same images", curve, times=False),
+                "settings": curve.points,
+            }
+            for codec, curve in summary.baselines.items()
+        }
+        document["bd_rate"] = {
+            codec: {k: v for k, v in values.items() if k != "bd-psnr"} for codec, values in bd.items()
+        }
+        document["bd_psnr"] = {codec: values["bd-psnr"] for codec, values in bd.items()}
+    _write_json(args.json, document)
+    _say(f"wrote {args.json}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from app.codec import training
+    from app.codec.weights import load_checkpoint
+
+    data = Path(args.data)
+    if not data.is_dir():
+        raise CliError(f"{data}: no such folder")
+    out = Path(args.out)
+    resume = Path(args.resume) if args.resume else None
+    if resume is not None:
+        if not resume.is_file():
+            raise CliError(f"--resume {resume}: no such file")
+        model = load_checkpoint(resume)  # any format the app reads, checked before hours of training
+        if not resume.name.endswith((".pth.tar", ".pth", ".pt")):  # e.g. bundled .safetensors
+            out.mkdir(parents=True, exist_ok=True)
+            converted = out / "resume-init.pth.tar"
+            torch.save(model.state_dict(), converted)
+            resume = converted
+    cfg = training.TrainConfig(
+        data=data,
+        out=out,
+        metric=args.metric,
+        N=args.N,
+        M=args.M,
+        crop=args.crop,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+        quality=args.quality,
+        steps=args.steps,
+        warm_steps=args.warm_steps,
+        level_steps=args.level_steps,
+        level_lr=args.level_lr,
+        warm_quality=args.warm_quality,
+        resume=resume,
+    )
+    if args.ladder:
+        plan = [
+            (q, cfg.warm_steps if q == cfg.warm_quality else cfg.level_steps)
+            for q in training.ladder_order(cfg.warm_quality)
+        ]
+    else:
+        plan = [(cfg.quality, cfg.steps)]
+    total = sum(steps for q, steps in plan if not (out / f"q{q}.pth.tar").exists())
+    talk = _is_main_rank()
+    progress, close = _train_progress(total, talk)
+    started = time.monotonic()
+    try:
+        finished = training.train(cfg, args.ladder, progress)
+    except ValueError as exc:  # e.g. every image smaller than the crop
+        raise CliError(str(exc)) from None
+    finally:
+        close()
+    if talk:
+        qualities = ", ".join(f"q{q}" for q in sorted(finished))
+        _say(f"trained {qualities} in {time.monotonic() - started:.0f} s; checkpoints in {out}")
+    return 0
+
+
+def _train_progress(total: int, talk: bool):
+    """(progress callback, close) drawing a tqdm bar on a terminal, or a plain line every 30 s otherwise."""
+    if not talk:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="step", desc="train", file=sys.stderr, dynamic_ncols=True) if _tty() else None
+    state = {"label": None, "step": 0, "printed": 0.0}
+
+    def progress(label: str, stats) -> None:
+        if label != state["label"]:
+            state["label"], state["step"] = label, 0
+        advance, state["step"] = stats.step - state["step"], stats.step
+        text = f"loss {stats.loss:.4f} bpp {stats.bpp:.3f} PSNR {stats.psnr:.2f} lr {stats.lr:.1e}"
+        if bar is not None:
+            bar.set_postfix_str(f"{label} {text}", refresh=False)
+            bar.update(advance)
+        elif time.monotonic() - state["printed"] > 30 or stats.step == stats.total:
+            state["printed"] = time.monotonic()
+            _say(f"[{label} {stats.step}/{stats.total}] {text}")
+
+    return progress, (bar.close if bar is not None else lambda: None)
+
+
+def cmd_export_bundle(args: argparse.Namespace) -> int:
+    from app.codec.weights import (
+        MANIFEST_NAME,
+        BundledSource,
+        bundled_weights_dir,
+        load_checkpoint,
+        write_bundled_level,
+    )
+
+    run = Path(args.run_dir)
+    if not run.is_dir():
+        raise CliError(f"{run}: no such folder")
+    found = {q: run / f"q{q}.pth.tar" for q in QUALITIES if (run / f"q{q}.pth.tar").is_file()}
+    if not found:
+        raise CliError(f"{run}: no finished levels (q1.pth.tar … q8.pth.tar) in it")
+    eval_paths = image_paths(args.eval) if args.eval else None
+    dest = Path(args.dest) if args.dest else bundled_weights_dir()
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create {dest}: {exc.strerror or exc}") from None
+    records = {}
+    for quality in found:
+        record_path = run / f"q{quality}.json"
+        try:
+            records[quality] = json.loads(_read(record_path)) if record_path.is_file() else {}
+        except ValueError as exc:
+            raise CliError(f"{record_path}: not a training record ({exc})") from None
+    metric = args.metric or _metric_of(records)
+    levels = []
+    for quality, path in found.items():
+        model = load_checkpoint(path)
+        record = records[quality]
+        name = f"q{quality}.safetensors"
+        try:
+            sha256 = write_bundled_level(model.state_dict(), dest / name)
+        except OSError as exc:
+            raise CliError(f"cannot write {dest / name}: {exc.strerror or exc}") from None
+        level = {
+            "quality": quality,
+            "file": name,
+            "lambda": record.get("lmbda", LAMBDAS[metric][quality - 1]),
+            "N": model.N,
+            "M": model.M,
+            "steps": record.get("steps"),
+            "sha256": sha256,
+        }
+        if "seconds" in record:
+            level["training_seconds"] = round(float(record["seconds"]), 1)
+        levels.append(level)
+        del model
+    for stale in dest.glob("q[1-8].safetensors"):
+        if stale.name not in {level["file"] for level in levels}:
+            stale.unlink()
+    manifest = {"family": FAMILY, "metric": metric, "training_data": args.training_data, "levels": levels}
+    _write_json(dest / MANIFEST_NAME, manifest)
+    if eval_paths:
+        # Measured on exactly what ships (float16 safetensors), through the same code path as `lci bench`.
+        summary = bench_folder(BundledSource(dest), eval_paths)
+        for level, bpp, psnr, ms_ssim in zip(
+            levels, summary.ladder.bpp, summary.ladder.psnr, summary.ladder.ms_ssim, strict=True
+        ):
+            level["eval"] = {"bpp": round(bpp, 5), "psnr": _finite(round(psnr, 4)), "ms_ssim": round(ms_ssim, 6)}
+        manifest["eval_data"] = {"folder": Path(args.eval).name, "images": len(eval_paths)}
+        _write_json(dest / MANIFEST_NAME, manifest)
+    size = sum((dest / level["file"]).stat().st_size for level in levels)
+    _say(f"exported {len(levels)} levels ({metric}, {size / 1e6:.1f} MB) to {dest}")
+    for level in levels:
+        ev = level.get("eval")
+        tail = f": {ev['bpp']:.4f} bpp, {ev['psnr']:.2f} dB, MS-SSIM {ev['ms_ssim']:.4f}" if ev and ev["psnr"] else ""
+        _say(f"  q{level['quality']} N={level['N']} M={level['M']} λ={level['lambda']:g}{tail}")
+    return 0
+
+
+def _metric_of(records: dict[int, dict]) -> str:
+    """The metric whose λ table the training records' λ values come from (mse when unknown)."""
+    for metric in METRICS:
+        if (
+            records
+            and all(
+                r.get("lmbda") is None or math.isclose(r["lmbda"], LAMBDAS[metric][q - 1]) for q, r in records.items()
+            )
+            and any(r.get("lmbda") is not None for r in records.values())
+        ):
+            return metric
+    return "mse"
+
+
+# --------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="LCI Studio's learned image codec (Ballé 2018 factorized prior, CompressAI-compatible).",
+        epilog="--weights takes: bundled (default), compressai (official weights, downloaded on first use), "
+        "a folder of checkpoints (q1.pth.tar … or CompressAI's file names), or one checkpoint file.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def weights(p: argparse.ArgumentParser, metric: bool = True) -> None:
+        if metric:
+            p.add_argument("--weights", default="bundled", metavar="SRC", help="bundled | compressai | FOLDER | FILE")
+        else:
+            p.add_argument(
+                "--weights", metavar="SRC", help="bundled | compressai | FOLDER | FILE (default: as the file says)"
+            )
+        if metric:
+            p.add_argument("--metric", default="mse", choices=METRICS, help="weights trained for this metric")
+
+    p = sub.add_parser("encode", help="compress an image into a .lci file")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.lci")
+    p.add_argument("-q", "--quality", required=True, type=_quality, metavar="Q", help="1 (smallest) … 8 (best)")
+    weights(p)
+    p.set_defaults(handler=cmd_encode)
+
+    p = sub.add_parser("decode", help="decompress a .lci file into a PNG")
+    p.add_argument("file", metavar="FILE.lci")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    weights(p, metric=False)
+    p.set_defaults(handler=cmd_decode)
+
+    p = sub.add_parser("info", help="describe a .lci file")
+    p.add_argument("file", metavar="FILE.lci")
+    p.set_defaults(handler=cmd_info)
+
+    p = sub.add_parser("compare", help="every quality plus JPEG/WebP/AVIF on one image")
+    p.add_argument("image", metavar="IMAGE")
+    weights(p)
+    p.add_argument("--json", metavar="OUT.json", help="write RD points in CompressAI's JSON shape")
+    p.add_argument("--csv", metavar="OUT.csv", help="write every measured number as CSV")
+    p.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser("bench", help="mean RD over a folder of images, CompressAI JSON")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--json", required=True, metavar="OUT.json")
+    weights(p)
+    p.add_argument(
+        "--baselines",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also JPEG/WebP mean curves and BD-rate against them (default: on)",
+    )
+    p.add_argument("--name", help="the JSON's name field (default: bmshj2018-factorized)")
+    p.set_defaults(handler=cmd_bench)
+
+    defaults = _train_defaults()
+    p = sub.add_parser(
+        "train",
+        help="train one quality or the 8-level ladder",
+        epilog="Multi-GPU / multi-machine: torchrun --nproc_per_node=K -m app.cli train … (only rank 0 prints).",
+    )
+    p.add_argument("data", metavar="DATA", help="folder of training images")
+    p.add_argument("--out", required=True, metavar="DIR", help="checkpoints q{n}.pth.tar + q{n}.json go here")
+    p.add_argument(
+        "--ladder", action="store_true", help="all 8 λ: warm start at --warm-quality, then fine-tune outwards"
+    )
+    p.add_argument("--metric", default="mse", choices=METRICS)
+    p.add_argument("-q", "--quality", type=_quality, default=defaults.quality, help="λ of this quality (single run)")
+    for flag, kind, name in (
+        ("--steps", _positive(int), "steps"),
+        ("--warm-steps", _positive(int), "warm_steps"),
+        ("--level-steps", _positive(int), "level_steps"),
+        ("--N", _positive(int), "N"),
+        ("--M", _positive(int), "M"),
+        ("--crop", _crop, "crop"),
+        ("--batch", _positive(int), "batch"),
+        ("--lr", _positive(float), "lr"),
+        ("--level-lr", _positive(float), "level_lr"),
+    ):
+        p.add_argument(
+            flag, type=kind, dest=name, default=getattr(defaults, name), help=f"default {getattr(defaults, name)}"
+        )
+    p.add_argument("--warm-quality", type=_quality, default=defaults.warm_quality)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: torch's default)")
+    p.add_argument("--resume", metavar="PATH", help="start from this checkpoint (.pth.tar or bundled .safetensors)")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("export-bundle", help="turn a finished ladder run into the bundled weights + manifest")
+    p.add_argument("run_dir", metavar="TRAIN_OUT_DIR")
+    p.add_argument("--eval", metavar="DIR", help="measure each level on these images for the manifest")
+    p.add_argument("--dest", metavar="DIR", help="default: the package's bundled weights folder")
+    p.add_argument("--metric", choices=METRICS, help="default: inferred from the training records' λ")
+    p.add_argument("--training-data", default=TRAINING_DATA, help=f"default: {TRAINING_DATA!r}")
+    p.set_defaults(handler=cmd_export_bundle)
+    return parser
+
+
+def _train_defaults():
+    from app.codec.training import TrainConfig
+
+    return TrainConfig(data=Path("."), out=Path("."))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "unknown error"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `lci` command; return its exit status (0 ok, 1 failure, 2 usage, 130 interrupted)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help / --version
+            return int(exc.code or 0)
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except (CliError, ImageReadError, LciFormatError, WeightsMismatchError, WeightsError) as exc:
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"{PROG}: error: {where}{_one_line(exc.strerror or str(exc))}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if os.environ.get("LCI_DEBUG"):
+            raise
+        print(f"{PROG}: error: unexpected {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

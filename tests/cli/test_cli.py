@@ -1,0 +1,414 @@
+"""The `lci` command line, run in-process through `main([...])` on small random-weight ladders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app import cli
+from app.cli import main
+from app.codec.pipeline import decode_lci
+from app.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
+from tests.conftest import make_model, make_photo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+
+
+def _ladder(folder: Path, seed_offset: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for q in range(1, 9):
+        torch.save(make_model(N=16, M=24, seed=q + seed_offset).state_dict(), folder / f"q{q}.pth.tar")
+    return folder
+
+
+def _png(path: Path, height: int = 48, width: int = 64, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(make_photo(height, width, seed)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny images run fastest on one thread (and don't fight a busy machine); restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def ladder(tmp_path_factory) -> Path:
+    return _ladder(tmp_path_factory.mktemp("ladder"))
+
+
+@pytest.fixture(scope="module")
+def other_ladder(tmp_path_factory) -> Path:
+    return _ladder(tmp_path_factory.mktemp("other"), seed_offset=100)
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    return _png(tmp_path_factory.mktemp("img") / "photo.png")
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory, ladder, image) -> Path:
+    out = tmp_path_factory.mktemp("enc") / "photo.lci"
+    assert main(["encode", str(image), "-o", str(out), "-q", "3", "--weights", str(ladder)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A whole ladder run of a few steps on tiny crops: 2 warm steps, then 1 per level."""
+    data = tmp_path_factory.mktemp("train")
+    for i in range(2):
+        _png(data / f"{i:03d}.png", 64, 64, seed=i)
+    out = tmp_path_factory.mktemp("run")
+    argv = ["train", str(data), "--out", str(out), "--ladder", "--warm-steps", "2", "--level-steps", "1"]
+    argv += ["--N", "8", "--M", "8", "--crop", "32", "--batch", "2", "--threads", "1", "--seed", "3"]
+    assert main(argv) == 0
+    return out
+
+
+def _fails(capsys, argv, code: int = 1) -> str:
+    """Run argv, expect exit `code` and exactly one stderr line without a traceback; return that line."""
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("lci: error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# ------------------------------------------------------------------------------ encode / decode / info
+
+
+def test_encode_decode_round_trip_matches_pipeline(tmp_path, capsys, ladder, image):
+    lci, png = tmp_path / "a.lci", tmp_path / "a.png"
+    assert main(["encode", str(image), "-o", str(lci), "-q", "5", "--weights", str(ladder)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert len(line.splitlines()) == 1
+    assert "bytes" in line and "bpp" in line and "PSNR" in line
+    assert main(["decode", str(lci), "-o", str(png), "--weights", str(ladder)]) == 0
+    capsys.readouterr()
+    expected = decode_lci(lci.read_bytes(), FolderSource(ladder).load(5))
+    decoded = np.asarray(Image.open(png).convert("RGB"))
+    assert decoded.shape == (48, 64, 3)
+    assert np.array_equal(decoded, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.lci", "a.png"]  # no temp files left
+
+
+def test_info_describes_header(capsys, encoded):
+    assert main(["info", str(encoded)]) == 0
+    out = capsys.readouterr().out
+    size = encoded.stat().st_size
+    assert f"{size:,} bytes" in out
+    assert "quality 3" in out and "N=16, M=24" in out and "64x48" in out
+    assert f"{size * 8 / (64 * 48):.4f} bpp" in out
+
+
+# ----------------------------------------------------------------------------------- compare / bench
+
+
+def test_compare_table_and_json(tmp_path, capsys, ladder, image):
+    out_json, out_csv = tmp_path / "rd.json", tmp_path / "rd.csv"
+    argv = ["compare", str(image), "--weights", str(ladder), "--json", str(out_json), "--csv", str(out_csv)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for q in range(1, 9):
+        assert f" q{q} " in out
+    assert "JPEG" in out and "BD-rate vs JPEG" in out
+    doc = json.loads(out_json.read_text())
+    assert doc["name"] == "bmshj2018-factorized"
+    for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"):
+        assert len(doc["results"][key]) == 8, key
+    assert doc["qualities"] == list(range(1, 9))
+    assert len(doc["details"]) == 8
+    jpeg = doc["baselines"]["JPEG"]
+    assert len(jpeg["settings"]) == len(jpeg["results"]["bpp"]) >= 1
+    assert set(doc["bd_rate"]["JPEG"]) == {"psnr-rgb", "ms-ssim-rgb"}
+    assert out_csv.read_text().startswith("codec,quality")
+
+
+def test_bracket_keeps_one_point_beyond_each_end():
+    points = [0.1, 0.2, 0.3, 0.5, 0.8, 1.3]
+    assert cli.bracket(points, 0.25, 0.6, key=float) == [0.2, 0.3, 0.5, 0.8]
+    assert cli.bracket(points, 0.01, 5.0, key=float) == points
+
+
+def test_bd_against_uses_bracketing_reference_points():
+    """A ladder at 75% of a reference's rate for the same quality: −25% on both metrics, gain in dB."""
+    rates = [0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2, 2.0, 3.5]
+    psnr = [20.0, 23.0, 26.5, 29.0, 30.5, 32.5, 34.5, 37.0, 40.0]
+    ms_ssim = [0.80, 0.86, 0.91, 0.94, 0.955, 0.968, 0.978, 0.987, 0.994]
+    whole = cli.bd_against(([r * 0.75 for r in rates], psnr, ms_ssim), (rates, psnr, ms_ssim))
+    assert whole["psnr-rgb"] == pytest.approx(-25.0) and whole["ms-ssim-rgb"] == pytest.approx(-25.0)
+    # a ladder covering the middle only: the reference is cut to the points around it (end slopes differ a little)
+    part = cli.bd_against(([r * 0.75 for r in rates[2:7]], psnr[2:7], ms_ssim[2:7]), (rates, psnr, ms_ssim))
+    assert part["psnr-rgb"] == pytest.approx(-25.0, abs=0.5)
+    assert part["ms-ssim-rgb"] == pytest.approx(-25.0, abs=0.5)
+    assert whole["bd-psnr"] > 0 and part["bd-psnr"] > 0
+    assert cli.bd_against(([0.1, 0.2], [50.0, 51.0], [0.999, 0.9995]), (rates, psnr, ms_ssim))["psnr-rgb"] is None
+
+
+def test_bench_json_has_compressai_shape(tmp_path, capsys, ladder):
+    folder = tmp_path / "imgs"
+    _png(folder / "a.png", 40, 56, seed=1)
+    _png(folder / "b.png", 48, 48, seed=2)
+    (folder / "notes.txt").write_text("not an image, ignored by suffix")
+    out_json = tmp_path / "bench.json"
+    assert main(["bench", str(folder), "--json", str(out_json), "--weights", str(ladder)]) == 0
+    out = capsys.readouterr().out
+    assert "2 images" in out and "BD-rate vs JPEG" in out and "BD-rate vs WebP" in out
+    doc = json.loads(out_json.read_text())
+    assert set(doc) >= {"name", "description", "results"}
+    assert set(doc["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+    assert all(len(v) == 8 for v in doc["results"].values())
+    assert doc["images"] == ["a.png", "b.png"]
+    for codec in ("JPEG", "WebP"):
+        curve = doc["baselines"][codec]
+        assert len(curve["results"]["bpp"]) == len(curve["settings"]) == len(cli.BENCH_SETTINGS)
+        assert set(doc["bd_rate"][codec]) == {"psnr-rgb", "ms-ssim-rgb"}
+        assert codec in doc["bd_psnr"]
+
+
+def test_bench_mean_equals_mean_of_compare(tmp_path, capsys, ladder, monkeypatch):
+    """bench averages per-image values (as CompressAI does): with one image it equals compare's numbers."""
+    monkeypatch.setattr(cli, "available_codecs", lambda: ("JPEG",))
+    folder = tmp_path / "one"
+    _png(folder / "a.png", 40, 56, seed=4)
+    assert (
+        main(["bench", str(folder), "--json", str(tmp_path / "b.json"), "--weights", str(ladder), "--no-baselines"])
+        == 0
+    )
+    assert main(["compare", str(folder / "a.png"), "--weights", str(ladder), "--json", str(tmp_path / "c.json")]) == 0
+    capsys.readouterr()
+    bench = json.loads((tmp_path / "b.json").read_text())
+    compare = json.loads((tmp_path / "c.json").read_text())
+    assert "baselines" not in bench
+    for key in ("bpp", "psnr-rgb", "ms-ssim-rgb"):
+        assert bench["results"][key] == pytest.approx(compare["results"][key])
+
+
+# ----------------------------------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["encode", "x.png", "-q", "3"],  # no -o
+        ["encode", "x.png", "-o", "x.lci", "-q", "9"],
+        ["encode", "x.png", "-o", "x.lci", "-q", "3", "--metric", "psnr"],
+        ["bench", "dir"],  # no --json
+        ["train", "data", "--out", "o", "--crop", "100"],
+        ["train", "data", "--out", "o", "--steps", "0"],
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(capsys, argv):
+    _fails(capsys, argv, code=2)
+
+
+def test_help_exits_0(capsys):
+    assert main(["--help"]) == 0
+    assert "encode" in capsys.readouterr().out
+
+
+def test_missing_inputs(tmp_path, capsys, ladder):
+    line = _fails(
+        capsys,
+        ["encode", str(tmp_path / "nope.png"), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", str(ladder)],
+    )
+    assert "no such file" in line
+    assert "no such file" in _fails(capsys, ["info", str(tmp_path / "nope.lci")])
+    assert "no such file" in _fails(capsys, ["decode", str(tmp_path / "nope.lci"), "-o", str(tmp_path / "x.png")])
+    assert "no such folder" in _fails(capsys, ["bench", str(tmp_path / "nodir"), "--json", str(tmp_path / "b.json")])
+    _fails(capsys, ["encode", str(tmp_path), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", str(ladder)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_weights_source(tmp_path, capsys, image):
+    _fails(
+        capsys, ["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", str(tmp_path / "nope")]
+    )
+    (tmp_path / "empty").mkdir()
+    _fails(
+        capsys, ["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", str(tmp_path / "empty")]
+    )
+    bad = tmp_path / "q1.pth.tar"
+    bad.write_bytes(b"not a checkpoint")
+    _fails(capsys, ["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", str(bad)])
+    assert not (tmp_path / "x.lci").exists()
+
+
+def _decode_fails(capsys, tmp_path, lci: Path, weights: Path) -> str:
+    out = tmp_path / "out.png"
+    line = _fails(capsys, ["decode", str(lci), "-o", str(out), "--weights", str(weights)])
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.png")]  # no temp file left
+    return line
+
+
+def test_corrupt_truncated_and_foreign_files(tmp_path, capsys, encoded, ladder, image):
+    data = bytearray(encoded.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    corrupt = tmp_path / "corrupt.lci"
+    corrupt.write_bytes(bytes(data))
+    assert "checksum" in _decode_fails(capsys, tmp_path, corrupt, ladder)
+    truncated = tmp_path / "short.lci"
+    truncated.write_bytes(encoded.read_bytes()[:-10])
+    assert "truncated" in _decode_fails(capsys, tmp_path, truncated, ladder)
+    assert "not an .lci file" in _decode_fails(capsys, tmp_path, image, ladder)
+    assert "not an .lci file" in _fails(capsys, ["info", str(image)])
+    assert "checksum" in _fails(capsys, ["info", str(corrupt)])
+
+
+def test_mismatched_weights_name_the_needed_ones(tmp_path, capsys, encoded, other_ladder, ladder):
+    line = _decode_fails(capsys, tmp_path, encoded, other_ladder)
+    fingerprint = FolderSource(ladder).load(3).info.fingerprint
+    assert "needs" in line and "quality 3" in line and fingerprint in line
+    single = tmp_path / "weights" / "q5.pth.tar"
+    single.parent.mkdir()
+    single.write_bytes((ladder / "q5.pth.tar").read_bytes())
+    assert "quality 3" in _decode_fails(capsys, tmp_path, encoded, single)
+    # without --weights the file's own kind is asked for: here a folder, which only --weights can name
+    line = _fails(capsys, ["decode", str(encoded), "-o", str(tmp_path / "out.png")])
+    assert "--weights" in line and fingerprint in line
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_failed_decode_keeps_the_previous_output(tmp_path, capsys, encoded, other_ladder):
+    out = tmp_path / "keep.png"
+    out.write_bytes(b"previous")
+    _fails(capsys, ["decode", str(encoded), "-o", str(out), "--weights", str(other_ladder)])
+    assert out.read_bytes() == b"previous"
+
+
+def test_write_failures_are_one_line(tmp_path, capsys, ladder, image, encoded, monkeypatch):
+    line = _fails(
+        capsys, ["encode", str(image), "-o", str(tmp_path / "no" / "x.lci"), "-q", "1", "--weights", str(ladder)]
+    )
+    assert "does not exist" in line
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "atomic_write", full_disk)
+    line = _fails(capsys, ["decode", str(encoded), "-o", str(tmp_path / "x.png"), "--weights", str(ladder)])
+    assert "No space left on device" in line
+
+
+def test_interrupt_and_unexpected_errors(tmp_path, capsys, ladder, image, monkeypatch):
+    argv = ["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", str(ladder)]
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "encode_image", interrupt)
+    assert main(argv) == 130
+    assert capsys.readouterr().err.strip() == "lci: interrupted"
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("something\nbroke")
+
+    monkeypatch.setattr(cli, "encode_image", boom)
+    assert "RuntimeError: something broke" in _fails(capsys, argv)
+    assert not (tmp_path / "x.lci").exists()
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "export-bundle" in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "info"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("lci: error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------------- train / export
+
+
+def test_train_ladder_writes_loadable_levels(trained):
+    source = FolderSource(trained)
+    assert source.qualities() == list(range(1, 9))
+    for q in (1, 4, 8):
+        model = load_checkpoint(trained / f"q{q}.pth.tar")
+        assert (model.N, model.M) == (8, 8)
+        assert model.entropy_bottleneck.has_tables
+        record = json.loads((trained / f"q{q}.json").read_text())
+        assert record["quality"] == q and record["steps"] == (2 if q == 4 else 1)
+    assert not (trained / "state.pt").exists()
+
+
+def test_train_failures(tmp_path, capsys):
+    assert "no such folder" in _fails(capsys, ["train", str(tmp_path / "nodata"), "--out", str(tmp_path / "o")])
+    data = tmp_path / "small"
+    _png(data / "a.png", 32, 32)
+    line = _fails(capsys, ["train", str(data), "--out", str(tmp_path / "o"), "--crop", "64", "--steps", "1"])
+    assert "smaller than" in line
+
+
+def test_export_bundle_writes_a_loadable_manifest(tmp_path, capsys, trained):
+    evals = tmp_path / "eval"
+    _png(evals / "e.png", 48, 48, seed=7)
+    dest = tmp_path / "bundle"
+    assert main(["export-bundle", str(trained), "--eval", str(evals), "--dest", str(dest)]) == 0
+    assert "exported 8 levels" in capsys.readouterr().out
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert manifest["family"] == "bmshj2018-factorized" and manifest["metric"] == "mse"
+    assert manifest["training_data"] == "wikimedia-commons-49 train split"
+    levels = manifest["levels"]
+    assert [level["quality"] for level in levels] == list(range(1, 9))
+    for level in levels:
+        assert level["file"] == f"q{level['quality']}.safetensors"
+        assert (level["N"], level["M"]) == (8, 8) and level["steps"] >= 1 and len(level["sha256"]) == 64
+        assert set(level["eval"]) == {"bpp", "psnr", "ms_ssim"} and level["eval"]["bpp"] > 0
+    assert levels[2]["lambda"] == pytest.approx(0.0067)
+    source = open_weight_source(str(dest))
+    assert source.qualities() == list(range(1, 9))
+    loaded = BundledSource(dest).load(4)
+    assert loaded.info.lmbda == pytest.approx(0.0130)
+    # the float16 bundle still encodes and decodes through the CLI
+    img = _png(tmp_path / "x.png", 32, 48)
+    assert main(["encode", str(img), "-o", str(tmp_path / "x.lci"), "-q", "4", "--weights", str(dest)]) == 0
+    assert main(["decode", str(tmp_path / "x.lci"), "-o", str(tmp_path / "y.png"), "--weights", str(dest)]) == 0
+
+
+def test_export_bundle_needs_finished_levels(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    assert "no finished levels" in _fails(
+        capsys, ["export-bundle", str(tmp_path / "run"), "--dest", str(tmp_path / "d")]
+    )
+
+
+def test_train_resumes_from_a_bundled_safetensors_level(tmp_path, capsys):
+    from app.codec.weights import write_bundled_level
+
+    start = tmp_path / "q4.safetensors"
+    write_bundled_level(make_model(N=8, M=8, seed=5), start)
+    data = tmp_path / "data"
+    _png(data / "a.png", 64, 64)
+    out = tmp_path / "run"
+    argv = ["train", str(data), "--out", str(out), "-q", "4", "--steps", "2", "--crop", "32", "--batch", "2"]
+    assert main([*argv, "--threads", "1", "--resume", str(start)]) == 0
+    assert "trained q4" in capsys.readouterr().out
+    model = load_checkpoint(out / "q4.pth.tar")
+    assert (model.N, model.M) == (8, 8)
+    assert "no such file" in _fails(capsys, [*argv, "--resume", str(tmp_path / "missing.pth.tar")])

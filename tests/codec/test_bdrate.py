@@ -1,0 +1,87 @@
+"""Bjøntegaard delta rate / PSNR against cases that can be checked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from app.codec.bdrate import METHODS, BdError, _pchip_integral, bd_psnr, bd_rate
+
+# A plausible reference RD curve (bpp, PSNR dB), like a JPEG sweep.
+RATE = [0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 1.9]
+PSNR = [24.1, 26.3, 28.4, 30.2, 32.0, 33.9, 36.0]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("factor", [0.5, 0.8, 1.0, 1.25])
+def test_constant_rate_factor_is_recovered_exactly(method, factor):
+    """Test = reference with every rate × factor at the same PSNR: BD-rate is exactly (factor − 1)."""
+    result = bd_rate(RATE, PSNR, [r * factor for r in RATE], PSNR, method=method)
+    assert result == pytest.approx((factor - 1) * 100, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_constant_psnr_offset_is_recovered_exactly(method):
+    assert bd_psnr(RATE, PSNR, RATE, [p + 1.5 for p in PSNR], method=method) == pytest.approx(1.5, abs=1e-9)
+    assert bd_psnr(RATE, PSNR, RATE, [p - 0.7 for p in PSNR], method=method) == pytest.approx(-0.7, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_shift_with_partial_overlap_and_different_sampling(method):
+    """Test sampled at other points of the same (linear in log-rate) curve, scaled by 0.7: still −30%."""
+
+    def psnr_of(rate):  # PSNR linear in log rate: both interpolations reproduce it exactly
+        return 30 + 6 * math.log2(rate / 0.5)
+
+    ref_rates = [0.1, 0.2, 0.35, 0.6, 1.0]
+    test_curve_rates = [0.15, 0.3, 0.5, 0.8, 1.4]  # the reference curve's own points…
+    test_psnr = [psnr_of(r) for r in test_curve_rates]
+    test_rates = [r * 0.7 for r in test_curve_rates]  # …delivered at 70% of the bits
+    result = bd_rate(ref_rates, [psnr_of(r) for r in ref_rates], test_rates, test_psnr, method=method)
+    assert result == pytest.approx(-30.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_sign_and_monotonicity(method):
+    """Fewer bits for the same quality → negative; more savings → more negative; symmetric in ratio."""
+    savings = [bd_rate(RATE, PSNR, [r * f for r in RATE], PSNR, method=method) for f in (0.6, 0.8, 0.95)]
+    assert savings[0] < savings[1] < savings[2] < 0
+    better = bd_rate(RATE, PSNR, RATE, [p + 1 for p in PSNR], method=method)
+    worse = bd_rate(RATE, PSNR, RATE, [p - 1 for p in PSNR], method=method)
+    assert better < 0 < worse
+    forward = bd_rate(RATE, PSNR, [r * 0.8 for r in RATE], PSNR, method=method)
+    backward = bd_rate([r * 0.8 for r in RATE], PSNR, RATE, PSNR, method=method)
+    assert (1 + forward / 100) * (1 + backward / 100) == pytest.approx(1.0)
+    assert bd_psnr(RATE, PSNR, RATE, [p + 1 for p in PSNR], method=method) > 0
+
+
+def test_order_of_points_does_not_matter():
+    order = [3, 0, 6, 1, 5, 2, 4]
+    shuffled_rate, shuffled_psnr = [RATE[i] for i in order], [PSNR[i] for i in order]
+    test_rate = [r * 0.9 for r in RATE]
+    assert bd_rate(shuffled_rate, shuffled_psnr, test_rate, PSNR) == pytest.approx(bd_rate(RATE, PSNR, test_rate, PSNR))
+
+
+def test_pchip_matches_scipy_when_available():
+    interpolate = pytest.importorskip("scipy.interpolate")
+    x = np.array([24.1, 26.3, 28.4, 29.0, 32.0, 33.9, 36.0])
+    y = np.log([0.15, 0.25, 0.4, 0.41, 0.9, 1.3, 1.9])
+    reference = interpolate.PchipInterpolator(x, y).integrate(25.0, 35.0)
+    assert _pchip_integral(x, y, 25.0, 35.0) == pytest.approx(float(reference), rel=1e-12)
+
+
+def test_bad_inputs_raise_bderror():
+    with pytest.raises(BdError, match="overlap"):
+        bd_rate(RATE, PSNR, RATE, [p + 50 for p in PSNR])
+    with pytest.raises(BdError, match="at least 2"):
+        bd_rate(RATE, PSNR, [0.5], [30.0])
+    with pytest.raises(BdError, match="positive"):
+        bd_rate(RATE, PSNR, [0.0, *RATE[1:]], PSNR)
+    with pytest.raises(BdError, match="non-finite"):
+        bd_rate(RATE, PSNR, RATE, [math.inf, *PSNR[1:]])
+    with pytest.raises(BdError):
+        bd_rate(RATE, PSNR, [0.2, 0.3, 0.4], [30.0, 30.0, 31.0])
+    with pytest.raises(ValueError, match="unknown method"):
+        bd_rate(RATE, PSNR, RATE, PSNR, method="spline")

@@ -1,0 +1,81 @@
+"""RD data as CompressAI-style JSON and CSV, and the split view's difference image (Qt-free)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from app.codec.baselines import baseline_point
+from app.codec.difference import difference_image, difference_stats
+from app.codec.image_io import RgbImage
+from app.codec.ladder import measure_quality
+from app.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from app.codec.report import CSV_COLUMNS, rd_csv, rd_json, rd_json_text
+from tests.conftest import make_model, make_photo
+
+PHOTO = make_photo(64, 80, seed=4)
+
+
+@pytest.fixture(scope="module")
+def results():
+    out = []
+    for q in (2, 1):  # out of order on purpose
+        model = make_model(seed=q)
+        info = ModelInfo("bundled", q, "mse", LAMBDAS["mse"][q - 1], model.N, model.M, weights_fingerprint(model))
+        out.append(measure_quality(LoadedModel(model, info), RgbImage(PHOTO, 9000, "p.png")))
+    return out
+
+
+def test_rd_json_has_compressai_shape_in_quality_order(results):
+    data = rd_json(results, "bmshj2018-factorized")
+    assert data["name"] == "bmshj2018-factorized"
+    assert isinstance(data["description"], str) and data["description"]
+    assert set(data["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+    by_q = sorted(results, key=lambda r: r.quality)
+    assert data["results"]["bpp"] == [r.bpp for r in by_q]
+    assert data["results"]["psnr-rgb"] == [r.psnr for r in by_q]
+    assert data["results"]["ms-ssim-rgb"] == [r.ms_ssim for r in by_q]
+    assert json.loads(rd_json_text(results)) == json.loads(json.dumps(rd_json(results)))
+
+
+def test_rd_json_writes_infinite_psnr_as_null(results):
+    import dataclasses
+
+    perfect = dataclasses.replace(results[0], psnr=math.inf)
+    text = rd_json_text([perfect])
+    assert json.loads(text)["results"]["psnr-rgb"] == [None]
+
+
+def test_rd_csv_one_row_per_quality_then_baselines(results):
+    jpeg = [baseline_point(PHOTO, "JPEG", s) for s in (20, 80)]
+    rows = list(csv.DictReader(io.StringIO(rd_csv(results, jpeg))))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert [r["codec"] for r in rows] == ["LCI", "LCI", "JPEG", "JPEG"]
+    assert [r["quality"] for r in rows[:2]] == ["1", "2"]
+    first = sorted(results, key=lambda r: r.quality)[0]
+    assert float(rows[0]["bpp"]) == pytest.approx(first.bpp, rel=1e-5)
+    assert int(rows[0]["file_bytes"]) == first.file_bytes
+    assert float(rows[0]["lambda"]) == pytest.approx(LAMBDAS["mse"][0])
+    assert rows[0]["fingerprint"] == first.info.fingerprint
+    assert rows[2]["setting"] == "20" and int(rows[2]["file_bytes"]) == jpeg[0].file_bytes
+
+
+def test_difference_image_amplifies_and_clips():
+    a = np.zeros((2, 3, 3), np.uint8)
+    b = a.copy()
+    b[0, 0] = (1, 10, 200)
+    diff = difference_image(a, b, gain=8)
+    assert diff.dtype == np.uint8 and diff.shape == a.shape
+    assert diff[0, 0].tolist() == [8, 80, 255]
+    assert diff[1].max() == 0
+    assert np.array_equal(difference_image(b, a, 8), diff)
+    assert difference_stats(a, b) == (pytest.approx(211 / 18), 200)
+    with pytest.raises(ValueError):
+        difference_image(a, b[:1])
+    with pytest.raises(ValueError):
+        difference_image(a, b, gain=0)
