@@ -551,25 +551,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
     from app.codec import training
-    from app.codec.weights import load_checkpoint
 
     data = Path(args.data)
     if not data.is_dir():
         raise CliError(f"{data}: no such folder")
     out = Path(args.out)
-    resume = Path(args.resume) if args.resume else None
-    if resume is not None:
-        if not resume.is_file():
-            raise CliError(f"--resume {resume}: no such file")
-        model = load_checkpoint(resume)  # any format the app reads, checked before hours of training
-        if not resume.name.endswith((".pth.tar", ".pth", ".pt")):  # e.g. bundled .safetensors
-            out.mkdir(parents=True, exist_ok=True)
-            converted = out / "resume-init.pth.tar"
-            torch.save(model.state_dict(), converted)
-            resume = converted
+    if args.resume:
+        # any weights the app reads, checked before hours of training
+        open_weight_source(args.resume, args.metric, quality_label=args.quality).qualities()
     cfg = training.TrainConfig(
         data=data,
         out=out,
@@ -587,7 +577,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         level_steps=args.level_steps,
         level_lr=args.level_lr,
         warm_quality=args.warm_quality,
-        resume=resume,
+        resume=args.resume,
     )
     if args.ladder:
         plan = [
@@ -813,7 +803,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warm-quality", type=_quality, default=defaults.warm_quality)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: torch's default)")
-    p.add_argument("--resume", metavar="PATH", help="start from this checkpoint (.pth.tar or bundled .safetensors)")
+    p.add_argument(
+        "--resume", metavar="WEIGHTS", help="start each level from these weights: bundled, a ladder folder or a file"
+    )
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("export-bundle", help="turn a finished ladder run into the bundled weights + manifest")

@@ -25,6 +25,7 @@ from torch import nn
 from app.codec.image_io import IMAGE_SUFFIXES, load_rgb
 from app.codec.metrics import ms_ssim_loss_value
 from app.codec.model import LAMBDAS, FactorizedPrior
+from app.codec.weights import open_weight_source
 
 
 @dataclass
@@ -50,7 +51,10 @@ class TrainConfig:
     level_steps: int = 2_000
     level_lr: float = 3e-4
     warm_quality: int = 4
-    resume: Path | None = None
+    # Start from existing weights instead of random ones: "bundled", a ladder folder or a
+    # checkpoint file (anything `open_weight_source` opens). Each level starts from the
+    # source's weights of the same quality, so a shipped ladder keeps improving run by run.
+    resume: str | None = None
     checkpoint_every_s: float = 300.0
 
 
@@ -108,12 +112,10 @@ def rate_distortion_loss(out: dict, x: torch.Tensor, lmbda: float, metric: str) 
     pixels = x.shape[0] * x.shape[2] * x.shape[3]
     bpp = torch.log(out["likelihoods"]).sum() / (-math.log(2) * pixels)
     mse = torch.mean((out["x_hat"] - x) ** 2)
-    if metric == "mse":
-        distortion = lmbda * 255**2 * mse
-    else:
-        distortion = lmbda * (1 - ms_ssim_loss_value(x, out["x_hat"]))
+    mse_loss = metric == "mse"
+    distortion = lmbda * 255**2 * mse if mse_loss else lmbda * (1 - ms_ssim_loss_value(x, out["x_hat"]))
     psnr = -10 * math.log10(max(float(mse.detach()), 1e-10))
-    return distortion + bpp, float(bpp), psnr
+    return distortion + bpp, float(bpp.detach()), psnr
 
 
 class _Distributed:
@@ -138,7 +140,11 @@ class _Distributed:
         if self.world == 1:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+        # The quantiles only see the aux loss, whose gradient `average_grad` syncs by hand.
+        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            model, ["entropy_bottleneck.quantiles"]
+        )
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     def average_grad(self, parameter: torch.Tensor) -> None:
         if self.world > 1 and parameter.grad is not None:
@@ -244,24 +250,27 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
     state_path = cfg.out / "state.pt"
     resume_state = torch.load(state_path, weights_only=True) if state_path.exists() else None
     finished: dict[int, Path] = {}
+    resume_source = open_weight_source(cfg.resume, cfg.metric, quality_label=cfg.quality) if cfg.resume else None
     for index, (quality, steps) in enumerate(plan):
         done = cfg.out / f"q{quality}.pth.tar"
         if done.exists():
             finished[quality] = done
             continue
         start_state = None
+        resumed = resume_source is not None and (quality in resume_source.qualities() or not ladder)
         if resume_state and resume_state["quality"] == quality:
             model = FactorizedPrior.from_state_dict(resume_state["model"])
             start_state = resume_state
+        elif resumed:
+            shipped = resume_source.load(quality if ladder else resume_source.qualities()[0]).model
+            model = FactorizedPrior.from_state_dict(shipped.state_dict())
         elif ladder and index > 0:
             source = finished[neighbour(quality, cfg.warm_quality)]
             model = FactorizedPrior.from_state_dict(torch.load(source, weights_only=True))
-        elif cfg.resume:
-            model = FactorizedPrior.from_state_dict(torch.load(cfg.resume, weights_only=True))
         else:
             model = FactorizedPrior(cfg.N, cfg.M)
         model.to(dist.device)
-        lr = cfg.lr if (not ladder or index == 0) and not cfg.resume else cfg.level_lr
+        lr = cfg.lr if (not ladder or index == 0) and not resumed else cfg.level_lr
 
         def checkpoint(step: int, optim: dict, quality: int = quality, model: FactorizedPrior = model) -> None:
             if dist.main:

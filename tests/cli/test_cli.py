@@ -411,4 +411,22 @@ def test_train_resumes_from_a_bundled_safetensors_level(tmp_path, capsys):
     assert "trained q4" in capsys.readouterr().out
     model = load_checkpoint(out / "q4.pth.tar")
     assert (model.N, model.M) == (8, 8)
-    assert "no such file" in _fails(capsys, [*argv, "--resume", str(tmp_path / "missing.pth.tar")])
+    assert "missing.pth.tar" in _fails(capsys, [*argv, "--resume", str(tmp_path / "missing.pth.tar")])
+
+
+def test_ladder_training_resumes_every_level_from_its_own_weights(tmp_path, capsys):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for q in range(1, 9):
+        torch.save(make_model(N=8, M=8, seed=10 + q).state_dict(), shipped / f"q{q}.pth.tar")
+    data = tmp_path / "data"
+    _png(data / "a.png", 64, 64)
+    out = tmp_path / "run"
+    argv = ["train", str(data), "--out", str(out), "--ladder", "--warm-steps", "1", "--level-steps", "1"]
+    argv += ["--crop", "32", "--batch", "1", "--lr", "1e-7", "--level-lr", "1e-7", "--threads", "1"]
+    assert main([*argv, "--resume", str(shipped)]) == 0
+    for q in (1, 3, 8):
+        trained = load_checkpoint(out / f"q{q}.pth.tar").state_dict()["g_s.0.weight"]
+        own = make_model(N=8, M=8, seed=10 + q).state_dict()["g_s.0.weight"]
+        other = make_model(N=8, M=8, seed=10 + (q % 8) + 1).state_dict()["g_s.0.weight"]
+        assert (trained - own).abs().max() < 1e-3 < (trained - other).abs().max()
