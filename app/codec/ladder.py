@@ -95,7 +95,7 @@ def encode_ladder(
     should_cancel: Callable[[], bool] = lambda: False,
 ) -> Iterator[QualityResult]:
     """Yield each quality's result as soon as it is done; stop between qualities when cancelled."""
-    for quality in qualities or source.qualities():
+    for quality in source.qualities() if qualities is None else qualities:
         if should_cancel():
             raise Cancelled()
         loaded = source.load(quality)
