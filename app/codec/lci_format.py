@@ -22,6 +22,8 @@ SOURCE_KINDS = ("bundled", "compressai", "folder", "file")
 _HEADER = struct.Struct(">4sBBBBBHH8sIIHHHHI")
 HEADER_SIZE = _HEADER.size
 CRC_SIZE = 4
+PAD_MULTIPLE = 64  # v1 files are padded, centred, to a multiple of 64 pixels, as CompressAI pads
+MAX_PIXELS = 1 << 28  # 268 megapixels: a bound on what a (crafted) header can make us allocate
 
 
 class LciFormatError(Exception):
@@ -100,7 +102,11 @@ def unpack_lci(data: bytes) -> tuple[LciHeader, bytes]:
     )
     if not (1 <= quality <= 8 and N > 0 and M > 0 and width > 0 and height > 0):
         raise LciFormatError("the .lci header holds impossible values")
+    if width * height > MAX_PIXELS:
+        raise LciFormatError(f"the .lci header claims {width}×{height} pixels, more than this program decodes")
     padded_h, padded_w = header.padded_size
-    if pad_left + width > padded_w or pad_top + height > padded_h:
+    expected = (-(-height // PAD_MULTIPLE) * PAD_MULTIPLE, -(-width // PAD_MULTIPLE) * PAD_MULTIPLE)
+    centred = ((padded_w - width) // 2, (padded_h - height) // 2)
+    if (padded_h, padded_w) != expected or (pad_left, pad_top) != centred:
         raise LciFormatError("the .lci header's image size does not fit its latent size")
     return header, data[HEADER_SIZE : HEADER_SIZE + payload_length]
