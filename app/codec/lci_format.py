@@ -93,7 +93,8 @@ def unpack_lci(data: bytes) -> tuple[LciHeader, bytes]:
     (crc,) = struct.unpack_from(">I", data, expected - CRC_SIZE)
     if zlib.crc32(data[: expected - CRC_SIZE]) != crc:
         raise LciFormatError("the .lci file is corrupt (checksum mismatch)")
-    (_, _, family, metric, quality, source, N, M, fingerprint, width, height, pad_left, pad_top, lat_h, lat_w, _) = fields
+    (_, _, family, metric, quality, source, N, M, fingerprint) = fields[:9]
+    (width, height, pad_left, pad_top, lat_h, lat_w) = fields[9:15]
     if family >= len(FAMILIES) or metric >= len(METRIC_CODES) or source >= len(SOURCE_KINDS):
         raise LciFormatError("the .lci header names an unknown model family, metric or weight source")
     header = LciHeader(
