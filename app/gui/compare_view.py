@@ -1,0 +1,399 @@
+"""The compare grid: the original and every quality's reconstruction, zoomed and panned together.
+
+All image views share one `ViewSync`, the single master transform (an image-space centre and a
+zoom in screen pixels per image pixel). When the user wheels or drags one view, its new range
+becomes the master and is pushed to every other view; a guard stops the echo. pyqtgraph's own
+view linking is not used (its aspect-locked links drift and recurse).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from app.codec.ladder import QualityResult
+
+MIN_ZOOM = 1 / 64  # screen pixels per image pixel
+MAX_ZOOM = 64.0
+
+
+def format_kb(size_bytes: float) -> str:
+    kb = size_bytes / 1000
+    return f"{kb:.1f} kB" if kb < 100 else f"{kb:,.0f} kB"
+
+
+def format_percent(share: float) -> str:
+    pct = share * 100
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.1f}%" if pct >= 0.1 else f"{pct:.2f}%"
+
+
+def result_caption(result: QualityResult, source_bytes: int | None) -> tuple[str, str]:
+    """(title, details) of one quality's tile: real bpp, size, share of the original file, PSNR, MS-SSIM."""
+    pixels = result.reconstruction.shape[0] * result.reconstruction.shape[1]
+    if source_bytes:
+        share = f"{format_percent(result.file_bytes / source_bytes)} of original file"
+    else:
+        share = f"{format_percent(result.file_bytes / (pixels * 3))} of raw RGB"
+    psnr = "∞ dB" if math.isinf(result.psnr) else f"{result.psnr:.2f} dB"
+    title = f"Quality {result.quality}"
+    details = (
+        f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)} · {share}\nPSNR {psnr} · MS-SSIM {result.ms_ssim:.4f}"
+    )
+    return title, details
+
+
+def configure_view(view: pg.GraphicsView) -> None:
+    """No smoothing and no antialiasing: image pixels are drawn as crisp squares when zoomed in."""
+    view.setAntialiasing(False)
+    view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+    view.setFrameShape(QFrame.Shape.NoFrame)
+    view.setAcceptDrops(False)  # files dropped on a view go to the window, which opens them
+
+
+def palette_background(widget: QWidget) -> QColor:
+    return widget.palette().color(QPalette.ColorRole.Base)
+
+
+def make_image_viewbox() -> pg.ViewBox:
+    vb = pg.ViewBox(invertY=True, enableMenu=False, lockAspect=False, defaultPadding=0.0)
+    vb.disableAutoRange()
+    vb.setMouseEnabled(True, True)
+    return vb
+
+
+def make_image_item() -> pg.ImageItem:
+    # autoDownsample: a large photo shown small is averaged down before drawing (fast, no aliasing);
+    # from 100% up it is drawn pixel for pixel
+    return pg.ImageItem(axisOrder="row-major", autoDownsample=True)
+
+
+def show_pixels(item: pg.ImageItem, pixels: np.ndarray | None) -> None:
+    """Show uint8 RGB (or gray) pixels exactly: fixed 0…255 levels, never auto-stretched."""
+    if pixels is None:
+        item.clear()
+        item.setVisible(False)
+        return
+    item.setImage(np.ascontiguousarray(pixels), levels=(0, 255), autoLevels=False)
+    item.setVisible(True)
+
+
+class ViewSync(QObject):
+    """One master transform for many image ViewBoxes: centre (image px) and zoom (screen px per image px).
+
+    `zoom is None` means "fit": every view shows the whole image, centred.
+    """
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._views: list[pg.ViewBox] = []
+        self._image_size = (0, 0)
+        self._center: tuple[float, float] | None = None
+        self._zoom: float | None = None
+        self._applying = False
+
+    # ------------------------------------------------------------------------------------------ state
+
+    @property
+    def views(self) -> list[pg.ViewBox]:
+        return list(self._views)
+
+    @property
+    def zoom(self) -> float | None:
+        return self._zoom
+
+    @property
+    def center(self) -> tuple[float, float]:
+        if self._center is not None and self._zoom is not None:
+            return self._center
+        return self._image_size[0] / 2, self._image_size[1] / 2
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self._image_size
+
+    def add(self, vb: pg.ViewBox) -> None:
+        self._views.append(vb)
+        vb.sigRangeChangedManually.connect(partial(self._user_moved, vb))
+        vb.sigResized.connect(self._resized)
+        self.apply_view(vb)
+
+    def set_image_size(self, width: int, height: int) -> None:
+        """A new image: back to fit unless the size is the same (then the zoom and place are kept)."""
+        if (width, height) != self._image_size:
+            self._image_size = (width, height)
+            self._zoom = self._center = None
+        self.apply()
+
+    def fit(self) -> None:
+        self._zoom = self._center = None
+        self.apply()
+
+    def set_zoom(self, zoom: float, center: tuple[float, float] | None = None) -> None:
+        self._center = center or self.center
+        self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        self.apply()
+
+    def effective_zoom(self, vb: pg.ViewBox) -> float | None:
+        """The zoom a view shows now (in fit mode: its own fit zoom)."""
+        (x0, x1), _ = vb.viewRange()
+        return vb.width() / (x1 - x0) if vb.width() > 1 and x1 > x0 else None
+
+    # -------------------------------------------------------------------------------------- applying
+
+    def target_range(self, vb: pg.ViewBox) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        width, height = vb.width(), vb.height()
+        iw, ih = self._image_size
+        if width < 2 or height < 2 or iw <= 0 or ih <= 0:
+            return None
+        if self._zoom is None:
+            zoom = min(width / iw, height / ih)
+            cx, cy = iw / 2, ih / 2
+        else:
+            zoom = self._zoom
+            cx, cy = self._center or (iw / 2, ih / 2)
+        half_w, half_h = width / (2 * zoom), height / (2 * zoom)
+        return (cx - half_w, cx + half_w), (cy - half_h, cy + half_h)
+
+    def apply_view(self, vb: pg.ViewBox) -> None:
+        target = self.target_range(vb)
+        if target is None:
+            return
+        was = self._applying
+        self._applying = True
+        try:
+            vb.setRange(xRange=target[0], yRange=target[1], padding=0)
+        finally:
+            self._applying = was
+        zoom = vb.width() / (target[0][1] - target[0][0])
+        view = vb.getViewWidget()
+        if view is not None:
+            # nearest neighbour at 100% and above; smoothing only while shrinking a large image
+            view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, zoom < 0.999)
+
+    def apply(self, skip: pg.ViewBox | None = None) -> None:
+        for vb in self._views:
+            if vb is not skip:
+                self.apply_view(vb)
+        self.changed.emit()
+
+    def _user_moved(self, vb: pg.ViewBox, *_args) -> None:
+        if self._applying:
+            return
+        (x0, x1), (y0, y1) = vb.viewRange()
+        if vb.width() < 2 or x1 <= x0:
+            return
+        zoom = vb.width() / (x1 - x0)
+        self._center = ((x0 + x1) / 2, (y0 + y1) / 2)
+        self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        # the moved view too: clamps the zoom and keeps exact square pixels
+        self.apply()
+
+    def _resized(self, vb: pg.ViewBox) -> None:
+        if not self._applying:
+            self.apply_view(vb)
+
+
+class ImageTile(QFrame):
+    """One labelled image view of the grid; `key` 0 is the original, 1…8 a quality."""
+
+    clicked = Signal(int)
+
+    def __init__(self, key: int, sync: ViewSync, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.key = key
+        self.setObjectName(f"tile{key}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setLineWidth(2)
+        self.title = QLabel("Original" if key == 0 else f"Quality {key}")
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.details = QLabel("")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.view = pg.GraphicsView()
+        configure_view(self.view)
+        self.view.setMinimumSize(80, 60)
+        self.viewbox = make_image_viewbox()
+        self.view.setCentralItem(self.viewbox)
+        self.image_item = make_image_item()
+        self.viewbox.addItem(self.image_item)
+        self.overlay = QLabel("", self.view)
+        self.overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.overlay.setWordWrap(True)
+        self.overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        lines = self.details.fontMetrics().lineSpacing()
+        self.details.setFixedHeight(2 * lines + 2)  # room for both lines, so every view has the same size
+        layout = QVBoxLayout(self)
+        self._layout = layout
+        layout.setSpacing(1)
+        layout.addWidget(self.title)
+        layout.addWidget(self.details)
+        layout.addWidget(self.view, 1)
+        self.view.scene().sigMouseClicked.connect(self._scene_clicked)
+        self.selected = False
+        self.pixels: np.ndarray | None = None
+        self.result: QualityResult | None = None
+        self.update_colors()
+        sync.add(self.viewbox)
+
+    # ------------------------------------------------------------------------------------------- API
+
+    def set_pixels(self, pixels: np.ndarray | None, placeholder: str = "") -> None:
+        self.pixels = pixels
+        show_pixels(self.image_item, pixels)
+        self.set_placeholder("" if pixels is not None else placeholder)
+
+    def set_placeholder(self, text: str) -> None:
+        self.overlay.setText(text)
+        self.overlay.setVisible(bool(text))
+        self._place_overlay()
+
+    def set_caption(self, title: str, details: str) -> None:
+        self.title.setText(title)
+        self.details.setText(details)
+        self.setToolTip(f"{title}\n{details}".strip())
+
+    def set_selected(self, selected: bool) -> None:
+        self.selected = selected
+        self.update_colors()
+
+    def update_colors(self) -> None:
+        palette = self.palette()
+        self.view.setBackground(palette_background(self))
+        highlight = palette.color(QPalette.ColorRole.Highlight).name()
+        border = highlight if self.selected else palette.color(QPalette.ColorRole.Mid).name()
+        width = 3 if self.selected else 1
+        # a thicker border takes room from the margins, never from the view: all views keep one size
+        pad = 3 - width
+        self._layout.setContentsMargins(3 + pad, 2 + pad, 3 + pad, 3 + pad)
+        self.setStyleSheet(f"ImageTile#{self.objectName()} {{ border: {width}px solid {border}; border-radius: 3px; }}")
+        self.overlay.setStyleSheet(f"color: {palette.color(QPalette.ColorRole.PlaceholderText).name()};")
+
+    def caption_text(self) -> str:
+        return f"{self.title.text()}\n{self.details.text()}"
+
+    # ------------------------------------------------------------------------------------- internals
+
+    def _scene_clicked(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.key)
+
+    def mousePressEvent(self, event) -> None:  # clicks on the labels
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.key)
+        super().mousePressEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_overlay()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange:
+            self.update_colors()
+
+    def _place_overlay(self) -> None:
+        self.overlay.setGeometry(0, 0, self.view.width(), self.view.height())
+
+
+class CompareView(QWidget):
+    """The grid: original + one tile per quality, filled in as results arrive."""
+
+    qualitySelected = Signal(int)
+
+    def __init__(self, sync: ViewSync | None = None, qualities=range(1, 9), parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.sync = sync or ViewSync(self)
+        self.tiles: dict[int, ImageTile] = {}
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.setSpacing(6)
+        keys = [0, *qualities]
+        columns = 3
+        for index, key in enumerate(keys):
+            tile = ImageTile(key, self.sync, self)
+            tile.clicked.connect(self._tile_clicked)
+            self.tiles[key] = tile
+            grid.addWidget(tile, index // columns, index % columns)
+        for c in range(columns):
+            grid.setColumnStretch(c, 1)
+        for r in range((len(keys) + columns - 1) // columns):
+            grid.setRowStretch(r, 1)
+        self.source_bytes: int | None = None
+        self.selected = 0
+        self.clear("Open an image (File ▸ Open, drag it here, or pick one from Samples)")
+
+    # ------------------------------------------------------------------------------------------- API
+
+    def clear(self, message: str = "") -> None:
+        for key, tile in self.tiles.items():
+            tile.result = None
+            tile.set_pixels(None, message if key == 0 else "")
+            tile.set_caption("Original" if key == 0 else f"Quality {key}", "")
+
+    def set_original(self, pixels: np.ndarray, caption: str, source_bytes: int | None) -> None:
+        self.source_bytes = source_bytes
+        tile = self.tiles[0]
+        tile.result = None
+        tile.set_pixels(pixels)
+        tile.set_caption("Original", caption)
+        self.sync.set_image_size(pixels.shape[1], pixels.shape[0])
+
+    def set_pending(self, qualities, message: str = "computing…", unavailable: str = "not available") -> None:
+        """Placeholders for the qualities being computed; the rest say why they stay empty."""
+        wanted = set(qualities)
+        for key, tile in self.tiles.items():
+            if key == 0:
+                continue
+            tile.result = None
+            tile.set_pixels(None, message if key in wanted else unavailable)
+            tile.set_caption(f"Quality {key}", "")
+
+    def set_result(self, result: QualityResult) -> None:
+        tile = self.tiles.get(result.quality)
+        if tile is None:
+            return
+        tile.result = result
+        tile.set_pixels(result.reconstruction)
+        tile.set_caption(*result_caption(result, self.source_bytes))
+
+    def set_tile_message(self, key: int, message: str) -> None:
+        tile = self.tiles[key]
+        tile.set_pixels(None, message)
+
+    def set_selected(self, quality: int) -> None:
+        self.selected = quality
+        for key, tile in self.tiles.items():
+            tile.set_selected(key == quality)
+
+    def fit(self) -> None:
+        self.sync.fit()
+
+    def actual_size(self) -> None:
+        self.sync.set_zoom(1.0 / max(self.devicePixelRatioF(), 1e-6))
+
+    def tile(self, key: int) -> ImageTile:
+        return self.tiles[key]
+
+    def zoom_by(self, factor: float) -> None:
+        """Keyboard zoom (Ctrl+= / Ctrl+-) about the current centre."""
+        vb = self.tiles[0].viewbox
+        zoom = self.sync.zoom or self.sync.effective_zoom(vb) or 1.0
+        self.sync.set_zoom(zoom * factor, self.sync.center)
+
+    def map_to_image(self, key: int, pos: QPointF) -> QPointF:
+        return self.tiles[key].viewbox.mapSceneToView(pos)
+
+    def _tile_clicked(self, key: int) -> None:
+        if key > 0:
+            self.qualitySelected.emit(key)

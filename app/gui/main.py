@@ -1,0 +1,94 @@
+"""`lci-studio [IMAGE | FILE.lci] [--weights SPEC] [--metric mse|ms-ssim]`: start the window."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def qt_binding_drops_references(emits: int = 200) -> bool:
+    """True when emitting a Qt signal loses a reference to True, False or None (PySide6 6.12.0 does).
+
+    Such a binding kills the process ("deallocating True or False", "deallocating None") after a
+    few thousand signals, i.e. minutes of use; the check costs well under a millisecond.
+    """
+    from PySide6.QtCore import QObject, Signal
+
+    class _Probe(QObject):
+        ping = Signal()
+
+    def count() -> int:
+        return sys.getrefcount(True) + sys.getrefcount(False) + sys.getrefcount(None)
+
+    probe = _Probe()
+    before = count()
+    for _ in range(emits):
+        probe.ping.emit()
+    return before - count() >= emits // 2
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="lci-studio",
+        description="See how learned image compression spends its bits, at all 8 quality levels.",
+    )
+    parser.add_argument("file", nargs="?", help="an image to compress, or an .lci file to decode")
+    parser.add_argument(
+        "--weights",
+        default=os.environ.get("LCI_STUDIO_WEIGHTS"),
+        help="bundled | compressai | a folder of checkpoints (default: the choice saved in Settings; "
+        "environment variable LCI_STUDIO_WEIGHTS)",
+    )
+    parser.add_argument("--metric", choices=("mse", "ms-ssim"), default="mse", help="with --weights compressai")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the JPEG/WebP/AVIF comparison curves")
+    parser.add_argument("--select", type=int, choices=range(1, 9), metavar="Q", help="select quality Q at start")
+    parser.add_argument("--demo", action="store_true", help="start in demo mode (full screen)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("LCI Studio")
+    app.setOrganizationDomain("lci-studio.invalid")
+    app.setApplicationName("LCI Studio")
+    app.setApplicationDisplayName("LCI Studio")
+    app.setDesktopFileName("lci-studio")
+
+    from app.codec.weights import WeightsError, open_weight_source
+    from app.gui.window import MainWindow, app_icon
+
+    app.setWindowIcon(app_icon())
+    if qt_binding_drops_references():
+        import PySide6
+
+        print(
+            f"lci-studio: warning: PySide6 {PySide6.__version__} loses a reference on every Qt signal and will "
+            "crash after a while; install another version (pip install 'PySide6-Essentials>=6.6,!=6.12.0').",
+            file=sys.stderr,
+        )
+    source, problem = None, ""
+    if args.weights:
+        try:
+            source = open_weight_source(args.weights, args.metric)
+        except WeightsError as exc:
+            problem = str(exc)
+    window = MainWindow(source, baselines=not args.no_baselines)
+    if args.select:
+        window.set_selected_quality(args.select)
+    window.show()
+    if problem:
+        QMessageBox.warning(window, "Could not use these weights", f"--weights {args.weights}: {problem}")
+    if args.file:
+        window.open_path(args.file)
+    if args.demo:
+        window.open_demo()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

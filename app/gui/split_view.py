@@ -1,0 +1,300 @@
+"""Two-up split view: any two images in one view with a draggable divider, or their amplified difference.
+
+Side A is drawn whole; side B is drawn on top, clipped to the part right of the divider. The view
+joins the window's `ViewSync`, so it zooms and pans with the compare grid. The difference image
+is computed by `app.codec.difference` (no pixel math here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPalette, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.codec.difference import DEFAULT_GAIN, difference_image, difference_stats
+from app.gui.compare_view import (
+    ViewSync,
+    configure_view,
+    make_image_item,
+    make_image_viewbox,
+    palette_background,
+    show_pixels,
+)
+
+SELECTED = "selected"
+ORIGINAL = "original"
+GAINS = (1, 2, 4, 8, 16, 32, 64)
+
+
+class SplitView(QWidget):
+    """Compare two images: A left of the divider, B right of it; X swaps, D shows |A − B| × gain."""
+
+    sidesChanged = Signal()
+
+    def __init__(self, sync: ViewSync, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.sync = sync
+        self._images: dict[object, tuple[str, np.ndarray]] = {}
+        self._selected = 1
+        self._fraction = 0.5
+        self._difference = False
+        self._size = (0, 0)
+        self._ready = False
+
+        self.combo_a = QComboBox()
+        self.combo_b = QComboBox()
+        for combo in (self.combo_a, self.combo_b):
+            combo.addItem("Selected quality", SELECTED)
+            combo.addItem("Original", ORIGINAL)
+            for q in range(1, 9):
+                combo.addItem(f"Quality {q}", q)
+            combo.currentIndexChanged.connect(self._refresh)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.combo_a.setCurrentIndex(self.combo_a.findData(ORIGINAL))
+        self.combo_b.setCurrentIndex(self.combo_b.findData(SELECTED))
+        self.combo_a.setToolTip("The image left of the divider")
+        self.combo_b.setToolTip("The image right of the divider")
+        self.swap_button = QPushButton("⇄ Swap")
+        self.swap_button.setToolTip("Swap the two sides (X)")
+        self.swap_button.clicked.connect(self.swap)
+        self.diff_box = QCheckBox("Difference")
+        self.diff_box.setToolTip("Show the amplified error |A − B| instead of the split (D)")
+        self.diff_box.toggled.connect(self.set_difference)
+        self.gain_combo = QComboBox()
+        for gain in GAINS:
+            self.gain_combo.addItem(f"× {gain}", gain)
+        self.gain_combo.setCurrentIndex(GAINS.index(int(DEFAULT_GAIN)))
+        self.gain_combo.setToolTip("How much the difference is amplified")
+        self.gain_combo.currentIndexChanged.connect(self._refresh)
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        bar.addWidget(QLabel("Left:"))
+        bar.addWidget(self.combo_a)
+        bar.addWidget(self.swap_button)
+        bar.addWidget(QLabel("Right:"))
+        bar.addWidget(self.combo_b)
+        bar.addSpacing(16)
+        bar.addWidget(self.diff_box)
+        bar.addWidget(self.gain_combo)
+        bar.addStretch(1)
+
+        self.view = pg.GraphicsView()
+        configure_view(self.view)
+        self.viewbox = make_image_viewbox()
+        self.view.setCentralItem(self.viewbox)
+        self.item_a = make_image_item()
+        self.viewbox.addItem(self.item_a)
+        self.clip = QGraphicsRectItem()
+        self.clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape, True)
+        self.clip.setPen(QPen(Qt.PenStyle.NoPen))
+        self.viewbox.addItem(self.clip, ignoreBounds=True)
+        self.item_b = make_image_item()
+        self.item_b.setParentItem(self.clip)
+        self.divider = pg.InfiniteLine(angle=90, movable=True)
+        self.divider.setZValue(10)
+        self.divider.setToolTip("Drag to move the divider")
+        self.divider.sigPositionChanged.connect(self._divider_moved)
+        self.viewbox.addItem(self.divider, ignoreBounds=True)
+
+        self.label_a = QLabel(self.view)
+        self.label_b = QLabel(self.view)
+        self.message = QLabel(self.view)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        for label in (self.label_a, self.label_b, self.message):
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.label_b.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._update_colors()
+        sync.add(self.viewbox)
+        self._ready = True
+        self._refresh()
+
+    # ------------------------------------------------------------------------------------------- API
+
+    def set_images(self, images: dict[object, tuple[str, np.ndarray]]) -> None:
+        """All images that may be compared: key "original" or a quality, value (caption, pixels)."""
+        self._images = dict(images)
+        self._refresh()
+
+    def set_image(self, key: object, caption: str, pixels: np.ndarray) -> None:
+        self._images[key] = (caption, pixels)
+        if key in self._keys():
+            self._refresh()
+
+    def clear(self) -> None:
+        self._images = {}
+        self._refresh()
+
+    def set_selected(self, quality: int) -> None:
+        self._selected = quality
+        for combo in (self.combo_a, self.combo_b):
+            combo.setItemText(0, f"Selected quality (q{quality})")
+        if SELECTED in (self.combo_a.currentData(), self.combo_b.currentData()):
+            self._refresh()
+
+    def set_sides(self, a: object, b: object) -> None:
+        for combo, key in ((self.combo_a, a), (self.combo_b, b)):
+            index = combo.findData(key)
+            if index >= 0:
+                combo.blockSignals(True)
+                combo.setCurrentIndex(index)
+                combo.blockSignals(False)
+        self._refresh()
+
+    def sides(self) -> tuple[object, object]:
+        """The keys shown on each side, "selected" resolved to the quality."""
+        return self._keys()
+
+    def swap(self) -> None:
+        self.set_sides(self.combo_b.currentData(), self.combo_a.currentData())
+
+    def set_difference(self, on: bool) -> None:
+        self._difference = bool(on)
+        if self.diff_box.isChecked() != self._difference:
+            self.diff_box.setChecked(self._difference)
+            return
+        self._refresh()
+
+    def toggle_difference(self) -> None:
+        self.set_difference(not self._difference)
+
+    @property
+    def difference(self) -> bool:
+        return self._difference
+
+    @property
+    def gain(self) -> float:
+        return float(self.gain_combo.currentData())
+
+    def shown_image(self) -> np.ndarray | None:
+        """What the view shows under the divider's left side (the difference image in difference mode)."""
+        return self.item_a.image
+
+    def divider_fraction(self) -> float:
+        return self._fraction
+
+    def set_divider_fraction(self, fraction: float) -> None:
+        self._fraction = min(1.0, max(0.0, fraction))
+        self.divider.setValue(self._fraction * self._size[0])
+
+    # ------------------------------------------------------------------------------------- internals
+
+    def _keys(self) -> tuple[object, object]:
+        def resolve(key):
+            return self._selected if key == SELECTED else key
+
+        return resolve(self.combo_a.currentData()), resolve(self.combo_b.currentData())
+
+    def _name(self, key: object) -> str:
+        return "Original" if key == ORIGINAL else f"Quality {key}"
+
+    def _refresh(self, *_args) -> None:
+        if not self._ready:
+            return
+        key_a, key_b = self._keys()
+        a, b = self._images.get(key_a), self._images.get(key_b)
+        if key_a == key_b:
+            b = None  # one image on both sides: show it whole, without a divider
+        shown = a or b
+        if shown is not None:
+            height, width = shown[1].shape[:2]
+            if (width, height) != self._size:
+                self._size = (width, height)
+                self.divider.setBounds((0, width))
+                self.divider.setValue(self._fraction * width)
+        keys = [key_a] if key_a == key_b else [key_a, key_b]
+        missing = [self._name(k) for k in keys if k not in self._images]
+        if not self._images:
+            message = "Open an image to compare two versions of it here."
+        elif missing:
+            message = " and ".join(missing) + (" is" if len(missing) == 1 else " are") + " not ready yet."
+        else:
+            message = ""
+        self.message.setText(message)
+        self.message.setVisible(bool(message))
+        if self._difference and a is not None and b is not None and a[1].shape == b[1].shape:
+            show_pixels(self.item_a, difference_image(a[1], b[1], self.gain))
+            show_pixels(self.item_b, None)
+            self.divider.setVisible(False)
+            mean, largest = difference_stats(a[1], b[1])
+            self.label_a.setText(
+                f"|{self._name(key_a)} − {self._name(key_b)}| × {self.gain:g}   ·   "
+                f"mean error {mean:.2f}, largest {largest} (of 255)"
+            )
+            self.label_b.setText("")
+        else:
+            show_pixels(self.item_a, a[1] if a else (b[1] if b else None))
+            show_pixels(self.item_b, b[1] if (a and b) else None)
+            self.divider.setVisible(bool(a and b))
+            self.label_a.setText(f"◀ {a[0]}" if a else "")
+            self.label_b.setText(f"{b[0]} ▶" if (b and a) else (b[0] if b else ""))
+        self._update_clip()
+        self._place_labels()
+        self.sidesChanged.emit()
+
+    def _divider_moved(self) -> None:
+        if self._size[0] > 0:
+            self._fraction = min(1.0, max(0.0, self.divider.value() / self._size[0]))
+        self._update_clip()
+
+    def _update_clip(self) -> None:
+        width, height = self._size
+        x = min(max(self.divider.value(), 0.0), float(width))
+        self.clip.setRect(QRectF(x, 0, max(width - x, 0.0), height))
+
+    def _update_colors(self) -> None:
+        palette = self.palette()
+        self.view.setBackground(palette_background(self))
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        self.divider.setPen(pg.mkPen(highlight, width=2))
+        self.divider.setHoverPen(pg.mkPen(highlight.lighter(130), width=4))
+        window, text = palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.WindowText)
+        back = QColor(window)
+        rgba = f"rgba({back.red()},{back.green()},{back.blue()},200)"
+        style = f"background: {rgba}; color: {text.name()}; padding: 3px;"
+        self.label_a.setStyleSheet(style)
+        self.label_b.setStyleSheet(style)
+        self.message.setStyleSheet(f"color: {palette.color(QPalette.ColorRole.PlaceholderText).name()};")
+
+    def _place_labels(self) -> None:
+        for label in (self.label_a, self.label_b):
+            label.adjustSize()
+            label.setVisible(bool(label.text()))
+        self.label_a.move(6, 6)
+        self.label_b.move(max(6, self.view.width() - self.label_b.width() - 6), 6)
+        self.message.setGeometry(0, 0, self.view.width(), self.view.height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_labels()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.sync.apply_view(self.viewbox)
+        self._place_labels()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange:
+            self._update_colors()

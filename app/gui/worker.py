@@ -1,0 +1,369 @@
+"""One long-lived background worker for everything slow: the quality ladder, `.lci` decoding, weight downloads.
+
+`CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in a private
+QObject moved to a QThread, one at a time, in the order they were started. The worker never
+imports a widget and never does codec math itself: it calls `app.codec`.
+
+Every job gets an id. Jobs belong to a lane ("view": ladder and decode; "weights": downloads);
+starting a job cancels the earlier jobs of its lane. Cancellation is cooperative (checked between
+qualities, between classical-codec points, and between download blocks), and anything a cancelled
+or superseded job still emits is dropped here, before it reaches a widget.
+
+Signals (all delivered in the GUI thread, only for jobs that are still current):
+    jobStarted(id, kind, total)      kind: "ladder" | "decode" | "download"
+    progress(id, done, total, text)  done/total steps and what is happening now
+    resultReady(id, QualityResult)   one quality, the moment it is measured
+    baselinesReady(id, list)         classical-codec points so far (grows codec by codec)
+    lciDecoded(id, DecodedLci)
+    sourceReady(id, WeightSource)    a download job finished: every model of the source is loaded
+    failed(id, title, message)       an exception in the job, as one readable sentence
+    jobFinished(id, outcome)         "done" | "cancelled" | "failed" (always the last signal of a job)
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.codec import baselines as baselines_mod
+from app.codec.image_io import ImageReadError, RgbImage
+from app.codec.ladder import Cancelled, QualityResult, encode_ladder
+from app.codec.lci_format import LciFormatError, LciHeader
+from app.codec.model import LoadedModel, ModelInfo
+from app.codec.pipeline import WeightsMismatchError, decode_lci, read_header
+from app.codec.weights import CompressAISource, DownloadCancelledError, WeightsError, open_weight_source
+
+log = logging.getLogger(__name__)
+
+LANES = {"ladder": "view", "decode": "view", "download": "weights"}
+TITLES = {
+    "ladder": "Could not compress the image",
+    "decode": "Could not open the .lci file",
+    "download": "Could not get the weights",
+}
+_PROGRESS_INTERVAL = 0.1  # seconds between download-progress signals
+
+
+@dataclass(frozen=True)
+class DecodedLci:
+    """An `.lci` file opened in the window: its header, the weights that decoded it, and the pixels."""
+
+    name: str
+    data: bytes
+    header: LciHeader
+    pixels: np.ndarray
+    info: ModelInfo
+    decode_seconds: float
+
+    @property
+    def bpp(self) -> float:
+        return len(self.data) * 8 / (self.header.width * self.header.height)
+
+
+@dataclass
+class _Job:
+    job_id: int
+    kind: str
+    cancel: Callable[[], bool]
+    image: RgbImage | None = None
+    source: object = None
+    qualities: tuple[int, ...] | None = None
+    baselines: bool = True
+    data: bytes = b""
+    name: str = ""
+    sources: list = field(default_factory=list)
+
+
+def readable(exc: BaseException) -> str:
+    """One sentence for a dialog: the codec's own errors already are; anything else gets its type."""
+    known = isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError))
+    text = str(exc) if known else f"{type(exc).__name__}: {exc}"
+    text = text.strip() or type(exc).__name__
+    first = text.split(" ", 1)[0]
+    # "the .lci file is corrupt" → "The .lci file…"; file names ("q4.pth.tar …") stay as they are
+    return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
+
+
+class _ProgressLoader:
+    """A weight source as `encode_ladder` sees it, loading with progress and cancel hooks (downloads)."""
+
+    def __init__(self, source, cancel: Callable[[], bool], report: Callable[[int, int, int | None], None]):
+        self._source, self._cancel, self._report = source, cancel, report
+
+    def qualities(self) -> list[int]:
+        return self._source.qualities()
+
+    def load(self, quality: int) -> LoadedModel:
+        return self._source.load(
+            quality, progress=lambda done, total: self._report(quality, done, total), cancel=self._cancel
+        )
+
+
+class _Runner(QObject):
+    """Lives in the worker thread and runs one job at a time; emits raw (unfiltered) signals."""
+
+    jobStarted = Signal(int, str, int)
+    progress = Signal(int, int, int, str)
+    resultReady = Signal(int, object)
+    baselinesReady = Signal(int, object)
+    lciDecoded = Signal(int, object)
+    sourceReady = Signal(int, object)
+    failed = Signal(int, str, str)
+    jobFinished = Signal(int, str)
+
+    @Slot(object)
+    def run(self, job: _Job) -> None:
+        outcome = "done"
+        try:
+            if job.cancel():
+                raise Cancelled()
+            getattr(self, f"_{job.kind}")(job)
+        except Cancelled:
+            outcome = "cancelled"
+        except Exception as exc:
+            if isinstance(exc, DownloadCancelledError) or job.cancel():
+                outcome = "cancelled"
+            else:
+                outcome = "failed"
+                if not isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError)):
+                    log.warning("%s job %d failed:\n%s", job.kind, job.job_id, traceback.format_exc())
+                self.failed.emit(job.job_id, TITLES[job.kind], readable(exc))
+        self.jobFinished.emit(job.job_id, outcome)
+
+    # ------------------------------------------------------------------------------------------ jobs
+
+    def _download_reporter(self, job: _Job, done_before: Callable[[], int], total_steps: int):
+        last = [0.0]
+
+        def report(quality: int, received: int, total: int | None) -> None:
+            now = time.monotonic()
+            if now - last[0] < _PROGRESS_INTERVAL and (total is None or received < total):
+                return
+            last[0] = now
+            size = f"{received / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{received / 1e6:.1f} MB"
+            self.progress.emit(job.job_id, done_before(), total_steps, f"downloading q{quality} weights ({size})")
+
+        return report
+
+    def _ladder(self, job: _Job) -> None:
+        qualities = tuple(job.qualities or job.source.qualities())
+        total = len(qualities)
+        done = [0]
+        self.jobStarted.emit(job.job_id, "ladder", total)
+        self.progress.emit(job.job_id, 0, total, "")
+        loader = _ProgressLoader(job.source, job.cancel, self._download_reporter(job, lambda: done[0], total))
+        for result in encode_ladder(job.image, loader, qualities, job.cancel):
+            done[0] += 1
+            self.resultReady.emit(job.job_id, result)
+            self.progress.emit(job.job_id, done[0], total, "")
+        if not job.baselines:
+            return
+        points: list = []
+        codecs = baselines_mod.available_codecs()
+        for codec in codecs:
+            self.progress.emit(job.job_id, total, total, f"{codec} for comparison")
+            for setting in baselines_mod.SETTINGS:
+                if job.cancel():
+                    raise Cancelled()
+                points.append(baselines_mod.baseline_point(job.image.pixels, codec, setting))
+            self.baselinesReady.emit(job.job_id, list(points))
+
+    def _decode(self, job: _Job) -> None:
+        self.jobStarted.emit(job.job_id, "decode", 1)
+        header = read_header(job.data)
+        self.progress.emit(job.job_id, 0, 1, f"decoding {job.name}")
+        candidates = [s for s in job.sources if s is not None]
+        if header.source_kind == "compressai" and not any(getattr(s, "kind", "") == "compressai" for s in candidates):
+            try:
+                official = CompressAISource(header.metric)
+                if official.is_cached(header.quality):  # never a surprise download
+                    candidates.append(official)
+            except WeightsError:
+                pass
+        mismatch: Exception | None = None
+        for source in candidates:
+            if header.quality not in source.qualities() or source.metric != header.metric:
+                continue
+            loaded = source.load(header.quality, cancel=job.cancel)
+            if job.cancel():
+                raise Cancelled()
+            started = time.perf_counter()
+            try:
+                pixels = decode_lci(job.data, loaded)
+            except WeightsMismatchError as exc:
+                mismatch = exc
+                continue
+            seconds = time.perf_counter() - started
+            self.lciDecoded.emit(job.job_id, DecodedLci(job.name, job.data, header, pixels, loaded.info, seconds))
+            self.progress.emit(job.job_id, 1, 1, "")
+            return
+        if mismatch is not None:
+            raise mismatch
+        offered = ", ".join(s.describe() for s in candidates) or "no weights at all"
+        raise WeightsMismatchError(
+            f"{job.name} needs {header.family} {header.metric} quality {header.quality} weights "
+            f"({header.source_kind}, fingerprint {header.fingerprint}), but the weights in use are {offered}; "
+            "choose the weights it was made with in Settings"
+        )
+
+    def _download(self, job: _Job) -> None:
+        qualities = tuple(job.qualities or job.source.qualities())
+        total = len(qualities)
+        done = [0]
+        self.jobStarted.emit(job.job_id, "download", total)
+        report = self._download_reporter(job, lambda: done[0], total)
+        for quality in qualities:
+            if job.cancel():
+                raise Cancelled()
+            self.progress.emit(job.job_id, done[0], total, f"loading quality {quality} weights")
+            job.source.load(quality, progress=lambda r, t, q=quality: report(q, r, t), cancel=job.cancel)
+            done[0] += 1
+            self.progress.emit(job.job_id, done[0], total, "")
+        self.sourceReady.emit(job.job_id, job.source)
+
+
+class CodecWorker(QObject):
+    """The GUI-side handle of the background worker; see the module docstring for the signals."""
+
+    jobStarted = Signal(int, str, int)
+    progress = Signal(int, int, int, str)
+    resultReady = Signal(int, object)
+    baselinesReady = Signal(int, object)
+    lciDecoded = Signal(int, object)
+    sourceReady = Signal(int, object)
+    failed = Signal(int, str, str)
+    jobFinished = Signal(int, str)
+
+    _submit = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._cancelled: set[int] = set()
+        self._kinds: dict[int, str] = {}  # jobs started and not yet finished
+        self._sources: dict[tuple[str, str], object] = {}  # (spec, metric) → WeightSource, models memoized inside
+        self._thread = QThread()
+        self._thread.setObjectName("lci-codec-worker")
+        self._runner = _Runner()
+        self._runner.moveToThread(self._thread)
+        self._submit.connect(self._runner.run)
+        for name in ("jobStarted", "progress", "resultReady", "baselinesReady", "lciDecoded", "sourceReady", "failed"):
+            getattr(self._runner, name).connect(getattr(self, f"_relay_{name}"))
+        self._runner.jobFinished.connect(self._on_finished)
+        self._thread.start()
+
+    # ------------------------------------------------------------------------------------- public API
+
+    def source(self, spec: str, metric: str = "mse", opener: Callable = open_weight_source):
+        """The weight source for a Settings choice, opened once and kept (its loaded models stay in memory).
+
+        Opening is cheap (nothing is loaded or downloaded); raises WeightsError when the choice is unusable.
+        """
+        key = (spec if spec in ("bundled", "compressai") else str(Path(spec).expanduser().resolve()), metric)
+        source = self._sources.get(key)
+        if source is None:
+            source = opener(spec, metric)
+            self._sources[key] = source
+        return source
+
+    def keep_source(self, source) -> None:
+        """Hold a source made elsewhere (e.g. from the command line) beside the ones opened here."""
+        label = "compressai" if source.kind == "compressai" else getattr(source, "label", str(id(source)))
+        self._sources.setdefault((label, source.metric), source)
+
+    def start_ladder(
+        self, image: RgbImage, source, *, qualities: tuple[int, ...] | None = None, baselines: bool = True
+    ) -> int:
+        """Encode → bytes → decode → measure `image` at every quality of `source`, then the classical codecs."""
+        return self._start("ladder", image=image, source=source, qualities=qualities, baselines=baselines)
+
+    def start_decode(self, data: bytes, name: str, sources: list) -> int:
+        """Decode `.lci` bytes with the first of `sources` whose weights the header names."""
+        return self._start("decode", data=data, name=name, sources=list(sources))
+
+    def start_download(self, source, qualities: tuple[int, ...] | None = None) -> int:
+        """Load (downloading where needed) every model of `source`; `sourceReady` says when all are in memory."""
+        return self._start("download", source=source, qualities=qualities)
+
+    def cancel(self, job_id: int | None = None) -> None:
+        """Ask a job (or every job) to stop at its next check; its later signals are dropped."""
+        with self._lock:
+            self._cancelled.update(self._kinds if job_id is None else [job_id])
+
+    def is_current(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._kinds and job_id not in self._cancelled
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._kinds)
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel everything and stop the thread; True when it stopped within the timeout."""
+        self.cancel()
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
+
+    # -------------------------------------------------------------------------------------- internals
+
+    def _start(self, kind: str, **fields) -> int:
+        job_id = next(self._ids)
+        with self._lock:
+            lane = LANES[kind]
+            self._cancelled.update(j for j, k in self._kinds.items() if LANES[k] == lane)
+            self._kinds[job_id] = kind
+        self._submit.emit(_Job(job_id, kind, cancel=lambda: self._is_cancelled(job_id), **fields))
+        return job_id
+
+    def _is_cancelled(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
+
+    def _on_finished(self, job_id: int, outcome: str) -> None:
+        with self._lock:
+            stale = job_id in self._cancelled
+            self._kinds.pop(job_id, None)
+            self._cancelled.discard(job_id)
+        self.jobFinished.emit(job_id, "cancelled" if stale and outcome == "done" else outcome)
+
+    def _relay(self, name: str, job_id: int, *args) -> None:
+        if self.is_current(job_id):
+            getattr(self, name).emit(job_id, *args)
+
+    @Slot(int, str, int)
+    def _relay_jobStarted(self, job_id: int, kind: str, total: int) -> None:
+        self._relay("jobStarted", job_id, kind, total)
+
+    @Slot(int, int, int, str)
+    def _relay_progress(self, job_id: int, done: int, total: int, text: str) -> None:
+        self._relay("progress", job_id, done, total, text)
+
+    @Slot(int, object)
+    def _relay_resultReady(self, job_id: int, result: QualityResult) -> None:
+        self._relay("resultReady", job_id, result)
+
+    @Slot(int, object)
+    def _relay_baselinesReady(self, job_id: int, points: list) -> None:
+        self._relay("baselinesReady", job_id, points)
+
+    @Slot(int, object)
+    def _relay_lciDecoded(self, job_id: int, decoded: DecodedLci) -> None:
+        self._relay("lciDecoded", job_id, decoded)
+
+    @Slot(int, object)
+    def _relay_sourceReady(self, job_id: int, source) -> None:
+        self._relay("sourceReady", job_id, source)
+
+    @Slot(int, str, str)
+    def _relay_failed(self, job_id: int, title: str, message: str) -> None:
+        self._relay("failed", job_id, title, message)

@@ -1,0 +1,137 @@
+"""Fixtures for the window tests: a ladder of small real models on disk, isolated settings, recorded dialogs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from app.codec.image_io import save_png
+from tests.conftest import make_model, make_photo
+
+LADDER_TIMEOUT_MS = 300_000  # a slow, shared machine: generous, the tests return as soon as the work is done
+BROKEN_BINDING = (
+    "this PySide6 loses a reference on every Qt signal (6.12.0 does) and aborts the process after a few "
+    "thousand signals; install PySide6-Essentials>=6.6,!=6.12.0 (see test_qt_binding.py)"
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On a binding that corrupts reference counts, skip the widget tests instead of aborting the run."""
+    from app.gui.main import qt_binding_drops_references
+
+    if not qt_binding_drops_references():
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if Path(item.fspath).parent == here and "qt_binding" not in item.nodeid:
+            item.add_marker(pytest.mark.skip(reason=BROKEN_BINDING))
+
+
+@pytest.fixture(scope="session")
+def ladder_dir(tmp_path_factory):
+    """q1.pth.tar … q8.pth.tar: small (N=16, M=24) random-weight models, as a weights folder."""
+    folder = tmp_path_factory.mktemp("ladder")
+    for q in range(1, 9):
+        torch.save(make_model(N=16, M=24, seed=q).state_dict(), folder / f"q{q}.pth.tar")
+    return folder
+
+
+@pytest.fixture
+def source(ladder_dir):
+    from app.codec.weights import open_weight_source
+
+    return open_weight_source(str(ladder_dir))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    yield s
+    s.sync()
+
+
+class DialogRecorder:
+    """Stands in for QMessageBox's static functions: records instead of blocking."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, str]] = []
+        self.answer = QMessageBox.StandardButton.Yes
+
+    def _record(self, kind):
+        def record(parent, title, text, *args, **kwargs):
+            self.messages.append((kind, title, text))
+            return self.answer if kind == "question" else QMessageBox.StandardButton.Ok
+
+        return record
+
+    @property
+    def errors(self) -> list[tuple[str, str, str]]:
+        return [m for m in self.messages if m[0] in ("warning", "critical")]
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    recorder = DialogRecorder()
+    for kind in ("warning", "critical", "information", "question"):
+        monkeypatch.setattr(QMessageBox, kind, staticmethod(recorder._record(kind)))
+    monkeypatch.setattr(
+        QMessageBox, "about", staticmethod(lambda *a, **k: recorder.messages.append(("about", a[1], a[2])))
+    )
+    return recorder
+
+
+@pytest.fixture
+def make_window(qtbot, settings, dialogs):
+    """Build a shown MainWindow (closed, and its worker stopped, at teardown)."""
+    from app.gui.window import MainWindow
+
+    windows = []
+
+    def build(source=None, **kwargs):
+        kwargs.setdefault("settings", settings)
+        kwargs.setdefault("baselines", False)
+        window = MainWindow(source, **kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield build
+    for window in windows:
+        window.close()
+
+
+@pytest.fixture
+def window(make_window, source):
+    return make_window(source)
+
+
+@pytest.fixture
+def small_png(tmp_path):
+    """A 96×128 photo-like PNG."""
+
+    def make(name="small.png", height=96, width=128, seed=0):
+        path = tmp_path / name
+        save_png(path, make_photo(height, width, seed))
+        return path
+
+    return make
+
+
+def wait_ladder(qtbot, window, count=8, timeout=LADDER_TIMEOUT_MS):
+    """Wait until `count` results are in and the worker is idle."""
+    qtbot.waitUntil(lambda: len(window.results) >= count and not window.worker.busy(), timeout=timeout)
+
+
+def pixels_of(item) -> np.ndarray:
+    return np.asarray(item.image)
