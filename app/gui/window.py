@@ -687,6 +687,12 @@ class MainWindow(QMainWindow):
         self.compare.set_pending(qualities, unavailable=f"not available from\n{self.source.describe()}")
         self.split.set_images({ORIGINAL: (f"Original ({self.image.name})", self.image.pixels)})
         self.view_job = self.worker.start_ladder(self.image, self.source, baselines=self._with_baselines)
+        self.status_label.setText(
+            f"Compressing {self.image.name} at {len(qualities)} quality levels"
+            + (", then JPEG and WebP for comparison…" if self._with_baselines else "…")
+        )
+        if qualities and self.selected_quality not in qualities:
+            self.set_selected_quality(min(qualities, key=lambda q: abs(q - self.selected_quality)))
         self.explanation.set_selected(self.selected_quality)
         self._update_actions()
 
