@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from app.codec.entropy_model import EntropyBottleneck
-from app.codec.layers import GDN, conv, deconv
+from app.codec.layers import GDN, Transform, conv, deconv
 
 FAMILY = "bmshj2018-factorized"
 METRICS = ("mse", "ms-ssim")
@@ -38,12 +38,15 @@ class FactorizedPrior(nn.Module):
     def __init__(self, N: int = 128, M: int = 192) -> None:
         super().__init__()
         self.N, self.M = N, M
-        self.g_a = nn.Sequential(
-            conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M)
-        )
-        self.g_s = nn.Sequential(
-            deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
-            deconv(N, N), GDN(N, inverse=True), deconv(N, 3),
+        self.g_a = Transform(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
+        self.g_s = Transform(
+            deconv(M, N),
+            GDN(N, inverse=True),
+            deconv(N, N),
+            GDN(N, inverse=True),
+            deconv(N, N),
+            GDN(N, inverse=True),
+            deconv(N, 3),
         )
         self.entropy_bottleneck = EntropyBottleneck(M)
 

@@ -13,10 +13,9 @@ import numpy as np
 import torch
 
 from app.codec.entropy_coding import CdfTables, EntropyCodingError, decode_symbols, encode_symbols
-from app.codec.lci_format import LciFormatError, LciHeader, pack_lci, unpack_lci
+from app.codec.lci_format import PAD_MULTIPLE, LciFormatError, LciHeader, pack_lci, unpack_lci
 from app.codec.model import FAMILY, FactorizedPrior, LoadedModel, ModelInfo
 
-PAD_MULTIPLE = 64  # as CompressAI pads, so bitstreams and metrics compare like for like
 TILE = 1024  # input pixels per tile side (a multiple of 16)
 TILE_MARGIN = 64  # input pixels of context on each side; the analysis field is ±30 px
 LATENT_MARGIN = 4  # latent pixels of context for synthesis; its field is about ±2
@@ -66,15 +65,24 @@ def _spans(size: int, tile: int, margin: int):
         yield max(0, start - margin), min(size, end + margin), start, end
 
 
+def _transform(layers: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run g_a or g_s on channels-last data: oneDNN's CPU convolutions are 1.5-2× faster on it.
+
+    A fresh copy, because `contiguous` keeps a size-1 batch dimension's stray stride (as `to_tensor`
+    makes), which sends every convolution back to the NCHW path.
+    """
+    return layers(x.clone(memory_format=torch.channels_last))
+
+
 def analysis(model: FactorizedPrior, x: torch.Tensor, tile: int = TILE) -> torch.Tensor:
     """g_a(x), tiled when x is larger than one tile. x: (1,3,H,W) with H, W multiples of 16."""
     _, _, height, width = x.shape
     if height <= tile and width <= tile:
-        return model.g_a(x)
+        return _transform(model.g_a, x).contiguous()
     y = torch.empty(1, model.M, height // 16, width // 16)
     for top0, bottom0, top, bottom in _spans(height, tile, TILE_MARGIN):
         for left0, right0, left, right in _spans(width, tile, TILE_MARGIN):
-            part = model.g_a(x[:, :, top0:bottom0, left0:right0])
+            part = _transform(model.g_a, x[:, :, top0:bottom0, left0:right0])
             y[:, :, top // 16 : bottom // 16, left // 16 : right // 16] = part[
                 :, :, (top - top0) // 16 : (bottom - top0) // 16, (left - left0) // 16 : (right - left0) // 16
             ]
@@ -86,11 +94,11 @@ def synthesis(model: FactorizedPrior, y_hat: torch.Tensor, tile: int = TILE) -> 
     _, _, lat_h, lat_w = y_hat.shape
     lat_tile = tile // 16
     if lat_h <= lat_tile and lat_w <= lat_tile:
-        return model.g_s(y_hat)
-    x_hat = torch.empty(1, 3, lat_h * 16, lat_w * 16)
+        return _transform(model.g_s, y_hat)
+    x_hat = torch.empty(1, 3, lat_h * 16, lat_w * 16, memory_format=torch.channels_last)
     for top0, bottom0, top, bottom in _spans(lat_h, lat_tile, LATENT_MARGIN):
         for left0, right0, left, right in _spans(lat_w, lat_tile, LATENT_MARGIN):
-            part = model.g_s(y_hat[:, :, top0:bottom0, left0:right0])
+            part = _transform(model.g_s, y_hat[:, :, top0:bottom0, left0:right0])
             x_hat[:, :, top * 16 : bottom * 16, left * 16 : right * 16] = part[
                 :, :, (top - top0) * 16 : (bottom - top0) * 16, (left - left0) * 16 : (right - left0) * 16
             ]
@@ -133,8 +141,19 @@ def encode_image(loaded: LoadedModel, pixels: np.ndarray, tile: int = TILE, with
     coded = symbols[0].numpy()
     payload = encode_symbols(coded, CdfTables.from_bottleneck(model.entropy_bottleneck))
     header = LciHeader(
-        FAMILY, info.metric, info.quality, source_kind(info), info.N, info.M, info.fingerprint,
-        width, height, left, top, coded.shape[1], coded.shape[2],
+        FAMILY,
+        info.metric,
+        info.quality,
+        source_kind(info),
+        info.N,
+        info.M,
+        info.fingerprint,
+        width,
+        height,
+        left,
+        top,
+        coded.shape[1],
+        coded.shape[2],
     )
     bit_map = latent_bits(model, symbols) if with_bit_map else np.zeros(0, dtype=np.float32)
     return EncodedImage(pack_lci(header, payload), header, coded, bit_map)
@@ -143,7 +162,11 @@ def encode_image(loaded: LoadedModel, pixels: np.ndarray, tile: int = TILE, with
 def check_weights(header: LciHeader, info: ModelInfo) -> None:
     """Refuse to decode with other weights than the file names, saying which weights it needs."""
     if (header.metric, header.quality, header.N, header.M, header.fingerprint) == (
-        info.metric, info.quality, info.N, info.M, info.fingerprint,
+        info.metric,
+        info.quality,
+        info.N,
+        info.M,
+        info.fingerprint,
     ):
         return
     hint = {"bundled": "--weights bundled", "compressai": f"--weights compressai --metric {header.metric}"}.get(
