@@ -40,9 +40,10 @@ class RgbImage:
 
 def load_rgb(source: str | os.PathLike | bytes) -> RgbImage:
     """Open a path (or raw file bytes) and return 8-bit RGB pixels."""
+    label = "pasted image" if isinstance(source, bytes) else str(source)
     try:
         if isinstance(source, bytes):
-            size, name = len(source), "pasted image"
+            size, name = len(source), label
             image = Image.open(io.BytesIO(source))
         else:
             path = Path(source)
@@ -52,11 +53,11 @@ def load_rgb(source: str | os.PathLike | bytes) -> RgbImage:
             image.load()
             pixels = to_rgb_array(image)
     except FileNotFoundError:
-        raise ImageReadError(f"{source}: no such file") from None
+        raise ImageReadError(f"{label}: no such file") from None
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{name if 'name' in dir() else source}: refused, too many pixels ({exc})") from None
+        raise ImageReadError(f"{label}: refused, too many pixels ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{source if not isinstance(source, bytes) else 'pasted data'}: not a readable image ({exc})") from None
+        raise ImageReadError(f"{label}: not a readable image ({exc})") from None
     if pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise ImageReadError(f"{name}: the image is empty")
     return RgbImage(pixels, size, name)
@@ -71,8 +72,10 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
         gray = np.clip(np.round(wide / top * 255.0), 0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if image.mode == "F":
-        gray = np.clip(np.round(np.asarray(image, dtype=np.float64) * (255.0 if np.asarray(image).max() <= 1 else 1)), 0, 255)
-        return np.repeat(gray.astype(np.uint8)[:, :, None], 3, axis=2)
+        values = np.asarray(image, dtype=np.float64)
+        scale = 255.0 if values.max() <= 1 else 1.0  # float images hold 0…1 or 0…255
+        gray = np.clip(np.round(values * scale), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info)
     if has_alpha:
         rgba = image.convert("RGBA")

@@ -22,7 +22,7 @@ from app.codec.pipeline import decode_lci, encode_image, latent_bits
 ACTIVE_CHANNEL_BITS = 0.01
 
 
-class Cancelled(Exception):
+class CancelledError(Exception):
     """The caller asked the ladder to stop."""
 
 
@@ -97,8 +97,8 @@ def encode_ladder(
     """Yield each quality's result as soon as it is done; stop between qualities when cancelled."""
     for quality in source.qualities() if qualities is None else qualities:
         if should_cancel():
-            raise Cancelled()
+            raise CancelledError()
         loaded = source.load(quality)
         if should_cancel():
-            raise Cancelled()
+            raise CancelledError()
         yield measure_quality(loaded, image)

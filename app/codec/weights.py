@@ -70,7 +70,6 @@ class DownloadCancelledError(WeightsError):
     """The caller's cancel() said stop; nothing was left behind."""
 
 
-DownloadCancelled = DownloadCancelledError  # earlier name
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -36,7 +36,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.codec import baselines as baselines_mod
 from app.codec.image_io import ImageReadError, RgbImage
-from app.codec.ladder import Cancelled, QualityResult, encode_ladder
+from app.codec.ladder import CancelledError, QualityResult, encode_ladder
 from app.codec.lci_format import LciFormatError, LciHeader
 from app.codec.model import LoadedModel, ModelInfo
 from app.codec.pipeline import WeightsMismatchError, decode_lci, read_header
@@ -125,9 +125,9 @@ class _Runner(QObject):
         outcome = "done"
         try:
             if job.cancel():
-                raise Cancelled()
+                raise CancelledError()
             getattr(self, f"_{job.kind}")(job)
-        except Cancelled:
+        except CancelledError:
             outcome = "cancelled"
         except Exception as exc:
             if isinstance(exc, DownloadCancelledError) or job.cancel():
@@ -173,7 +173,7 @@ class _Runner(QObject):
             self.progress.emit(job.job_id, total, total, f"{codec} for comparison")
             for setting in baselines_mod.SETTINGS:
                 if job.cancel():
-                    raise Cancelled()
+                    raise CancelledError()
                 points.append(baselines_mod.baseline_point(job.image.pixels, codec, setting))
             self.baselinesReady.emit(job.job_id, list(points))
 
@@ -195,7 +195,7 @@ class _Runner(QObject):
                 continue
             loaded = source.load(header.quality, cancel=job.cancel)
             if job.cancel():
-                raise Cancelled()
+                raise CancelledError()
             started = time.perf_counter()
             try:
                 pixels = decode_lci(job.data, loaded)
@@ -223,7 +223,7 @@ class _Runner(QObject):
         report = self._download_reporter(job, lambda: done[0], total)
         for quality in qualities:
             if job.cancel():
-                raise Cancelled()
+                raise CancelledError()
             self.progress.emit(job.job_id, done[0], total, f"loading quality {quality} weights")
             job.source.load(quality, progress=lambda r, t, q=quality: report(q, r, t), cancel=job.cancel)
             done[0] += 1

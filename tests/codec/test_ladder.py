@@ -90,7 +90,7 @@ def test_cancel_stops_between_qualities(image):
     source = SmallLadder((1, 2, 3))
     done: list[ladder.QualityResult] = []
     stream = ladder.encode_ladder(image, source, should_cancel=lambda: len(done) >= 1)
-    with pytest.raises(ladder.Cancelled):
+    with pytest.raises(ladder.CancelledError):
         for result in stream:
             done.append(result)
     assert [r.quality for r in done] == [1]
@@ -99,7 +99,7 @@ def test_cancel_stops_between_qualities(image):
 
 def test_cancel_before_the_first_quality(image):
     source = SmallLadder((1, 2))
-    with pytest.raises(ladder.Cancelled):
+    with pytest.raises(ladder.CancelledError):
         next(ladder.encode_ladder(image, source, should_cancel=lambda: True))
     assert source.loaded == []
 
@@ -108,7 +108,7 @@ def test_cancel_while_loading_weights(image):
     """A cancel that arrives during a (slow) weight load stops before that level is measured."""
     source = SmallLadder((1, 2))
     calls = itertools.count()
-    with pytest.raises(ladder.Cancelled):
+    with pytest.raises(ladder.CancelledError):
         next(ladder.encode_ladder(image, source, should_cancel=lambda: next(calls) >= 1))
     assert source.loaded == [1]
 
