@@ -84,10 +84,23 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
+def temp_file_beside(path: Path, suffix: str = ".part") -> tuple[int, str]:
+    """A temp file in `path`'s folder for write-then-rename, with a normal file's permissions.
+
+    mkstemp makes files private (0600); the renamed result should be readable like any file
+    the user saves (0666 less the umask).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, tmp
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write bytes through a temp file in the same folder and rename: never a partial file."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import socket
-import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -27,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from app.codec.image_io import atomic_write
+from app.codec.image_io import atomic_write, temp_file_beside
 from app.codec.model import (
     FAMILY,
     LAMBDAS,
@@ -401,7 +400,7 @@ def download_checkpoint(
 
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        fd, tmp_name = temp_file_beside(dest)
     except OSError as exc:
         raise WeightsError(f"Cannot write to {dest.parent} ({_reason(exc, timeout)}).") from None
     tmp = Path(tmp_name)

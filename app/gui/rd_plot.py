@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,6 +14,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 from app.codec.baselines import BaselinePoint
+from app.codec.image_io import temp_file_beside
 from app.codec.insight import format_kb, format_psnr, model_label
 from app.codec.ladder import QualityResult
 
@@ -168,7 +168,7 @@ class RdPlot(QWidget):
         target = Path(path)
         exporter = pyqtgraph.exporters.ImageExporter(self._item)
         exporter.parameters()["width"] = int(width or max(1200, self._plot.width()))
-        fd, temp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".png", dir=target.parent)
+        fd, temp = temp_file_beside(target, suffix=".png")
         os.close(fd)
         try:
             self._hover.hide()

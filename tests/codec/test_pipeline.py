@@ -427,3 +427,14 @@ def test_save_png_round_trip(tmp_path):
     save_png(tmp_path / "out.png", pixels)
     np.testing.assert_array_equal(load_rgb(tmp_path / "out.png").pixels, pixels)
     assert leftovers(tmp_path) == []
+
+
+def test_atomic_write_gives_a_normal_files_permissions(tmp_path):
+    target = tmp_path / "out.bin"
+    previous = os.umask(0o022)
+    try:
+        atomic_write(target, b"data")
+    finally:
+        os.umask(previous)
+    assert target.read_bytes() == b"data"
+    assert target.stat().st_mode & 0o777 == 0o644
