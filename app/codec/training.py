@@ -199,7 +199,7 @@ def train_level(
         aux.backward()
         dist.average_grad(model.entropy_bottleneck.quantiles)
         aux_optimizer.step()
-        window.append((float(loss), bpp, psnr))
+        window.append((float(loss.detach()), bpp, psnr))
         if len(window) == 50 or step == steps - 1:
             mean = np.mean(window, axis=0)
             window.clear()
