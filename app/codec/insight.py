@@ -22,7 +22,7 @@ from app.codec.pipeline import centred_padding
 def format_kb(size_bytes: float) -> str:
     """File size in kilobytes (1 kB = 1000 bytes), e.g. "12.3 kB"."""
     kb = size_bytes / 1000
-    return f"{kb:.1f} kB" if kb < 100 else f"{kb:.0f} kB"
+    return f"{kb:.1f} kB" if kb < 100 else f"{kb:,.0f} kB"
 
 
 def format_ratio(ratio: float) -> str:

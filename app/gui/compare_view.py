@@ -17,20 +17,11 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from app.codec.insight import format_kb, format_percent
 from app.codec.ladder import QualityResult
 
 MIN_ZOOM = 1 / 64  # screen pixels per image pixel
 MAX_ZOOM = 64.0
-
-
-def format_kb(size_bytes: float) -> str:
-    kb = size_bytes / 1000
-    return f"{kb:.1f} kB" if kb < 100 else f"{kb:,.0f} kB"
-
-
-def format_percent(share: float) -> str:
-    pct = share * 100
-    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.1f}%" if pct >= 0.1 else f"{pct:.2f}%"
 
 
 def result_caption(result: QualityResult, source_bytes: int | None) -> tuple[str, str]:

@@ -38,10 +38,11 @@ from PySide6.QtWidgets import (
 import app
 from app.codec import image_io, report
 from app.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage
+from app.codec.insight import format_kb, format_percent
 from app.codec.ladder import QualityResult
 from app.codec.lci_format import MAGIC
 from app.codec.weights import CompressAISource, WeightsError, open_weight_source
-from app.gui.compare_view import CompareView, ViewSync, format_kb, format_percent
+from app.gui.compare_view import CompareView, ViewSync
 from app.gui.dialogs import LciInfoDialog, SettingsDialog, about_html
 from app.gui.explanation import ExplanationPanel
 from app.gui.latent_view import LatentView
