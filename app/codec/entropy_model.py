@@ -49,21 +49,25 @@ class EntropyBottleneck(nn.Module):
         self.register_buffer("_cdf_length", torch.zeros(0, dtype=torch.int32))
 
     # ----------------------------------------------------------------- density
-    def _logits_cumulative(self, v: torch.Tensor, stop_gradient: bool) -> torch.Tensor:
-        """f(v) for v of shape (C, 1, L)."""
+    def _logits_cumulative(self, v: torch.Tensor, stop_gradient: bool, channels: slice = slice(None)) -> torch.Tensor:
+        """f(v) for v of shape (C, 1, L), C being the channels selected by `channels`."""
         for i, matrix in enumerate(self.matrices):
-            matrix = F.softplus(matrix.detach() if stop_gradient else matrix)
-            bias = self.biases[i].detach() if stop_gradient else self.biases[i]
-            v = torch.matmul(matrix, v) + bias
+            matrix = F.softplus(matrix[channels].detach() if stop_gradient else matrix[channels])
+            bias = self.biases[i][channels]
+            v = torch.matmul(matrix, v) + (bias.detach() if stop_gradient else bias)
             if i < len(self.factors):
-                factor = self.factors[i].detach() if stop_gradient else self.factors[i]
-                v = v + torch.tanh(factor) * torch.tanh(v)
+                factor = self.factors[i][channels]
+                v = v + torch.tanh(factor.detach() if stop_gradient else factor) * torch.tanh(v)
         return v
 
-    def _likelihood(self, v: torch.Tensor, stop_gradient: bool = False):
-        lower = self._logits_cumulative(v - 0.5, stop_gradient)
-        upper = self._logits_cumulative(v + 0.5, stop_gradient)
+    def _likelihood(self, v: torch.Tensor, stop_gradient: bool = False, channels: slice = slice(None)):
+        lower = self._logits_cumulative(v - 0.5, stop_gradient, channels)
+        upper = self._logits_cumulative(v + 0.5, stop_gradient, channels)
         return torch.sigmoid(upper) - torch.sigmoid(lower), lower, upper
+
+    def bin_likelihood(self, values: torch.Tensor, channels: slice = slice(None)) -> torch.Tensor:
+        """Probability (≥ 1e-9, as in training) of each dequantized value's bin; values: (C, 1, L)."""
+        return self._likelihood(values, stop_gradient=True, channels=channels)[0].clamp_min(1e-9)
 
     @property
     def medians(self) -> torch.Tensor:

@@ -115,19 +115,9 @@ def latent_bits(model: FactorizedPrior, symbols: torch.Tensor, chunk: int = 16) 
     for start in range(0, channels, chunk):
         stop = min(channels, start + chunk)
         part = values[start:stop].reshape(stop - start, 1, -1)
-        lower = _logits(bottleneck, part - 0.5, start, stop)
-        upper = _logits(bottleneck, part + 0.5, start, stop)
-        p = (torch.sigmoid(upper) - torch.sigmoid(lower)).clamp_min(1e-9)
+        p = bottleneck.bin_likelihood(part, slice(start, stop))
         out[start:stop] = (-torch.log2(p)).reshape(stop - start, height, width).numpy()
     return out
-
-
-def _logits(bottleneck, v: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-    for i, matrix in enumerate(bottleneck.matrices):
-        v = torch.matmul(torch.nn.functional.softplus(matrix[start:stop]), v) + bottleneck.biases[i][start:stop]
-        if i < len(bottleneck.factors):
-            v = v + torch.tanh(bottleneck.factors[i][start:stop]) * torch.tanh(v)
-    return v
 
 
 @torch.inference_mode()
