@@ -26,7 +26,7 @@ from app.codec.bdrate import BdError, bd_psnr, bd_rate
 from app.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
 from app.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
 from app.codec.model import FAMILY, LAMBDAS, METRICS, QUALITIES, LoadedModel
-from app.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
+from app.codec.pipeline import WeightsMismatchError, decode_lci, encode_image, needed_weights
 from app.codec.weights import WeightsError, WeightSource, open_weight_source
 
 PROG = "lci"
@@ -362,19 +362,11 @@ def cmd_decode(args: argparse.Namespace) -> int:
     # The file names its metric, quality and kind of weights: without --weights, official files
     # decode with the official weights; a compressai or single-file source is opened to match.
     if args.weights is None and header.source_kind in ("folder", "file"):
-        raise WeightsMismatchError(
-            f"this file needs {header.family} {header.metric} quality {header.quality} weights "
-            f"(N={header.N}, M={header.M}, fingerprint {header.fingerprint}) from a {header.source_kind}; "
-            "pass that folder or checkpoint with --weights"
-        )
+        raise WeightsMismatchError(f"{needed_weights(header)}; pass that folder or checkpoint with --weights")
     spec = args.weights or ("compressai" if header.source_kind == "compressai" else "bundled")
     source = open_source(spec, header.metric, quality_label=header.quality)
     if header.quality not in source.qualities():
-        raise WeightsMismatchError(
-            f"this file needs {header.family} {header.metric} quality {header.quality} weights "
-            f"(N={header.N}, M={header.M}, fingerprint {header.fingerprint}, {header.source_kind}), "
-            f"which {source.describe()} does not have"
-        )
+        raise WeightsMismatchError(f"{needed_weights(header)}, which {source.describe()} does not have")
     loaded = load_quality(source, header.quality)
     started = time.perf_counter()
     pixels = decode_lci(data, loaded)

@@ -149,6 +149,14 @@ def encode_image(loaded: LoadedModel, pixels: np.ndarray, tile: int = TILE, with
     return EncodedImage(pack_lci(header, payload), header, coded, bit_map)
 
 
+def needed_weights(header: LciHeader) -> str:
+    """The sentence start that names the weights a file was made with, for every mismatch error."""
+    return (
+        f"this file needs {header.family} {header.metric} quality {header.quality} weights "
+        f"(N={header.N}, M={header.M}, fingerprint {header.fingerprint}, {header.source_kind})"
+    )
+
+
 def check_weights(header: LciHeader, info: ModelInfo) -> None:
     """Refuse to decode with other weights than the file names, saying which weights it needs."""
     if (header.metric, header.quality, header.N, header.M, header.fingerprint) == (
@@ -163,8 +171,7 @@ def check_weights(header: LciHeader, info: ModelInfo) -> None:
         header.source_kind, "--weights with the folder or checkpoint it was made with"
     )
     raise WeightsMismatchError(
-        f"this file needs {header.family} {header.metric} quality {header.quality} weights "
-        f"(N={header.N}, M={header.M}, fingerprint {header.fingerprint}, {header.source_kind}), "
+        f"{needed_weights(header)}, "
         f"but the weights offered are {info.describe()} with fingerprint {info.fingerprint}; decode it with {hint}"
     )
 
