@@ -169,6 +169,18 @@ def _positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
+def _levels(text: str) -> tuple[int, ...]:
+    """'5-8' or '1,3,5' (ranges and lists mix): the ladder levels one run trains."""
+    levels: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        low, high = _quality(first), _quality(last or first)
+        if low > high:
+            raise argparse.ArgumentTypeError(f"invalid range {part.strip()!r}")
+        levels.update(range(low, high + 1))
+    return tuple(sorted(levels))
+
+
 def _crop(text: str) -> int:
     value = int(_positive(int)(text))
     if value % 16:
@@ -569,16 +581,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         level_steps=args.level_steps,
         level_lr=args.level_lr,
         warm_quality=args.warm_quality,
+        levels=args.levels,
         resume=args.resume,
     )
-    if args.ladder:
-        plan = [
-            (q, cfg.warm_steps if q == cfg.warm_quality else cfg.level_steps)
-            for q in training.ladder_order(cfg.warm_quality)
-        ]
-    else:
-        plan = [(cfg.quality, cfg.steps)]
-    total = sum(steps for q, steps in plan if not (out / f"q{q}.pth.tar").exists())
+    total = sum(steps for q, steps in training.training_plan(cfg, args.ladder) if not (out / f"q{q}.pth.tar").exists())
     talk = _is_main_rank()
     progress, close = _train_progress(total, talk)
     started = time.monotonic()
@@ -793,6 +799,13 @@ def build_parser() -> argparse.ArgumentParser:
             flag, type=kind, dest=name, default=getattr(defaults, name), help=f"default {getattr(defaults, name)}"
         )
     p.add_argument("--warm-quality", type=_quality, default=defaults.warm_quality)
+    p.add_argument(
+        "--levels",
+        type=_levels,
+        metavar="LIST",
+        help="with --ladder, train only these levels, e.g. 5-8 or 1,2 (default: all 8); "
+        "runs over disjoint levels may share --out",
+    )
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: torch's default)")
     p.add_argument(

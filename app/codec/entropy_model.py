@@ -44,6 +44,7 @@ class EntropyBottleneck(nn.Module):
         target = math.log(2 / tail_mass - 1)
         self.register_buffer("target", torch.tensor([-target, 0.0, target]))
         self.likelihood_lower_bound = LowerBound(1e-9)
+        self.straight_through = True
         self.register_buffer("_offset", torch.zeros(0, dtype=torch.int32))
         self.register_buffer("_quantized_cdf", torch.zeros(0, dtype=torch.int32))
         self.register_buffer("_cdf_length", torch.zeros(0, dtype=torch.int32))
@@ -77,12 +78,15 @@ class EntropyBottleneck(nn.Module):
         """Quantize (noise while training, median-centred rounding otherwise); return (y_hat, likelihoods)."""
         batch, channels, height, width = y.shape
         values = y.permute(1, 0, 2, 3).reshape(channels, 1, -1)
+        medians = self.quantiles[:, :, 1:2].detach()
+        rounded = torch.round(values - medians) + medians
         if self.training:
-            out = values + torch.empty_like(values).uniform_(-0.5, 0.5)
+            noisy = values + torch.empty_like(values).uniform_(-0.5, 0.5)
+            likelihood = self.likelihood_lower_bound(self._likelihood(noisy)[0])
+            out = values + (rounded - values).detach() if self.straight_through else noisy
         else:
-            medians = self.quantiles[:, :, 1:2].detach()
-            out = torch.round(values - medians) + medians
-        likelihood = self.likelihood_lower_bound(self._likelihood(out)[0])
+            out = rounded
+            likelihood = self.likelihood_lower_bound(self._likelihood(out)[0])
 
         def back(t: torch.Tensor) -> torch.Tensor:
             return t.reshape(channels, batch, height, width).permute(1, 0, 2, 3)

@@ -51,6 +51,9 @@ class TrainConfig:
     level_steps: int = 2_000
     level_lr: float = 3e-4
     warm_quality: int = 4
+    # Train only these levels of the ladder (None: all 8); e.g. one process per core, each
+    # with its own levels, writing into the same output folder.
+    levels: tuple[int, ...] | None = None
     # Start from existing weights instead of random ones: "bundled", a ladder folder or a
     # checkpoint file (anything `open_weight_source` opens). Each level starts from the
     # source's weights of the same quality, so a shipped ladder keeps improving run by run.
@@ -151,6 +154,10 @@ class _Distributed:
             torch.distributed.all_reduce(parameter.grad)
             parameter.grad /= self.world
 
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
     def close(self) -> None:
         if self.world > 1:
             torch.distributed.destroy_process_group()
@@ -230,13 +237,39 @@ def _save_state(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
+def training_plan(cfg: TrainConfig, ladder: bool) -> list[tuple[int, int]]:
+    """[(quality, steps)] in training order: one level, or the ladder (or `cfg.levels` of it)."""
+    if not ladder:
+        return [(cfg.quality, cfg.steps)]
+    order = [q for q in ladder_order(cfg.warm_quality) if cfg.levels is None or q in cfg.levels]
+    return [(q, cfg.warm_steps if q == cfg.warm_quality else cfg.level_steps) for q in order]
+
+
+def _state_path(out: Path, quality: int) -> Path:
+    """One resume file per level, so runs over disjoint levels can share an output folder."""
+    return out / f"state-q{quality}.pt"
+
+
 def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], None] | None = None) -> dict[int, Path]:
     """Run a single-λ or ladder training; return {quality: finished checkpoint path}.
 
     Every finished level is written to ``out/q{n}.pth.tar`` (a plain CompressAI-layout state
-    dict with integer CDF tables) and ``out/q{n}.json`` (its training record); a run that
-    is stopped resumes from ``out/state.pt``.
+    dict with integer CDF tables) and ``out/q{n}.json`` (its training record); a level that
+    is stopped resumes from ``out/state-q{n}.pt``.
     """
+    plan = training_plan(cfg, ladder)
+    resume_source = open_weight_source(cfg.resume, cfg.metric, quality_label=cfg.quality) if cfg.resume else None
+    available = resume_source.qualities() if resume_source else []
+    if ladder:
+        planned = {q for q, _ in plan}
+        for quality, _ in plan:
+            start = neighbour(quality, cfg.warm_quality)
+            needs_neighbour = quality != cfg.warm_quality and quality not in available
+            if needs_neighbour and start not in planned and not (cfg.out / f"q{start}.pth.tar").exists():
+                raise ValueError(
+                    f"q{quality} is fine-tuned from q{start}, which is neither trained in this run "
+                    f"nor finished in {cfg.out}: add it to the levels or resume from weights that have q{quality}"
+                )
     dist = _Distributed()
     torch.manual_seed(cfg.seed + dist.rank)
     if cfg.threads:
@@ -244,37 +277,33 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
     cfg.out.mkdir(parents=True, exist_ok=True)
     crops = iter(CropStream(cfg.data, cfg.crop, cfg.batch, cfg.seed + 1000 * dist.rank))
     lambdas = LAMBDAS[cfg.metric]
-    plan = [(q, cfg.warm_steps if q == cfg.warm_quality else cfg.level_steps) for q in ladder_order(cfg.warm_quality)]
-    if not ladder:
-        plan = [(cfg.quality, cfg.steps)]
-    state_path = cfg.out / "state.pt"
-    resume_state = torch.load(state_path, weights_only=True) if state_path.exists() else None
     finished: dict[int, Path] = {}
-    resume_source = open_weight_source(cfg.resume, cfg.metric, quality_label=cfg.quality) if cfg.resume else None
-    for index, (quality, steps) in enumerate(plan):
+    for quality, steps in plan:
         done = cfg.out / f"q{quality}.pth.tar"
         if done.exists():
             finished[quality] = done
             continue
-        start_state = None
-        resumed = resume_source is not None and (quality in resume_source.qualities() or not ladder)
-        if resume_state and resume_state["quality"] == quality:
-            model = FactorizedPrior.from_state_dict(resume_state["model"])
-            start_state = resume_state
+        state_path = _state_path(cfg.out, quality)
+        start_state = torch.load(state_path, weights_only=True) if state_path.exists() else None
+        resumed = resume_source is not None and (quality in available or not ladder)
+        if start_state:
+            model = FactorizedPrior.from_state_dict(start_state["model"])
         elif resumed:
-            shipped = resume_source.load(quality if ladder else resume_source.qualities()[0]).model
+            shipped = resume_source.load(quality if quality in available else available[0]).model
             model = FactorizedPrior.from_state_dict(shipped.state_dict())
-        elif ladder and index > 0:
-            source = finished[neighbour(quality, cfg.warm_quality)]
+        elif ladder and quality != cfg.warm_quality:
+            source = cfg.out / f"q{neighbour(quality, cfg.warm_quality)}.pth.tar"
             model = FactorizedPrior.from_state_dict(torch.load(source, weights_only=True))
         else:
             model = FactorizedPrior(cfg.N, cfg.M)
         model.to(dist.device)
-        lr = cfg.lr if (not ladder or index == 0) and not resumed else cfg.level_lr
+        lr = cfg.lr if (not ladder or quality == cfg.warm_quality) and not resumed else cfg.level_lr
 
-        def checkpoint(step: int, optim: dict, quality: int = quality, model: FactorizedPrior = model) -> None:
+        def checkpoint(
+            step: int, optim: dict, quality: int = quality, path: Path = state_path, model: FactorizedPrior = model
+        ) -> None:
             if dist.main:
-                _save_state(state_path, {"quality": quality, "step": step, "model": model.state_dict(), **optim})
+                _save_state(path, {"quality": quality, "step": step, "model": model.state_dict(), **optim})
 
         started = time.monotonic()
         history = train_level(
@@ -288,9 +317,8 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
             _save_state(done, model.state_dict())
             record = LevelRecord(quality, lambdas[quality - 1], steps, time.monotonic() - started, history)
             (cfg.out / f"q{quality}.json").write_text(json.dumps(asdict(record), indent=1))
+            state_path.unlink(missing_ok=True)
+        dist.barrier()  # the next level may start from this one's file, on every rank
         finished[quality] = done
-        resume_state = None
-    if dist.main and state_path.exists():
-        state_path.unlink()
     dist.close()
     return finished

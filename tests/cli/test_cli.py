@@ -430,3 +430,23 @@ def test_ladder_training_resumes_every_level_from_its_own_weights(tmp_path, caps
         own = make_model(N=8, M=8, seed=10 + q).state_dict()["g_s.0.weight"]
         other = make_model(N=8, M=8, seed=10 + (q % 8) + 1).state_dict()["g_s.0.weight"]
         assert (trained - own).abs().max() < 1e-3 < (trained - other).abs().max()
+
+
+def test_train_levels_picks_part_of_the_ladder(tmp_path, capsys):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for q in range(1, 9):
+        torch.save(make_model(N=8, M=8, seed=30 + q).state_dict(), shipped / f"q{q}.pth.tar")
+    data = tmp_path / "data"
+    _png(data / "a.png", 64, 64)
+    out = tmp_path / "run"
+    argv = ["train", str(data), "--out", str(out), "--ladder", "--level-steps", "1", "--crop", "32"]
+    argv += ["--batch", "1", "--threads", "1", "--resume", str(shipped)]
+    assert main([*argv, "--levels", "2,7-8"]) == 0
+    assert "trained q2, q7, q8" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("q*.pth.tar")) == ["q2.pth.tar", "q7.pth.tar", "q8.pth.tar"]
+    for bad in ("9", "8-5", "x"):
+        assert main([*argv, "--levels", bad]) == 2
+        assert "--levels" in capsys.readouterr().err
+    fresh = ["train", str(data), "--out", str(tmp_path / "fresh"), "--ladder", "--levels", "8", "--crop", "32"]
+    assert "q8 is fine-tuned from q7" in _fails(capsys, fresh)

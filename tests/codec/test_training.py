@@ -1,0 +1,110 @@
+"""The training core: what the decoder sees while training, which levels a run trains, and
+runs over disjoint levels sharing one output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app.codec.entropy_model import EntropyBottleneck
+from app.codec.training import TrainConfig, train, training_plan
+from app.codec.weights import load_checkpoint
+from tests.conftest import make_model
+
+
+def test_training_decoder_sees_rounded_latents_and_gradients_pass_straight_through():
+    torch.manual_seed(0)
+    bottleneck = EntropyBottleneck(4)
+    with torch.no_grad():
+        bottleneck.quantiles[:, 0, 1] = torch.tensor([0.0, 0.3, -0.25, 1.1])  # medians
+    bottleneck.train()
+    y = (torch.randn(2, 4, 5, 6) * 3).requires_grad_()
+    y_hat, likelihoods = bottleneck(y)
+    medians = bottleneck.medians.reshape(1, -1, 1, 1)
+    # what the decoder gets is exactly what decoding an .lci file gives it
+    assert torch.equal(y_hat.detach(), torch.round(y.detach() - medians) + medians)
+    (y_hat * 2.0).sum().backward()
+    assert torch.equal(y.grad, torch.full_like(y, 2.0))
+    # the rate is still measured on noisy values: two draws give different likelihoods
+    again = bottleneck(y.detach())[1]
+    assert likelihoods.shape == y.shape and not torch.equal(likelihoods.detach(), again)
+    bottleneck.eval()
+    eval_hat, eval_likelihoods = bottleneck(y.detach())
+    assert torch.equal(eval_hat, y_hat.detach())
+    assert torch.equal(eval_likelihoods, bottleneck(y.detach())[1])
+
+
+def _config(tmp_path: Path, **changes) -> TrainConfig:
+    return TrainConfig(data=tmp_path, out=tmp_path, **changes)
+
+
+def test_training_plan_orders_levels_outwards_from_the_warm_one(tmp_path):
+    cfg = _config(tmp_path, warm_quality=5, warm_steps=9, level_steps=2)
+    assert training_plan(cfg, ladder=True) == [(5, 9), (6, 2), (7, 2), (8, 2), (4, 2), (3, 2), (2, 2), (1, 2)]
+    cfg.levels = (2, 3, 8)
+    assert training_plan(cfg, ladder=True) == [(8, 2), (3, 2), (2, 2)]
+    assert training_plan(_config(tmp_path, quality=6, steps=7), ladder=False) == [(6, 7)]
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(data / "a.png")
+    return data
+
+
+def _tiny(data: Path, out: Path, **changes) -> TrainConfig:
+    return TrainConfig(
+        data=data, out=out, N=8, M=8, crop=32, batch=1, warm_steps=1, level_steps=1, threads=1,
+        lr=1e-7, level_lr=1e-7, **changes,
+    )
+
+
+def test_disjoint_level_runs_share_one_folder(tmp_path, photos):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for q in range(1, 9):
+        torch.save(make_model(N=8, M=8, seed=20 + q).state_dict(), shipped / f"q{q}.pth.tar")
+    out = tmp_path / "run"
+    assert sorted(train(_tiny(photos, out, levels=(6, 7, 8), resume=str(shipped)), ladder=True)) == [6, 7, 8]
+    assert sorted(p.name for p in out.glob("q*.pth.tar")) == ["q6.pth.tar", "q7.pth.tar", "q8.pth.tar"]
+    assert sorted(train(_tiny(photos, out, levels=(1, 2, 3, 4, 5), resume=str(shipped)), ladder=True)) == [
+        1, 2, 3, 4, 5,
+    ]
+    assert not list(out.glob("state-*"))
+    for q in (1, 7):  # each level started from its own shipped weights
+        trained = load_checkpoint(out / f"q{q}.pth.tar").state_dict()["g_a.0.weight"]
+        assert (trained - make_model(N=8, M=8, seed=20 + q).state_dict()["g_a.0.weight"]).abs().max() < 1e-3
+
+
+def test_a_level_without_its_starting_point_is_refused_before_training(tmp_path, photos):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="q7 is fine-tuned from q6"):
+        train(_tiny(photos, out, warm_quality=5, levels=(7, 8)), ladder=True)
+    assert not out.exists()
+    # with its neighbour finished in the folder, the same run goes ahead
+    out.mkdir()
+    torch.save(make_model(N=8, M=8, seed=3).state_dict(), out / "q6.pth.tar")
+    assert sorted(train(_tiny(photos, out, warm_quality=5, levels=(7, 8)), ladder=True)) == [7, 8]
+
+
+def test_a_stopped_level_resumes_from_its_own_state_file(tmp_path, photos):
+    out = tmp_path / "run"
+    out.mkdir()
+    model = make_model(N=8, M=8, seed=9)
+    optimizer = torch.optim.Adam([p for n, p in model.named_parameters() if not n.endswith("quantiles")])
+    aux = torch.optim.Adam([model.entropy_bottleneck.quantiles])
+    state = {"quality": 3, "step": 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "aux_optimizer": aux.state_dict()}
+    torch.save(state, out / "state-q3.pt")
+    train(_tiny(photos, out, quality=3, steps=2), ladder=False)
+    record = (out / "q3.json").read_text()
+    assert '"step": 2' in record and not (out / "state-q3.pt").exists()
+    trained = load_checkpoint(out / "q3.pth.tar").state_dict()["g_s.0.weight"]
+    assert (trained - model.state_dict()["g_s.0.weight"]).abs().max() < 1e-3
