@@ -44,7 +44,6 @@ class EntropyBottleneck(nn.Module):
         target = math.log(2 / tail_mass - 1)
         self.register_buffer("target", torch.tensor([-target, 0.0, target]))
         self.likelihood_lower_bound = LowerBound(1e-9)
-        self.straight_through = True
         self.register_buffer("_offset", torch.zeros(0, dtype=torch.int32))
         self.register_buffer("_quantized_cdf", torch.zeros(0, dtype=torch.int32))
         self.register_buffer("_cdf_length", torch.zeros(0, dtype=torch.int32))
@@ -75,7 +74,7 @@ class EntropyBottleneck(nn.Module):
         return self.quantiles[:, 0, 1].detach()
 
     def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Quantize (noise while training, median-centred rounding otherwise); return (y_hat, likelihoods)."""
+        """Median-centred rounding (likelihoods of noisy values while training); returns (y_hat, likelihoods)."""
         batch, channels, height, width = y.shape
         values = y.permute(1, 0, 2, 3).reshape(channels, 1, -1)
         medians = self.quantiles[:, :, 1:2].detach()
@@ -83,7 +82,9 @@ class EntropyBottleneck(nn.Module):
         if self.training:
             noisy = values + torch.empty_like(values).uniform_(-0.5, 0.5)
             likelihood = self.likelihood_lower_bound(self._likelihood(noisy)[0])
-            out = values + (rounded - values).detach() if self.straight_through else noisy
+            # The decoder trains on the rounded latents it will decode (gradients pass straight
+            # through the rounding); only the rate sees CompressAI's uniform noise.
+            out = values + (rounded - values).detach()
         else:
             out = rounded
             likelihood = self.likelihood_lower_bound(self._likelihood(out)[0])
