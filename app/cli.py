@@ -668,11 +668,12 @@ def cmd_export_bundle(args: argparse.Namespace) -> int:
             "lambda": record.get("lmbda", LAMBDAS[metric][quality - 1]),
             "N": model.N,
             "M": model.M,
-            "steps": record.get("steps"),
+            # all the steps these weights have had at this λ, earlier runs they resumed from included
+            "steps": record.get("total_steps") or record.get("steps"),
             "sha256": sha256,
         }
         if "seconds" in record:
-            level["training_seconds"] = round(float(record["seconds"]), 1)
+            level["training_seconds"] = round(float(record.get("total_seconds") or record["seconds"]), 1)
         levels.append(level)
         del model
     for stale in dest.glob("q[1-8].safetensors"):

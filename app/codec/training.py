@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from torch import nn
 from app.codec.image_io import IMAGE_SUFFIXES, load_rgb
 from app.codec.metrics import ms_ssim_loss_value
 from app.codec.model import LAMBDAS, FactorizedPrior
-from app.codec.weights import open_weight_source
+from app.codec.weights import BundledSource, WeightSource, open_weight_source
 
 
 @dataclass
@@ -73,11 +74,18 @@ class StepStats:
 
 @dataclass
 class LevelRecord:
+    """One finished level. `steps`/`seconds` count this run; the totals add what the weights
+    it resumed from had already had at this λ (from their manifest), so a ladder that keeps
+    training run after run still says how much training each level has seen."""
+
     quality: int
     lmbda: float
     steps: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    resumed_from: str | None = None
+    total_steps: int = 0
+    total_seconds: float = 0.0
 
 
 class CropStream:
@@ -174,8 +182,12 @@ def train_level(
     on_step: Callable[[StepStats], None] | None = None,
     checkpoint: Callable[[int, dict], None] | None = None,
     start_state: dict | None = None,
+    history: list[dict] | None = None,
 ) -> list[dict]:
-    """Train `model` at one λ for `steps` steps with a cosine learning-rate schedule."""
+    """Train `model` at one λ for `steps` steps with a cosine learning-rate schedule.
+
+    Returns the loss history (every 50 steps), appended to `history` when one is given so a
+    checkpoint taken mid-level carries it."""
     main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
     aux_params = [model.entropy_bottleneck.quantiles]
     optimizer = torch.optim.Adam(main_params, lr=lr)
@@ -187,7 +199,7 @@ def train_level(
         first = start_state["step"]
     net = dist.wrap(model)
     model.train()
-    history: list[dict] = []
+    history = [] if history is None else history
     window: list[tuple[float, float, float]] = []
     last_save = time.monotonic()
     for step in range(first, steps):
@@ -229,6 +241,19 @@ def ladder_order(warm_quality: int) -> list[int]:
 def neighbour(quality: int, warm_quality: int) -> int:
     """The level a fine-tune starts from."""
     return quality - 1 if quality > warm_quality else quality + 1
+
+
+def _earlier_training(source: WeightSource, quality: int) -> dict:
+    """What a manifest says the weights a level resumes from had already had (empty when unknown)."""
+    return source.level(quality) if isinstance(source, BundledSource) else {}
+
+
+def _save_level_state(
+    path: Path, quality: int, model: FactorizedPrior, started: float, history: list[dict], step: int, optim: dict
+) -> None:
+    """Everything a stopped level needs to go on: weights, optimizer moments, time and history so far."""
+    payload = {"quality": quality, "step": step, "model": model.state_dict(), **optim}
+    _save_state(path, {**payload, "seconds": time.monotonic() - started, "history": history})
 
 
 def _save_state(path: Path, payload: dict) -> None:
@@ -286,11 +311,12 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
         state_path = _state_path(cfg.out, quality)
         start_state = torch.load(state_path, weights_only=True) if state_path.exists() else None
         resumed = resume_source is not None and (quality in available or not ladder)
+        start_quality = quality if quality in available else (available or [None])[0]
+        earlier = _earlier_training(resume_source, start_quality) if resumed else {}
         if start_state:
             model = FactorizedPrior.from_state_dict(start_state["model"])
         elif resumed:
-            shipped = resume_source.load(quality if quality in available else available[0]).model
-            model = FactorizedPrior.from_state_dict(shipped.state_dict())
+            model = FactorizedPrior.from_state_dict(resume_source.load(start_quality).model.state_dict())
         elif ladder and quality != cfg.warm_quality:
             source = cfg.out / f"q{neighbour(quality, cfg.warm_quality)}.pth.tar"
             model = FactorizedPrior.from_state_dict(torch.load(source, weights_only=True))
@@ -299,23 +325,26 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
         model.to(dist.device)
         lr = cfg.lr if (not ladder or quality == cfg.warm_quality) and not resumed else cfg.level_lr
 
-        def checkpoint(
-            step: int, optim: dict, quality: int = quality, path: Path = state_path, model: FactorizedPrior = model
-        ) -> None:
-            if dist.main:
-                _save_state(path, {"quality": quality, "step": step, "model": model.state_dict(), **optim})
+        started = time.monotonic() - (start_state or {}).get("seconds", 0.0)
+        history: list[dict] = list((start_state or {}).get("history", []))
 
-        started = time.monotonic()
-        history = train_level(
+        checkpoint = partial(_save_level_state, state_path, quality, model, started, history) if dist.main else None
+        train_level(
             model, crops, lambdas[quality - 1], steps, lr, cfg, dist,
             on_step=(lambda s, q=quality: progress(f"q{q}", s)) if progress and dist.main else None,
-            checkpoint=checkpoint, start_state=start_state,
+            checkpoint=checkpoint, start_state=start_state, history=history,
         )
         if dist.main:
             model.cpu()
             model.entropy_bottleneck.build_tables()
             _save_state(done, model.state_dict())
-            record = LevelRecord(quality, lambdas[quality - 1], steps, time.monotonic() - started, history)
+            seconds = time.monotonic() - started
+            record = LevelRecord(
+                quality, lambdas[quality - 1], steps, seconds, history,
+                resumed_from=f"{cfg.resume} q{start_quality}" if resumed else None,
+                total_steps=steps + int(earlier.get("steps") or 0),
+                total_seconds=round(seconds + float(earlier.get("training_seconds") or 0.0), 1),
+            )
             (cfg.out / f"q{quality}.json").write_text(json.dumps(asdict(record), indent=1))
             state_path.unlink(missing_ok=True)
         dist.barrier()  # the next level may start from this one's file, on every rank

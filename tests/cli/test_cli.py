@@ -450,3 +450,21 @@ def test_train_levels_picks_part_of_the_ladder(tmp_path, capsys):
         assert "--levels" in capsys.readouterr().err
     fresh = ["train", str(data), "--out", str(tmp_path / "fresh"), "--ladder", "--levels", "8", "--crop", "32"]
     assert "q8 is fine-tuned from q7" in _fails(capsys, fresh)
+
+
+def test_training_on_from_an_exported_bundle_counts_all_its_steps(tmp_path, capsys, trained):
+    first = tmp_path / "first"
+    assert main(["export-bundle", str(trained), "--dest", str(first)]) == 0
+    data = tmp_path / "data"
+    _png(data / "a.png", 64, 64)
+    again = tmp_path / "again"
+    argv = ["train", str(data), "--out", str(again), "--ladder", "--levels", "3", "--level-steps", "2"]
+    assert main([*argv, "--crop", "32", "--batch", "1", "--threads", "1", "--resume", str(first)]) == 0
+    record = json.loads((again / "q3.json").read_text())
+    assert record["steps"] == 2 and record["total_steps"] == 3 and record["resumed_from"] == f"{first} q3"
+    second = tmp_path / "second"
+    assert main(["export-bundle", str(again), "--dest", str(second)]) == 0
+    level = json.loads((second / "manifest.json").read_text())["levels"][0]
+    assert level["quality"] == 3 and level["steps"] == 3
+    earlier = json.loads((first / "manifest.json").read_text())["levels"][2]
+    assert level["training_seconds"] >= earlier["training_seconds"]

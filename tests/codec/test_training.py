@@ -3,6 +3,7 @@ runs over disjoint levels sharing one output folder."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -101,10 +102,11 @@ def test_a_stopped_level_resumes_from_its_own_state_file(tmp_path, photos):
     optimizer = torch.optim.Adam([p for n, p in model.named_parameters() if not n.endswith("quantiles")])
     aux = torch.optim.Adam([model.entropy_bottleneck.quantiles])
     state = {"quality": 3, "step": 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "aux_optimizer": aux.state_dict()}
+             "aux_optimizer": aux.state_dict(), "seconds": 100.0, "history": [{"step": 1, "loss": 9.0}]}
     torch.save(state, out / "state-q3.pt")
     train(_tiny(photos, out, quality=3, steps=2), ladder=False)
-    record = (out / "q3.json").read_text()
-    assert '"step": 2' in record and not (out / "state-q3.pt").exists()
+    record = json.loads((out / "q3.json").read_text())
+    assert [h["step"] for h in record["history"]] == [1, 2] and record["history"][0]["loss"] == 9.0
+    assert record["seconds"] >= 100.0 and not (out / "state-q3.pt").exists()
     trained = load_checkpoint(out / "q3.pth.tar").state_dict()["g_s.0.weight"]
     assert (trained - model.state_dict()["g_s.0.weight"]).abs().max() < 1e-3
