@@ -785,21 +785,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--metric", default="mse", choices=METRICS)
     p.add_argument("-q", "--quality", type=_quality, default=defaults.quality, help="λ of this quality (single run)")
-    for flag, kind, name in (
-        ("--steps", _positive(int), "steps"),
-        ("--warm-steps", _positive(int), "warm_steps"),
-        ("--level-steps", _positive(int), "level_steps"),
-        ("--N", _positive(int), "N"),
-        ("--M", _positive(int), "M"),
-        ("--crop", _crop, "crop"),
-        ("--batch", _positive(int), "batch"),
-        ("--lr", _positive(float), "lr"),
-        ("--level-lr", _positive(float), "level_lr"),
+    for flag, kind, name, meaning in (
+        ("--steps", _positive(int), "steps", "steps of a single-quality run"),
+        ("--warm-steps", _positive(int), "warm_steps", "ladder: steps of the --warm-quality level, resumed or not"),
+        ("--level-steps", _positive(int), "level_steps", "ladder: steps of every other level"),
+        ("--N", _positive(int), "N", "transform channels of new models"),
+        ("--M", _positive(int), "M", "latent channels of new models"),
+        ("--crop", _crop, "crop", "random crop size in pixels"),
+        ("--batch", _positive(int), "batch", "crops per step"),
+        ("--lr", _positive(float), "lr", "peak learning rate of a model trained from scratch"),
+        ("--level-lr", _positive(float), "level_lr", "peak learning rate of fine-tunes and resumed levels"),
     ):
-        p.add_argument(
-            flag, type=kind, dest=name, default=getattr(defaults, name), help=f"default {getattr(defaults, name)}"
-        )
-    p.add_argument("--warm-quality", type=_quality, default=defaults.warm_quality)
+        default = getattr(defaults, name)
+        p.add_argument(flag, type=kind, dest=name, default=default, help=f"{meaning} (default {default})")
+    p.add_argument(
+        "--warm-quality",
+        type=_quality,
+        default=defaults.warm_quality,
+        help=f"ladder: the level trained first, that the others start from (default {defaults.warm_quality})",
+    )
     p.add_argument(
         "--levels",
         type=_levels,
@@ -807,7 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --ladder, train only these levels, e.g. 5-8 or 1,2 (default: all 8); "
         "runs over disjoint levels may share --out",
     )
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--seed", type=int, default=defaults.seed, help="seeds weights and crops (default 0)")
     p.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: torch's default)")
     p.add_argument(
         "--resume", metavar="WEIGHTS", help="start each level from these weights: bundled, a ladder folder or a file"
