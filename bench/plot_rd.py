@@ -31,6 +31,7 @@ def main() -> int:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     plot = pg.PlotWidget(title=args.title or document.get("description", ""))
     plot.resize(900, 620)
+    plot.show()  # laid out at its real size, so the export below rescales a finished layout
     plot.addLegend(offset=(-10, -60))
     plot.showGrid(x=True, y=True, alpha=0.3)
     plot.setLabel("bottom", "bits per pixel (real file size)")
