@@ -110,3 +110,15 @@ def test_a_stopped_level_resumes_from_its_own_state_file(tmp_path, photos):
     assert record["seconds"] >= 100.0 and not (out / "state-q3.pt").exists()
     trained = load_checkpoint(out / "q3.pth.tar").state_dict()["g_s.0.weight"]
     assert (trained - model.state_dict()["g_s.0.weight"]).abs().max() < 1e-3
+
+
+def test_a_single_quality_resume_starts_from_that_quality(tmp_path, photos):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for q in range(1, 9):
+        torch.save(make_model(N=8, M=8, seed=40 + q).state_dict(), shipped / f"q{q}.pth.tar")
+    out = tmp_path / "run"
+    train(_tiny(photos, out, quality=6, steps=1, resume=str(shipped)), ladder=False)
+    trained = load_checkpoint(out / "q6.pth.tar").state_dict()["g_s.0.weight"]
+    assert (trained - make_model(N=8, M=8, seed=46).state_dict()["g_s.0.weight"]).abs().max() < 1e-3
+    assert json.loads((out / "q6.json").read_text())["resumed_from"] == f"{shipped} q6"
