@@ -24,6 +24,14 @@ def make_model(N: int = 16, M: int = 24, seed: int = 0):
     return model
 
 
+def save_ladder(folder, N: int = 16, M: int = 24, seed: int = 0):
+    """A folder of eight checkpoints q1…q8 with distinct random weights (quality q uses seed + q)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for q in range(1, 9):
+        torch.save(make_model(N=N, M=M, seed=seed + q).state_dict(), folder / f"q{q}.pth.tar")
+    return folder
+
+
 def make_photo(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
     """A smooth, photo-like uint8 RGB image with some texture."""
     rng = np.random.default_rng(seed)

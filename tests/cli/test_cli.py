@@ -16,19 +16,12 @@ from app import cli
 from app.cli import main
 from app.codec.pipeline import decode_lci
 from app.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
-from tests.conftest import make_model, make_photo
+from tests.conftest import make_model, make_photo, save_ladder
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------------------------------ fixtures
-
-
-def _ladder(folder: Path, seed_offset: int = 0) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for q in range(1, 9):
-        torch.save(make_model(N=16, M=24, seed=q + seed_offset).state_dict(), folder / f"q{q}.pth.tar")
-    return folder
 
 
 def _png(path: Path, height: int = 48, width: int = 64, seed: int = 0) -> Path:
@@ -48,12 +41,12 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def ladder(tmp_path_factory) -> Path:
-    return _ladder(tmp_path_factory.mktemp("ladder"))
+    return save_ladder(tmp_path_factory.mktemp("ladder"))
 
 
 @pytest.fixture(scope="module")
 def other_ladder(tmp_path_factory) -> Path:
-    return _ladder(tmp_path_factory.mktemp("other"), seed_offset=100)
+    return save_ladder(tmp_path_factory.mktemp("other"), seed=100)
 
 
 @pytest.fixture(scope="module")
@@ -415,10 +408,7 @@ def test_train_resumes_from_a_bundled_safetensors_level(tmp_path, capsys):
 
 
 def test_ladder_training_resumes_every_level_from_its_own_weights(tmp_path, capsys):
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    for q in range(1, 9):
-        torch.save(make_model(N=8, M=8, seed=10 + q).state_dict(), shipped / f"q{q}.pth.tar")
+    shipped = save_ladder(tmp_path / "shipped", N=8, M=8, seed=10)
     data = tmp_path / "data"
     _png(data / "a.png", 64, 64)
     out = tmp_path / "run"
@@ -433,10 +423,7 @@ def test_ladder_training_resumes_every_level_from_its_own_weights(tmp_path, caps
 
 
 def test_train_levels_picks_part_of_the_ladder(tmp_path, capsys):
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    for q in range(1, 9):
-        torch.save(make_model(N=8, M=8, seed=30 + q).state_dict(), shipped / f"q{q}.pth.tar")
+    shipped = save_ladder(tmp_path / "shipped", N=8, M=8, seed=30)
     data = tmp_path / "data"
     _png(data / "a.png", 64, 64)
     out = tmp_path / "run"

@@ -14,7 +14,7 @@ from PIL import Image
 from app.codec.entropy_model import EntropyBottleneck
 from app.codec.training import TrainConfig, train, training_plan
 from app.codec.weights import load_checkpoint
-from tests.conftest import make_model
+from tests.conftest import make_model, save_ladder
 
 
 def test_training_decoder_sees_rounded_latents_and_gradients_pass_straight_through():
@@ -68,10 +68,7 @@ def _tiny(data: Path, out: Path, **changes) -> TrainConfig:
 
 
 def test_disjoint_level_runs_share_one_folder(tmp_path, photos):
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    for q in range(1, 9):
-        torch.save(make_model(N=8, M=8, seed=20 + q).state_dict(), shipped / f"q{q}.pth.tar")
+    shipped = save_ladder(tmp_path / "shipped", N=8, M=8, seed=20)
     out = tmp_path / "run"
     assert sorted(train(_tiny(photos, out, levels=(6, 7, 8), resume=str(shipped)), ladder=True)) == [6, 7, 8]
     assert sorted(p.name for p in out.glob("q*.pth.tar")) == ["q6.pth.tar", "q7.pth.tar", "q8.pth.tar"]
@@ -113,10 +110,7 @@ def test_a_stopped_level_resumes_from_its_own_state_file(tmp_path, photos):
 
 
 def test_a_single_quality_resume_starts_from_that_quality(tmp_path, photos):
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    for q in range(1, 9):
-        torch.save(make_model(N=8, M=8, seed=40 + q).state_dict(), shipped / f"q{q}.pth.tar")
+    shipped = save_ladder(tmp_path / "shipped", N=8, M=8, seed=40)
     out = tmp_path / "run"
     train(_tiny(photos, out, quality=6, steps=1, resume=str(shipped)), ladder=False)
     trained = load_checkpoint(out / "q6.pth.tar").state_dict()["g_s.0.weight"]

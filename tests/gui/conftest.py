@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -15,7 +14,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from app.codec.image_io import save_png
-from tests.conftest import make_model, make_photo
+from tests.conftest import make_photo, save_ladder
 
 LADDER_TIMEOUT_MS = 300_000  # a slow, shared machine: generous, the tests return as soon as the work is done
 BROKEN_BINDING = (
@@ -39,10 +38,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def ladder_dir(tmp_path_factory):
     """q1.pth.tar … q8.pth.tar: small (N=16, M=24) random-weight models, as a weights folder."""
-    folder = tmp_path_factory.mktemp("ladder")
-    for q in range(1, 9):
-        torch.save(make_model(N=16, M=24, seed=q).state_dict(), folder / f"q{q}.pth.tar")
-    return folder
+    return save_ladder(tmp_path_factory.mktemp("ladder"))
 
 
 @pytest.fixture
