@@ -108,8 +108,8 @@ class _ProgressLoader:
         )
 
 
-class _Runner(QObject):
-    """Lives in the worker thread and runs one job at a time; emits raw (unfiltered) signals."""
+class _JobSignals(QObject):
+    """The job signals of the module docstring, shared by the runner (raw) and the handle (filtered)."""
 
     jobStarted = Signal(int, str, int)
     progress = Signal(int, int, int, str)
@@ -119,6 +119,10 @@ class _Runner(QObject):
     sourceReady = Signal(int, object)
     failed = Signal(int, str, str)
     jobFinished = Signal(int, str)
+
+
+class _Runner(_JobSignals):
+    """Lives in the worker thread and runs one job at a time; emits raw (unfiltered) signals."""
 
     @Slot(object)
     def run(self, job: _Job) -> None:
@@ -231,17 +235,8 @@ class _Runner(QObject):
         self.sourceReady.emit(job.job_id, job.source)
 
 
-class CodecWorker(QObject):
+class CodecWorker(_JobSignals):
     """The GUI-side handle of the background worker; see the module docstring for the signals."""
-
-    jobStarted = Signal(int, str, int)
-    progress = Signal(int, int, int, str)
-    resultReady = Signal(int, object)
-    baselinesReady = Signal(int, object)
-    lciDecoded = Signal(int, object)
-    sourceReady = Signal(int, object)
-    failed = Signal(int, str, str)
-    jobFinished = Signal(int, str)
 
     _submit = Signal(object)
 
