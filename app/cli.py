@@ -575,6 +575,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         threads=args.threads,
+        precision=args.precision,
         quality=args.quality,
         steps=args.steps,
         warm_steps=args.warm_steps,
@@ -813,6 +814,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=defaults.seed, help="seeds weights and crops (default 0)")
     p.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default=defaults.precision,
+        help="bf16: transforms under bfloat16 autocast, weights and rates float32; "
+        "about 1.8x faster on CPUs with AVX-512-BF16 and on recent GPUs (default fp32)",
+    )
     p.add_argument(
         "--resume", metavar="WEIGHTS", help="start each level from these weights: bundled, a ladder folder or a file"
     )

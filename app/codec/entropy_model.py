@@ -74,7 +74,15 @@ class EntropyBottleneck(nn.Module):
         return self.quantiles[:, 0, 1].detach()
 
     def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Median-centred rounding (likelihoods of noisy values while training); returns (y_hat, likelihoods)."""
+        """Median-centred rounding (likelihoods of noisy values while training); returns (y_hat, likelihoods).
+
+        Always float32, even under autocast: bin probabilities are differences of sigmoids
+        that bfloat16 would round to zero or to garbage, and rounding needs the exact latent.
+        """
+        with torch.autocast(y.device.type, enabled=False):
+            return self._forward(y.float())
+
+    def _forward(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, channels, height, width = y.shape
         values = y.permute(1, 0, 2, 3).reshape(channels, 1, -1)
         medians = self.quantiles[:, :, 1:2].detach()

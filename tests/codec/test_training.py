@@ -116,3 +116,33 @@ def test_a_single_quality_resume_starts_from_that_quality(tmp_path, photos):
     trained = load_checkpoint(out / "q6.pth.tar").state_dict()["g_s.0.weight"]
     assert (trained - make_model(N=8, M=8, seed=46).state_dict()["g_s.0.weight"]).abs().max() < 1e-3
     assert json.loads((out / "q6.json").read_text())["resumed_from"] == f"{shipped} q6"
+
+
+def test_the_density_model_stays_float32_under_bfloat16_autocast():
+    torch.manual_seed(2)
+    bottleneck = EntropyBottleneck(6).eval()
+    y = (torch.randn(1, 6, 4, 5) * 4).bfloat16()  # what a transform gives under autocast
+    expected = bottleneck(y.float())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_hat, likelihoods = bottleneck(y)
+    assert y_hat.dtype == likelihoods.dtype == torch.float32
+    assert torch.equal(y_hat, expected[0]) and torch.equal(likelihoods, expected[1])
+
+
+def test_a_bfloat16_run_trains_and_saves_plain_float32_weights(tmp_path, photos):
+    start = make_model(N=8, M=8, seed=5)
+    torch.save(start.state_dict(), tmp_path / "start.pth.tar")
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / precision
+        cfg = _tiny(photos, out, quality=8, steps=3, precision=precision, resume=str(tmp_path / "start.pth.tar"))
+        cfg.level_lr = 1e-3
+        train(cfg, ladder=False)
+        runs[precision] = json.loads((out / "q8.json").read_text())["history"][-1]["loss"]
+        saved = torch.load(out / "q8.pth.tar", weights_only=True)
+        # what ships (safetensors) needs plain float32 tensors in the default layout
+        assert all(t.is_contiguous() for t in saved.values())
+        assert all(t.dtype in (torch.float32, torch.int32) for t in saved.values())
+        assert not torch.equal(saved["g_a.0.weight"], start.state_dict()["g_a.0.weight"])
+    # the same start, crops and steps give nearly the same loss in either precision
+    assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.05)
