@@ -392,7 +392,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     data = _read(args.file)
     header, payload = unpack_lci(data)
     pixels = header.width * header.height
-    _say(f"{args.file}: .lci v1, {len(data):,} bytes ({HEADER_SIZE} header, {len(payload):,} payload, 4 CRC-32)")
+    sizes = f"{len(data):,} bytes ({HEADER_SIZE} header, {len(payload):,} payload, 4 CRC-32)"
+    _say(f"{args.file}: .lci v{header.version}, {sizes}")
     _say(f"  model    {header.family} {header.metric} quality {header.quality} (N={header.N}, M={header.M})")
     _say(f"  weights  {header.source_kind}, fingerprint {header.fingerprint}")
     _say(

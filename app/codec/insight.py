@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
+from app.codec.lci_format import unpack_lci
 from app.codec.model import FactorizedPrior
-from app.codec.pipeline import centred_padding
 
 # --------------------------------------------------------------------------------------------- formatting
 
@@ -121,13 +121,13 @@ def spatial_bits(result: QualityResult) -> np.ndarray:
 def picture_extent(result: QualityResult) -> tuple[float, float, float, float]:
     """(x, y, width, height) of the picture inside the latent grid, in latent squares.
 
-    The encoder pads the picture (centred) to a multiple of 64 pixels, so the grid is a little
-    larger than the picture; a map drawn over this extent has the picture's own aspect.
+    The encoder pads the picture (centred) to a multiple of 16 pixels (64 in version-1 files),
+    so the grid can be a little larger than the picture; a map drawn over this extent has the
+    picture's own aspect. The file's header says where the picture sits.
     """
-    height, width = result.reconstruction.shape[:2]
-    left, _, top, _ = centred_padding(height, width)
+    header = unpack_lci(result.lci)[0]
     block = FactorizedPrior.downsampling
-    return left / block, top / block, width / block, height / block
+    return header.pad_left / block, header.pad_top / block, header.width / block, header.height / block
 
 
 def channel_map(result: QualityResult, channel: int) -> np.ndarray:

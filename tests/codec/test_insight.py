@@ -102,15 +102,17 @@ def test_ranking_and_per_element_bits(results):
 def test_spatial_map_sums_to_all_the_bits(results):
     for result in results:
         spatial = spatial_bits(result)
-        assert spatial.shape == result.bit_map.shape[1:] == (8, 8)  # padded to 128 × 128 pixels
+        assert spatial.shape == result.bit_map.shape[1:] == (6, 8)  # 96 × 128 pixels: no padding
         assert spatial.sum() == pytest.approx(result.bits_per_channel.sum(), rel=1e-6)
         pixels = 96 * 128
         assert spatial.sum() / pixels == pytest.approx(result.bpp_estimated, rel=1e-6)
 
 
 def test_picture_extent_inside_the_padded_grid(results):
-    # 96 × 128 pixels → padded (centred) to 128 × 128: 16 rows of padding above, 16 below
-    assert picture_extent(results[0]) == (0.0, 1.0, 8.0, 6.0)
+    assert picture_extent(results[0]) == (0.0, 0.0, 8.0, 6.0)  # 96 × 128 fills its grid
+    # 90 × 117 pixels → padded (centred) to 96 × 128: 3 rows above, 5 columns left
+    odd = measure_quality(_loaded(1, M=24), RgbImage(make_photo(90, 117), 20000))
+    assert picture_extent(odd) == (5 / 16, 3 / 16, 117 / 16, 90 / 16)
 
 
 def test_channel_map_is_that_channel(results):
@@ -144,7 +146,7 @@ def test_explain_names_lambda_channels_and_size(results):
     assert format_kb(result.file_bytes) in text
     assert format_ratio(result.ratio_to_raw) in text
     assert "N = 16" in text and "M = 24" in text
-    assert "8 × 8 squares" in text  # 96 × 128 pixels, padded to 128 × 128
+    assert "8 × 6 squares" in text  # 128 × 96 pixels
     assert "smaller than the file you opened" in text or "larger than the file you opened" in text
     assert "higher λ" in text  # the why
 

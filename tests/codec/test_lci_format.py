@@ -1,8 +1,9 @@
-"""The `.lci` v1 container: header round trip, and fuzzing (truncations, flips, garbage, foreign and
+"""The `.lci` container (versions 1 and 2): header round trip, and fuzzing (truncations, flips, garbage, foreign and
 future files) that must only ever raise `LciFormatError`; decoding with other weights names the ones needed."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import struct
 import zlib
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from app.codec import pipeline
+from app.codec.entropy_coding import CdfTables, encode_symbols
 from app.codec.lci_format import (
     CRC_SIZE,
     FAMILIES,
@@ -47,7 +49,7 @@ def loaded_model(seed: int = 0, quality: int = 3, metric: str = "mse", source: s
 
 @functools.cache
 def encoded() -> tuple[LoadedModel, bytes, np.ndarray]:
-    """A real small file: a 40×50 photo (padded to 64×64, latent 24×4×4) and its reconstruction."""
+    """A real small file: a 40×50 photo (padded to 48×64, latent 24×3×4) and its reconstruction."""
     loaded = loaded_model()
     data = pipeline.encode_image(loaded, make_photo(40, 50, seed=1)).lci
     return loaded, data, pipeline.decode_lci(data, loaded)
@@ -86,12 +88,12 @@ HEADER = LciHeader(
     N=192,
     M=320,
     fingerprint="0123456789abcdef",
-    width=6000,
-    height=4000,
-    pad_left=8,
-    pad_top=16,
-    latent_height=252,
-    latent_width=376,
+    width=5990,
+    height=3991,
+    pad_left=5,
+    pad_top=4,
+    latent_height=250,
+    latent_width=375,
 )
 
 
@@ -103,15 +105,15 @@ def test_header_round_trip_and_layout():
     data = pack_lci(HEADER, payload)
     assert len(data) == HEADER_SIZE + len(payload) + CRC_SIZE == 41 + len(payload) + 4
     assert data[:4] == MAGIC == b"LCI\x1a"
-    assert data[4] == VERSION == 1
+    assert data[4] == VERSION == 2
     assert data[13:21] == bytes.fromhex(HEADER.fingerprint)
-    assert struct.unpack(">IIHHHHI", data[21:41]) == (6000, 4000, 8, 16, 252, 376, len(payload))
+    assert struct.unpack(">IIHHHHI", data[21:41]) == (5990, 3991, 5, 4, 250, 375, len(payload))
     assert struct.unpack(">I", data[-4:])[0] == zlib.crc32(data[:-4])
     header, out = unpack_lci(data)
     assert header == HEADER
     assert out == payload
-    assert header.padded_size == (252 * 16, 376 * 16)
-    assert "6000×4000" in header.describe()
+    assert header.padded_size == (4000, 6000)
+    assert "5990×3991" in header.describe()
 
 
 @settings(max_examples=80, deadline=None)
@@ -128,7 +130,7 @@ def test_header_round_trip_and_layout():
 )
 def test_header_round_trip_any_valid_values(family, metric, quality, source, N, M, fingerprint, size, payload):
     height, width = size
-    padded_h, padded_w = -(-height // 64) * 64, -(-width // 64) * 64
+    padded_h, padded_w = -(-height // 16) * 16, -(-width // 16) * 16
     header = LciHeader(
         family,
         metric,
@@ -147,9 +149,45 @@ def test_header_round_trip_any_valid_values(family, metric, quality, source, N, 
     assert unpack_lci(pack_lci(header, payload)) == (header, payload)
 
 
+@torch.no_grad()
+def test_a_version_1_file_padded_to_64_still_decodes():
+    """Version 1 framed the picture in zeros to a multiple of 64; those files keep decoding."""
+    loaded = loaded_model()
+    model, pixels = loaded.model, make_photo(40, 50, seed=1)
+    x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
+    left, right, top, bottom = pipeline.centred_padding(40, 50, multiple=64)
+    framed = torch.nn.functional.pad(x, (left, right, top, bottom))  # version 1 framed in zeros
+    symbols = model.entropy_bottleneck.quantize_symbols(model.g_a(framed))
+    coded = symbols[0].numpy()
+    payload = encode_symbols(coded, CdfTables.from_bottleneck(model.entropy_bottleneck))
+    info = loaded.info
+    header = LciHeader(
+        "bmshj2018-factorized", info.metric, info.quality, info.source, info.N, info.M, info.fingerprint,
+        50, 40, left, top, *coded.shape[1:],
+    )
+    with pytest.raises(LciFormatError, match="does not fit"):  # 64-padding is not what version 2 writes
+        unpack_lci(pack_lci(header, payload))
+    header = dataclasses.replace(header, version=1)
+    data = pack_lci(header, payload)
+    assert data[4] == 1 and unpack_lci(data)[0] == header and header.padded_size == (64, 64)
+    full = model.g_s(model.entropy_bottleneck.dequantize(symbols))
+    full = (full[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(pipeline.decode_lci(data, loaded), full[top : top + 40, left : left + 50])
+
+
+def test_a_version_2_layout_under_a_version_1_byte_is_rejected():
+    header, payload = unpack_lci(encoded()[1])
+    assert header.version == 2
+    error = assert_rejected(pack_lci(dataclasses.replace(header, version=1), payload))  # v1 never padded to 16
+    assert "does not fit" in str(error)
+
+
 @pytest.mark.parametrize(
     "change",
-    [{"N": 70000}, {"quality": 300}, {"width": -1}, {"fingerprint": "abc"}, {"metric": "psnr"}, {"source_kind": "web"}],
+    [
+        {"version": 3}, {"N": 70000}, {"quality": 300}, {"width": -1},
+        {"fingerprint": "abc"}, {"metric": "psnr"}, {"source_kind": "web"},
+    ],
 )
 def test_pack_refuses_values_outside_the_layout(change):
     with pytest.raises(ValueError):
@@ -215,7 +253,7 @@ def test_a_different_magic_is_rejected(magic):
     assert "not an .lci file" in str(error)
 
 
-@pytest.mark.parametrize("version", [0, 2, 3, 255])
+@pytest.mark.parametrize("version", [0, 3, 255])
 def test_another_version_is_rejected_by_name(version):
     data = bytearray(encoded()[1])
     data[4] = version
@@ -233,7 +271,7 @@ def test_another_version_is_rejected_by_name(version):
         (7, b"\x09", "impossible"),  # quality 9
         (21, struct.pack(">I", 0), "impossible"),  # width 0
         (25, struct.pack(">I", 0), "impossible"),  # height 0
-        (21, struct.pack(">I", 65), "does not fit"),  # wider than the 64-pixel padded latent
+        (21, struct.pack(">I", 65), "does not fit"),  # wider than the 64-pixel-wide latent
         (29, struct.pack(">H", 20), "does not fit"),  # padding pushes the image out of the latent
         (33, struct.pack(">H", 0), "does not fit"),  # zero latent height
     ],

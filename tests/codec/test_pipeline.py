@@ -274,13 +274,14 @@ def test_damaged_image_files_raise_only_image_read_error(name, cut, flips):
 # ----------------------------------------------------------------------------------------------- sizes and padding
 
 
-def test_centred_padding_matches_compressai():
-    # compute_padding: out = ceil(in / 64)·64, left = (out_w − in_w) // 2, top likewise, the rest right/bottom
-    assert pipeline.centred_padding(17, 33) == (15, 16, 23, 24)
-    assert pipeline.centred_padding(1, 1) == (31, 32, 31, 32)
-    assert pipeline.centred_padding(65, 130) == (31, 31, 31, 32)
+def test_centred_padding_to_a_multiple_of_16():
+    # CompressAI's rule (left = (out_w − in_w) // 2, top likewise, the rest right/bottom), to 16
+    assert pipeline.centred_padding(17, 33) == (7, 8, 7, 8)
+    assert pipeline.centred_padding(1, 1) == (7, 8, 7, 8)
+    assert pipeline.centred_padding(65, 130) == (7, 7, 7, 8)
     assert pipeline.centred_padding(512, 768) == (0, 0, 0, 0)
-    assert pipeline.centred_padding(4000, 6000) == (8, 8, 16, 16)
+    assert pipeline.centred_padding(4000, 6000) == (0, 0, 0, 0)
+    assert pipeline.centred_padding(17, 33, multiple=64) == (15, 16, 23, 24)  # version-1 files
 
 
 @pytest.mark.parametrize(("height", "width"), [(1, 1), (17, 33), (65, 130), (64, 64), (2, 129)])
@@ -292,24 +293,25 @@ def test_odd_sizes_round_trip_to_the_exact_size(loaded, height, width):
     assert (header.width, header.height, header.pad_left, header.pad_top) == (width, height, left, top)
     assert header.padded_size == (height + top + bottom, width + left + right)
     assert encoded.symbols.shape == (24, header.latent_height, header.latent_width)
-    assert header.latent_height * 16 % 64 == 0 and header.latent_width * 16 % 64 == 0
+    assert 0 <= header.latent_height * 16 - height < 16 and 0 <= header.latent_width * 16 - width < 16
     decoded = pipeline.decode_lci(encoded.lci, loaded)
     assert decoded.shape == (height, width, 3)
 
 
 @torch.no_grad()
-def test_the_image_sits_centred_in_the_padded_frame(loaded):
-    """Encoder symbols equal g_a of the zero-padded, centred image; decoder output is the centre crop."""
+def test_the_image_sits_centred_in_a_frame_of_its_own_edge_pixels(loaded):
+    """Encoder symbols equal g_a of the centred image with its edges repeated; decoder output is the centre crop."""
     pixels = make_photo(17, 33, seed=9)
     encoded = pipeline.encode_image(loaded, pixels)
     model = loaded.model
     x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
-    x = torch.nn.functional.pad(x, (15, 16, 23, 24))  # CompressAI: F.pad(x, (left, right, top, bottom))
-    symbols = model.entropy_bottleneck.quantize_symbols(model.g_a(x))[0].numpy()
+    framed = torch.nn.functional.pad(x, (7, 8, 7, 8), mode="replicate")  # (left, right, top, bottom)
+    assert torch.equal(framed[..., 0, 7:40], x[..., 0, :]) and torch.equal(framed[..., 31, 0], x[..., 16, 0])
+    symbols = model.entropy_bottleneck.quantize_symbols(model.g_a(framed))[0].numpy()
     np.testing.assert_array_equal(encoded.symbols, symbols)
     full = model.g_s(model.entropy_bottleneck.dequantize(torch.from_numpy(symbols)[None]))
     full = (full[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    np.testing.assert_array_equal(pipeline.decode_lci(encoded.lci, loaded), full[23 : 23 + 17, 15 : 15 + 33])
+    np.testing.assert_array_equal(pipeline.decode_lci(encoded.lci, loaded), full[7 : 7 + 17, 7 : 7 + 33])
 
 
 # ----------------------------------------------------------------------------------------------- tiling
