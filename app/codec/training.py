@@ -281,6 +281,16 @@ def training_plan(cfg: TrainConfig, ladder: bool) -> list[tuple[int, int]]:
     return [(q, cfg.warm_steps if q == cfg.warm_quality else cfg.level_steps) for q in order]
 
 
+def _starting_point(cfg: TrainConfig, ladder: bool, quality: int, available: list[int]) -> int | Path | None:
+    """Where a level starts: a quality of the `--resume` weights, the finished checkpoint of its
+    ladder neighbour, or None for random weights. (A stopped level's own state file wins over all.)"""
+    if cfg.resume and (quality in available or not ladder):
+        return quality if quality in available else available[0]
+    if ladder and quality != cfg.warm_quality:
+        return cfg.out / f"q{neighbour(quality, cfg.warm_quality)}.pth.tar"
+    return None
+
+
 def _state_path(out: Path, quality: int) -> Path:
     """One resume file per level, so runs over disjoint levels can share an output folder."""
     return out / f"state-q{quality}.pt"
@@ -296,16 +306,15 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
     plan = training_plan(cfg, ladder)
     resume_source = open_weight_source(cfg.resume, cfg.metric, quality_label=cfg.quality) if cfg.resume else None
     available = resume_source.qualities() if resume_source else []
-    if ladder:
-        planned = {q for q, _ in plan}
-        for quality, _ in plan:
-            start = neighbour(quality, cfg.warm_quality)
-            needs_neighbour = quality != cfg.warm_quality and quality not in available
-            if needs_neighbour and start not in planned and not (cfg.out / f"q{start}.pth.tar").exists():
-                raise ValueError(
-                    f"q{quality} is fine-tuned from q{start}, which is neither trained in this run "
-                    f"nor finished in {cfg.out}: add it to the levels or resume from weights that have q{quality}"
-                )
+    planned = {q for q, _ in plan}
+    for quality, _ in plan:
+        start = _starting_point(cfg, ladder, quality, available)
+        previous = neighbour(quality, cfg.warm_quality)
+        if isinstance(start, Path) and previous not in planned and not start.exists():
+            raise ValueError(
+                f"q{quality} is fine-tuned from q{previous}, which is neither trained in this run "
+                f"nor finished in {cfg.out}: add it to the levels or resume from weights that have q{quality}"
+            )
     dist = _Distributed()
     torch.manual_seed(cfg.seed + dist.rank)
     if cfg.threads:
@@ -321,20 +330,19 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
             continue
         state_path = _state_path(cfg.out, quality)
         start_state = torch.load(state_path, weights_only=True) if state_path.exists() else None
-        resumed = resume_source is not None and (quality in available or not ladder)
-        start_quality = quality if quality in available else (available or [None])[0]
-        earlier = _earlier_training(resume_source, start_quality) if resumed else {}
+        start = _starting_point(cfg, ladder, quality, available)
+        resumed = isinstance(start, int)
+        earlier = _earlier_training(resume_source, start) if resumed else {}
         if start_state:
             model = FactorizedPrior.from_state_dict(start_state["model"])
         elif resumed:
-            model = FactorizedPrior.from_state_dict(resume_source.load(start_quality).model.state_dict())
-        elif ladder and quality != cfg.warm_quality:
-            source = cfg.out / f"q{neighbour(quality, cfg.warm_quality)}.pth.tar"
-            model = FactorizedPrior.from_state_dict(torch.load(source, weights_only=True))
+            model = FactorizedPrior.from_state_dict(resume_source.load(start).model.state_dict())
+        elif start is not None:
+            model = FactorizedPrior.from_state_dict(torch.load(start, weights_only=True))
         else:
             model = FactorizedPrior(cfg.N, cfg.M)
         model.to(dist.device)
-        lr = cfg.lr if (not ladder or quality == cfg.warm_quality) and not resumed else cfg.level_lr
+        lr = cfg.level_lr if start is not None else cfg.lr
 
         started = time.monotonic() - (start_state or {}).get("seconds", 0.0)
         history: list[dict] = list((start_state or {}).get("history", []))
@@ -352,7 +360,7 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
             seconds = time.monotonic() - started
             record = LevelRecord(
                 quality, lambdas[quality - 1], steps, seconds, history,
-                resumed_from=f"{cfg.resume} q{start_quality}" if resumed else None,
+                resumed_from=f"{cfg.resume} q{start}" if resumed else None,
                 total_steps=steps + int(earlier.get("steps") or 0),
                 total_seconds=round(seconds + float(earlier.get("training_seconds") or 0.0), 1),
             )
