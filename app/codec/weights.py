@@ -20,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -44,6 +44,7 @@ Cancel = Callable[[], bool]
 COMPRESSAI_URL_ROOT = "https://compressai.s3.amazonaws.com/models/v1"
 MANIFEST_NAME = "manifest.json"
 _CHUNK = 64 * 1024
+_CANCEL_POLL_S = 0.1
 
 # The 8 hex digits are the first 8 of each file's SHA-256 (CompressAI's zoo, v1).
 _COMPRESSAI_HASHES = {
@@ -373,6 +374,38 @@ def _reason(exc: BaseException, timeout: float) -> str:
     return _short(exc)
 
 
+@contextlib.contextmanager
+def _shut_on_cancel(response, cancel: Cancel | None) -> Iterator[None]:
+    """While the body is read, poll `cancel`; once it says stop, shut the connection's socket.
+
+    A read blocked on a stalled server would otherwise wait out the whole read timeout before
+    the cancel is seen; shutting the socket down makes that read return at once.
+    """
+    if cancel is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(_CANCEL_POLL_S):
+            if cancel():
+                with contextlib.suppress(OSError, ValueError):  # not a socket (file://), or closed already
+                    sock = socket.socket(fileno=response.fileno())
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    finally:
+                        sock.detach()  # the response still owns (and closes) the descriptor
+                return
+
+    watcher = threading.Thread(target=watch, name="download-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        watcher.join()  # before the response closes its descriptor
+
+
 def download_checkpoint(
     url: str,
     dest: Path,
@@ -415,7 +448,7 @@ def download_checkpoint(
                 if isinstance(exc, urllib.error.HTTPError):
                     exc.close()
                 raise failed(exc) from None
-            with response:
+            with response, _shut_on_cancel(response, cancel):
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
                 received = 0
@@ -426,9 +459,13 @@ def download_checkpoint(
                         raise DownloadCancelledError(f"Download of {dest.name} cancelled.")
                     try:
                         block = response.read(_CHUNK)
-                    except Exception as exc:  # stalled (timeout), reset, IncompleteRead
+                    except Exception as exc:  # stalled (timeout), reset, IncompleteRead, or shut by a cancel
+                        if cancel is not None and cancel():
+                            raise DownloadCancelledError(f"Download of {dest.name} cancelled.") from None
                         raise failed(exc) from None
                     if not block:
+                        if cancel is not None and cancel():
+                            raise DownloadCancelledError(f"Download of {dest.name} cancelled.")
                         break
                     try:
                         out.write(block)

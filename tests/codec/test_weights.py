@@ -406,6 +406,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"only a little")
             return
+        if self.path == "/stall":  # a first block, then silence until the test lets go
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            self.server.release.wait(30)  # type: ignore[attr-defined]
+            return
         data = files.get(self.path)
         if data is None:
             self.send_error(404)
@@ -425,10 +433,12 @@ def server():
     httpd.daemon_threads = True
     httpd.files = {}  # type: ignore[attr-defined]
     httpd.requests = []  # type: ignore[attr-defined]
+    httpd.release = threading.Event()  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"  # type: ignore[attr-defined]
     yield httpd
+    httpd.release.set()  # type: ignore[attr-defined]
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=5)
@@ -568,6 +578,23 @@ def test_download_cancel_leaves_nothing(server, tmp_path):
             cancel=lambda: any(calls),
         )
     assert 0 < calls[-1] < len(data)
+    assert list(cache.iterdir()) == []
+
+
+def test_cancel_during_a_stalled_read_stops_at_once(server, tmp_path):
+    """The server goes silent inside the body; a cancel must not wait out the 60 s read timeout."""
+    cache = tmp_path / "cache"
+    cancel_at: list[float] = []
+
+    def started(done: int, total: int | None) -> None:  # the headers are in: the body read comes next
+        cancel_at.append(time.monotonic() + 0.5)
+
+    with pytest.raises(DownloadCancelledError, match="cancelled"):
+        download_checkpoint(
+            f"{server.url}/stall", cache / "x.pth.tar", None, timeout=60,
+            progress=started, cancel=lambda: bool(cancel_at) and time.monotonic() >= cancel_at[0],
+        )
+    assert time.monotonic() - cancel_at[0] < 10
     assert list(cache.iterdir()) == []
 
 
