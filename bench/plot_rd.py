@@ -30,8 +30,8 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     plot = pg.PlotWidget(title=args.title or document.get("description", ""))
-    plot.resize(900, 620)
-    plot.show()  # laid out at its real size, so the export below rescales a finished layout
+    plot.resize(1200, 830)
+    plot.show()  # laid out at the exported size: a rescaled export lets the axis label drift onto the ticks
     plot.addLegend(offset=(-10, -60))
     plot.showGrid(x=True, y=True, alpha=0.3)
     plot.setLabel("bottom", "bits per pixel (real file size)")
@@ -53,6 +53,7 @@ def main() -> int:
             symbolPen=colour,
             symbolSize=8,
         )
+    app.processEvents()
     exporter = ImageExporter(plot.getPlotItem())
     exporter.parameters()["width"] = 1200
     tmp = args.out_png + ".part.png"
