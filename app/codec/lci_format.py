@@ -63,6 +63,14 @@ class LciHeader:
         )
 
 
+def centred_padding(height: int, width: int, multiple: int = PAD_MULTIPLE) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) padding up to a multiple, centred like CompressAI."""
+    full_h = -(-height // multiple) * multiple
+    full_w = -(-width // multiple) * multiple
+    left, top = (full_w - width) // 2, (full_h - height) // 2
+    return left, full_w - width - left, top, full_h - height - top
+
+
 def pack_lci(header: LciHeader, payload: bytes) -> bytes:
     """Header + payload + CRC-32 of both."""
     if header.version not in PAD_MULTIPLES:
@@ -114,10 +122,7 @@ def unpack_lci(data: bytes) -> tuple[LciHeader, bytes]:
         raise LciFormatError("the .lci header holds impossible values")
     if width * height > MAX_PIXELS:
         raise LciFormatError(f"the .lci header claims {width}×{height} pixels, more than this program decodes")
-    padded_h, padded_w = header.padded_size
-    multiple = PAD_MULTIPLES[version]
-    expected = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
-    centred = ((padded_w - width) // 2, (padded_h - height) // 2)
-    if (padded_h, padded_w) != expected or (pad_left, pad_top) != centred:
+    left, right, top, bottom = centred_padding(height, width, PAD_MULTIPLES[version])
+    if header.padded_size != (height + top + bottom, width + left + right) or (pad_left, pad_top) != (left, top):
         raise LciFormatError("the .lci header's image size does not fit its latent size")
     return header, data[HEADER_SIZE : HEADER_SIZE + payload_length]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from app.codec.entropy_coding import CdfTables, EntropyCodingError, decode_symbols, encode_symbols
-from app.codec.lci_format import PAD_MULTIPLE, LciFormatError, LciHeader, pack_lci, unpack_lci
+from app.codec.lci_format import LciFormatError, LciHeader, centred_padding, pack_lci, unpack_lci
 from app.codec.model import FAMILY, FactorizedPrior, LoadedModel, ModelInfo
 
 TILE = 1024  # input pixels per tile side (a multiple of 16)
@@ -39,14 +39,6 @@ def source_kind(info: ModelInfo) -> str:
     if info.source in _SOURCE_KINDS:
         return info.source
     return "folder" if not info.source.endswith((".tar", ".pth", ".pt", ".safetensors")) else "file"
-
-
-def centred_padding(height: int, width: int, multiple: int = PAD_MULTIPLE) -> tuple[int, int, int, int]:
-    """(left, right, top, bottom) padding up to a multiple, centred like CompressAI."""
-    full_h = -(-height // multiple) * multiple
-    full_w = -(-width // multiple) * multiple
-    left, top = (full_w - width) // 2, (full_h - height) // 2
-    return left, full_w - width - left, top, full_h - height - top
 
 
 def to_tensor(pixels: np.ndarray) -> torch.Tensor:

@@ -425,6 +425,10 @@ def download_checkpoint(
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or (parts.path if parts.scheme == "file" else url)
 
+    def stop_if_cancelled() -> None:
+        if cancel is not None and cancel():
+            raise DownloadCancelledError(f"Download of {dest.name} cancelled.")
+
     def failed(exc: BaseException) -> WeightsError:
         return WeightsError(
             f"Could not download {dest.name} from {host}: {_reason(exc, timeout)}. "
@@ -455,17 +459,14 @@ def download_checkpoint(
                 if progress is not None:
                     progress(0, total)
                 while True:
-                    if cancel is not None and cancel():
-                        raise DownloadCancelledError(f"Download of {dest.name} cancelled.")
+                    stop_if_cancelled()
                     try:
                         block = response.read(_CHUNK)
                     except Exception as exc:  # stalled (timeout), reset, IncompleteRead, or shut by a cancel
-                        if cancel is not None and cancel():
-                            raise DownloadCancelledError(f"Download of {dest.name} cancelled.") from None
+                        stop_if_cancelled()
                         raise failed(exc) from None
                     if not block:
-                        if cancel is not None and cancel():
-                            raise DownloadCancelledError(f"Download of {dest.name} cancelled.")
+                        stop_if_cancelled()  # a cancel that shut the socket ends the body early
                         break
                     try:
                         out.write(block)

@@ -26,6 +26,7 @@ from app.codec.lci_format import (
     VERSION,
     LciFormatError,
     LciHeader,
+    centred_padding,
     pack_lci,
     unpack_lci,
 )
@@ -155,7 +156,7 @@ def test_a_version_1_file_padded_to_64_still_decodes():
     loaded = loaded_model()
     model, pixels = loaded.model, make_photo(40, 50, seed=1)
     x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
-    left, right, top, bottom = pipeline.centred_padding(40, 50, multiple=64)
+    left, right, top, bottom = centred_padding(40, 50, multiple=64)
     framed = torch.nn.functional.pad(x, (left, right, top, bottom))  # version 1 framed in zeros
     symbols = model.entropy_bottleneck.quantize_symbols(model.g_a(framed))
     coded = symbols[0].numpy()
@@ -170,8 +171,7 @@ def test_a_version_1_file_padded_to_64_still_decodes():
     header = dataclasses.replace(header, version=1)
     data = pack_lci(header, payload)
     assert data[4] == 1 and unpack_lci(data)[0] == header and header.padded_size == (64, 64)
-    full = model.g_s(model.entropy_bottleneck.dequantize(symbols))
-    full = (full[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    full = pipeline.to_pixels(model.g_s(model.entropy_bottleneck.dequantize(symbols)))
     np.testing.assert_array_equal(pipeline.decode_lci(data, loaded), full[top : top + 40, left : left + 50])
 
 

@@ -17,7 +17,7 @@ from PIL import Image, features
 
 from app.codec import image_io, pipeline
 from app.codec.image_io import ImageReadError, atomic_write, load_rgb, save_png
-from app.codec.lci_format import unpack_lci
+from app.codec.lci_format import centred_padding, unpack_lci
 from app.codec.metrics import psnr_rgb
 from app.codec.model import LoadedModel, ModelInfo, weights_fingerprint
 from tests.conftest import make_model, make_photo
@@ -276,12 +276,12 @@ def test_damaged_image_files_raise_only_image_read_error(name, cut, flips):
 
 def test_centred_padding_to_a_multiple_of_16():
     # CompressAI's rule (left = (out_w − in_w) // 2, top likewise, the rest right/bottom), to 16
-    assert pipeline.centred_padding(17, 33) == (7, 8, 7, 8)
-    assert pipeline.centred_padding(1, 1) == (7, 8, 7, 8)
-    assert pipeline.centred_padding(65, 130) == (7, 7, 7, 8)
-    assert pipeline.centred_padding(512, 768) == (0, 0, 0, 0)
-    assert pipeline.centred_padding(4000, 6000) == (0, 0, 0, 0)
-    assert pipeline.centred_padding(17, 33, multiple=64) == (15, 16, 23, 24)  # version-1 files
+    assert centred_padding(17, 33) == (7, 8, 7, 8)
+    assert centred_padding(1, 1) == (7, 8, 7, 8)
+    assert centred_padding(65, 130) == (7, 7, 7, 8)
+    assert centred_padding(512, 768) == (0, 0, 0, 0)
+    assert centred_padding(4000, 6000) == (0, 0, 0, 0)
+    assert centred_padding(17, 33, multiple=64) == (15, 16, 23, 24)  # version-1 files
 
 
 @pytest.mark.parametrize(("height", "width"), [(1, 1), (17, 33), (65, 130), (64, 64), (2, 129)])
@@ -289,7 +289,7 @@ def test_odd_sizes_round_trip_to_the_exact_size(loaded, height, width):
     pixels = make_photo(height, width, seed=height + width)
     encoded = pipeline.encode_image(loaded, pixels)
     header = unpack_lci(encoded.lci)[0]
-    left, right, top, bottom = pipeline.centred_padding(height, width)
+    left, right, top, bottom = centred_padding(height, width)
     assert (header.width, header.height, header.pad_left, header.pad_top) == (width, height, left, top)
     assert header.padded_size == (height + top + bottom, width + left + right)
     assert encoded.symbols.shape == (24, header.latent_height, header.latent_width)
