@@ -678,6 +678,8 @@ def cmd_export_bundle(args: argparse.Namespace) -> int:
             level["training_seconds"] = round(float(record.get("total_seconds") or record["seconds"]), 1)
         levels.append(level)
         del model
+    kept = _levels_kept(dest, metric, replaced=set(found))
+    levels = sorted([*levels, *kept], key=lambda level: level["quality"])
     for stale in dest.glob("q[1-8].safetensors"):
         if stale.name not in {level["file"] for level in levels}:
             stale.unlink()
@@ -693,12 +695,43 @@ def cmd_export_bundle(args: argparse.Namespace) -> int:
         manifest["eval_data"] = {"folder": Path(args.eval).name, "images": len(eval_paths)}
         _write_json(dest / MANIFEST_NAME, manifest)
     size = sum((dest / level["file"]).stat().st_size for level in levels)
-    _say(f"exported {len(levels)} levels ({metric}, {size / 1e6:.1f} MB) to {dest}")
+    kept_note = f", kept q{', q'.join(str(level['quality']) for level in kept)} as they were" if kept else ""
+    _say(f"exported {len(levels)} levels ({metric}, {size / 1e6:.1f} MB) to {dest}{kept_note}")
     for level in levels:
         ev = level.get("eval")
         tail = f": {ev['bpp']:.4f} bpp, {ev['psnr']:.2f} dB, MS-SSIM {ev['ms_ssim']:.4f}" if ev and ev["psnr"] else ""
         _say(f"  q{level['quality']} N={level['N']} M={level['M']} λ={level['lambda']:g}{tail}")
     return 0
+
+
+def _levels_kept(dest: Path, metric: str, replaced: set[int]) -> list[dict]:
+    """The levels of the ladder already in `dest` that this run does not replace, so a run over
+    some levels (``lci train --levels 6-8``) updates a bundle instead of cutting it down.
+    Only intact levels of the same metric are kept; their old eval is measured again with the rest."""
+    from app.codec.weights import MANIFEST_NAME, BundledSource
+
+    if not (dest / MANIFEST_NAME).is_file():
+        return []
+    try:
+        existing = BundledSource(dest)
+    except WeightsError as exc:
+        _say(f"not keeping the levels already in {dest}: {exc}")
+        return []
+    if existing.metric != metric:
+        return []
+    kept = []
+    for quality in existing.qualities():
+        if quality in replaced:
+            continue
+        try:
+            existing.verified_file(quality)
+        except WeightsError as exc:
+            _say(f"dropping q{quality} of {dest}: {exc}")
+            continue
+        level = existing.level(quality)
+        level.pop("eval", None)
+        kept.append(level)
+    return kept
 
 
 def _metric_of(records: dict[int, dict]) -> str:

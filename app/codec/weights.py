@@ -319,7 +319,8 @@ class BundledSource(WeightSource):
         """The manifest entry of one quality (λ, N, M, steps, eval, …), for display."""
         return dict(self._levels[quality])
 
-    def _load(self, quality: int, progress: Progress | None, cancel: Cancel | None):
+    def verified_file(self, quality: int) -> Path:
+        """The weights file of one quality, after checking it is there and matches the manifest's SHA-256."""
         level = self._levels[quality]
         path = self.directory / level["file"]
         if not path.is_file():
@@ -329,7 +330,11 @@ class BundledSource(WeightSource):
                 f"The weights file {path.name} does not match its manifest (SHA-256 differs); "
                 "it is damaged or was replaced."
             )
-        model = load_checkpoint(path)
+        return path
+
+    def _load(self, quality: int, progress: Progress | None, cancel: Cancel | None):
+        level = self._levels[quality]
+        model = load_checkpoint(self.verified_file(quality))
         lmbda = level.get("lambda")
         return model, self.metric, float(lmbda) if lmbda is not None else LAMBDAS[self.metric][quality - 1]
 

@@ -455,3 +455,32 @@ def test_training_on_from_an_exported_bundle_counts_all_its_steps(tmp_path, caps
     assert level["quality"] == 3 and level["steps"] == 3
     earlier = json.loads((first / "manifest.json").read_text())["levels"][2]
     assert level["training_seconds"] >= earlier["training_seconds"]
+
+
+def test_export_bundle_of_some_levels_updates_the_bundle_and_keeps_the_rest(tmp_path, capsys, trained):
+    bundle = tmp_path / "bundle"
+    assert main(["export-bundle", str(trained), "--dest", str(bundle)]) == 0
+    before = {level["quality"]: level for level in json.loads((bundle / "manifest.json").read_text())["levels"]}
+    data = tmp_path / "data"
+    _png(data / "a.png", 64, 64)
+    part = tmp_path / "part"
+    argv = ["train", str(data), "--out", str(part), "--ladder", "--levels", "3,7", "--level-steps", "2"]
+    assert main([*argv, "--crop", "32", "--batch", "1", "--threads", "1", "--resume", str(bundle)]) == 0
+    (bundle / "q5.safetensors").write_bytes(b"damaged")
+    capsys.readouterr()
+    evals = tmp_path / "eval"
+    _png(evals / "e.png", 48, 48, seed=7)
+    assert main(["export-bundle", str(part), "--dest", str(bundle), "--eval", str(evals)]) == 0
+    out = capsys.readouterr().out
+    assert "dropping q5" in out and "exported 7 levels" in out and "kept q1, q2, q4, q6, q8 as they were" in out
+    after = {level["quality"]: level for level in json.loads((bundle / "manifest.json").read_text())["levels"]}
+    assert sorted(after) == [1, 2, 3, 4, 6, 7, 8]
+    assert not (bundle / "q5.safetensors").exists()
+    for q in (1, 2, 4, 6, 8):
+        assert after[q]["sha256"] == before[q]["sha256"] and after[q]["steps"] == before[q]["steps"]
+    for q in (3, 7):
+        assert after[q]["sha256"] != before[q]["sha256"] and after[q]["steps"] == before[q]["steps"] + 2
+    assert all(level["eval"]["bpp"] > 0 for level in after.values())  # the whole bundle is measured again
+    source = BundledSource(bundle)
+    assert source.qualities() == [1, 2, 3, 4, 6, 7, 8]
+    source.load(8)
