@@ -718,6 +718,7 @@ def _levels_kept(dest: Path, metric: str, replaced: set[int]) -> list[dict]:
         _say(f"not keeping the levels already in {dest}: {exc}")
         return []
     if existing.metric != metric:
+        _say(f"not keeping the levels already in {dest}: they are trained for {existing.metric}, this run for {metric}")
         return []
     kept = []
     for quality in existing.qualities():
