@@ -181,6 +181,16 @@ def _levels(text: str) -> tuple[int, ...]:
     return tuple(sorted(levels))
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
 def _crop(text: str) -> int:
     value = int(_positive(int)(text))
     if value % 16:
@@ -582,6 +592,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         warm_steps=args.warm_steps,
         level_steps=args.level_steps,
         level_lr=args.level_lr,
+        warmup_steps=args.warmup_steps,
         warm_quality=args.warm_quality,
         levels=args.levels,
         resume=args.resume,
@@ -826,7 +837,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--warm-steps", _positive(int), "warm_steps", "ladder: steps of the --warm-quality level, resumed or not"),
         ("--level-steps", _positive(int), "level_steps", "ladder: steps of every other level"),
         ("--N", _positive(int), "N", "transform channels of new models"),
-        ("--M", _positive(int), "M", "latent channels of new models"),
+        ("--M", _positive(int), "M", "latent channels of new models; a level resumed with fewer is widened to M"),
         ("--crop", _crop, "crop", "random crop size in pixels"),
         ("--batch", _positive(int), "batch", "crops per step"),
         ("--lr", _positive(float), "lr", "peak learning rate of a model trained from scratch"),
@@ -834,6 +845,13 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         default = getattr(defaults, name)
         p.add_argument(flag, type=kind, dest=name, default=default, help=f"{meaning} (default {default})")
+    p.add_argument(
+        "--warmup-steps",
+        type=_non_negative_int,
+        default=defaults.warmup_steps,
+        help="steps of each level's linear learning-rate warm-up before the cosine decay; "
+        f"worth a few hundred when resuming trained weights (default {defaults.warmup_steps})",
+    )
     p.add_argument(
         "--warm-quality",
         type=_quality,

@@ -58,6 +58,41 @@ class FactorizedPrior(nn.Module):
     def aux_loss(self) -> torch.Tensor:
         return self.entropy_bottleneck.aux_loss()
 
+    @torch.no_grad()
+    def with_latent_channels(self, M: int, generator: torch.Generator | None = None) -> FactorizedPrior:
+        """A copy with M ≥ self.M latent channels whose reconstruction is exactly this model's.
+
+        Lets a trained level grow where its channels run out (at the high λ every channel
+        carries bits) instead of training a wider one from scratch. Each new channel is a
+        random projection of g_a's features at the scale of the trained ones, so it varies
+        across several integers from the first step and g_s gets a first-order gradient for
+        it; g_s starts with zero weights for it, so decoding is unchanged until training
+        finds a use, and the rate term silences any channel it does not. (New channels that
+        start silent never wake: rounding hides them from g_s, and the rate keeps them so.)
+        """
+        if M < self.M:
+            raise ValueError(f"cannot narrow the latent from {self.M} to {M} channels")
+        extra = M - self.M
+        wide = FactorizedPrior(self.N, M).to(self.g_a[6].weight.device)
+        fresh = EntropyBottleneck(extra).state_dict()
+        old = self.state_dict()
+        for name, value in wide.state_dict().items():
+            source = old[name]
+            key = name.removeprefix("entropy_bottleneck.")
+            if key.startswith("_"):  # integer tables: rebuilt below for all M channels
+                continue
+            if key in fresh and fresh[key].shape[:1] == (extra,):  # per-channel density parameters
+                source = torch.cat([source, fresh[key].to(source)])
+            elif name == "g_a.6.weight":
+                scale = source.flatten(1).std(dim=1).median()
+                noise = torch.randn(extra, *source.shape[1:], generator=generator).to(source)
+                source = torch.cat([source, scale * noise])
+            elif name in ("g_a.6.bias", "g_s.0.weight"):
+                source = torch.cat([source, source.new_zeros(extra, *source.shape[1:])])
+            value.copy_(source)
+        wide.entropy_bottleneck.build_tables()
+        return wide
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, torch.Tensor]) -> FactorizedPrior:
         """Build a model of the checkpoint's size and load it (any CompressAI key layout)."""

@@ -35,11 +35,14 @@ class TrainConfig:
     out: Path
     metric: str = "mse"
     N: int = 96
-    M: int = 160
+    M: int = 160  # also the least a level keeps: one that starts from fewer channels is widened
     crop: int = 128
     batch: int = 8
     lr: float = 1e-3
     min_lr: float = 2e-5
+    # Linear ramp from min_lr to the peak before the cosine decay: a resumed level restarts
+    # Adam with empty moments, and a full-size first step knocks a converged model back.
+    warmup_steps: int = 0
     aux_lr: float = 1e-3
     clip: float = 1.0
     seed: int = 0
@@ -176,6 +179,14 @@ class _Distributed:
             torch.distributed.destroy_process_group()
 
 
+def learning_rate(step: int, steps: int, peak: float, cfg: TrainConfig) -> float:
+    """Linear warm-up from `cfg.min_lr` over `cfg.warmup_steps`, then cosine decay back to it."""
+    if step < cfg.warmup_steps:
+        return cfg.min_lr + (peak - cfg.min_lr) * step / cfg.warmup_steps
+    decay = (step - cfg.warmup_steps) / max(steps - cfg.warmup_steps, 1)
+    return cfg.min_lr + 0.5 * (peak - cfg.min_lr) * (1 + math.cos(math.pi * decay))
+
+
 def train_level(
     model: FactorizedPrior,
     crops: Iterator[torch.Tensor],
@@ -189,7 +200,7 @@ def train_level(
     start_state: dict | None = None,
     history: list[dict] | None = None,
 ) -> list[dict]:
-    """Train `model` at one λ for `steps` steps with a cosine learning-rate schedule.
+    """Train `model` at one λ for `steps` steps (warm-up, then cosine learning-rate decay).
 
     Returns the loss history (every 50 steps), appended to `history` when one is given so a
     checkpoint taken mid-level carries it."""
@@ -211,7 +222,7 @@ def train_level(
     window: list[tuple[float, float, float]] = []
     last_save = time.monotonic()
     for step in range(first, steps):
-        step_lr = cfg.min_lr + 0.5 * (lr - cfg.min_lr) * (1 + math.cos(math.pi * step / max(steps, 1)))
+        step_lr = learning_rate(step, steps, lr, cfg)
         for group in optimizer.param_groups:
             group["lr"] = step_lr
         x = next(crops).to(dist.device, non_blocking=True).contiguous(memory_format=layout)
@@ -341,6 +352,8 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
             model = FactorizedPrior.from_state_dict(torch.load(start, weights_only=True))
         else:
             model = FactorizedPrior(cfg.N, cfg.M)
+        if model.M < cfg.M:  # a level that outgrew its latent: widen it, keeping what it learned
+            model = model.with_latent_channels(cfg.M, torch.Generator().manual_seed(cfg.seed))
         model.to(dist.device)
         lr = cfg.level_lr if start is not None else cfg.lr
 

@@ -407,6 +407,24 @@ def test_train_resumes_from_a_bundled_safetensors_level(tmp_path, capsys):
     assert "missing.pth.tar" in _fails(capsys, [*argv, "--resume", str(tmp_path / "missing.pth.tar")])
 
 
+def test_train_widens_a_resumed_level_to_m_with_a_warm_up(tmp_path, capsys):
+    shipped = save_ladder(tmp_path / "shipped", N=8, M=8, seed=50)
+    data = tmp_path / "data"
+    _png(data / "a.png", 64, 64)
+    out = tmp_path / "run"
+    argv = ["train", str(data), "--out", str(out), "-q", "8", "--steps", "4", "--crop", "32", "--batch", "1"]
+    argv += ["--threads", "1", "--resume", str(shipped), "--M", "12"]
+    assert main([*argv, "--warmup-steps", "2"]) == 0
+    assert "trained q8" in capsys.readouterr().out
+    assert (load_checkpoint(out / "q8.pth.tar").M) == 12
+    lrs = [h["lr"] for h in json.loads((out / "q8.json").read_text())["history"]]
+    # the last of 4 steps is halfway down the cosine that follows the 2 warm-up steps
+    assert lrs[-1] == pytest.approx((3e-4 + 2e-5) / 2)
+    for bad in ("-1", "x"):
+        assert main([*argv, "--warmup-steps", bad]) == 2
+        assert "--warmup-steps" in capsys.readouterr().err
+
+
 def test_ladder_training_resumes_every_level_from_its_own_weights(tmp_path, capsys):
     shipped = save_ladder(tmp_path / "shipped", N=8, M=8, seed=10)
     data = tmp_path / "data"

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from app.codec.entropy_model import EntropyBottleneck
-from app.codec.training import TrainConfig, train, training_plan
+from app.codec.training import TrainConfig, learning_rate, train, training_plan
 from app.codec.weights import load_checkpoint
 from tests.conftest import make_model, save_ladder
 
@@ -146,3 +146,28 @@ def test_a_bfloat16_run_trains_and_saves_plain_float32_weights(tmp_path, photos)
         assert not torch.equal(saved["g_a.0.weight"], start.state_dict()["g_a.0.weight"])
     # the same start, crops and steps give nearly the same loss in either precision
     assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.05)
+
+
+def test_learning_rate_warms_up_linearly_then_decays_on_a_cosine(tmp_path):
+    cfg = _config(tmp_path, min_lr=1e-5, warmup_steps=100)
+    rates = [learning_rate(step, 1100, 1e-3, cfg) for step in range(1100)]
+    assert rates[0] == pytest.approx(1e-5) and rates[50] == pytest.approx(0.5 * (1e-3 + 1e-5))
+    assert np.all(np.diff(rates[:101]) > 0) and np.all(np.diff(rates[100:]) < 0)
+    assert rates[100] == pytest.approx(1e-3) and rates[600] == pytest.approx(0.5 * (1e-3 + 1e-5))
+    assert rates[-1] == pytest.approx(1e-5, rel=1e-3)
+    # without a warm-up the first step is the peak, as before
+    assert learning_rate(0, 1100, 1e-3, _config(tmp_path, min_lr=1e-5)) == 1e-3
+
+
+def test_a_level_resumed_with_fewer_latent_channels_is_widened(tmp_path, photos):
+    shipped = save_ladder(tmp_path / "shipped", N=8, M=8, seed=60)
+    out = tmp_path / "run"
+    cfg = _tiny(photos, out, quality=8, steps=1, resume=str(shipped))
+    cfg.M = 12
+    train(cfg, ladder=False)
+    trained = load_checkpoint(out / "q8.pth.tar")
+    assert (trained.N, trained.M) == (8, 12)
+    start = make_model(N=8, M=8, seed=68).state_dict()
+    # what the level had learned is kept: its own channels start where the shipped weights were
+    assert (trained.state_dict()["g_s.0.weight"][:8] - start["g_s.0.weight"]).abs().max() < 1e-3
+    assert trained.entropy_bottleneck._quantized_cdf.shape[0] == 12

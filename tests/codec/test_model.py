@@ -1,0 +1,59 @@
+"""Growing a trained level's latent: what it must keep, and what the new channels must be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from app.codec import pipeline
+from app.codec.model import LoadedModel, ModelInfo, weights_fingerprint
+from tests.conftest import make_model, make_photo
+
+
+def _loaded(model) -> LoadedModel:
+    return LoadedModel(model, ModelInfo("bundled", 8, "mse", 0.18, model.N, model.M, weights_fingerprint(model)))
+
+
+def test_a_widened_model_decodes_every_picture_exactly_as_before():
+    narrow = make_model(N=16, M=24, seed=3)
+    with torch.no_grad():
+        narrow.g_a[6].weight.mul_(40)  # latents of a few units, so the payload carries real information
+    narrow.entropy_bottleneck.build_tables()
+    wide = narrow.with_latent_channels(32, torch.Generator().manual_seed(0)).eval()
+    assert (wide.N, wide.M) == (16, 32)
+    pixels = make_photo(48, 64, seed=5)
+    before = pipeline.encode_image(_loaded(narrow), pixels)
+    after = pipeline.encode_image(_loaded(wide), pixels)
+    # the old channels quantize to the same symbols under the same tables ...
+    assert np.array_equal(after.symbols[:24], before.symbols)
+    old_tables = narrow.entropy_bottleneck._quantized_cdf
+    assert torch.equal(wide.entropy_bottleneck._quantized_cdf[:24, : old_tables.shape[1]], old_tables)
+    # ... and the picture that comes back is the same, pixel for pixel
+    back = pipeline.decode_lci(after.lci, _loaded(wide))
+    assert np.array_equal(back, pipeline.decode_lci(before.lci, _loaded(narrow)))
+
+
+def test_new_channels_carry_a_projection_at_the_trained_scale_and_cost_bits():
+    narrow = make_model(N=16, M=24, seed=4)
+    wide = narrow.with_latent_channels(40, torch.Generator().manual_seed(1)).eval()
+    x = pipeline.to_tensor(make_photo(64, 64, seed=6))
+    with torch.no_grad():
+        y = wide.g_a(x)
+        y_old = narrow.g_a(x)
+    assert torch.allclose(y[:, :24], y_old, atol=1e-5)
+    old_spread, new_spread = y_old.std(dim=(0, 2, 3)).median(), y[:, 24:].std(dim=(0, 2, 3))
+    # every new channel varies (a silent one would never wake: rounding hides it from g_s)
+    assert bool((new_spread > 0.2 * old_spread).all()) and bool((new_spread < 5 * old_spread).all())
+    # distinct channels, not copies of one
+    assert torch.corrcoef(y[0, 24:].flatten(1)).fill_diagonal_(0).abs().max() < 0.99
+    # g_s ignores them until training finds a use
+    assert torch.count_nonzero(wide.g_s[0].weight[24:]) == 0
+    # the same generator seed gives the same model
+    again = narrow.with_latent_channels(40, torch.Generator().manual_seed(1))
+    assert torch.equal(again.g_a[6].weight, wide.g_a[6].weight)
+
+
+def test_a_latent_cannot_be_narrowed():
+    with pytest.raises(ValueError, match="cannot narrow the latent from 24 to 16"):
+        make_model(N=16, M=24).with_latent_channels(16)
