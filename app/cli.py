@@ -837,7 +837,6 @@ def build_parser() -> argparse.ArgumentParser:
         ("--warm-steps", _positive(int), "warm_steps", "ladder: steps of the --warm-quality level, resumed or not"),
         ("--level-steps", _positive(int), "level_steps", "ladder: steps of every other level"),
         ("--N", _positive(int), "N", "transform channels of new models"),
-        ("--M", _positive(int), "M", "latent channels of new models; a level resumed with fewer is widened to M"),
         ("--crop", _crop, "crop", "random crop size in pixels"),
         ("--batch", _positive(int), "batch", "crops per step"),
         ("--lr", _positive(float), "lr", "peak learning rate of a model trained from scratch"),
@@ -845,6 +844,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         default = getattr(defaults, name)
         p.add_argument(flag, type=kind, dest=name, default=default, help=f"{meaning} (default {default})")
+    p.add_argument(
+        "--M",
+        type=_positive(int),
+        help=f"latent channels of new models (default {_new_model_m()}); a resumed level keeps its own, "
+        "unless it has fewer than a given M: then it is widened to M, keeping what it learned",
+    )
     p.add_argument(
         "--warmup-steps",
         type=_non_negative_int,
@@ -893,6 +898,12 @@ def _train_defaults():
     from app.codec.training import TrainConfig
 
     return TrainConfig(data=Path("."), out=Path("."))
+
+
+def _new_model_m() -> int:
+    from app.codec.training import NEW_MODEL_M
+
+    return NEW_MODEL_M
 
 
 def _one_line(text: str) -> str:

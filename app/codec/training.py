@@ -28,6 +28,8 @@ from app.codec.metrics import ms_ssim_loss_value
 from app.codec.model import LAMBDAS, FactorizedPrior
 from app.codec.weights import BundledSource, WeightSource, open_weight_source
 
+NEW_MODEL_M = 160
+
 
 @dataclass
 class TrainConfig:
@@ -35,7 +37,9 @@ class TrainConfig:
     out: Path
     metric: str = "mse"
     N: int = 96
-    M: int = 160  # also the least a level keeps: one that starts from fewer channels is widened
+    # Latent channels of a new model (None: NEW_MODEL_M). A resumed level keeps its own,
+    # unless M is given and it has fewer: then it is widened to M, keeping what it learned.
+    M: int | None = None
     crop: int = 128
     batch: int = 8
     lr: float = 1e-3
@@ -351,8 +355,8 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
         elif start is not None:
             model = FactorizedPrior.from_state_dict(torch.load(start, weights_only=True))
         else:
-            model = FactorizedPrior(cfg.N, cfg.M)
-        if model.M < cfg.M:  # a level that outgrew its latent: widen it, keeping what it learned
+            model = FactorizedPrior(cfg.N, cfg.M or NEW_MODEL_M)
+        if cfg.M and model.M < cfg.M:  # a level that outgrew its latent
             model = model.with_latent_channels(cfg.M, torch.Generator().manual_seed(cfg.seed))
         model.to(dist.device)
         lr = cfg.level_lr if start is not None else cfg.lr
