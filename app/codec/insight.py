@@ -316,7 +316,20 @@ def _comparison_sentence(result: QualityResult, others: Sequence[QualityResult])
     lam = ""
     if result.info.lmbda and prev.info.lmbda:
         lam = f" (λ {result.info.lmbda / prev.info.lmbda:.1f}× higher)"
-    return f"Compared with quality {prev.quality}{lam}, it {parts[0]}, " + ", ".join(parts[1:]) + "."
+    sentence = f"Compared with quality {prev.quality}{lam}, it {parts[0]}, " + ", ".join(parts[1:]) + "."
+    return sentence + _width_sentence(result, prev)
+
+
+def _width_sentence(result: QualityResult, prev: QualityResult) -> str:
+    """Says so when two levels are networks of different sizes, so that a change in the channel
+    count is not read as the work of λ alone (CompressAI's qualities 6-8 are wider, for one)."""
+    now, before = result.info, prev.info
+    if (now.N, now.M) == (before.N, before.M):
+        return ""
+    sizes = f"N = {now.N}, M = {now.M} where quality {prev.quality} has N = {before.N}, M = {before.M}"
+    if now.M > before.M and now.N >= before.N:
+        return f" It is also a wider network ({sizes}): it has {now.M - before.M} more channels to fill."
+    return f" It is also a network of another size ({sizes})."
 
 
 WHY = (

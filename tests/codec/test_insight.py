@@ -156,6 +156,10 @@ def test_explain_all_active_and_comparison_with_lower_quality(results):
     assert explanation.channels.startswith("All 32 of its latent channels carry information")
     assert "Compared with quality 2" in explanation.comparison
     assert format_kb(results[1].file_bytes) in explanation.comparison
+    assert "wider network (N = 16, M = 32 where quality 2 has N = 16, M = 24): it has 8 more channels" in (
+        explanation.comparison
+    )
+    assert "network" not in explain(results[1], results).comparison  # same size as quality 1
     assert explain(results[0], results).comparison == ""
     assert explain(results[0]).paragraphs()[0].startswith("Quality 1 was trained with λ = 0.0018")
 
