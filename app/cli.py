@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from app.codec.baselines import SETTINGS, BaselinePoint, available_codecs, baseline_curve, baseline_point
-from app.codec.bdrate import BdError, bd_psnr, bd_rate
+from app.codec.bdrate import BdError, bd_psnr, bd_rate, psnr_gap_at_same_rate
 from app.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
 from app.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
 from app.codec.model import FAMILY, LAMBDAS, METRICS, QUALITIES, LoadedModel
@@ -543,6 +543,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             _say(f"{f'{codec} {setting}':>8} {bpp:>8.4f} {'-':>9} {_fmt(psnr, '.2f'):>7} {ms_ssim:>8.4f}")
     for codec, values in bd.items():
         _say(_bd_line(codec, values))
+    gaps = {
+        codec: psnr_gap_at_same_rate(curve.bpp, curve.psnr, ladder.bpp, ladder.psnr)
+        for codec, curve in summary.baselines.items()
+    }
+    for codec, values in gaps.items():
+        pairs = zip(ladder.points, values, strict=True)
+        shown = ", ".join(f"q{q} " + ("n/a" if g is None else f"{g:+.2f}") for q, g in pairs)
+        _say(f"PSNR vs {codec} at the same bpp (dB): {shown}")
     description = f"LCI Studio, {source.describe()}, mean over {len(paths)} images of {Path(args.folder).name}"
     document = results_json(args.name or FAMILY, description, ladder)
     document["qualities"] = ladder.points
@@ -560,6 +568,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             codec: {k: v for k, v in values.items() if k != "bd-psnr"} for codec, values in bd.items()
         }
         document["bd_psnr"] = {codec: values["bd-psnr"] for codec, values in bd.items()}
+        document["psnr_gap_at_same_bpp"] = gaps
     _write_json(args.json, document)
     _say(f"wrote {args.json}")
     return 0

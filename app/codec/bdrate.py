@@ -66,6 +66,32 @@ def bd_psnr(
     return _mean_over(log_test, q_test, low, high, method) - _mean_over(log_ref, q_ref, low, high, method)
 
 
+def psnr_gap_at_same_rate(
+    rate_ref: Sequence[float],
+    psnr_ref: Sequence[float],
+    rate_test: Sequence[float],
+    psnr_test: Sequence[float],
+) -> list[float | None]:
+    """Each test point's quality minus the reference's at the same rate, in dB (None outside its rates).
+
+    BD figures average over a range; this says where along it the test codec wins or loses
+    ("better than JPEG at every quality level" is a claim about each point). The reference
+    is interpolated linearly in log-rate between the two measured points around each rate.
+    """
+    log_ref, q_ref = _curve(rate_ref, psnr_ref, "reference")
+    order = np.argsort(log_ref)
+    log_ref, q_ref = log_ref[order], q_ref[order]
+    gaps: list[float | None] = []
+    for rate, quality in zip(rate_test, psnr_test, strict=True):
+        if not (rate > 0 and math.isfinite(rate) and math.isfinite(quality)):
+            gaps.append(None)
+            continue
+        log_rate = math.log(rate)
+        inside = log_ref[0] <= log_rate <= log_ref[-1]
+        gaps.append(float(quality - np.interp(log_rate, log_ref, q_ref)) if inside else None)
+    return gaps
+
+
 # ---------------------------------------------------------------------------------------- internals
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -175,6 +177,24 @@ def test_bench_json_has_compressai_shape(tmp_path, capsys, ladder):
         assert len(curve["results"]["bpp"]) == len(curve["settings"]) == len(cli.BENCH_SETTINGS)
         assert set(doc["bd_rate"][codec]) == {"psnr-rgb", "ms-ssim-rgb"}
         assert codec in doc["bd_psnr"]
+        gaps = doc["psnr_gap_at_same_bpp"][codec]
+        assert len(gaps) == 8 and f"PSNR vs {codec} at the same bpp (dB): q1 " in out
+        rates = curve["results"]["bpp"]
+        for bpp, psnr, gap in zip(doc["results"]["bpp"], doc["results"]["psnr-rgb"], gaps, strict=True):
+            if min(rates) <= bpp <= max(rates):  # measured against the curve wherever it reaches
+                # (random test weights may land outside it: tests/codec/test_bdrate.py has the numbers)
+                assert gap == pytest.approx(psnr - _log_interp(bpp, rates, curve["results"]["psnr-rgb"]))
+            else:
+                assert gap is None
+
+
+def _log_interp(rate: float, rates: list[float], values: list[float]) -> float:
+    """The value at `rate` on the straight line in log-rate between the measured points around it."""
+    points = sorted(zip(rates, values, strict=True))
+    for (r0, v0), (r1, v1) in itertools.pairwise(points):
+        if r0 <= rate <= r1:
+            return v0 + (v1 - v0) * (math.log(rate) - math.log(r0)) / (math.log(r1) - math.log(r0))
+    raise ValueError(rate)
 
 
 def test_bench_mean_equals_mean_of_compare(tmp_path, capsys, ladder, monkeypatch):

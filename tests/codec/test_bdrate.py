@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from app.codec.bdrate import METHODS, BdError, _pchip_integral, bd_psnr, bd_rate
+from app.codec.bdrate import METHODS, BdError, _pchip_integral, bd_psnr, bd_rate, psnr_gap_at_same_rate
 
 # A plausible reference RD curve (bpp, PSNR dB), like a JPEG sweep.
 RATE = [0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 1.9]
@@ -85,3 +85,15 @@ def test_bad_inputs_raise_bderror():
         bd_rate(RATE, PSNR, [0.2, 0.3, 0.4], [30.0, 30.0, 31.0])
     with pytest.raises(ValueError, match="unknown method"):
         bd_rate(RATE, PSNR, RATE, PSNR, method="spline")
+
+
+def test_psnr_gap_at_the_same_rate_is_read_off_the_reference_in_log_rate():
+    ref_rate, ref_psnr = [0.5, 0.25, 1.0, 2.0], [32.0, 30.0, 35.0, 38.0]  # any order
+    test_rate = [0.25, 0.5**0.5, 1.0, 3.0, 0.1, float("nan")]
+    test_psnr = [31.0, 33.0, 34.5, 40.0, 29.0, 30.0]
+    gaps = psnr_gap_at_same_rate(ref_rate, ref_psnr, test_rate, test_psnr)
+    # on a measured point; halfway (in log-rate) between 0.5 and 1.0, where the reference has 33.5
+    assert gaps[:3] == [pytest.approx(1.0), pytest.approx(-0.5), pytest.approx(-0.5)]
+    assert gaps[3:] == [None, None, None]  # outside the reference's rates, or no rate
+    with pytest.raises(BdError):
+        psnr_gap_at_same_rate([1.0], [30.0], [1.0], [31.0])
