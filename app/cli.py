@@ -831,6 +831,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the JSON's name field (default: bmshj2018-factorized)")
     p.set_defaults(handler=cmd_bench)
 
+    from app.codec.training import NEW_MODEL_M
+
     defaults = _train_defaults()
     p = sub.add_parser(
         "train",
@@ -859,7 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--M",
         type=_positive(int),
-        help=f"latent channels of new models (default {_new_model_m()}); a resumed level keeps its own, "
+        help=f"latent channels of new models (default {NEW_MODEL_M}); a resumed level keeps its own, "
         "unless it has fewer than a given M: then it is widened to M, keeping what it learned",
     )
     p.add_argument(
@@ -910,12 +912,6 @@ def _train_defaults():
     from app.codec.training import TrainConfig
 
     return TrainConfig(data=Path("."), out=Path("."))
-
-
-def _new_model_m() -> int:
-    from app.codec.training import NEW_MODEL_M
-
-    return NEW_MODEL_M
 
 
 def _one_line(text: str) -> str:
