@@ -34,7 +34,7 @@ def test_a_widened_model_decodes_every_picture_exactly_as_before():
     assert np.array_equal(back, pipeline.decode_lci(before.lci, _loaded(narrow)))
 
 
-def test_new_channels_carry_a_projection_at_the_trained_scale_and_cost_bits():
+def test_new_channels_carry_a_projection_at_the_trained_scale_that_g_s_ignores():
     narrow = make_model(N=16, M=24, seed=4)
     wide = narrow.with_latent_channels(40, torch.Generator().manual_seed(1)).eval()
     x = pipeline.to_tensor(make_photo(64, 64, seed=6))
