@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from app.codec.baselines import SETTINGS, BaselinePoint, available_codecs, baseline_curve, baseline_point
-from app.codec.bdrate import BdError, bd_psnr, bd_rate, psnr_gap_at_same_rate
-from app.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
-from app.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
-from app.codec.model import FAMILY, LAMBDAS, METRICS, QUALITIES, LoadedModel
-from app.codec.pipeline import WeightsMismatchError, decode_lci, encode_image, needed_weights
-from app.codec.weights import WeightsError, WeightSource, open_weight_source
+from lci_studio.codec.baselines import SETTINGS, BaselinePoint, available_codecs, baseline_curve, baseline_point
+from lci_studio.codec.bdrate import BdError, bd_psnr, bd_rate, psnr_gap_at_same_rate
+from lci_studio.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
+from lci_studio.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
+from lci_studio.codec.model import FAMILY, LAMBDAS, METRICS, QUALITIES, LoadedModel
+from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image, needed_weights
+from lci_studio.codec.weights import WeightsError, WeightSource, open_weight_source
 
 PROG = "lci"
 TRAINING_DATA = "wikimedia-commons-49 train split"
@@ -313,7 +312,7 @@ def bench_folder(
     Metrics are averaged per image, as CompressAI's evaluation does, so the JSON compares
     like for like with its published curves.
     """
-    from app.codec.ladder import measure_quality
+    from lci_studio.codec.ladder import measure_quality
 
     qualities = source.qualities()
     codecs = [c for c in baselines if c in available_codecs()]
@@ -363,7 +362,7 @@ def results_json(name: str, description: str, curve: Curve, times: bool = True) 
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from app.codec.metrics import psnr_rgb
+    from lci_studio.codec.metrics import psnr_rgb
 
     image = load_rgb(args.image)
     source = open_source(args.weights, args.metric, quality_label=args.quality)
@@ -440,8 +439,8 @@ def _baseline_row(p: BaselinePoint, raw_bytes: int) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from app.codec.ladder import encode_ladder
-    from app.codec.report import rd_csv, rd_json
+    from lci_studio.codec.ladder import encode_ladder
+    from lci_studio.codec.report import rd_csv, rd_json
 
     image: RgbImage = load_rgb(args.image)
     source = open_source(args.weights, args.metric)
@@ -578,7 +577,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from app.codec import training
+    from lci_studio.codec import training
 
     data = Path(args.data)
     if not data.is_dir():
@@ -650,7 +649,7 @@ def _train_progress(total: int, talk: bool):
 
 
 def cmd_export_bundle(args: argparse.Namespace) -> int:
-    from app.codec.weights import (
+    from lci_studio.codec.weights import (
         MANIFEST_NAME,
         BundledSource,
         bundled_weights_dir,
@@ -731,7 +730,7 @@ def _levels_kept(dest: Path, metric: str, replaced: set[int]) -> list[dict]:
     """The levels of the ladder already in `dest` that this run does not replace, so a run over
     some levels (``lci train --levels 6-8``) updates a bundle instead of cutting it down.
     Only intact levels of the same metric are kept; their old eval is measured again with the rest."""
-    from app.codec.weights import MANIFEST_NAME, BundledSource
+    from lci_studio.codec.weights import MANIFEST_NAME, BundledSource
 
     if not (dest / MANIFEST_NAME).is_file():
         return []
@@ -831,13 +830,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the JSON's name field (default: bmshj2018-factorized)")
     p.set_defaults(handler=cmd_bench)
 
-    from app.codec.training import NEW_MODEL_M
+    from lci_studio.codec.training import NEW_MODEL_M
 
     defaults = _train_defaults()
     p = sub.add_parser(
         "train",
         help="train one quality or the 8-level ladder",
-        epilog="Multi-GPU / multi-machine: torchrun --nproc_per_node=K -m app.cli train … (only rank 0 prints).",
+        epilog="Multi-GPU / multi-machine: torchrun --nproc_per_node=K -m lci_studio.cli train … (only rank 0 prints).",
     )
     p.add_argument("data", metavar="DATA", help="folder of training images")
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoints q{n}.pth.tar + q{n}.json go here")
@@ -909,7 +908,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train_defaults():
-    from app.codec.training import TrainConfig
+    from lci_studio.codec.training import TrainConfig
 
     return TrainConfig(data=Path("."), out=Path("."))
 

@@ -31,10 +31,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.codec.entropy_coding import CdfTables, decode_symbols
-from app.codec.lci_format import unpack_lci
-from app.codec.model import COMPRESSAI_SIZES, QUALITIES, FactorizedPrior, LoadedModel, ModelInfo, weights_fingerprint
-from app.codec.pipeline import decode_lci, encode_image
+from lci_studio.codec.entropy_coding import CdfTables, decode_symbols
+from lci_studio.codec.lci_format import unpack_lci
+from lci_studio.codec.model import (
+    COMPRESSAI_SIZES,
+    QUALITIES,
+    FactorizedPrior,
+    LoadedModel,
+    ModelInfo,
+    weights_fingerprint,
+)
+from lci_studio.codec.pipeline import decode_lci, encode_image
 
 WIDTH, HEIGHT = 768, 512
 
@@ -74,7 +81,7 @@ def _coarse(t: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def make_model(quality: int, pixels: np.ndarray) -> LoadedModel:
     """A CompressAI-sized model whose latents and priors look like a trained one's."""
-    from app.codec.pipeline import to_tensor
+    from lci_studio.codec.pipeline import to_tensor
 
     N, M = COMPRESSAI_SIZES[quality]
     torch.manual_seed(quality)

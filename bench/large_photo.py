@@ -68,8 +68,7 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 def largest_model(N: int, M: int):
     import torch
-
-    from app.codec.model import FactorizedPrior, LoadedModel, ModelInfo, weights_fingerprint
+    from lci_studio.codec.model import FactorizedPrior, LoadedModel, ModelInfo, weights_fingerprint
 
     torch.manual_seed(0)
     model = FactorizedPrior(N, M).eval()
@@ -84,7 +83,7 @@ def largest_model(N: int, M: int):
 
 def run_phase(args) -> dict:
     """One phase in this (fresh) process; returns its numbers."""
-    from app.codec import pipeline
+    from lci_studio.codec import pipeline
 
     started = time.perf_counter()
     pixels = synthetic_photo(args.height, args.width)
@@ -107,11 +106,10 @@ def run_phase(args) -> dict:
         np.save(Path(args.work) / "reconstruction.npy", reconstruction)
     elif args.phase == "bitmap":
         import torch
-
-        from app.codec.lci_format import unpack_lci
+        from lci_studio.codec.lci_format import unpack_lci
 
         header, payload = unpack_lci(lci_path.read_bytes())
-        from app.codec.entropy_coding import CdfTables, decode_symbols
+        from lci_studio.codec.entropy_coding import CdfTables, decode_symbols
 
         tables = CdfTables.from_bottleneck(loaded.model.entropy_bottleneck)
         symbols = decode_symbols(payload, (header.M, header.latent_height, header.latent_width), tables)
@@ -120,7 +118,7 @@ def run_phase(args) -> dict:
         result["seconds"] = time.perf_counter() - started
         result["estimated_bytes"] = float(bit_map.sum()) / 8
     elif args.phase == "metrics":
-        from app.codec.metrics import ms_ssim_rgb, psnr_rgb
+        from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
 
         decoded = Path(args.work) / "reconstruction.npy"
         # without a decode in this run, compare against the image moved by one pixel (same cost)
@@ -148,7 +146,7 @@ def main() -> int:
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tile is None:
-        from app.codec.pipeline import TILE
+        from lci_studio.codec.pipeline import TILE
 
         args.tile = TILE
 

@@ -13,7 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 def make_model(N: int = 16, M: int = 24, seed: int = 0):
     """A small factorized-prior model with random weights and freshly built CDF tables."""
-    from app.codec.model import FactorizedPrior
+    from lci_studio.codec.model import FactorizedPrior
 
     torch.manual_seed(seed)
     model = FactorizedPrior(N, M).eval()

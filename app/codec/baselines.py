@@ -10,9 +10,8 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
 from PIL import Image, features
-
-from app.codec.metrics import ms_ssim_rgb, psnr_rgb
 
 # Quality settings swept per codec: dense at the low end where curves bend.
 SETTINGS = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)

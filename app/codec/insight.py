@@ -11,10 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from app.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
-from app.codec.lci_format import unpack_lci
-from app.codec.model import FactorizedPrior
+from lci_studio.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
+from lci_studio.codec.lci_format import unpack_lci
+from lci_studio.codec.model import FactorizedPrior
 
 # --------------------------------------------------------------------------------------------- formatting
 

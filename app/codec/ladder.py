@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from app.codec.image_io import RgbImage
-from app.codec.metrics import ms_ssim_rgb, psnr_rgb
-from app.codec.model import ModelInfo
-from app.codec.pipeline import decode_lci, encode_image, latent_bits
+from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
+from lci_studio.codec.model import ModelInfo
+from lci_studio.codec.pipeline import decode_lci, encode_image, latent_bits
 
 # A channel "carries information" when it spends more than this share of a bit per element.
 ACTIVE_CHANNEL_BITS = 0.01

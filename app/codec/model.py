@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
+from lci_studio.codec.entropy_model import EntropyBottleneck
+from lci_studio.codec.layers import GDN, Transform, conv, deconv
 from torch import nn
-
-from app.codec.entropy_model import EntropyBottleneck
-from app.codec.layers import GDN, Transform, conv, deconv
 
 FAMILY = "bmshj2018-factorized"
 METRICS = ("mse", "ms-ssim")

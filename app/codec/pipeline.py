@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from app.codec.entropy_coding import CdfTables, EntropyCodingError, decode_symbols, encode_symbols
-from app.codec.lci_format import LciFormatError, LciHeader, centred_padding, pack_lci, unpack_lci
-from app.codec.model import FAMILY, FactorizedPrior, LoadedModel, ModelInfo
+from lci_studio.codec.entropy_coding import CdfTables, EntropyCodingError, decode_symbols, encode_symbols
+from lci_studio.codec.lci_format import LciFormatError, LciHeader, centred_padding, pack_lci, unpack_lci
+from lci_studio.codec.model import FAMILY, FactorizedPrior, LoadedModel, ModelInfo
 
 TILE = 1024  # input pixels per tile side (a multiple of 16)
 TILE_MARGIN = 64  # input pixels of context on each side; the analysis field is ±30 px

@@ -13,8 +13,8 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 
-from app.codec.baselines import BaselinePoint
-from app.codec.ladder import QualityResult
+from lci_studio.codec.baselines import BaselinePoint
+from lci_studio.codec.ladder import QualityResult
 
 CSV_COLUMNS = (
     "codec",

@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lci_studio.codec.image_io import IMAGE_SUFFIXES, load_rgb
+from lci_studio.codec.metrics import ms_ssim_loss_value
+from lci_studio.codec.model import LAMBDAS, FactorizedPrior
+from lci_studio.codec.weights import BundledSource, WeightSource, open_weight_source
 from torch import nn
-
-from app.codec.image_io import IMAGE_SUFFIXES, load_rgb
-from app.codec.metrics import ms_ssim_loss_value
-from app.codec.model import LAMBDAS, FactorizedPrior
-from app.codec.weights import BundledSource, WeightSource, open_weight_source
 
 NEW_MODEL_M = 160
 

@@ -24,10 +24,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import torch
-from torch import nn
-
-from app.codec.image_io import atomic_write, temp_file_beside
-from app.codec.model import (
+from lci_studio.codec.image_io import atomic_write, temp_file_beside
+from lci_studio.codec.model import (
     FAMILY,
     LAMBDAS,
     METRICS,
@@ -37,6 +35,7 @@ from app.codec.model import (
     ModelInfo,
     weights_fingerprint,
 )
+from torch import nn
 
 Progress = Callable[[int, int | None], None]
 Cancel = Callable[[], bool]
@@ -226,15 +225,15 @@ def bundled_weights_dir() -> Path:
     try:
         from importlib.resources import files
 
-        candidate = files("app.resources") / "weights"
+        candidate = files("lci_studio.resources") / "weights"
         if isinstance(candidate, Path):
             return candidate
         # other Traversables (zip imports) fall back below
     except (ModuleNotFoundError, TypeError):
         pass
-    import app
+    import lci_studio
 
-    return Path(app.__file__).resolve().parents[1] / "resources" / "weights"
+    return Path(lci_studio.__file__).resolve().parents[1] / "resources" / "weights"
 
 
 def write_bundled_level(state_dict: Mapping[str, torch.Tensor] | nn.Module, path: str | os.PathLike) -> str:

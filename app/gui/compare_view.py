@@ -13,12 +13,11 @@ from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
+from lci_studio.codec.insight import format_kb, format_percent
+from lci_studio.codec.ladder import QualityResult
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
-
-from app.codec.insight import format_kb, format_percent
-from app.codec.ladder import QualityResult
 
 MIN_ZOOM = 1 / 64  # screen pixels per image pixel
 MAX_ZOOM = 64.0

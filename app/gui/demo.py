@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from lci_studio.codec.insight import format_kb, format_psnr, format_ratio
+from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.model import QUALITIES
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QCloseEvent,
@@ -17,10 +20,6 @@ from PySide6.QtGui import (
     QResizeEvent,
 )
 from PySide6.QtWidgets import QLabel, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget
-
-from app.codec.insight import format_kb, format_psnr, format_ratio
-from app.codec.ladder import QualityResult
-from app.codec.model import QUALITIES
 
 STAGE = QColor("#101114")  # dark stage: projectors and big screens read light-on-dark best
 INK = QColor("#f1f3f5")

@@ -7,6 +7,9 @@ import platform
 from html import escape
 from pathlib import Path
 
+import lci_studio
+from lci_studio.codec.lci_format import LciHeader
+from lci_studio.codec.model import METRICS
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -23,10 +26,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-import app
-from app.codec.lci_format import LciHeader
-from app.codec.model import METRICS
 
 
 class SettingsDialog(QDialog):
@@ -170,7 +169,7 @@ def about_html(weights: str) -> str:
     import torch
 
     versions = [
-        ("LCI Studio", app.__version__),
+        ("LCI Studio", lci_studio.__version__),
         ("PyTorch", torch.__version__),
         ("PySide6 / Qt", f"{PySide6.__version__} / {PySide6.QtCore.qVersion()}"),
         ("pyqtgraph", pyqtgraph.__version__),

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import html
 
+from lci_studio.codec.insight import INTRO, INTRO_TITLE, explain
+from lci_studio.codec.ladder import QualityResult
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
-
-from app.codec.insight import INTRO, INTRO_TITLE, explain
-from app.codec.ladder import QualityResult
 
 FONT_SCALE = 1.3  # relative to the application font: readable from a few metres away
 

@@ -6,6 +6,19 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from lci_studio.codec.insight import (
+    ChannelHeatmap,
+    channel_bits_per_element,
+    channel_heatmap,
+    channel_map,
+    channel_ranking,
+    format_kb,
+    format_percent,
+    picture_extent,
+    spatial_bits,
+)
+from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.model import QUALITIES, FactorizedPrior
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
@@ -17,20 +30,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.codec.insight import (
-    ChannelHeatmap,
-    channel_bits_per_element,
-    channel_heatmap,
-    channel_map,
-    channel_ranking,
-    format_kb,
-    format_percent,
-    picture_extent,
-    spatial_bits,
-)
-from app.codec.ladder import QualityResult
-from app.codec.model import QUALITIES, FactorizedPrior
 
 HEATMAP_COLOURS = "viridis"
 MAP_COLOURS = "inferno"

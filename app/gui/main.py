@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("LCI Studio")
     app.setDesktopFileName("lci-studio")
 
-    from app.codec.weights import WeightsError, open_weight_source
-    from app.gui.window import MainWindow, app_icon
+    from lci_studio.codec.weights import WeightsError, open_weight_source
+    from lci_studio.gui.window import MainWindow, app_icon
 
     app.setWindowIcon(app_icon())
     if qt_binding_drops_references():

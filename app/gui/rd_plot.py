@@ -9,14 +9,13 @@ from typing import NamedTuple
 
 import pyqtgraph as pg
 import pyqtgraph.exporters
+from lci_studio.codec.baselines import BaselinePoint
+from lci_studio.codec.image_io import temp_file_beside
+from lci_studio.codec.insight import format_kb, format_psnr, model_label
+from lci_studio.codec.ladder import QualityResult
 from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
-
-from app.codec.baselines import BaselinePoint
-from app.codec.image_io import temp_file_beside
-from app.codec.insight import format_kb, format_psnr, model_label
-from app.codec.ladder import QualityResult
 
 METRICS = ("psnr", "ms-ssim")
 BPP_KINDS = ("real", "estimated")

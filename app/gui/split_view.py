@@ -2,13 +2,22 @@
 
 Side A is drawn whole; side B is drawn on top, clipped to the part right of the divider. The view
 joins the window's `ViewSync`, so it zooms and pans with the compare grid. The difference image
-is computed by `app.codec.difference` (no pixel math here).
+is computed by `lci_studio.codec.difference` (no pixel math here).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from lci_studio.codec.difference import DEFAULT_GAIN, difference_image, difference_stats
+from lci_studio.gui.compare_view import (
+    ViewSync,
+    configure_view,
+    make_image_item,
+    make_image_viewbox,
+    palette_background,
+    show_pixels,
+)
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette, QPen
 from PySide6.QtWidgets import (
@@ -22,16 +31,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QVBoxLayout,
     QWidget,
-)
-
-from app.codec.difference import DEFAULT_GAIN, difference_image, difference_stats
-from app.gui.compare_view import (
-    ViewSync,
-    configure_view,
-    make_image_item,
-    make_image_viewbox,
-    palette_background,
-    show_pixels,
 )
 
 SELECTED = "selected"

@@ -1,6 +1,6 @@
 """The LCI Studio main window: open an image, watch every quality arrive, compare, explain, export.
 
-Orchestration only: pixels, bits and numbers come from `app.codec` through the background
+Orchestration only: pixels, bits and numbers come from `lci_studio.codec` through the background
 `CodecWorker`; the widgets draw them. Everything slow runs in the worker, so the window stays
 responsive while the ladder runs.
 """
@@ -13,7 +13,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import lci_studio
 import numpy as np
+from lci_studio.codec import image_io, report
+from lci_studio.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage
+from lci_studio.codec.insight import format_kb, format_percent
+from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.lci_format import MAGIC
+from lci_studio.codec.weights import CompressAISource, WeightsError, open_weight_source
+from lci_studio.gui.compare_view import CompareView, ViewSync
+from lci_studio.gui.dialogs import LciInfoDialog, SettingsDialog, about_html
+from lci_studio.gui.explanation import ExplanationPanel
+from lci_studio.gui.latent_view import LatentView
+from lci_studio.gui.rd_plot import RdPlot
+from lci_studio.gui.split_view import ORIGINAL, SplitView
+from lci_studio.gui.worker import CodecWorker, DecodedLci
 from PySide6.QtCore import QBuffer, QByteArray, QElapsedTimer, QIODevice, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QImage, QKeySequence, QPalette
 from PySide6.QtWidgets import (
@@ -35,21 +49,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import app
-from app.codec import image_io, report
-from app.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage
-from app.codec.insight import format_kb, format_percent
-from app.codec.ladder import QualityResult
-from app.codec.lci_format import MAGIC
-from app.codec.weights import CompressAISource, WeightsError, open_weight_source
-from app.gui.compare_view import CompareView, ViewSync
-from app.gui.dialogs import LciInfoDialog, SettingsDialog, about_html
-from app.gui.explanation import ExplanationPanel
-from app.gui.latent_view import LatentView
-from app.gui.rd_plot import RdPlot
-from app.gui.split_view import ORIGINAL, SplitView
-from app.gui.worker import CodecWorker, DecodedLci
-
 QUALITIES = tuple(range(1, 9))
 MAX_RECENT = 10
 ORGANIZATION = "LCI Studio"
@@ -57,16 +56,16 @@ APPLICATION = "LCI Studio"
 
 
 def resources_dir() -> Path:
-    """`resources/` of the installed package (app.resources) or of the source checkout."""
+    """`resources/` of the installed package (lci_studio.resources) or of the source checkout."""
     try:
         from importlib.resources import files
 
-        candidate = files("app.resources")
+        candidate = files("lci_studio.resources")
         if isinstance(candidate, Path):
             return candidate
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(app.__file__).resolve().parents[1] / "resources"
+    return Path(lci_studio.__file__).resolve().parents[1] / "resources"
 
 
 def sample_images() -> list[Path]:
@@ -1084,7 +1083,7 @@ class MainWindow(QMainWindow):
     def _json_description(self) -> str:
         name = self.image.name if self.image else "image"
         weights = self.source.describe() if self.source is not None else "unknown weights"
-        return f"LCI Studio {app.__version__} on {name}, {weights}"
+        return f"LCI Studio {lci_studio.__version__} on {name}, {weights}"
 
     def export_plot(self, path) -> bool:
         return bool(self._write([(Path(path), lambda p: self.rd_plot.export_png(p))]))
@@ -1152,7 +1151,7 @@ class MainWindow(QMainWindow):
 
     def open_demo(self) -> None:
         """Demo mode (F11): one large picture and a big quality slider, full screen; Esc leaves."""
-        from app.gui.demo import DemoWindow
+        from lci_studio.gui.demo import DemoWindow
 
         if self.demo is None:
             self.demo = DemoWindow()

@@ -2,7 +2,7 @@
 
 `CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in a private
 QObject moved to a QThread, one at a time, in the order they were started. The worker never
-imports a widget and never does codec math itself: it calls `app.codec`.
+imports a widget and never does codec math itself: it calls `lci_studio.codec`.
 
 Every job gets an id. Jobs belong to a lane ("view": ladder and decode; "weights": downloads);
 starting a job cancels the earlier jobs of its lane. Cancellation is cooperative (checked between
@@ -32,15 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from lci_studio.codec import baselines as baselines_mod
+from lci_studio.codec.image_io import ImageReadError, RgbImage
+from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder
+from lci_studio.codec.lci_format import LciFormatError, LciHeader
+from lci_studio.codec.model import LoadedModel, ModelInfo
+from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, read_header
+from lci_studio.codec.weights import CompressAISource, DownloadCancelledError, WeightsError, open_weight_source
 from PySide6.QtCore import QObject, QThread, Signal, Slot
-
-from app.codec import baselines as baselines_mod
-from app.codec.image_io import ImageReadError, RgbImage
-from app.codec.ladder import CancelledError, QualityResult, encode_ladder
-from app.codec.lci_format import LciFormatError, LciHeader
-from app.codec.model import LoadedModel, ModelInfo
-from app.codec.pipeline import WeightsMismatchError, decode_lci, read_header
-from app.codec.weights import CompressAISource, DownloadCancelledError, WeightsError, open_weight_source
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lci_studio import cli
+from lci_studio.cli import main
+from lci_studio.codec.pipeline import decode_lci
+from lci_studio.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
 from PIL import Image
 
-from app import cli
-from app.cli import main
-from app.codec.pipeline import decode_lci
-from app.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
 from tests.conftest import make_model, make_photo, save_ladder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -344,12 +344,12 @@ def test_interrupt_and_unexpected_errors(tmp_path, capsys, ladder, image, monkey
 
 def test_module_entry_point_runs():
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "lci_studio.cli", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert "export-bundle" in result.stdout
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "info"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "lci_studio.cli", "info"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 2
     assert result.stderr.startswith("lci: error: ") and len(result.stderr.strip().splitlines()) == 1
@@ -412,7 +412,7 @@ def test_export_bundle_needs_finished_levels(tmp_path, capsys):
 
 
 def test_train_resumes_from_a_bundled_safetensors_level(tmp_path, capsys):
-    from app.codec.weights import write_bundled_level
+    from lci_studio.codec.weights import write_bundled_level
 
     start = tmp_path / "q4.safetensors"
     write_bundled_level(make_model(N=8, M=8, seed=5), start)

@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
-from app.codec.bdrate import METHODS, BdError, _pchip_integral, bd_psnr, bd_rate, psnr_gap_at_same_rate
+from lci_studio.codec.bdrate import METHODS, BdError, _pchip_integral, bd_psnr, bd_rate, psnr_gap_at_same_rate
 
 # A plausible reference RD curve (bpp, PSNR dB), like a JPEG sweep.
 RATE = [0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 1.9]

@@ -12,9 +12,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from lci_studio.codec.entropy_coding import CdfTables, EntropyCodingError, decode_symbols, encode_symbols, ideal_bits
+from lci_studio.codec.entropy_model import EntropyBottleneck, pmf_to_quantized_cdf
 
-from app.codec.entropy_coding import CdfTables, EntropyCodingError, decode_symbols, encode_symbols, ideal_bits
-from app.codec.entropy_model import EntropyBottleneck, pmf_to_quantized_cdf
 from tests.conftest import make_model
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1

@@ -7,9 +7,8 @@ import math
 
 import numpy as np
 import pytest
-
-from app.codec.image_io import RgbImage
-from app.codec.insight import (
+from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.insight import (
     INTRO,
     busiest_area_share,
     channel_bits_per_element,
@@ -24,8 +23,9 @@ from app.codec.insight import (
     picture_extent,
     spatial_bits,
 )
-from app.codec.ladder import measure_quality
-from app.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+
 from tests.conftest import make_model, make_photo
 
 

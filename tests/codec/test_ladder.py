@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import pytorch_msssim
 import torch
+from lci_studio.codec import baselines, ladder, pipeline
+from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.lci_format import CRC_SIZE, HEADER_SIZE
+from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
+from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from PIL import Image
 
-from app.codec import baselines, ladder, pipeline
-from app.codec.image_io import RgbImage
-from app.codec.lci_format import CRC_SIZE, HEADER_SIZE
-from app.codec.metrics import ms_ssim_rgb, psnr_rgb
-from app.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from tests.codec.test_entropy_coding import invert_cumulative
 from tests.conftest import make_model, make_photo
 

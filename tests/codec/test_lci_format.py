@@ -13,10 +13,9 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from app.codec import pipeline
-from app.codec.entropy_coding import CdfTables, encode_symbols
-from app.codec.lci_format import (
+from lci_studio.codec import pipeline
+from lci_studio.codec.entropy_coding import CdfTables, encode_symbols
+from lci_studio.codec.lci_format import (
     CRC_SIZE,
     FAMILIES,
     HEADER_SIZE,
@@ -30,8 +29,9 @@ from app.codec.lci_format import (
     pack_lci,
     unpack_lci,
 )
-from app.codec.model import LoadedModel, ModelInfo, weights_fingerprint
-from app.codec.pipeline import WeightsMismatchError
+from lci_studio.codec.model import LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.codec.pipeline import WeightsMismatchError
+
 from tests.conftest import make_model, make_photo
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

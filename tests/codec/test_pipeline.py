@@ -13,13 +13,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from lci_studio.codec import image_io, pipeline
+from lci_studio.codec.image_io import ImageReadError, atomic_write, load_rgb, save_png
+from lci_studio.codec.lci_format import centred_padding, unpack_lci
+from lci_studio.codec.metrics import psnr_rgb
+from lci_studio.codec.model import LoadedModel, ModelInfo, weights_fingerprint
 from PIL import Image, features
 
-from app.codec import image_io, pipeline
-from app.codec.image_io import ImageReadError, atomic_write, load_rgb, save_png
-from app.codec.lci_format import centred_padding, unpack_lci
-from app.codec.metrics import psnr_rgb
-from app.codec.model import LoadedModel, ModelInfo, weights_fingerprint
 from tests.conftest import make_model, make_photo
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from app.codec import weights
-from app.codec.model import LAMBDAS, weights_fingerprint
-from app.codec.weights import (
+from lci_studio.codec import weights
+from lci_studio.codec.model import LAMBDAS, weights_fingerprint
+from lci_studio.codec.weights import (
     BundledSource,
     CompressAISource,
     DownloadCancelledError,
@@ -29,6 +28,7 @@ from app.codec.weights import (
     open_weight_source,
     write_bundled_level,
 )
+
 from tests.conftest import make_model
 
 TABLES = ("_offset", "_quantized_cdf", "_cdf_length")

@@ -10,10 +10,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from lci_studio.codec.image_io import save_png
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
-from app.codec.image_io import save_png
 from tests.conftest import make_photo, save_ladder
 
 LADDER_TIMEOUT_MS = 300_000  # a slow, shared machine: generous, the tests return as soon as the work is done
@@ -25,7 +25,7 @@ BROKEN_BINDING = (
 
 def pytest_collection_modifyitems(config, items):
     """On a binding that corrupts reference counts, skip the widget tests instead of aborting the run."""
-    from app.gui.main import qt_binding_drops_references
+    from lci_studio.gui.main import qt_binding_drops_references
 
     if not qt_binding_drops_references():
         return
@@ -43,7 +43,7 @@ def ladder_dir(tmp_path_factory):
 
 @pytest.fixture
 def source(ladder_dir):
-    from app.codec.weights import open_weight_source
+    from lci_studio.codec.weights import open_weight_source
 
     return open_weight_source(str(ladder_dir))
 
@@ -88,7 +88,7 @@ def dialogs(monkeypatch):
 @pytest.fixture
 def make_window(qtbot, settings, dialogs):
     """Build a shown MainWindow (closed, and its worker stopped, at teardown)."""
-    from app.gui.window import MainWindow
+    from lci_studio.gui.window import MainWindow
 
     windows = []
 

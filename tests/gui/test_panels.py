@@ -6,18 +6,18 @@ import math
 
 import numpy as np
 import pytest
+from lci_studio.codec.baselines import baseline_curve
+from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio
+from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.gui.demo import DemoWindow
+from lci_studio.gui.explanation import ExplanationPanel
+from lci_studio.gui.latent_view import LatentView
+from lci_studio.gui.rd_plot import RdPlot
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 
-from app.codec.baselines import baseline_curve
-from app.codec.image_io import RgbImage
-from app.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio
-from app.codec.ladder import measure_quality
-from app.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
-from app.gui.demo import DemoWindow
-from app.gui.explanation import ExplanationPanel
-from app.gui.latent_view import LatentView
-from app.gui.rd_plot import RdPlot
 from tests.conftest import make_model, make_photo
 
 PHOTO = make_photo(96, 128)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import PySide6
-
-from app.gui.main import qt_binding_drops_references
+from lci_studio.gui.main import qt_binding_drops_references
 
 
 def test_qt_binding_keeps_reference_counts():

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lci_studio.codec.difference import difference_image
+from lci_studio.codec.image_io import load_rgb
+from lci_studio.codec.weights import BundledSource, open_weight_source
+from lci_studio.gui.window import sample_images
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QImage, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
-from app.codec.difference import difference_image
-from app.codec.image_io import load_rgb
-from app.codec.weights import BundledSource, open_weight_source
-from app.gui.window import sample_images
 from tests.conftest import make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
 
@@ -314,7 +314,7 @@ def test_lci_made_with_other_weights_is_refused_with_a_clear_message(qtbot, make
 
 
 def _png(path: Path) -> Path:
-    from app.codec.image_io import save_png
+    from lci_studio.codec.image_io import save_png
 
     save_png(path, make_photo(64, 96, 3))
     return path

@@ -16,12 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CHECK = """
 import hashlib, json, sys
 from importlib.resources import files
-weights = files("app.resources") / "weights"
+weights = files("lci_studio.resources") / "weights"
 manifest = json.loads((weights / "manifest.json").read_text())
 for level in manifest["levels"]:
     data = (weights / level["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == level["sha256"], level["file"]
-samples = sorted(p.name for p in (files("app.resources") / "samples").iterdir())
+samples = sorted(p.name for p in (files("lci_studio.resources") / "samples").iterdir())
 print(json.dumps({"qualities": [l["quality"] for l in manifest["levels"]], "samples": samples,
                   "location": str(weights)}))
 """

@@ -1,0 +1,1 @@
+"""Qt face: the window, its panels and the one background worker."""
