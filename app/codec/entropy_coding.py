@@ -5,6 +5,12 @@ outside the channel's table is coded as the escape symbol followed by its exact 
 4-bit nibbles (a count, then the nibbles), as CompressAI does, so nothing is ever clamped.
 Decoding order is channel by channel: the channel's symbols, then its escapes; the ANS
 coder is a stack, so encoding walks the same sequence backwards.
+
+A stream is decoded only when it can honestly hold the latent it is said to hold: every symbol
+costs at least -log2 of its channel's most probable bin, so a payload shorter than that floor is
+refused before anything is allocated, and again whenever the bits left fall below what the
+channels still to come need; and it must end exactly with the last symbol (docs/lci-format.md,
+"Limits").
 """
 
 from __future__ import annotations
@@ -13,10 +19,17 @@ from dataclasses import dataclass
 
 import constriction
 import numpy as np
+from lci_studio.codec.cancel import CancelCheck, CancelledError, stop_if_cancelled
 
 _NIBBLE = 15
 _MAX_NIBBLES = 9  # enough for any int32 escape value; bounds a decoder fed garbage
 _UNIFORM16 = constriction.stream.model.Uniform(16)
+_CDF_TOTAL = 1 << 16
+# A payload must hold at least this share of the bits its symbols cost at the least (the rest is
+# room for how constriction's 24-bit models round the 16-bit tables), less the coder's final state.
+FLOOR_SHARE = 0.5
+FLOOR_SLACK_BITS = 64
+_ESCAPES_PER_CANCEL_CHECK = 4096
 
 
 class EntropyCodingError(ValueError):
@@ -46,6 +59,48 @@ class CdfTables:
     def model(self, channel: int):
         return constriction.stream.model.Categorical(self.frequencies(channel).astype(np.float64), perfect=False)
 
+    def check(self) -> None:
+        """Raise ValueError unless these are coding tables as CompressAI builds them.
+
+        Every row rises strictly from 0 to 65536 (each bin, the escape included, has a
+        frequency), is at least one bin and the escape long, and its offset puts the median
+        (symbol 0) inside the row; a table that breaks this is damaged, not merely different.
+        """
+        cdf, length, offset = self.cdf, self.cdf_length, self.offset
+        if cdf.ndim != 2 or length.shape != (cdf.shape[0],) or offset.shape != (cdf.shape[0],):
+            raise ValueError(f"CDF tables of mismatched shapes {cdf.shape}, {length.shape}, {offset.shape}")
+        for channel in range(cdf.shape[0]):
+            n = int(length[channel])
+            if not 3 <= n <= cdf.shape[1]:
+                raise ValueError(f"channel {channel}'s CDF length {n} is outside 3…{cdf.shape[1]}")
+            row = cdf[channel, :n]
+            if row[0] != 0 or row[-1] != _CDF_TOTAL or not np.all(np.diff(row) > 0):
+                raise ValueError(f"channel {channel}'s CDF does not rise strictly from 0 to {_CDF_TOTAL}")
+            if not -(n - 3) <= int(offset[channel]) <= 0:
+                raise ValueError(f"channel {channel}'s offset {int(offset[channel])} puts its median outside its table")
+
+    def least_bits(self) -> np.ndarray:
+        """(C,) the fewest bits one symbol of each channel can cost: -log2 of its most probable bin."""
+        return np.array(
+            [-np.log2(self.frequencies(c).max() / _CDF_TOTAL) for c in range(len(self.cdf_length))], dtype=np.float64
+        )
+
+
+def payload_floor_bits(tables: CdfTables, positions: int) -> np.ndarray:
+    """(C+1,) entry c: the fewest payload bits that can still hold channels c, c+1, … of a latent.
+
+    `positions` is h·w, the symbols per channel. An empty coder codes bin 0 for free (its state
+    stays 0), so trailing channels whose likeliest bin (or median) is bin 0 may cost nothing.
+    """
+    least = tables.least_bits() * positions
+    free = (tables.offset == 0) | np.array([tables.frequencies(c).argmax() == 0 for c in range(len(least))])
+    for channel in range(len(least) - 1, -1, -1):
+        if not free[channel]:
+            break
+        least[channel] = 0.0
+    suffix = np.concatenate([np.cumsum(least[::-1])[::-1], [0.0]])
+    return np.maximum(FLOOR_SHARE * suffix - FLOOR_SLACK_BITS, 0.0)
+
 
 def _escape_nibbles(raw: np.ndarray) -> np.ndarray:
     """Nibble sequence for a list of non-negative escape values: count (in 15-steps), then nibbles."""
@@ -73,10 +128,11 @@ def _split(symbols: np.ndarray, tables: CdfTables, channel: int) -> tuple[np.nda
     return index, raw
 
 
-def encode_symbols(symbols: np.ndarray, tables: CdfTables) -> bytes:
+def encode_symbols(symbols: np.ndarray, tables: CdfTables, cancel: CancelCheck | None = None) -> bytes:
     """Code int symbols of shape (C, H, W) into a little-endian uint32 word stream."""
     coder = constriction.stream.stack.AnsCoder()
     for channel in range(symbols.shape[0] - 1, -1, -1):
+        stop_if_cancelled(cancel)
         index, raw = _split(symbols[channel].ravel(), tables, channel)
         if raw.size:
             coder.encode_reverse(_escape_nibbles(raw), _UNIFORM16)
@@ -84,26 +140,45 @@ def encode_symbols(symbols: np.ndarray, tables: CdfTables) -> bytes:
     return coder.get_compressed().astype("<u4").tobytes()
 
 
-def decode_symbols(data: bytes, shape: tuple[int, int, int], tables: CdfTables) -> np.ndarray:
-    """Inverse of `encode_symbols`: exactly the integers that were encoded."""
+def decode_symbols(
+    data: bytes, shape: tuple[int, int, int], tables: CdfTables, cancel: CancelCheck | None = None
+) -> np.ndarray:
+    """Inverse of `encode_symbols`: exactly the integers that were encoded.
+
+    Refuses (EntropyCodingError) a stream too short for the latent, before allocating it and
+    whenever too few bits are left for the channels to come, and one with words left over.
+    """
     channels, height, width = shape
     if channels != len(tables.cdf_length):
         raise EntropyCodingError(f"latent has {channels} channels but the model has {len(tables.cdf_length)}")
     if len(data) % 4:
         raise EntropyCodingError("payload length is not a whole number of 32-bit words")
+    floor = payload_floor_bits(tables, height * width)
+    if len(data) * 8 < floor[0]:
+        raise EntropyCodingError(
+            f"{len(data)} bytes cannot hold a {channels}×{height}×{width} latent, which needs at least "
+            f"{-(-int(floor[0]) // 8)} bytes with these weights"
+        )
     words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
     out = np.empty((channels, height * width), dtype=np.int32)
     try:
         coder = constriction.stream.stack.AnsCoder(words)
         for channel in range(channels):
+            stop_if_cancelled(cancel)
+            if coder.num_valid_bits() < floor[channel]:
+                raise EntropyCodingError(f"the stream ends before the latent does (in channel {channel} of {channels})")
             index = coder.decode(tables.model(channel), height * width).astype(np.int64)
             escape = int(tables.cdf_length[channel]) - 2
             values = index.copy()
-            for position in np.flatnonzero(index == escape):
+            for count, position in enumerate(np.flatnonzero(index == escape)):
+                if count % _ESCAPES_PER_CANCEL_CHECK == _ESCAPES_PER_CANCEL_CHECK - 1:
+                    stop_if_cancelled(cancel)
                 raw = _decode_escape(coder)
                 values[position] = escape + (raw >> 1) if raw % 2 == 0 else -(raw >> 1) - 1
             out[channel] = values + tables.offset[channel]
-    except EntropyCodingError:
+        if not coder.is_empty():
+            raise EntropyCodingError(f"{coder.num_valid_bits()} bits of the stream are left after the last symbol")
+    except (EntropyCodingError, CancelledError):
         raise
     except Exception as exc:  # constriction reports corrupt streams with assorted errors
         raise EntropyCodingError(f"payload does not decode: {exc}") from None

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
+from lci_studio.codec.cancel import CancelledError as CancelledError  # what encode_ladder raises on cancel
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
 from lci_studio.codec.model import ModelInfo
@@ -19,10 +21,6 @@ from lci_studio.codec.pipeline import decode_lci, encode_image, latent_bits
 
 # A channel "carries information" when it spends more than this share of a bit per element.
 ACTIVE_CHANNEL_BITS = 0.01
-
-
-class CancelledError(Exception):
-    """The caller asked the ladder to stop."""
 
 
 @dataclass
@@ -57,17 +55,17 @@ class QualityResult:
         return int(np.sum(self.bits_per_channel / max(elements, 1) > ACTIVE_CHANNEL_BITS))
 
 
-def measure_quality(loaded, image: RgbImage) -> QualityResult:
-    """Encode, decode from the bytes, and measure one quality level."""
+def measure_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) -> QualityResult:
+    """Encode, decode from the bytes, and measure one quality level; `cancel` is polled all along."""
     pixels = image.pixels
     started = time.perf_counter()
-    encoded = encode_image(loaded, pixels, with_bit_map=False)
+    encoded = encode_image(loaded, pixels, with_bit_map=False, cancel=cancel)
     encode_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    reconstruction = decode_lci(encoded.lci, loaded)
+    reconstruction = decode_lci(encoded.lci, loaded, cancel=cancel)
     decode_seconds = time.perf_counter() - started
     # The bit map is analysis for display, measured outside the timed encode.
-    bit_map = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None])
+    bit_map = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None], cancel=cancel)
     pixel_count = image.width * image.height
     size = len(encoded.lci)
     return QualityResult(
@@ -77,7 +75,7 @@ def measure_quality(loaded, image: RgbImage) -> QualityResult:
         bpp=size * 8 / pixel_count,
         bpp_estimated=float(bit_map.sum()) / pixel_count,
         psnr=psnr_rgb(pixels, reconstruction),
-        ms_ssim=ms_ssim_rgb(pixels, reconstruction),
+        ms_ssim=ms_ssim_rgb(pixels, reconstruction, cancel),
         encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,
         ratio_to_raw=pixel_count * 3 / size,
@@ -93,11 +91,9 @@ def encode_ladder(
     qualities: Iterable[int] | None = None,
     should_cancel: Callable[[], bool] = lambda: False,
 ) -> Iterator[QualityResult]:
-    """Yield each quality's result as soon as it is done; stop between qualities when cancelled."""
+    """Yield each quality's result as soon as it is done; when cancelled, stop even inside a quality."""
     for quality in source.qualities() if qualities is None else qualities:
-        if should_cancel():
-            raise CancelledError()
+        stop_if_cancelled(should_cancel)
         loaded = source.load(quality)
-        if should_cancel():
-            raise CancelledError()
-        yield measure_quality(loaded, image)
+        stop_if_cancelled(should_cancel)
+        yield measure_quality(loaded, image, should_cancel)

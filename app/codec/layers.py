@@ -147,10 +147,13 @@ class Transform(nn.Sequential):
     forward hook on that layer kept it), so no buffer of its size is needed for the result.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, before_layer: Callable[[], None] | None = None) -> torch.Tensor:
+        """`before_layer` runs before each layer at inference (the pipeline's cancel check)."""
         if torch.is_grad_enabled():
             return super().forward(x)
         for index, layer in enumerate(self):
+            if before_layer is not None:
+                before_layer()
             x = layer(x, inplace=True) if index and isinstance(layer, GDN) else layer(x)
         return x
 

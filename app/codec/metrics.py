@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from pytorch_msssim import ms_ssim as _ms_ssim
 from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
 
@@ -33,7 +34,7 @@ def psnr_rgb(original: np.ndarray, reconstruction: np.ndarray) -> float:
     return 20 * math.log10(255.0) - 10 * math.log10(mse)
 
 
-def ms_ssim_rgb(original: np.ndarray, reconstruction: np.ndarray) -> float:
+def ms_ssim_rgb(original: np.ndarray, reconstruction: np.ndarray, cancel: CancelCheck | None = None) -> float:
     """MS-SSIM (5 scales, 11-tap Gaussian, σ=1.5) of two uint8 H×W×3 arrays.
 
     The value of `pytorch_msssim.ms_ssim` in float64 (data range 255), computed with bounded
@@ -42,7 +43,7 @@ def ms_ssim_rgb(original: np.ndarray, reconstruction: np.ndarray) -> float:
     rows at a time. A 24-MP photo then needs a few hundred MB instead of about 9 GB.
 
     Images too small for five scales (under 161 px on a side) are reflected up to that size
-    so that small thumbnails still get a number instead of an error.
+    so that small thumbnails still get a number instead of an error. `cancel` is polled per band.
     """
     window = _fspecial_gauss_1d(_WINDOW, 1.5).reshape(1, 1, 1, _WINDOW)
     values = []
@@ -57,7 +58,7 @@ def ms_ssim_rgb(original: np.ndarray, reconstruction: np.ndarray) -> float:
         terms = []
         with torch.no_grad():
             for level in range(len(_MS_SSIM_WEIGHTS)):
-                ssim, cs = _banded_ssim(x, y, window)
+                ssim, cs = _banded_ssim(x, y, window, cancel)
                 if level < len(_MS_SSIM_WEIGHTS) - 1:
                     terms.append(max(cs, 0.0))
                     padding = [size % 2 for size in x.shape[2:]]
@@ -68,11 +69,14 @@ def ms_ssim_rgb(original: np.ndarray, reconstruction: np.ndarray) -> float:
     return sum(values) / 3
 
 
-def _banded_ssim(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor) -> tuple[float, float]:
+def _banded_ssim(
+    x: torch.Tensor, y: torch.Tensor, window: torch.Tensor, cancel: CancelCheck | None
+) -> tuple[float, float]:
     """Means of the SSIM and contrast-structure maps of one channel, a band of output rows at a time."""
     rows = x.shape[-2] - (_WINDOW - 1)  # the Gaussian filter is applied without padding
     ssim_total = cs_total = 0.0
     for top in range(0, rows, _BAND):
+        stop_if_cancelled(cancel)
         count = min(_BAND, rows - top)
         band = slice(top, top + count + _WINDOW - 1)
         ssim, cs = _ssim(x[:, :, band], y[:, :, band], data_range=255.0, win=window, size_average=False, K=_K)

@@ -3,14 +3,21 @@
 Large images run the transforms in overlapping tiles: every tile carries a margin wider
 than the transform's receptive field and only its centre is kept, so the result matches
 a whole-image run (up to float rounding) while memory stays bounded.
+
+Encoding and decoding take an optional cancel check, polled between tiles, between the layers
+of each transform and between entropy-coded channels, so a Stop or a closed window ends even
+one quality of a large picture promptly (`CancelledError`); and an optional progress callback
+that counts the transform's tiles, for pictures large enough to take a while.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.entropy_coding import CdfTables, EntropyCodingError, decode_symbols, encode_symbols
 from lci_studio.codec.lci_format import LciFormatError, LciHeader, centred_padding, pack_lci, unpack_lci
 from lci_studio.codec.model import FAMILY, FactorizedPrior, LoadedModel, ModelInfo
@@ -19,6 +26,8 @@ TILE = 1024  # input pixels per tile side (a multiple of 16)
 TILE_MARGIN = 64  # input pixels of context on each side; the analysis field is ±30 px
 LATENT_MARGIN = 4  # latent pixels of context for synthesis; its field is about ±2
 _SOURCE_KINDS = {"bundled": "bundled", "compressai": "compressai"}
+
+TileProgress = Callable[[int, int], None]  # (tiles done, tiles in all) of one transform
 
 
 class WeightsMismatchError(Exception):
@@ -49,61 +58,97 @@ def to_pixels(x_hat: torch.Tensor) -> np.ndarray:
     return x_hat[0].clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 
-def _spans(size: int, tile: int, margin: int):
+def _spans(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
     """(outer_start, outer_end, inner_start, inner_end) windows covering 0..size."""
-    for start in range(0, size, tile):
-        end = min(size, start + tile)
-        yield max(0, start - margin), min(size, end + margin), start, end
+    return [
+        (max(0, start - margin), min(size, min(size, start + tile) + margin), start, min(size, start + tile))
+        for start in range(0, size, tile)
+    ]
 
 
-def _transform(layers: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _transform(layers: torch.nn.Module, x: torch.Tensor, cancel: CancelCheck | None = None) -> torch.Tensor:
     """Run g_a or g_s on channels-last data: oneDNN's CPU convolutions are 1.5-2× faster on it.
 
     A fresh copy, because `contiguous` keeps a size-1 batch dimension's stray stride (as `to_tensor`
-    makes), which sends every convolution back to the NCHW path.
+    makes), which sends every convolution back to the NCHW path. `cancel` is polled before each layer.
     """
-    return layers(x.clone(memory_format=torch.channels_last))
+    return layers(x.clone(memory_format=torch.channels_last), before_layer=lambda: stop_if_cancelled(cancel))
 
 
-def analysis(model: FactorizedPrior, x: torch.Tensor, tile: int = TILE) -> torch.Tensor:
+def _tiles(
+    height: int, width: int, tile: int, margin: int, progress: TileProgress | None
+) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """The (row span, column span) pairs of a tiled transform; reports 0 of them done."""
+    tiles = [(rows, cols) for rows in _spans(height, tile, margin) for cols in _spans(width, tile, margin)]
+    if progress is not None:
+        progress(0, len(tiles))
+    return tiles
+
+
+def analysis(
+    model: FactorizedPrior,
+    x: torch.Tensor,
+    tile: int = TILE,
+    cancel: CancelCheck | None = None,
+    progress: TileProgress | None = None,
+) -> torch.Tensor:
     """g_a(x), tiled when x is larger than one tile. x: (1,3,H,W) with H, W multiples of 16."""
     _, _, height, width = x.shape
     if height <= tile and width <= tile:
-        return _transform(model.g_a, x).contiguous()
+        y = _transform(model.g_a, x, cancel).contiguous()
+        if progress is not None:
+            progress(1, 1)
+        return y
     y = torch.empty(1, model.M, height // 16, width // 16)
-    for top0, bottom0, top, bottom in _spans(height, tile, TILE_MARGIN):
-        for left0, right0, left, right in _spans(width, tile, TILE_MARGIN):
-            part = _transform(model.g_a, x[:, :, top0:bottom0, left0:right0])
-            y[:, :, top // 16 : bottom // 16, left // 16 : right // 16] = part[
-                :, :, (top - top0) // 16 : (bottom - top0) // 16, (left - left0) // 16 : (right - left0) // 16
-            ]
+    tiles = _tiles(height, width, tile, TILE_MARGIN, progress)
+    for done, ((top0, bottom0, top, bottom), (left0, right0, left, right)) in enumerate(tiles, 1):
+        part = _transform(model.g_a, x[:, :, top0:bottom0, left0:right0], cancel)
+        y[:, :, top // 16 : bottom // 16, left // 16 : right // 16] = part[
+            :, :, (top - top0) // 16 : (bottom - top0) // 16, (left - left0) // 16 : (right - left0) // 16
+        ]
+        if progress is not None:
+            progress(done, len(tiles))
     return y
 
 
-def synthesis(model: FactorizedPrior, y_hat: torch.Tensor, tile: int = TILE) -> torch.Tensor:
+def synthesis(
+    model: FactorizedPrior,
+    y_hat: torch.Tensor,
+    tile: int = TILE,
+    cancel: CancelCheck | None = None,
+    progress: TileProgress | None = None,
+) -> torch.Tensor:
     """g_s(y_hat), tiled in latent space when the output is larger than one tile."""
     _, _, lat_h, lat_w = y_hat.shape
     lat_tile = tile // 16
     if lat_h <= lat_tile and lat_w <= lat_tile:
-        return _transform(model.g_s, y_hat)
+        x_hat = _transform(model.g_s, y_hat, cancel)
+        if progress is not None:
+            progress(1, 1)
+        return x_hat
     x_hat = torch.empty(1, 3, lat_h * 16, lat_w * 16, memory_format=torch.channels_last)
-    for top0, bottom0, top, bottom in _spans(lat_h, lat_tile, LATENT_MARGIN):
-        for left0, right0, left, right in _spans(lat_w, lat_tile, LATENT_MARGIN):
-            part = _transform(model.g_s, y_hat[:, :, top0:bottom0, left0:right0])
-            x_hat[:, :, top * 16 : bottom * 16, left * 16 : right * 16] = part[
-                :, :, (top - top0) * 16 : (bottom - top0) * 16, (left - left0) * 16 : (right - left0) * 16
-            ]
+    tiles = _tiles(lat_h, lat_w, lat_tile, LATENT_MARGIN, progress)
+    for done, ((top0, bottom0, top, bottom), (left0, right0, left, right)) in enumerate(tiles, 1):
+        part = _transform(model.g_s, y_hat[:, :, top0:bottom0, left0:right0], cancel)
+        x_hat[:, :, top * 16 : bottom * 16, left * 16 : right * 16] = part[
+            :, :, (top - top0) * 16 : (bottom - top0) * 16, (left - left0) * 16 : (right - left0) * 16
+        ]
+        if progress is not None:
+            progress(done, len(tiles))
     return x_hat
 
 
 @torch.no_grad()
-def latent_bits(model: FactorizedPrior, symbols: torch.Tensor, chunk: int = 16) -> np.ndarray:
+def latent_bits(
+    model: FactorizedPrior, symbols: torch.Tensor, chunk: int = 16, cancel: CancelCheck | None = None
+) -> np.ndarray:
     """-log2 p of every latent element under the model's density (M, h, w), a few channels at a time."""
     bottleneck = model.entropy_bottleneck
     values = bottleneck.dequantize(symbols)[0]
     channels, height, width = values.shape
     out = np.empty((channels, height, width), dtype=np.float32)
     for start in range(0, channels, chunk):
+        stop_if_cancelled(cancel)
         stop = min(channels, start + chunk)
         part = values[start:stop].reshape(stop - start, 1, -1)
         p = bottleneck.bin_likelihood(part, slice(start, stop))
@@ -112,7 +157,14 @@ def latent_bits(model: FactorizedPrior, symbols: torch.Tensor, chunk: int = 16) 
 
 
 @torch.inference_mode()
-def encode_image(loaded: LoadedModel, pixels: np.ndarray, tile: int = TILE, with_bit_map: bool = True) -> EncodedImage:
+def encode_image(
+    loaded: LoadedModel,
+    pixels: np.ndarray,
+    tile: int = TILE,
+    with_bit_map: bool = True,
+    cancel: CancelCheck | None = None,
+    progress: TileProgress | None = None,
+) -> EncodedImage:
     """Encode uint8 RGB pixels into a complete `.lci` file."""
     model, info = loaded.model, loaded.info
     height, width = pixels.shape[:2]
@@ -120,9 +172,9 @@ def encode_image(loaded: LoadedModel, pixels: np.ndarray, tile: int = TILE, with
     # Repeating the edge pixels, not zeros: a black frame is a hard edge that costs bits and
     # rings back into the picture (see docs/lci-format.md for what it saved on the eval set).
     x = torch.nn.functional.pad(to_tensor(pixels), (left, right, top, bottom), mode="replicate")
-    symbols = model.entropy_bottleneck.quantize_symbols(analysis(model, x, tile))
+    symbols = model.entropy_bottleneck.quantize_symbols(analysis(model, x, tile, cancel, progress))
     coded = symbols[0].numpy()
-    payload = encode_symbols(coded, CdfTables.from_bottleneck(model.entropy_bottleneck))
+    payload = encode_symbols(coded, CdfTables.from_bottleneck(model.entropy_bottleneck), cancel)
     header = LciHeader(
         FAMILY,
         info.metric,
@@ -138,7 +190,7 @@ def encode_image(loaded: LoadedModel, pixels: np.ndarray, tile: int = TILE, with
         coded.shape[1],
         coded.shape[2],
     )
-    bit_map = latent_bits(model, symbols) if with_bit_map else np.zeros(0, dtype=np.float32)
+    bit_map = latent_bits(model, symbols, cancel=cancel) if with_bit_map else np.zeros(0, dtype=np.float32)
     return EncodedImage(pack_lci(header, payload), header, coded, bit_map)
 
 
@@ -170,17 +222,28 @@ def check_weights(header: LciHeader, info: ModelInfo) -> None:
 
 
 @torch.inference_mode()
-def decode_payload(loaded: LoadedModel, header: LciHeader, payload: bytes, tile: int = TILE) -> np.ndarray:
-    """Entropy-decode and synthesise; returns uint8 RGB pixels of the original size."""
+def decode_payload(
+    loaded: LoadedModel,
+    header: LciHeader,
+    payload: bytes,
+    tile: int = TILE,
+    cancel: CancelCheck | None = None,
+    progress: TileProgress | None = None,
+) -> np.ndarray:
+    """Entropy-decode and synthesise; returns uint8 RGB pixels of the original size.
+
+    A payload too short for the latent its header declares, or one with words left over, is
+    refused (LciFormatError) before the picture's memory is allocated (docs/lci-format.md, "Limits").
+    """
     check_weights(header, loaded.info)
     model = loaded.model
     tables = CdfTables.from_bottleneck(model.entropy_bottleneck)
     try:
-        symbols = decode_symbols(payload, (header.M, header.latent_height, header.latent_width), tables)
+        symbols = decode_symbols(payload, (header.M, header.latent_height, header.latent_width), tables, cancel)
     except EntropyCodingError as exc:
         raise LciFormatError(f"the .lci payload is corrupt ({exc})") from None
     y_hat = model.entropy_bottleneck.dequantize(torch.from_numpy(symbols)[None])
-    x_hat = synthesis(model, y_hat, tile)
+    x_hat = synthesis(model, y_hat, tile, cancel, progress)
     full = to_pixels(x_hat)
     return full[header.pad_top : header.pad_top + header.height, header.pad_left : header.pad_left + header.width]
 
@@ -189,6 +252,12 @@ def read_header(data: bytes) -> LciHeader:
     return unpack_lci(data)[0]
 
 
-def decode_lci(data: bytes, loaded: LoadedModel, tile: int = TILE) -> np.ndarray:
+def decode_lci(
+    data: bytes,
+    loaded: LoadedModel,
+    tile: int = TILE,
+    cancel: CancelCheck | None = None,
+    progress: TileProgress | None = None,
+) -> np.ndarray:
     header, payload = unpack_lci(data)
-    return decode_payload(loaded, header, payload, tile)
+    return decode_payload(loaded, header, payload, tile, cancel, progress)
