@@ -30,6 +30,7 @@ _CDF_TOTAL = 1 << 16
 FLOOR_SHARE = 0.5
 FLOOR_SLACK_BITS = 64
 _ESCAPES_PER_CANCEL_CHECK = 4096
+_INT32 = np.iinfo(np.int32)
 
 
 class EntropyCodingError(ValueError):
@@ -175,7 +176,10 @@ def decode_symbols(
                     stop_if_cancelled(cancel)
                 raw = _decode_escape(coder)
                 values[position] = escape + (raw >> 1) if raw % 2 == 0 else -(raw >> 1) - 1
-            out[channel] = values + tables.offset[channel]
+            values += tables.offset[channel]
+            if values.size and not (_INT32.min <= values.min() and values.max() <= _INT32.max):
+                raise EntropyCodingError("escape value is outside the int32 range of a latent")
+            out[channel] = values
         if not coder.is_empty():
             raise EntropyCodingError(f"{coder.num_valid_bits()} bits of the stream are left after the last symbol")
     except (EntropyCodingError, CancelledError):
@@ -199,6 +203,8 @@ def _decode_escape(coder) -> int:
     raw = 0
     for j in range(count):
         raw |= int(coder.decode(_UNIFORM16)) << (4 * j)
+    if count and raw >> (4 * (count - 1)) == 0:
+        raise EntropyCodingError("escape value is not written in its fewest nibbles")
     return raw
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import torch
+from lci_studio.codec.entropy_coding import CdfTables
 from lci_studio.codec.image_io import atomic_write, temp_file_beside
 from lci_studio.codec.model import (
     FAMILY,
@@ -59,6 +60,9 @@ _TABLE_KEYS = ("_offset", "_quantized_cdf", "_cdf_length")
 # Tensors kept in float32 by `write_bundled_level`: their tiny constants (1e-9, 2^-36) vanish in
 # float16, and the medians in `quantiles` decide quantization and were used to build the tables.
 _KEEP_FLOAT32 = re.compile(r"(quantiles|pedestal|\.bound|\.target)$")
+# No trained weight of this model comes near this magnitude (the bundled ladder's largest is 96,
+# a quantile); a flipped exponent bit in a float lands far beyond it.
+PLAUSIBLE_MAGNITUDE = 1e6
 
 
 class WeightsError(Exception):
@@ -119,13 +123,34 @@ def _unwrap(obj: object) -> Mapping[str, torch.Tensor] | None:
     return tensors or None
 
 
+def _check_values(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Refuse weights whose values no training produces: a hash proves a file unchanged, not sound."""
+    for name, tensor in state.items():
+        if not tensor.is_floating_point() or tensor.numel() == 0:
+            continue
+        if not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"{path.name} is damaged: {name} holds NaN or infinite values.")
+        largest = float(tensor.abs().max())
+        if largest > PLAUSIBLE_MAGNITUDE:
+            raise WeightsError(
+                f"{path.name} is damaged: {name} holds {largest:.3g}, far beyond any trained weight "
+                f"(at most {PLAUSIBLE_MAGNITUDE:g})."
+            )
+
+
 def _build_model(state: Mapping[str, torch.Tensor], path: Path) -> FactorizedPrior:
+    state = _float32(state)
+    _check_values(state, path)
     try:
-        model = FactorizedPrior.from_state_dict(_float32(state))
+        model = FactorizedPrior.from_state_dict(state)
     except Exception as exc:  # missing keys, wrong shapes, wrong dtypes: all mean "not this model"
         raise WeightsError(f"{path.name} is not a {FAMILY} checkpoint ({_short(exc)}).") from None
     if not model.entropy_bottleneck.has_tables:
         model.entropy_bottleneck.build_tables()
+    try:
+        CdfTables.from_bottleneck(model.entropy_bottleneck).check()
+    except ValueError as exc:
+        raise WeightsError(f"{path.name} is damaged: its CDF tables are implausible ({exc}).") from None
     return model.eval()
 
 
@@ -149,6 +174,11 @@ def load_checkpoint(path: str | os.PathLike) -> FactorizedPrior:
     if not state:
         raise WeightsError(f"{path.name} is not a {FAMILY} checkpoint (it holds no tensors).")
     return _build_model(state, path)
+
+
+def _is_plain_name(name: str) -> bool:
+    """A file name that stays in its folder: no separator, no "..", not absolute, on any OS."""
+    return bool(name) and name not in (".", "..") and not re.search(r"[/\\:\x00]", name)
 
 
 def _verify_prefix(path: Path, prefix: str) -> bool:
@@ -296,6 +326,8 @@ class BundledSource(WeightSource):
                     raise ValueError(f"bad or repeated quality {quality}")
                 if not isinstance(level["file"], str) or not re.fullmatch(r"[0-9a-f]{64}", str(level["sha256"])):
                     raise ValueError(f"level {quality} needs a file name and a 64-hex sha256")
+                if not _is_plain_name(level["file"]):
+                    raise ValueError(f"level {quality}'s file {level['file']!r} is not a file name in its folder")
                 levels[quality] = level
             if not levels:
                 raise ValueError("no levels")
@@ -322,6 +354,8 @@ class BundledSource(WeightSource):
         """The weights file of one quality, after checking it is there and matches the manifest's SHA-256."""
         level = self._levels[quality]
         path = self.directory / level["file"]
+        if path.is_symlink() and self.directory.resolve() not in path.resolve().parents:
+            raise WeightsError(f"The weights file {path.name} for quality {quality} links outside {self.directory}.")
         if not path.is_file():
             raise WeightsError(f"The weights file {path.name} for quality {quality} is missing from {self.directory}.")
         if _sha256_file(path) != level["sha256"].lower():

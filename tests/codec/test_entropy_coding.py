@@ -12,7 +12,15 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from lci_studio.codec.entropy_coding import CdfTables, EntropyCodingError, decode_symbols, encode_symbols, ideal_bits
+from lci_studio.codec.cancel import CancelledError
+from lci_studio.codec.entropy_coding import (
+    CdfTables,
+    EntropyCodingError,
+    decode_symbols,
+    encode_symbols,
+    ideal_bits,
+    payload_floor_bits,
+)
 from lci_studio.codec.entropy_model import EntropyBottleneck, pmf_to_quantized_cdf
 
 from tests.conftest import make_model
@@ -432,3 +440,55 @@ def test_quantized_symbols_equal_eval_forward_bitwise():
     tables = CdfTables.from_bottleneck(bottleneck)
     decoded = decode_symbols(encode_symbols(symbols[0].numpy(), tables), tuple(symbols.shape[1:]), tables)
     assert torch.equal(bottleneck.dequantize(torch.from_numpy(decoded)[None]), y_hat)
+
+
+# ----------------------------------------------------------------------------------------------- stream limits
+
+
+def free_tail_tables() -> CdfTables:
+    """Two channels; the second's likeliest bin is bin 0, which an empty coder codes for nothing."""
+    cdf = np.array([[0, 30000, 60000, 65000, 65536], [0, 65000, 65300, 65536, 0]], dtype=np.int64)
+    return CdfTables(cdf, np.array([5, 4]), np.array([-1, 0]))
+
+
+def test_a_stream_whose_last_channel_cost_nothing_still_decodes():
+    """Trailing bin-0 symbols leave the coder empty before the end; the floor must not refuse that real stream."""
+    tables = free_tail_tables()
+    tables.check()
+    symbols = np.zeros((2, 40, 40), dtype=np.int32)
+    symbols[0] = np.random.default_rng(0).integers(-1, 2, size=(40, 40))
+    data = encode_symbols(symbols, tables)
+    assert len(data) * 8 < tables.least_bits()[1] * 1600  # the last channel really cost less than its floor
+    np.testing.assert_array_equal(decode_symbols(data, symbols.shape, tables), symbols)
+
+
+def test_words_left_over_or_missing_are_refused():
+    tables = model_tables()
+    symbols = draw_from_tables(tables, 64, seed=4).reshape(len(tables.cdf_length), 8, 8)
+    data = encode_symbols(symbols, tables)
+    with pytest.raises(EntropyCodingError, match="left after the last symbol"):
+        decode_symbols(data[:4] + data, symbols.shape, tables)
+    for missing in (4, len(data) // 8 * 4):  # words at the bottom of the stack, read last
+        with pytest.raises(EntropyCodingError):
+            decode_symbols(data[missing:], symbols.shape, tables)
+    with pytest.raises(EntropyCodingError, match="cannot hold"):
+        decode_symbols(b"", symbols.shape, tables)
+
+
+def test_payload_floor_is_half_the_cheapest_coding_less_the_coder_state():
+    tables = model_tables()
+    floor = payload_floor_bits(tables, 100)
+    assert floor.shape == (len(tables.cdf_length) + 1,) and floor[-1] == 0
+    assert floor[0] == pytest.approx(0.5 * 100 * tables.least_bits().sum() - 64)
+    assert np.all(np.diff(floor) <= 0)
+
+
+def test_decode_polls_its_cancel_check_per_channel():
+    tables = model_tables()
+    symbols = draw_from_tables(tables, 16, seed=1).reshape(len(tables.cdf_length), 4, 4)
+    data = encode_symbols(symbols, tables)
+    calls = []
+    decode_symbols(data, symbols.shape, tables, cancel=lambda: calls.append(1) and False)
+    assert len(calls) == len(tables.cdf_length)
+    with pytest.raises(CancelledError):
+        decode_symbols(data, symbols.shape, tables, cancel=lambda: len(calls) > 30 or bool(calls.append(1)))

@@ -226,6 +226,33 @@ def test_decompression_bomb_guard_is_kept(tmp_path, monkeypatch):
         load_rgb(path.read_bytes())
 
 
+def test_a_picture_over_the_size_limit_is_refused_from_its_header(tmp_path, monkeypatch):
+    """Finding 6: a 90 MP PNG was encoded for 156 s at 4.4 GB after Pillow's warning; over the limit it is refused."""
+    path = save(Image.fromarray(make_photo(40, 60)), tmp_path / "huge.png")  # 2400 pixels
+    monkeypatch.setattr(image_io, "MAX_IMAGE_PIXELS", 2000)
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self) or None)
+    for source in (path, path.read_bytes()):
+        with pytest.raises(ImageReadError) as caught:
+            load_rgb(source)
+        assert_one_line(caught.value, "too many pixels", "60×40 pixels (0.0 MP)", "the 0 MP this program encodes")
+    assert decoded == [], "refused before any pixel is decoded"
+
+
+def test_pillows_bomb_warning_gives_way_to_the_size_rule(tmp_path, monkeypatch):
+    path = save(Image.fromarray(make_photo(40, 40)), tmp_path / "big.png")  # 1600 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow warns over this, refuses over twice it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_rgb(path).pixels.shape == (40, 40, 3)
+
+
+def test_large_pictures_are_told_apart():
+    assert image_io.describe_size(6000, 4200) == "6000×4200 pixels (25.2 MP)"
+    assert image_io.is_large(6000, 4200) and not image_io.is_large(4000, 3000)
+    assert image_io.LARGE_IMAGE_PIXELS < image_io.MAX_IMAGE_PIXELS <= Image.MAX_IMAGE_PIXELS * 2
+
+
 @functools.cache
 def small_files() -> dict[str, bytes]:
     pixels = make_photo(16, 24, seed=3)
