@@ -1,0 +1,112 @@
+"""How fast a running ladder stops on a 25 MP photo (issue 15, finding 1; target: within 0.5 s).
+
+    nice .venv/bin/python bench/stop_latency.py                  # stop 3, 10 and 25 s into the ladder
+    nice .venv/bin/python bench/stop_latency.py --after 5 --gaps # and the longest stretch between two polls
+
+The photo is `resources/samples/coffee.png` upscaled to 6000×4200 (25.2 MP). The bundled ladder runs in a
+thread exactly as the window's worker runs it (`encode_ladder` with a cancel check); at each stop time the
+check starts saying "stop" and the script measures how long until `CancelledError` comes out. `--gaps` also
+times every poll of one whole quality without stopping: the longest gap between two polls is the worst
+latency a Stop can see. Nothing is asserted; the script prints the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SIZE = (6000, 4200)
+
+
+def photo():
+    import numpy as np
+    from lci_studio.codec.image_io import RgbImage
+    from PIL import Image
+
+    root = Path(__file__).resolve().parents[1]
+    with Image.open(root / "resources" / "samples" / "coffee.png") as image:
+        big = image.convert("RGB").resize(SIZE, Image.Resampling.LANCZOS)
+    return RgbImage(np.asarray(big).copy(), None, "coffee-25mp")
+
+
+def stop_after(image, source, seconds: float) -> tuple[float, str]:
+    """Run the ladder, say stop after `seconds`; return the latency and where it was (quality, elapsed)."""
+    from lci_studio.codec.ladder import CancelledError, encode_ladder
+
+    stop = threading.Event()
+    done = threading.Event()
+    finished: list[float] = []
+    reached: list[int] = []
+
+    def run() -> None:
+        try:
+            for result in encode_ladder(image, source, should_cancel=stop.is_set):
+                reached.append(result.quality)
+        except CancelledError:
+            pass
+        finished.append(time.perf_counter())
+        done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(seconds)
+    said = time.perf_counter()
+    stop.set()
+    done.wait()
+    thread.join()
+    return finished[0] - said, f"{len(reached)} qualities done"
+
+
+def poll_gaps(image, source, quality: int) -> list[float]:
+    from lci_studio.codec.ladder import measure_quality
+
+    stamps = [time.perf_counter()]
+
+    def check() -> bool:
+        stamps.append(time.perf_counter())
+        return False
+
+    measure_quality(source.load(quality), image, check)
+    stamps.append(time.perf_counter())
+    return [b - a for a, b in itertools.pairwise(stamps)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--after", type=float, nargs="*", default=[3.0, 10.0, 25.0], help="stop times, seconds")
+    parser.add_argument("--gaps", action="store_true", help="also time every poll of one whole quality")
+    parser.add_argument("--quality", type=int, default=8, help="the quality whose polls --gaps times")
+    args = parser.parse_args()
+    import torch
+    from lci_studio.codec.weights import open_weight_source
+
+    image = photo()
+    source = open_weight_source("bundled")
+    for quality in source.qualities():
+        source.load(quality)  # loaded up front, as the window's worker keeps them
+    print(f"{image.width}×{image.height} photo, bundled ladder, torch threads {torch.get_num_threads()}")
+    latencies = []
+    for seconds in args.after:
+        latency, where = stop_after(image, source, seconds)
+        latencies.append(latency)
+        print(f"stop {seconds:g} s into the ladder ({where}): stopped {latency:.3f} s later")
+    if latencies:
+        print(f"stop latency: max {max(latencies):.3f} s over {len(latencies)} stops")
+    if args.gaps:
+        started = time.perf_counter()
+        gaps = sorted(poll_gaps(image, source, args.quality))
+        p95 = gaps[int(0.95 * (len(gaps) - 1))]
+        print(
+            f"q{args.quality}, one whole quality in {time.perf_counter() - started:.1f} s: {len(gaps)} gaps between "
+            f"polls, longest {gaps[-1]:.3f} s, 95th percentile {p95:.3f} s, median {gaps[len(gaps) // 2]:.3f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
