@@ -577,13 +577,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lci_studio.codec import training
+    from lci_studio.codec import gained, training
 
     data = Path(args.data)
     if not data.is_dir():
         raise CliError(f"{data}: no such folder")
     out = Path(args.out)
-    if args.resume:
+    if args.joint and args.ladder:
+        raise CliError("--joint and --ladder are two recipes: choose one")
+    if args.resume and not (args.joint and gained.is_gained_checkpoint(args.resume)):
         # any weights the app reads, checked before hours of training
         open_weight_source(args.resume, args.metric, quality_label=args.quality).qualities()
     cfg = training.TrainConfig(
@@ -608,12 +610,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         levels=args.levels,
         resume=args.resume,
     )
-    total = sum(steps for q, steps in training.training_plan(cfg, args.ladder) if not (out / f"q{q}.pth.tar").exists())
+    if args.joint:
+        total = args.steps
+    else:
+        plan = training.training_plan(cfg, args.ladder)
+        total = sum(steps for q, steps in plan if not (out / f"q{q}.pth.tar").exists())
     talk = _is_main_rank()
     progress, close = _train_progress(total, talk)
     started = time.monotonic()
     try:
-        finished = training.train(cfg, args.ladder, progress)
+        finished = gained.train_joint(cfg, progress) if args.joint else training.train(cfg, args.ladder, progress)
     except ValueError as exc:  # e.g. every image smaller than the crop
         raise CliError(str(exc)) from None
     finally:
@@ -634,8 +640,8 @@ def _train_progress(total: int, talk: bool):
     state = {"label": None, "step": 0, "printed": 0.0}
 
     def progress(label: str, stats) -> None:
-        if label != state["label"]:
-            state["label"], state["step"] = label, 0
+        if label.split()[0] != state["label"]:  # a new level of a ladder; "joint qN" counts one run
+            state["label"], state["step"] = label.split()[0], 0
         advance, state["step"] = stats.step - state["step"], stats.step
         text = f"loss {stats.loss:.4f} bpp {stats.bpp:.3f} PSNR {stats.psnr:.2f} lr {stats.lr:.1e}"
         if bar is not None:
@@ -698,6 +704,8 @@ def cmd_export_bundle(args: argparse.Namespace) -> int:
         }
         if "seconds" in record:
             level["training_seconds"] = round(float(record.get("total_seconds") or record["seconds"]), 1)
+        if record.get("recipe") == "joint":  # the window says so when it explains the level
+            level["trained_with"] = record["trained_with"]
         levels.append(level)
         del model
     kept = _levels_kept(dest, metric, replaced=set(found))
@@ -843,10 +851,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ladder", action="store_true", help="all 8 λ: warm start at --warm-quality, then fine-tune outwards"
     )
+    p.add_argument(
+        "--joint",
+        action="store_true",
+        help="train --levels (default all 8) together for --steps steps: shared transforms, a latent gain "
+        "and an entropy model per level, exported as one ordinary checkpoint per level; --resume WEIGHTS "
+        "starts the shared transforms from --warm-quality's level, --resume OUT/joint.pt continues a joint run",
+    )
     p.add_argument("--metric", default="mse", choices=METRICS)
     p.add_argument("-q", "--quality", type=_quality, default=defaults.quality, help="λ of this quality (single run)")
     for flag, kind, name, meaning in (
-        ("--steps", _positive(int), "steps", "steps of a single-quality run"),
+        ("--steps", _positive(int), "steps", "steps of a single-quality or --joint run"),
         ("--warm-steps", _positive(int), "warm_steps", "ladder: steps of the --warm-quality level, resumed or not"),
         ("--level-steps", _positive(int), "level_steps", "ladder: steps of every other level"),
         ("--N", _positive(int), "N", "transform channels of new models"),
@@ -880,7 +895,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--levels",
         type=_levels,
         metavar="LIST",
-        help="with --ladder, train only these levels, e.g. 5-8 or 1,2 (default: all 8); "
+        help="with --ladder or --joint, train only these levels, e.g. 5-8 or 1,2 (default: all 8); "
         "runs over disjoint levels may share --out",
     )
     p.add_argument("--seed", type=int, default=defaults.seed, help="seeds weights and crops (default 0)")

@@ -96,6 +96,11 @@ class LevelRecord:
     resumed_from: str | None = None
     total_steps: int = 0
     total_seconds: float = 0.0
+    # "per-level": this level's own transforms; "joint": transforms shared with `trained_with`
+    # (app/codec/gained.py), `steps` being the draws of this level among `joint_steps`.
+    recipe: str = "per-level"
+    trained_with: list[int] | None = None
+    joint_steps: int | None = None
 
 
 class CropStream:
@@ -190,6 +195,52 @@ def learning_rate(step: int, steps: int, peak: float, cfg: TrainConfig) -> float
     return cfg.min_lr + 0.5 * (peak - cfg.min_lr) * (1 + math.cos(math.pi * decay))
 
 
+class LossWindow:
+    """Means of loss, bpp and PSNR over every 50 steps (and the last one): the training history."""
+
+    size = 50
+
+    def __init__(self) -> None:
+        self.values: list[tuple[float, float, float]] = []
+
+    def add(
+        self, loss: float, bpp: float, psnr: float, step: int, total: int, lr: float, last: bool
+    ) -> StepStats | None:
+        self.values.append((loss, bpp, psnr))
+        if len(self.values) < self.size and not last:
+            return None
+        mean = np.mean(self.values, axis=0)
+        self.values.clear()
+        return StepStats(step, total, float(mean[0]), float(mean[1]), float(mean[2]), lr)
+
+
+def rate_distortion_step(
+    forward: Callable[[torch.Tensor], dict],
+    x: torch.Tensor,
+    lmbda: float,
+    cfg: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    aux_optimizer: torch.optim.Optimizer,
+    main_params: list[nn.Parameter],
+    aux_loss: Callable[[], torch.Tensor],
+    sync_aux: Callable[[], None] = lambda: None,
+) -> tuple[float, float, float]:
+    """One optimizer step of the rate-distortion loss, then one of the aux loss; (loss, bpp, psnr)."""
+    optimizer.zero_grad(set_to_none=True)
+    aux_optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+        out = forward(x)
+    loss, bpp, psnr = rate_distortion_loss(out, x, lmbda, cfg.metric)
+    loss.backward()
+    if cfg.clip > 0:
+        nn.utils.clip_grad_norm_(main_params, cfg.clip)
+    optimizer.step()
+    aux_loss().backward()
+    sync_aux()
+    aux_optimizer.step()
+    return float(loss.detach()), bpp, psnr
+
+
 def train_level(
     model: FactorizedPrior,
     crops: Iterator[torch.Tensor],
@@ -216,37 +267,24 @@ def train_level(
         optimizer.load_state_dict(start_state["optimizer"])
         aux_optimizer.load_state_dict(start_state["aux_optimizer"])
         first = start_state["step"]
-    fast = cfg.precision == "bf16"
-    layout = torch.channels_last if fast else torch.contiguous_format
+    layout = torch.channels_last if cfg.precision == "bf16" else torch.contiguous_format
     model.to(memory_format=layout)
     net = dist.wrap(model)
     model.train()
     history = [] if history is None else history
-    window: list[tuple[float, float, float]] = []
+    window = LossWindow()
     last_save = time.monotonic()
     for step in range(first, steps):
         step_lr = learning_rate(step, steps, lr, cfg)
         for group in optimizer.param_groups:
             group["lr"] = step_lr
         x = next(crops).to(dist.device, non_blocking=True).contiguous(memory_format=layout)
-        optimizer.zero_grad(set_to_none=True)
-        aux_optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(dist.device.type, dtype=torch.bfloat16, enabled=fast):
-            out = net(x)
-        loss, bpp, psnr = rate_distortion_loss(out, x, lmbda, cfg.metric)
-        loss.backward()
-        if cfg.clip > 0:
-            nn.utils.clip_grad_norm_(main_params, cfg.clip)
-        optimizer.step()
-        aux = model.aux_loss()
-        aux.backward()
-        dist.average_grad(model.entropy_bottleneck.quantiles)
-        aux_optimizer.step()
-        window.append((float(loss.detach()), bpp, psnr))
-        if len(window) == 50 or step == steps - 1:
-            mean = np.mean(window, axis=0)
-            window.clear()
-            stats = StepStats(step + 1, steps, float(mean[0]), float(mean[1]), float(mean[2]), step_lr)
+        loss, bpp, psnr = rate_distortion_step(
+            net, x, lmbda, cfg, optimizer, aux_optimizer, main_params, model.aux_loss,
+            sync_aux=lambda: dist.average_grad(model.entropy_bottleneck.quantiles),
+        )
+        stats = window.add(loss, bpp, psnr, step + 1, steps, step_lr, last=step == steps - 1)
+        if stats:
             history.append(asdict(stats))
             if on_step:
                 on_step(stats)
