@@ -213,10 +213,27 @@ def _training_sentence(result: QualityResult) -> str:
         f"every error; λ is the exchange rate between the two:"
     )
     if info.metric == "ms-ssim":
-        return f"{start} losing 0.01 of MS-SSIM similarity cost as much as {info.lmbda * 0.01:.3g} bits per pixel."
+        sentence = f"{start} losing 0.01 of MS-SSIM similarity cost as much as {info.lmbda * 0.01:.3g} bits per pixel."
+    else:
+        sentence = (
+            f"{start} making the average squared pixel error (pixels counted 0–255) 1 smaller was worth "
+            f"{info.lmbda:.3g} more bits per pixel."
+        )
+    return sentence + _joint_sentence(info.quality, info.trained_with)
+
+
+def _joint_sentence(quality: int, trained_with: Sequence[int]) -> str:
+    """Says so when a level was not trained on its own, so that "its own model" is not read literally."""
+    others = [q for q in trained_with if q != quality]
+    if not others:
+        return ""
+    names = ", ".join(str(q) for q in others[:-1]) + (" and " if len(others) > 1 else "") + str(others[-1])
+    level = "quality" if len(others) == 1 else "qualities"
     return (
-        f"{start} making the average squared pixel error (pixels counted 0–255) 1 smaller was worth "
-        f"{info.lmbda:.3g} more bits per pixel."
+        f" It was not trained on its own but together with {level} {names}: they share one encoder and one "
+        f"decoder, and each level has its own λ, its own scale on every latent channel (which sets how "
+        f"coarsely that channel is rounded) and its own entropy model. Its weights file has those scales "
+        f"built into the encoder's last layer and the decoder's first, so it runs as a model of its own."
     )
 
 

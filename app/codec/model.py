@@ -171,6 +171,9 @@ class ModelInfo:
     N: int
     M: int
     fingerprint: str
+    # The qualities whose levels were trained together with this one (shared transforms, own
+    # gains and entropy model; app/codec/gained.py); empty when it was trained on its own.
+    trained_with: tuple[int, ...] = ()
 
     def describe(self) -> str:
         lam = f", λ={self.lmbda:g}" if self.lmbda is not None else ""

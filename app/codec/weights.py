@@ -238,10 +238,15 @@ class WeightSource(ABC):
                 N=model.N,
                 M=model.M,
                 fingerprint=weights_fingerprint(model),
+                trained_with=self._trained_with(quality),
             )
             loaded = LoadedModel(model=model, info=info)
             self._models[quality] = loaded
             return loaded
+
+    def _trained_with(self, quality: int) -> tuple[int, ...]:
+        """The levels `quality` was trained jointly with, where the source records it (a manifest)."""
+        return ()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
@@ -349,6 +354,9 @@ class BundledSource(WeightSource):
     def level(self, quality: int) -> dict:
         """The manifest entry of one quality (λ, N, M, steps, eval, …), for display."""
         return dict(self._levels[quality])
+
+    def _trained_with(self, quality: int) -> tuple[int, ...]:
+        return tuple(int(q) for q in self._levels[quality].get("trained_with", ()))
 
     def verified_file(self, quality: int) -> Path:
         """The weights file of one quality, after checking it is there and matches the manifest's SHA-256."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lci_studio.cli import main
 from lci_studio.codec import pipeline
 from lci_studio.codec.gained import (
     FINISHED_NAME,
@@ -19,13 +20,15 @@ from lci_studio.codec.gained import (
     scaled_density,
     train_joint,
 )
-from lci_studio.codec.image_io import load_rgb
+from lci_studio.codec.image_io import RgbImage, load_rgb
+from lci_studio.codec.insight import explain
+from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.codec.training import LossWindow, TrainConfig
 from lci_studio.codec.weights import BundledSource, load_checkpoint
 from PIL import Image
 
-from tests.conftest import make_model, save_ladder
+from tests.conftest import make_model, make_photo, save_ladder
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
@@ -181,3 +184,20 @@ def test_joint_training_lowers_the_loss_of_every_level(tmp_path, photos, monkeyp
         assert history[-1]["loss"] < 0.7 * history[0]["loss"], quality
     low, high = (json.loads((tmp_path / "run" / f"q{q}.json").read_text())["history"][-1] for q in (2, 6))
     assert low["bpp"] < 0.8 * high["bpp"]  # λ orders the levels by rate
+
+
+def test_a_shipped_joint_ladder_says_in_its_explanation_how_it_was_trained(tmp_path, photos):
+    out, dest = tmp_path / "run", tmp_path / "bundle"
+    train_joint(_tiny(photos, out, steps=2))
+    assert main(["export-bundle", str(out), "--dest", str(dest)]) == 0
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert [level["trained_with"] for level in manifest["levels"]] == [[2, 6], [2, 6]]
+    source = BundledSource(dest)
+    image = RgbImage(make_photo(64, 64), 10000)
+    joint = explain(measure_quality(source.load(2), image)).training
+    assert source.load(2).info.trained_with == (2, 6)
+    assert "λ = 0.0035" in joint and "together with quality 6: they share one encoder and one decoder" in joint
+    # a level trained on its own (the official ladder, every earlier bundle) says nothing of the kind
+    info = ModelInfo("bundled", 2, "mse", 0.0035, 8, 8, "0" * 16)
+    alone = measure_quality(LoadedModel(make_model(8, 8), info), image)
+    assert "together" not in explain(alone).training
