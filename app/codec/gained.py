@@ -273,11 +273,15 @@ def train_joint(cfg: TrainConfig, progress: Callable[[str, StepStats], None] | N
             aux_loss=lambda q=quality: model.aux_loss(q),
         )
         draws[quality] += 1
-        stats = windows[quality].add(loss, bpp, psnr, step + 1, cfg.steps, step_lr, last=step == cfg.steps - 1)
-        if stats:
-            history.append({"quality": quality, **asdict(stats)})
-            if progress:
-                progress(f"joint q{quality}", stats)
+        last = step == cfg.steps - 1
+        for q in qualities if last else (quality,):  # the last step closes every level's window
+            stats = windows[q].add(loss, bpp, psnr, step + 1, cfg.steps, step_lr, last) if q == quality else (
+                windows[q].flush(step + 1, cfg.steps, step_lr)
+            )
+            if stats:
+                history.append({"quality": q, **asdict(stats)})
+                if progress:
+                    progress(f"joint q{q}", stats)
         if time.monotonic() - last_save > cfg.checkpoint_every_s:
             _save_state(state_path, {**payload(step + 1), "optimizer": optimizer.state_dict(),
                                      "aux_optimizer": aux_optimizer.state_dict()})

@@ -207,7 +207,11 @@ class LossWindow:
         self, loss: float, bpp: float, psnr: float, step: int, total: int, lr: float, last: bool
     ) -> StepStats | None:
         self.values.append((loss, bpp, psnr))
-        if len(self.values) < self.size and not last:
+        return self.flush(step, total, lr) if len(self.values) >= self.size or last else None
+
+    def flush(self, step: int, total: int, lr: float) -> StepStats | None:
+        """The mean of what was added since the last StepStats (None when nothing was)."""
+        if not self.values:
             return None
         mean = np.mean(self.values, axis=0)
         self.values.clear()

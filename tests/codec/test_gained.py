@@ -140,6 +140,7 @@ def test_a_joint_run_ships_ordinary_checkpoints_with_records_that_say_how_they_w
         assert record["steps"] == 3 and record["joint_steps"] == 6 and record["seconds"] > 0
         assert record["resumed_from"] == f"{shipped} q6"
         assert record["lmbda"] == LAMBDAS["mse"][quality - 1]
+        assert record["history"][-1]["step"] == 6  # every level's history runs to the end of the run
     # the shared transforms started from the shipped q6, and both levels share them
     q2, q6 = (load_checkpoint(out / f"q{q}.pth.tar").state_dict() for q in (2, 6))
     assert torch.equal(q2["g_a.0.weight"], q6["g_a.0.weight"])
