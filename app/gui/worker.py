@@ -31,14 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec.image_io import ImageReadError, RgbImage
 from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder
-from lci_studio.codec.lci_format import LciFormatError, LciHeader
-from lci_studio.codec.model import LoadedModel, ModelInfo
+from lci_studio.codec.lci_format import LciFormatError
+from lci_studio.codec.model import LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, read_header
 from lci_studio.codec.weights import CompressAISource, DownloadCancelledError, WeightsError, open_weight_source
+from lci_studio.session import DecodedLci
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 log = logging.getLogger(__name__)
@@ -50,22 +50,6 @@ TITLES = {
     "download": "Could not get the weights",
 }
 _PROGRESS_INTERVAL = 0.1  # seconds between download-progress signals
-
-
-@dataclass(frozen=True)
-class DecodedLci:
-    """An `.lci` file opened in the window: its header, the weights that decoded it, and the pixels."""
-
-    name: str
-    data: bytes
-    header: LciHeader
-    pixels: np.ndarray
-    info: ModelInfo
-    decode_seconds: float
-
-    @property
-    def bpp(self) -> float:
-        return len(self.data) * 8 / (self.header.width * self.header.height)
 
 
 @dataclass
