@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from lci_studio import __version__
+
 
 def qt_binding_drops_references(emits: int = 200) -> bool:
     """True when emitting a Qt signal loses a reference to True, False or None (PySide6 6.12.0 does).
@@ -44,15 +46,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-baselines", action="store_true", help="skip the JPEG/WebP/AVIF comparison curves")
     parser.add_argument("--select", type=int, choices=range(1, 9), metavar="Q", help="select quality Q at start")
     parser.add_argument("--demo", action="store_true", help="start in demo mode (full screen)")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check the bundled weights, the codec and the icon without opening a window; exit code 0 when all pass",
+    )
+    parser.add_argument("--version", action="version", version=f"lci-studio {__version__}")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        from lci_studio.selftest import main as self_test
 
+        return self_test()
+
+    from lci_studio.gui.system_libs import missing_libraries_message, missing_xcb_packages, uses_xcb
+
+    if uses_xcb() and (missing := missing_xcb_packages()):
+        print(missing_libraries_message(missing), file=sys.stderr)
+        return 1
+
+    from lci_studio.gui.file_open import FileOpenEvents
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    file_open = FileOpenEvents(app)
+    app.installEventFilter(file_open)
     app.setOrganizationName("LCI Studio")
     app.setOrganizationDomain("lci-studio.invalid")
     app.setApplicationName("LCI Studio")
@@ -85,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         QMessageBox.warning(window, "Could not use these weights", f"--weights {args.weights}: {problem}")
     if args.file:
         window.open_path(args.file)
+    file_open.attach(window.open_path)  # files the desktop hands over in events (macOS)
     if args.demo:
         window.open_demo()
     return app.exec()
