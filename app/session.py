@@ -87,15 +87,17 @@ class SizeBasis:
             kind = path.suffix[1:].upper() if path is not None and path.suffix else "file"
             return cls(image.source_bytes, "original file", f"{format_kb(image.source_bytes)} {kind}")
         raw = image.width * image.height * 3
-        return cls(raw, "raw RGB", f"{origin or 'no file'}: sizes compared with raw RGB")
+        return cls(raw, "raw RGB", origin or "no file")
 
 
 @dataclass(frozen=True)
 class JobEnd:
-    """How the computation behind the shown results ended; `failure` is its one-line title."""
+    """How the computation behind the shown results ended: `failure` is its one-line title,
+    `unfinished` the qualities it will never deliver."""
 
     outcome: str  # "done" | "cancelled" | "failed"
     failure: str = ""
+    unfinished: tuple[int, ...] = ()
 
 
 class SessionEvents:
@@ -211,9 +213,9 @@ class Session:
 
     def finish(self, outcome: str, failure: str = "") -> None:
         """The computation ended; qualities still pending will not come (`failure`: why, when it failed)."""
-        self.last_end = JobEnd(outcome, failure)
-        self.events.finished.emit(self.last_end)
+        self.last_end = JobEnd(outcome, failure, self.pending)
         self.pending = ()
+        self.events.finished.emit(self.last_end)
 
     def ordered_results(self) -> list[QualityResult]:
         return [self.results[q] for q in sorted(self.results)]

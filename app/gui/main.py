@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             problem = str(exc)
     window = MainWindow(source, baselines=not args.no_baselines)
     if args.select:
-        window.set_selected_quality(args.select)
+        window.session.select(args.select)
     window.show()
     if problem:
         QMessageBox.warning(window, "Could not use these weights", f"--weights {args.weights}: {problem}")

@@ -17,17 +17,18 @@ import lci_studio
 import numpy as np
 from lci_studio.codec import image_io, report
 from lci_studio.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage
-from lci_studio.codec.insight import format_kb, format_percent
+from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.lci_format import MAGIC
 from lci_studio.codec.weights import CompressAISource, WeightsError, open_weight_source
-from lci_studio.gui.compare_view import CompareView, ViewSync
 from lci_studio.gui.dialogs import LciInfoDialog, SettingsDialog, about_html
-from lci_studio.gui.explanation import ExplanationPanel
-from lci_studio.gui.latent_view import LatentView
-from lci_studio.gui.rd_plot import RdPlot
-from lci_studio.gui.split_view import ORIGINAL, SplitView
-from lci_studio.gui.worker import CodecWorker, DecodedLci
+from lci_studio.gui.panels.compare import CompareView, ViewSync
+from lci_studio.gui.panels.explanation import ExplanationPanel
+from lci_studio.gui.panels.latent import LatentView
+from lci_studio.gui.panels.rd_plot import RdPlot
+from lci_studio.gui.panels.split import SplitView
+from lci_studio.gui.worker import CodecWorker
+from lci_studio.session import DecodedLci, Session, SizeBasis
 from PySide6.QtCore import QBuffer, QByteArray, QElapsedTimer, QIODevice, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QImage, QKeySequence, QPalette
 from PySide6.QtWidgets import (
@@ -100,13 +101,9 @@ def _settings_list(settings: QSettings, key: str) -> list[str]:
 
 
 class MainWindow(QMainWindow):
-    """The window. Public state for scripts and tests:
-
-    `image` (RgbImage or None), `results` {quality: QualityResult} of the current image,
-    `baselines` (list of BaselinePoint), `decoded` (DecodedLci when an .lci file is shown),
-    `selected_quality`, `source` (WeightSource or None), `source_error` (why there is none),
-    `view_job` (id of the job whose results are shown), and the widgets `compare`, `split`,
-    `rd_plot`, `latent_view`, `explanation`, `demo` (None until opened).
+    """The window. Its state is `session` (picture, weights, results, selection; see `Session`),
+    which every panel draws; besides it `view_job` (id of the job whose results are shown) and the
+    panels `compare`, `split`, `rd_plot`, `latent_view`, `explanation`, `demo` (None until opened).
     """
 
     resultAdded = Signal(object)  # QualityResult accepted for the current image
@@ -136,14 +133,8 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.jobFinished.connect(self._on_job_finished)
 
-        self.image: RgbImage | None = None
-        self.image_path: Path | None = None
-        self.results: dict[int, QualityResult] = {}
-        self.baselines: list = []
-        self.decoded: DecodedLci | None = None
-        self.selected_quality = int(self.settings.value("view/selected", 4) or 4)
-        if self.selected_quality not in QUALITIES:
-            self.selected_quality = 4
+        selected = int(self.settings.value("view/selected", 4) or 4)
+        self.session = Session(selected if selected in QUALITIES else 4)
         self.view_job: int | None = None
         self._download_job: int | None = None
         self._download_dialog: QProgressDialog | None = None
@@ -165,9 +156,11 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_statusbar()
         self._restore_settings()
+        events = self.session.events
+        events.opened.connect(self._on_opened)
+        events.result_added.connect(lambda result: self._update_actions())
+        events.selection_changed.connect(self._on_selection)
 
-        self.source = None
-        self.source_error = ""
         if source is not None:
             self._adopt_source(source, persist=False)
         else:
@@ -177,7 +170,7 @@ class MainWindow(QMainWindow):
                 self._adopt_source(self.worker_source(spec, metric), persist=False)
             except WeightsError as exc:
                 self._set_no_source(str(exc))
-        self.set_selected_quality(self.selected_quality)
+        self.session.select(self.session.selected)
         self._update_actions()
 
         self._tick = QTimer(self)
@@ -188,9 +181,8 @@ class MainWindow(QMainWindow):
 
     def _build_views(self) -> None:
         self.sync = ViewSync(self)
-        self.compare = CompareView(self.sync)
-        self.compare.qualitySelected.connect(self.set_selected_quality)
-        self.split = SplitView(self.sync)
+        self.compare = CompareView(self.session, self.sync)
+        self.split = SplitView(self.session, self.sync)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.compare, "All qualities")
@@ -219,12 +211,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-        self.rd_plot = RdPlot()
-        self.rd_plot.qualitySelected.connect(self.set_selected_quality)
-        self.latent_view = LatentView()
-        if hasattr(self.latent_view, "qualitySelected"):
-            self.latent_view.qualitySelected.connect(self.set_selected_quality)
-        self.explanation = ExplanationPanel()
+        self.rd_plot = RdPlot(self.session)
+        self.latent_view = LatentView(self.session)
+        self.explanation = ExplanationPanel(self.session)
         self.rd_dock = self._dock("Rate–distortion", "rd", self.rd_plot, Qt.DockWidgetArea.RightDockWidgetArea)
         self.explanation_dock = self._dock(
             "What am I looking at?", "explanation", self.explanation, Qt.DockWidgetArea.RightDockWidgetArea
@@ -329,12 +318,12 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(str(q)))
             action.setToolTip(f"Select quality {q} (key {q})")
             action.setStatusTip(f"Select quality {q}")
-            action.triggered.connect(lambda _checked=False, q=q: self.set_selected_quality(q))
+            action.triggered.connect(lambda _checked=False, q=q: self.session.select(q))
             self.quality_group.addAction(action)
             self.addAction(action)
             self.act_quality[q] = action
-        self.act_next = self._action("&Next Quality", lambda: self.step_quality(1), ["]", "Ctrl+Right"])
-        self.act_prev = self._action("&Previous Quality", lambda: self.step_quality(-1), ["[", "Ctrl+Left"])
+        self.act_next = self._action("&Next Quality", lambda: self.session.step(1), ["]", "Ctrl+Right"])
+        self.act_prev = self._action("&Previous Quality", lambda: self.session.step(-1), ["[", "Ctrl+Left"])
         self.act_about = self._action("&About LCI Studio", self.show_about)
         self.act_about.setMenuRole(QAction.MenuRole.AboutRole)
         self.act_about_qt = self._action("About &Qt", QApplication.aboutQt)
@@ -510,15 +499,11 @@ class MainWindow(QMainWindow):
         """The worker's weight source for a choice (cheap: nothing is loaded until a quality is needed)."""
         return self.worker.source(spec, metric, self._opener)
 
-    def _weights_label_text(self) -> str:
-        return f"Weights: {self.source.describe()}" if self.source is not None else "Weights: none"
-
     def _adopt_source(self, source, persist: bool = True) -> None:
         self.worker.keep_source(source)
-        self.source = source
-        self.source_error = ""
+        self.session.set_source(source)
         self.banner.hide()
-        self.weights_label.setText(self._weights_label_text())
+        self.weights_label.setText(f"Weights: {source.describe()}")
         self.weights_label.setToolTip(source.describe())
         if persist:
             spec = source.kind if source.kind in ("bundled", "compressai") else source.label
@@ -526,8 +511,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("weights/metric", source.metric)
 
     def _set_no_source(self, reason: str) -> None:
-        self.source = None
-        self.source_error = reason
+        self.session.set_source(None, reason)
         self.banner_label.setText(f"No weights to compress with. {reason}")
         palette = self.palette()
         self.banner.setStyleSheet(
@@ -552,7 +536,7 @@ class MainWindow(QMainWindow):
 
     def apply_weights(self, spec: str, metric: str = "mse") -> bool:
         """Switch to other weights; on any failure keep the previous ones and say why. True when switched now."""
-        previous = self.source.describe() if self.source is not None else "no weights"
+        previous = self.session.source.describe() if self.session.source is not None else "no weights"
         try:
             source = self.worker_source(spec, metric)
         except WeightsError as exc:
@@ -567,7 +551,7 @@ class MainWindow(QMainWindow):
     def _switch_to(self, source) -> None:
         self._adopt_source(source, persist=True)
         self.status_label.setText(f"Now using {source.describe()}.")
-        if self.image is not None:
+        if self.session.image is not None:
             self._start_ladder()
 
     def _start_download(self, source, previous: str) -> None:
@@ -636,77 +620,48 @@ class MainWindow(QMainWindow):
         return True
 
     def open_lci_bytes(self, data: bytes, name: str) -> bool:
-        sources = [self.source] if self.source is not None else []
-        self._reset_views()
-        self.image = None
-        self.image_path = None
-        self.decoded = None
+        sources = [self.session.source] if self.session.source is not None else []
+        self.session.open_loading(f"Decoding {name}…")
         self.setWindowTitle(f"{name} — LCI Studio")
-        self.compare.set_tile_message(0, f"Decoding {name}…")
         self.view_job = self.worker.start_decode(data, name, sources)
         self._update_actions()
         return True
 
-    def show_image(self, image: RgbImage, path: Path | None = None) -> None:
+    def show_image(self, image: RgbImage, path: Path | None = None, basis: SizeBasis | None = None) -> None:
         """Show an image and start the ladder on it (the running job, if any, is cancelled)."""
-        self.image = image
-        self.image_path = path
-        self.decoded = None
-        self._reset_views()
-        size = f"{image.width} × {image.height} px"
-        kind = path.suffix[1:].upper() if path is not None and path.suffix else "file"
-        caption = f"{image.name} · {size}"
-        if image.source_bytes:
-            caption += f" · {format_kb(image.source_bytes)} {kind}"
-        caption += f"\n{image.width * image.height * 3 / 1000:,.0f} kB as raw RGB"
-        self.compare.set_original(image.pixels, caption, image.source_bytes)
-        self.split.set_images({ORIGINAL: (f"Original ({image.name})", image.pixels)})
-        if self.demo is not None:
-            self._feed_demo()
+        self.session.open_image(image, path, basis)
         self.setWindowTitle(f"{image.name} — LCI Studio")
-        if self.source is None:
+        if self.session.source is None:
             self.view_job = None
-            self.compare.set_pending((), unavailable="no weights:\nchoose them in Settings")
+            self.session.start_ladder((), unavailable="no weights:\nchoose them in Settings")
             self.show_weights_problem()
         else:
             self._start_ladder()
         self._update_actions()
 
     def show_weights_problem(self) -> None:
-        self._set_no_source(self.source_error or "No weights are selected.")
+        self._set_no_source(self.session.source_error or "No weights are selected.")
 
     def _start_ladder(self) -> None:
-        if self.image is None or self.source is None:
+        session = self.session
+        if session.image is None or session.source is None:
             return
-        self.results = {}
-        self.baselines = []
-        self.rd_plot.clear()
-        self.latent_view.clear()
-        self.explanation.set_results([])
-        qualities = tuple(self.source.qualities())
-        self.compare.set_pending(qualities, unavailable=f"not available from\n{self.source.describe()}")
-        self.split.set_images({ORIGINAL: (f"Original ({self.image.name})", self.image.pixels)})
-        self.view_job = self.worker.start_ladder(self.image, self.source, baselines=self._with_baselines)
+        qualities = tuple(session.source.qualities())
+        self.view_job = self.worker.start_ladder(session.image, session.source, baselines=self._with_baselines)
+        session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
         self.status_label.setText(
-            f"Compressing {self.image.name} at {len(qualities)} quality levels"
+            f"Compressing {session.image.name} at {len(qualities)} quality levels"
             + (", then JPEG and WebP for comparison…" if self._with_baselines else "…")
         )
-        if qualities and self.selected_quality not in qualities:
-            self.set_selected_quality(min(qualities, key=lambda q: abs(q - self.selected_quality)))
-        self.explanation.set_selected(self.selected_quality)
+        selected = session.selected if session.selected is not None else 4
+        if qualities and selected not in qualities:
+            session.select(min(qualities, key=lambda q: abs(q - selected)))
         self._update_actions()
 
-    def _reset_views(self) -> None:
-        self.results = {}
-        self.baselines = []
-        self.compare.clear()
-        self.split.clear()
-        self.rd_plot.clear()
-        self.latent_view.clear()
-        self.explanation.set_results([])
+    def _on_opened(self, session: Session) -> None:
         if self.lci_info_dialog is not None:
             self.lci_info_dialog.hide()
-        self.rd_plot.set_selected(self.selected_quality)
+        self._update_actions()
 
     def paste(self) -> bool:
         """Open what the clipboard holds: an image, a file URL, or a path as text."""
@@ -736,7 +691,8 @@ class MainWindow(QMainWindow):
         except ImageReadError as exc:
             self.show_error("Could not open the pasted image", str(exc))
             return False
-        self.show_image(RgbImage(image.pixels, image.source_bytes, name))
+        pasted = RgbImage(image.pixels, None, name)  # no file: the PNG made here would only measure Qt's encoder
+        self.show_image(pasted, basis=SizeBasis.of(pasted, origin=f"{name.split()[0]}, no file"))
         return True
 
     def _remember(self, path: Path) -> None:
@@ -803,60 +759,26 @@ class MainWindow(QMainWindow):
         self.progress.setFormat(text)
 
     def _on_result(self, job_id: int, result: QualityResult) -> None:
-        if job_id != self.view_job or self.image is None:
+        if job_id != self.view_job or self.session.image is None:
             return  # a late result of an image that is no longer shown
-        self.results[result.quality] = result
-        self.compare.set_result(result)
-        self.split.set_image(result.quality, self._split_caption(result), result.reconstruction)
-        self.rd_plot.add_result(result)
-        self.latent_view.add_result(result)
-        ordered = [self.results[q] for q in sorted(self.results)]
-        self.explanation.set_results(ordered)
-        if self.demo is not None:
-            self.demo.add_result(result)
-        if result.quality == self.selected_quality:
-            self.set_selected_quality(result.quality)
-        self._update_actions()
+        self.session.add_result(result)
+        if result.quality == self.session.selected:
+            self._on_selection(result.quality)  # its numbers for the status bar
         self.resultAdded.emit(result)
-
-    def _split_caption(self, result: QualityResult) -> str:
-        return f"Quality {result.quality} · {result.bpp:.3f} bpp · {format_kb(result.file_bytes)}"
 
     def _on_baselines(self, job_id: int, points: list) -> None:
         if job_id != self.view_job:
             return
-        self.baselines = list(points)
-        self.rd_plot.set_baselines(self.baselines)
+        self.session.set_baselines(points)
         self._update_actions()
 
     def _on_lci_decoded(self, job_id: int, decoded: DecodedLci) -> None:
         if job_id != self.view_job:
             return
-        self.decoded = decoded
-        header = decoded.header
-        q = header.quality
-        self.compare.sync.set_image_size(header.width, header.height)
-        self.compare.set_tile_message(0, "An .lci file holds no original:\nonly the compressed image")
-        tile = self.compare.tile(q)
-        tile.set_pixels(decoded.pixels)
-        tile.set_caption(
-            f"Quality {q} · from {decoded.name}",
-            f"{decoded.bpp:.3f} bpp · {format_kb(len(decoded.data))} · "
-            f"{format_percent(len(decoded.data) / (header.width * header.height * 3))} of raw RGB\n"
-            f"{header.width} × {header.height} px · decoded in {decoded.decode_seconds:.2f} s",
-        )
-        for key in QUALITIES:
-            if key != q:
-                self.compare.set_tile_message(key, "")
-        self.split.set_images({q: (f"{decoded.name} (quality {q}, decoded)", decoded.pixels)})
-        self.split.set_sides(q, q)
+        self.session.set_decoded(decoded)
         self.tabs.setCurrentWidget(self.split)  # one image: show it large
-        if self.demo is not None:
-            self.demo.clear()
-            self.demo.set_original(decoded.pixels)
-        self.set_selected_quality(q)
         self.show_lci_info()
-        self.status_label.setText(f"{decoded.name}: {header.describe()}")
+        self.status_label.setText(f"{decoded.name}: {decoded.header.describe()}")
         self._update_actions()
         self.lciOpened.emit(decoded)
 
@@ -869,11 +791,7 @@ class MainWindow(QMainWindow):
             return
         if job_id != self.view_job:
             return
-        if self.decoded is None and self.image is None:
-            self.compare.set_tile_message(0, title)
-        else:
-            for q in self._unfinished():
-                self.compare.set_tile_message(q, "failed: see the message")
+        self.session.finish("failed", title)
         self.show_error(title, message)
 
     def _on_job_finished(self, job_id: int, outcome: str) -> None:
@@ -891,23 +809,17 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.stop_button.hide()
         elapsed = self._job_clock.elapsed() / 1000 if self._job_clock.isValid() else 0.0
-        if outcome == "done" and self.image is not None:
+        if outcome != "failed":  # a failure was told to the session with its title
+            self.session.finish(outcome)
+        if outcome == "done" and self.session.image is not None:
             self.status_label.setText(
-                f"{self.image.name}: {len(self.results)} qualities in {elapsed:.1f} s. "
+                f"{self.session.image.name}: {len(self.session.results)} qualities in {elapsed:.1f} s. "
                 "Keys 1–8 pick a quality; wheel zooms, drag pans."
             )
         elif outcome == "cancelled":
             self.status_label.setText("Stopped.")
-            for q in self._unfinished():
-                self.compare.set_tile_message(q, "stopped")
         self._update_actions()
         self.ladderFinished.emit(outcome)
-
-    def _unfinished(self) -> list[int]:
-        """Qualities the current ladder was computing and has not delivered."""
-        if self.image is None or self.source is None:
-            return []
-        return [q for q in self.source.qualities() if q not in self.results]
 
     def stop(self) -> None:
         """Stop the running ladder or decoding (Esc)."""
@@ -916,21 +828,13 @@ class MainWindow(QMainWindow):
 
     # ================================================================================== selection
 
-    def set_selected_quality(self, quality: int) -> None:
-        if quality not in QUALITIES:
+    def _on_selection(self, quality: int | None) -> None:
+        """The status bar, the quality buttons and Settings follow the session's selection."""
+        if quality is None:
+            self._update_actions()
             return
-        self.selected_quality = quality
         self.act_quality[quality].setChecked(True)
-        self.compare.set_selected(quality)
-        self.split.set_selected(quality)
-        self.rd_plot.set_selected(quality)
-        self.latent_view.set_selected(quality)
-        computing = self.view_job is not None and self.worker.is_current(self.view_job)
-        # without a result or a job on the way, the panel keeps its introduction instead of "being computed…"
-        self.explanation.set_selected(quality if quality in self.results or computing else None)
-        if self.demo is not None:
-            self.demo.set_selected(quality)
-        result = self.results.get(quality)
+        result = self.session.results.get(quality)
         if result is not None:
             psnr = "∞" if math.isinf(result.psnr) else f"{result.psnr:.2f}"
             self.status_label.setText(
@@ -940,9 +844,6 @@ class MainWindow(QMainWindow):
             )
         self.settings.setValue("view/selected", quality)
         self._update_actions()
-
-    def step_quality(self, step: int) -> None:
-        self.set_selected_quality(min(max(self.selected_quality + step, QUALITIES[0]), QUALITIES[-1]))
 
     def _swap_sides(self) -> None:
         self.tabs.setCurrentWidget(self.split)
@@ -974,31 +875,31 @@ class MainWindow(QMainWindow):
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     def _update_actions(self) -> None:
-        selected = self.results.get(self.selected_quality) is not None
-        have_results = bool(self.results)
+        session = self.session
+        selected = session.selected_result is not None
+        have_results = bool(session.results)
         self.act_export_lci.setEnabled(selected)
-        self.act_export_png.setEnabled(selected or self.decoded is not None)
-        self.act_copy.setEnabled(selected or self.decoded is not None)
+        self.act_export_png.setEnabled(selected or session.decoded is not None)
+        self.act_copy.setEnabled(selected or session.decoded is not None)
         self.act_export_all.setEnabled(have_results)
         self.act_export_csv.setEnabled(have_results)
         self.act_export_json.setEnabled(have_results)
         self.act_export_plot.setEnabled(have_results)
-        self.act_info.setEnabled(self.decoded is not None)
+        self.act_info.setEnabled(session.decoded is not None)
         self.act_stop.setEnabled(self.view_job is not None and self.worker.is_current(self.view_job))
 
     # ==================================================================================== export
 
     def _stem(self) -> str:
-        if self.image is not None:
-            return Path(self.image.name).stem.replace(" ", "-") or "image"
-        if self.decoded is not None:
-            return Path(self.decoded.name).stem
+        if self.session.image is not None:
+            return Path(self.session.image.name).stem.replace(" ", "-") or "image"
+        if self.session.decoded is not None:
+            return Path(self.session.decoded.name).stem
         return "image"
 
     def _export_dir(self) -> str:
-        return str(
-            self.settings.value("export/dir", "") or (self.image_path.parent if self.image_path else Path.home())
-        )
+        path = self.session.image_path
+        return str(self.settings.value("export/dir", "") or (path.parent if path else Path.home()))
 
     def confirm_overwrite(self, paths: list[Path]) -> bool:
         existing = [p for p in paths if p.exists()]
@@ -1047,7 +948,7 @@ class MainWindow(QMainWindow):
         return done
 
     def export_selected_lci(self, path) -> bool:
-        result = self.results.get(self.selected_quality)
+        result = self.session.selected_result
         if result is None:
             return False
         return bool(self._write([(Path(path), lambda p: image_io.atomic_write(p, result.lci))]))
@@ -1055,34 +956,29 @@ class MainWindow(QMainWindow):
     def export_all_lci(self, folder) -> list[Path]:
         folder = Path(folder)
         writes = [
-            (folder / f"{self._stem()}-q{q}.lci", lambda p, r=self.results[q]: image_io.atomic_write(p, r.lci))
-            for q in sorted(self.results)
+            (folder / f"{self._stem()}-q{r.quality}.lci", lambda p, r=r: image_io.atomic_write(p, r.lci))
+            for r in self.session.ordered_results()
         ]
         return self._write(writes)
 
     def export_png(self, path) -> bool:
-        result = self.results.get(self.selected_quality)
-        pixels = result.reconstruction if result is not None else (self.decoded.pixels if self.decoded else None)
+        pixels = self.session.selected_pixels
         if pixels is None:
             return False
         return bool(self._write([(Path(path), lambda p: image_io.save_png(p, pixels))]))
 
-    def rd_name(self) -> str:
-        info = next(iter(self.results.values())).info if self.results else None
-        return f"lci-studio-{info.metric}" if info else "lci-studio"
-
     def export_csv(self, path) -> bool:
-        text = report.rd_csv(self.results.values(), self.baselines)
+        text = report.rd_csv(self.session.results.values(), self.session.baselines)
         return bool(self._write([(Path(path), lambda p: image_io.atomic_write(p, text.encode("utf-8")))]))
 
     def export_json(self, path) -> bool:
-        data = report.rd_json(self.results.values(), "bmshj2018-factorized", self._json_description())
+        data = report.rd_json(self.session.results.values(), "bmshj2018-factorized", self._json_description())
         text = json.dumps(data, indent=2) + "\n"
         return bool(self._write([(Path(path), lambda p: image_io.atomic_write(p, text.encode("utf-8")))]))
 
     def _json_description(self) -> str:
-        name = self.image.name if self.image else "image"
-        weights = self.source.describe() if self.source is not None else "unknown weights"
+        name = self.session.image.name if self.session.image else "image"
+        weights = self.session.source.describe() if self.session.source is not None else "unknown weights"
         return f"LCI Studio {lci_studio.__version__} on {name}, {weights}"
 
     def export_plot(self, path) -> bool:
@@ -1090,7 +986,7 @@ class MainWindow(QMainWindow):
 
     def export_selected_lci_dialog(self) -> None:
         path = self._save_path(
-            "Save quality as .lci", f"{self._stem()}-q{self.selected_quality}.lci", "LCI files (*.lci)"
+            "Save quality as .lci", f"{self._stem()}-q{self.session.selected}.lci", "LCI files (*.lci)"
         )
         if path:
             self.export_selected_lci(path.with_suffix(".lci") if not path.suffix else path)
@@ -1103,7 +999,7 @@ class MainWindow(QMainWindow):
 
     def export_png_dialog(self) -> None:
         path = self._save_path(
-            "Save reconstruction as PNG", f"{self._stem()}-q{self.selected_quality}.png", "PNG images (*.png)"
+            "Save reconstruction as PNG", f"{self._stem()}-q{self.session.selected}.png", "PNG images (*.png)"
         )
         if path:
             self.export_png(path if path.suffix else path.with_suffix(".png"))
@@ -1119,14 +1015,13 @@ class MainWindow(QMainWindow):
             spec[3](path if path.suffix else path.with_suffix("." + ("png" if kind == "plot" else kind)))
 
     def copy_selected(self) -> None:
-        result = self.results.get(self.selected_quality)
-        pixels = result.reconstruction if result is not None else (self.decoded.pixels if self.decoded else None)
+        pixels = self.session.selected_pixels
         if pixels is None:
             return
         data = np.ascontiguousarray(pixels)
         qimage = QImage(data.data, data.shape[1], data.shape[0], data.strides[0], QImage.Format.Format_RGB888).copy()
         QApplication.clipboard().setImage(qimage)
-        self.status_label.setText(f"Copied quality {self.selected_quality} to the clipboard.")
+        self.status_label.setText(f"Copied quality {self.session.selected} to the clipboard.")
 
     # ================================================================================ dialogs
 
@@ -1136,40 +1031,28 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, title, message)
 
     def show_lci_info(self) -> None:
-        if self.decoded is None:
+        d = self.session.decoded
+        if d is None:
             return
         if self.lci_info_dialog is None:
             self.lci_info_dialog = LciInfoDialog(self)
-        d = self.decoded
         self.lci_info_dialog.set_file(d.name, len(d.data), d.header, d.info.describe(), d.decode_seconds)
         self.lci_info_dialog.show()
         self.lci_info_dialog.raise_()
 
     def show_about(self) -> None:
-        weights = self.source.describe() if self.source is not None else f"none ({self.source_error})"
+        source = self.session.source
+        weights = source.describe() if source is not None else f"none ({self.session.source_error})"
         QMessageBox.about(self, "About LCI Studio", about_html(weights))
 
     def open_demo(self) -> None:
         """Demo mode (F11): one large picture and a big quality slider, full screen; Esc leaves."""
-        from lci_studio.gui.demo import DemoWindow
+        from lci_studio.gui.panels.demo import DemoWindow
 
         if self.demo is None:
-            self.demo = DemoWindow()
+            self.demo = DemoWindow(self.session)
             self.demo.setWindowIcon(self.windowIcon())
-            self.demo.qualitySelected.connect(self.set_selected_quality)
-        self._feed_demo()
         self.demo.present()
-
-    def _feed_demo(self) -> None:
-        if self.demo is None:
-            return
-        self.demo.clear()
-        if self.image is not None:
-            self.demo.set_original(self.image.pixels)
-        elif self.decoded is not None:
-            self.demo.set_original(self.decoded.pixels)
-        self.demo.set_results([self.results[q] for q in sorted(self.results)])
-        self.demo.set_selected(self.selected_quality)
 
     # ================================================================================ lifecycle
 

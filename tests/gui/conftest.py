@@ -126,7 +126,7 @@ def small_png(tmp_path):
 
 def wait_ladder(qtbot, window, count=8, timeout=LADDER_TIMEOUT_MS):
     """Wait until `count` results are in and the worker is idle."""
-    qtbot.waitUntil(lambda: len(window.results) >= count and not window.worker.busy(), timeout=timeout)
+    qtbot.waitUntil(lambda: len(window.session.results) >= count and not window.worker.busy(), timeout=timeout)
 
 
 def pixels_of(item) -> np.ndarray:

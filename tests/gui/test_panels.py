@@ -1,4 +1,4 @@
-"""The RD plot, latent view, explanation panel and demo window, fed with real measured results."""
+"""The RD plot, latent view, explanation panel and demo window: views of a session fed with real measured results."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
-from lci_studio.gui.demo import DemoWindow
-from lci_studio.gui.explanation import ExplanationPanel
-from lci_studio.gui.latent_view import LatentView
-from lci_studio.gui.rd_plot import RdPlot
+from lci_studio.gui.panels.demo import DemoWindow
+from lci_studio.gui.panels.explanation import ExplanationPanel
+from lci_studio.gui.panels.latent import LatentView
+from lci_studio.gui.panels.rd_plot import RdPlot
+from lci_studio.session import Session
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 
@@ -41,6 +42,17 @@ def jpeg():
     return baseline_curve(PHOTO, "JPEG", settings=(20, 50, 90))
 
 
+@pytest.fixture
+def session():
+    return Session()
+
+
+def feed(session: Session, results) -> None:
+    """Hand the session results as the worker would, one by one."""
+    for result in results:
+        session.add_result(result)
+
+
 def _click_view_point(qtbot, plot_widget, view_box, x: float, y: float) -> None:
     """A real left click on the plot at data coordinates (x, y)."""
     scene = view_box.mapViewToScene(QPointF(x, y))
@@ -52,8 +64,8 @@ def _click_view_point(qtbot, plot_widget, view_box, x: float, y: float) -> None:
 
 
 @pytest.fixture
-def plot(qtbot):
-    widget = RdPlot()
+def plot(qtbot, session):
+    widget = RdPlot(session)
     qtbot.addWidget(widget)
     widget.resize(640, 420)
     widget.show()
@@ -65,9 +77,9 @@ def _learned(plot: RdPlot):
     return [p for p in plot.points() if p.series == "LCI (bundled)"]
 
 
-def test_plot_grows_one_point_per_result(plot, results):
+def test_plot_grows_one_point_per_result(plot, session, results):
     for n, result in enumerate(results, start=1):
-        plot.add_result(result)
+        session.add_result(result)
         assert len(_learned(plot)) == n
     points = _learned(plot)
     assert [p.x for p in points] == sorted(p.x for p in points)
@@ -75,12 +87,12 @@ def test_plot_grows_one_point_per_result(plot, results):
     for result in results:
         assert by_quality[result.quality].x == pytest.approx(result.bpp)
         assert by_quality[result.quality].y == pytest.approx(result.psnr)
-    plot.add_result(results[0])  # the same quality again replaces, not duplicates
+    session.add_result(results[0])  # the same quality again replaces, not duplicates
     assert len(_learned(plot)) == 3
 
 
-def test_plot_metric_and_bpp_toggles(plot, results, qtbot):
-    plot.set_results(results)
+def test_plot_metric_and_bpp_toggles(plot, session, results, qtbot):
+    feed(session, results)
     with qtbot.waitSignal(plot.metricChanged) as changed:
         plot.set_metric("ms-ssim")
     assert changed.args == ["ms-ssim"]
@@ -99,43 +111,41 @@ def test_plot_metric_and_bpp_toggles(plot, results, qtbot):
         plot.set_metric("ssim")
 
 
-def test_plot_toggle_buttons_switch_the_metric(plot, results):
-    plot.set_results(results)
+def test_plot_toggle_buttons_switch_the_metric(plot, session, results):
+    feed(session, results)
     plot._metric_buttons.button(1).click()
     assert plot.current_metric() == "ms-ssim"
     plot._bpp_buttons.button(1).click()
     assert plot.current_bpp_kind() == "estimated"
 
 
-def test_plot_baselines_and_clear(plot, results, jpeg):
-    plot.set_results(results)
-    plot.set_baselines(jpeg)
+def test_plot_baselines_and_clear(plot, session, results, jpeg):
+    feed(session, results)
+    session.set_baselines(jpeg)
     curve = [p for p in plot.points() if p.series == "JPEG"]
     assert sorted(p.x for p in curve) == pytest.approx(sorted(b.bpp for b in jpeg))
     assert {p.key for p in curve} == {20, 50, 90}
     plot.set_bpp_kind("estimated")  # baselines keep their real size
     assert sorted(p.x for p in plot.points() if p.series == "JPEG") == pytest.approx(sorted(b.bpp for b in jpeg))
-    plot.clear()
+    session.clear()
     assert plot.points() == []
 
 
-def test_plot_click_selects_and_rings_the_quality(plot, results, qtbot):
-    for result in results:
-        plot.add_result(result)
+def test_plot_click_selects_and_rings_the_quality(plot, session, results, qtbot):
+    feed(session, results)
     qtbot.wait(50)
     target = next(p for p in _learned(plot) if p.key == 2)
-    with qtbot.waitSignal(plot.qualitySelected, timeout=2000) as selected:
-        _click_view_point(qtbot, plot.plot_widget(), plot.plot_widget().getPlotItem().vb, target.x, target.y)
-    assert selected.args == [2]
+    _click_view_point(qtbot, plot.plot_widget(), plot.plot_widget().getPlotItem().vb, target.x, target.y)
+    qtbot.waitUntil(lambda: session.selected == 2, timeout=2000)
     assert plot.selected() == 2
     ring = plot._ring.getData()
     assert list(ring[0]) == pytest.approx([target.x]) and list(ring[1]) == pytest.approx([target.y])
-    plot.set_selected(None)
+    session.select(None)
     assert len(plot._ring.getData()[0]) == 0
 
 
-def test_plot_hover_shows_the_numbers(plot, results):
-    plot.set_results(results)
+def test_plot_hover_shows_the_numbers(plot, session, results):
+    feed(session, results)
     result = results[1]
     text = plot.hover_text_at(result.bpp, result.psnr)
     assert text is not None
@@ -144,9 +154,9 @@ def test_plot_hover_shows_the_numbers(plot, results):
     assert f"{result.ms_ssim:.4f}" in text
 
 
-def test_plot_export_png_is_a_valid_png(plot, results, jpeg, tmp_path):
-    plot.set_results(results)
-    plot.set_baselines(jpeg)
+def test_plot_export_png_is_a_valid_png(plot, session, results, jpeg, tmp_path):
+    feed(session, results)
+    session.set_baselines(jpeg)
     target = tmp_path / "rd.png"
     target.write_bytes(b"old")
     plot.export_png(target, width=900)
@@ -161,8 +171,8 @@ def test_plot_export_png_is_a_valid_png(plot, results, jpeg, tmp_path):
 
 
 @pytest.fixture
-def latent(qtbot):
-    widget = LatentView()
+def latent(qtbot, session):
+    widget = LatentView(session)
     qtbot.addWidget(widget)
     widget.resize(700, 600)
     widget.show()
@@ -170,13 +180,12 @@ def latent(qtbot):
     return widget
 
 
-def test_latent_heatmap_fills_in_as_results_arrive(latent, results):
-    latent.add_result(results[0])
+def test_latent_heatmap_fills_in_as_results_arrive(latent, session, results):
+    session.add_result(results[0])
     heat = latent.heatmap()
     assert heat.qualities == tuple(range(1, 9)) and heat.matrix.shape == (24, 8)
     assert np.isfinite(heat.matrix[:, 0]).all() and np.isnan(heat.matrix[:, 1:]).all()
-    for result in results[1:]:
-        latent.add_result(result)
+    feed(session, results[1:])
     heat = latent.heatmap()
     assert heat.matrix.shape == (32, 8)  # quality 3 is wider; 1 and 2 are padded
     assert np.isnan(heat.matrix[24:, :2]).all() and np.isfinite(heat.matrix[:, 2]).all()
@@ -185,10 +194,10 @@ def test_latent_heatmap_fills_in_as_results_arrive(latent, results):
     np.testing.assert_array_equal(np.isnan(shown), np.isnan(heat.matrix))
 
 
-def test_latent_maps_of_the_selected_quality(latent, results, qtbot):
-    latent.set_results(results)
+def test_latent_maps_of_the_selected_quality(latent, session, results, qtbot):
+    feed(session, results)
     assert latent.spatial_image() is None
-    latent.set_selected(3)
+    session.select(3)
     result = results[2]
     assert latent.spatial_image().sum() == pytest.approx(result.bits_per_channel.sum(), rel=1e-6)
     ranking = channel_ranking(result)
@@ -203,27 +212,26 @@ def test_latent_maps_of_the_selected_quality(latent, results, qtbot):
     assert f"{result.bits_per_channel[ranking[2]]:,.0f} bits" in channel_caption
     latent._rank_box.setValue(1)
     np.testing.assert_array_equal(latent.channel_image(), result.bit_map[ranking[0]])
-    latent.set_selected(7)
+    session.select(7)
     assert latent.spatial_image() is None and "not computed yet" in latent.captions()[1]
 
 
-def test_latent_click_on_a_heatmap_cell(latent, results, qtbot):
-    latent.set_results(results)
-    latent.set_selected(1)
+def test_latent_click_on_a_heatmap_cell(latent, session, results, qtbot):
+    feed(session, results)
+    session.select(1)
     qtbot.wait(50)
-    with qtbot.waitSignal(latent.qualitySelected, timeout=2000) as selected:
-        _click_view_point(qtbot, latent._heat, latent._heat.getPlotItem().vb, 2.0, 5.0)  # row 5 from the top
-    assert selected.args == [2]
+    _click_view_point(qtbot, latent._heat, latent._heat.getPlotItem().vb, 2.0, 5.0)  # row 5 from the top
+    qtbot.waitUntil(lambda: session.selected == 2, timeout=2000)
     assert latent.selected() == 2 and latent.channel_rank() == 4
     assert latent.selected_channel() == int(channel_ranking(results[1])[4])
     assert latent.cell_at(2.0, 30.0) is None  # quality 2 has only 24 channels
     assert latent.cell_at(5.0, 1.0) is None  # not computed
 
 
-def test_latent_clear(latent, results):
-    latent.set_results(results)
-    latent.set_selected(2)
-    latent.clear()
+def test_latent_clear(latent, session, results):
+    feed(session, results)
+    session.select(2)
+    session.clear()
     assert latent.heatmap().matrix.shape[0] == 0
     assert latent.spatial_image() is None and latent.channel_image() is None and latent.selected() is None
 
@@ -231,22 +239,23 @@ def test_latent_clear(latent, results):
 # --------------------------------------------------------------------------------------------- explanation
 
 
-def test_explanation_intro_then_the_selected_quality(qtbot, results):
-    panel = ExplanationPanel()
+def test_explanation_intro_then_the_selected_quality(qtbot, session, results):
+    panel = ExplanationPanel(session)
     qtbot.addWidget(panel)
     assert INTRO_TITLE in panel.text()
-    panel.set_results(results)
+    session.start_ladder(range(1, 9))  # a ladder on its way: the qualities not in yet are "being computed"
+    feed(session, results)
     assert "3 of 8 quality levels ready" in panel.text()
-    panel.set_selected(2)
+    session.select(2)
     text = panel.text()
     result = results[1]
     assert "Quality 2 of 8" in text and "λ = 0.0035" in text
     assert f"{result.active_channels} of its 24 latent channels" in text or "All 24 of its latent channels" in text
     assert format_kb(result.file_bytes) in text and format_ratio(result.ratio_to_raw) in text
     assert "Compared with quality 1" in text
-    panel.set_selected(6)
+    session.select(6)
     assert "Quality 6 is still being computed" in panel.text()
-    panel.clear()
+    session.clear()
     assert INTRO_TITLE in panel.text()
 
 
@@ -254,8 +263,8 @@ def test_explanation_intro_then_the_selected_quality(qtbot, results):
 
 
 @pytest.fixture
-def demo(qtbot):
-    window = DemoWindow()
+def demo(qtbot, session):
+    window = DemoWindow(session)
     qtbot.addWidget(window)
     window.resize(800, 600)
     window.show()
@@ -263,11 +272,11 @@ def demo(qtbot):
     return window
 
 
-def test_demo_shows_the_original_until_a_result_arrives(demo, results):
+def test_demo_shows_the_original_until_a_result_arrives(demo, session, results):
     assert demo.caption().startswith("Waiting")
-    demo.set_original(PHOTO)
+    session.open_image(RgbImage(PHOTO))
     assert demo.caption().startswith("Original · 128 × 96 pixels")
-    demo.add_result(results[0])
+    session.add_result(results[0])
     assert demo.selected() == 1
     assert demo.caption() == (
         f"Quality 1 · {format_kb(results[0].file_bytes)} · {format_ratio(results[0].ratio_to_raw)} smaller "
@@ -275,25 +284,24 @@ def test_demo_shows_the_original_until_a_result_arrives(demo, results):
     )
 
 
-def test_demo_slider_snaps_to_computed_qualities(demo, results, qtbot):
-    demo.set_results([results[0], results[2]])  # qualities 1 and 3
+def test_demo_slider_snaps_to_computed_qualities(demo, session, results, qtbot):
+    feed(session, [results[0], results[2]])  # qualities 1 and 3
     assert demo.available() == [1, 3] and demo.selected() == 1
-    with qtbot.waitSignal(demo.qualitySelected) as selected:
-        demo._slider.setValue(2)  # one step up from 1: not computed, on to 3
-    assert selected.args == [3] and demo.selected() == 3 and demo._slider.value() == 3
+    demo._slider.setValue(2)  # one step up from 1: not computed, on to 3
+    assert session.selected == 3 and demo.selected() == 3 and demo._slider.value() == 3
     assert format_kb(results[2].file_bytes) in demo.caption() and demo.caption().startswith("Quality 3")
     demo._slider.setValue(8)
     assert demo.selected() == 3 and demo._slider.value() == 3
     demo._slider.setValue(2)  # one step down from 3: on to 1
     assert demo.selected() == 1
-    demo.set_selected(8)
+    session.select(8)
     assert demo.selected() == 3
     assert demo.nearest_available(2, toward=+1) == 3 and demo.nearest_available(2, toward=-1) == 1
 
 
-def test_demo_keys(demo, results, qtbot):
-    demo.set_original(PHOTO)
-    demo.set_results(results)
+def test_demo_keys(demo, session, results, qtbot):
+    session.open_image(RgbImage(PHOTO))
+    feed(session, results)
     qtbot.keyClick(demo, Qt.Key.Key_3)
     assert demo.selected() == 3
     qtbot.keyClick(demo, Qt.Key.Key_7)  # not computed: nearest is 3
@@ -311,9 +319,9 @@ def test_demo_keys(demo, results, qtbot):
     assert not demo.isVisible()
 
 
-def test_demo_draws_the_picture(demo, results):
-    demo.set_results(results)
-    demo.set_selected(2)
+def test_demo_draws_the_picture(demo, session, results):
+    feed(session, results)
+    session.select(2)
     rect = demo._canvas.image_rect()
     assert math.isclose(rect.width() / rect.height(), 128 / 96, rel_tol=0.02)
     shot = demo._canvas.grab().toImage()
@@ -329,7 +337,8 @@ def test_demo_draws_the_picture(demo, results):
         assert np.abs(np.subtract(shown(sx, sy), picture[sy, sx], dtype=int)).max() <= 1
     demo.toggle_original()
     assert not demo.showing_original()  # nothing to flip to yet
-    demo.set_original(PHOTO)
+    session.open_image(RgbImage(PHOTO))  # a new picture starts without results: they come again
+    feed(session, results)
     demo.toggle_original()
     shot = demo._canvas.grab().toImage()
     assert np.abs(np.subtract(shown(64, 48), PHOTO[48, 64], dtype=int)).max() <= 1

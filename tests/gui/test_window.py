@@ -61,8 +61,8 @@ def test_open_sample_fills_tiles_plot_latents_and_explanation(qtbot, window, dia
     original = load_rgb(SAMPLES["chelsea"]).pixels
     wait_ladder(qtbot, window)
 
-    assert sorted(window.results) == list(range(1, 9))
-    assert all(r.reconstruction.shape == original.shape for r in window.results.values())
+    assert sorted(window.session.results) == list(range(1, 9))
+    assert all(r.reconstruction.shape == original.shape for r in window.session.results.values())
     assert len(window.rd_plot.points()) == 8
     assert np.array_equal(window.compare.tile(0).pixels, original)
     for q in range(1, 9):
@@ -72,9 +72,9 @@ def test_open_sample_fills_tiles_plot_latents_and_explanation(qtbot, window, dia
         assert f"Quality {q}" in text
         for part in ("bpp", "kB", "% of original file", "PSNR", "dB", "MS-SSIM"):
             assert part in text, (part, text)
-        assert f"{window.results[q].bpp:.3f} bpp" in text
+        assert f"{window.session.results[q].bpp:.3f} bpp" in text
     # the image on screen is exactly the decoded reconstruction (no level stretching)
-    assert np.array_equal(np.asarray(window.compare.tile(5).image_item.image), window.results[5].reconstruction)
+    assert np.array_equal(np.asarray(window.compare.tile(5).image_item.image), window.session.results[5].reconstruction)
     assert window.explanation.text().strip()
     assert window.latent_view.heatmap() is not None
     assert not window.progress.isVisible()
@@ -86,16 +86,16 @@ def test_keys_select_quality_everywhere(qtbot, window, small_png):
     wait_ladder(qtbot, window)
     window.activateWindow()
     qtbot.keyClick(window.compare, Qt.Key.Key_6)
-    assert window.selected_quality == 6
+    assert window.session.selected == 6
     assert window.compare.tile(6).selected and not window.compare.tile(4).selected
     assert window.rd_plot.selected() == 6
     assert window.latent_view.selected() == 6
     assert window.explanation.selected() == 6
     assert window.split.sides() == ("original", 6)
     qtbot.keyClick(window.compare, Qt.Key.Key_BracketRight)
-    assert window.selected_quality == 7
-    window.rd_plot.qualitySelected.emit(2)  # a click on a plot point
-    assert window.selected_quality == 2
+    assert window.session.selected == 7
+    window.rd_plot.session.select(2)  # what a click on a plot point does
+    assert window.session.selected == 2
     assert "Quality 2" in window.status_label.text()
 
 
@@ -164,7 +164,7 @@ def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, sm
 
     window.open_path(first)
     first_job = window.view_job
-    qtbot.waitUntil(lambda: len(window.results) >= 1, timeout=LADDER_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(window.session.results) >= 1, timeout=LADDER_TIMEOUT_MS)
     window.open_path(second)
     second_job = window.view_job
     assert second_job != first_job
@@ -174,9 +174,9 @@ def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, sm
 
     assert outcomes[first_job] == "cancelled"
     assert outcomes[second_job] == "done"
-    assert window.image.name == "second.png"
-    assert sorted(window.results) == list(range(1, 9))
-    assert all(r.reconstruction.shape == (64, 80, 3) for r in window.results.values())
+    assert window.session.image.name == "second.png"
+    assert sorted(window.session.results) == list(range(1, 9))
+    assert all(r.reconstruction.shape == (64, 80, 3) for r in window.session.results.values())
     assert [r.reconstruction.shape for r in accepted] == [(64, 80, 3)] * 8
     for q in range(1, 9):
         assert window.compare.tile(q).pixels.shape == (64, 80, 3)
@@ -185,14 +185,14 @@ def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, sm
 
 def test_stop_leaves_the_window_usable(qtbot, window, small_png):
     window.open_path(small_png(height=128, width=192))
-    qtbot.waitUntil(lambda: len(window.results) >= 1, timeout=LADDER_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(window.session.results) >= 1, timeout=LADDER_TIMEOUT_MS)
     window.act_stop.trigger()
     qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
-    assert len(window.results) < 8
+    assert len(window.session.results) < 8
     assert not window.progress.isVisible()
     window.open_path(small_png("again.png"))
     wait_ladder(qtbot, window)
-    assert len(window.results) == 8
+    assert len(window.session.results) == 8
 
 
 # -------------------------------------------------------------------------------------------------- export
@@ -206,7 +206,7 @@ def test_export_all_lci_and_reopen_shows_the_same_pixels(qtbot, window, small_pn
     written = window.export_all_lci(out)
     assert [p.name for p in written] == [f"photo-q{q}.lci" for q in range(1, 9)]
     for q in range(1, 9):
-        assert (out / f"photo-q{q}.lci").read_bytes() == window.results[q].lci
+        assert (out / f"photo-q{q}.lci").read_bytes() == window.session.results[q].lci
     assert not list(out.glob(".*part"))
 
     # overwriting asks first; "Cancel" writes nothing
@@ -227,31 +227,31 @@ def test_export_all_lci_and_reopen_shows_the_same_pixels(qtbot, window, small_pn
     assert decoded.header.quality == 3
     assert np.array_equal(decoded.pixels, shown[3])
     assert np.array_equal(window.compare.tile(3).pixels, shown[3])
-    assert window.selected_quality == 3
+    assert window.session.selected == 3
     assert window.tabs.currentWidget() is window.split
     assert np.array_equal(np.asarray(window.split.shown_image()), shown[3])
     assert not window.split.divider.isVisible()
     assert window.lci_info_dialog is not None and window.lci_info_dialog.isVisible()
     info = window.lci_info_dialog.text()
     assert "3 of 8" in info and decoded.header.fingerprint in info and "96" in info
-    assert window.results == {}
+    assert window.session.results == {}
     assert dialogs.errors == []
 
 
 def test_export_png_csv_json_and_plot(qtbot, window, small_png, tmp_path):
     window.open_path(small_png("photo.png"))
     wait_ladder(qtbot, window)
-    window.set_selected_quality(4)
+    window.session.select(4)
     assert window.export_selected_lci(tmp_path / "q4.lci")
-    assert (tmp_path / "q4.lci").read_bytes() == window.results[4].lci
+    assert (tmp_path / "q4.lci").read_bytes() == window.session.results[4].lci
     assert window.export_png(tmp_path / "q4.png")
-    assert np.array_equal(load_rgb(tmp_path / "q4.png").pixels, window.results[4].reconstruction)
+    assert np.array_equal(load_rgb(tmp_path / "q4.png").pixels, window.session.results[4].reconstruction)
 
     assert window.export_json(tmp_path / "rd.json")
     data = json.loads((tmp_path / "rd.json").read_text())
     assert set(data) == {"name", "description", "results"}
     assert set(data["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
-    assert data["results"]["bpp"] == pytest.approx([window.results[q].bpp for q in range(1, 9)])
+    assert data["results"]["bpp"] == pytest.approx([window.session.results[q].bpp for q in range(1, 9)])
 
     assert window.export_csv(tmp_path / "rd.csv")
     lines = (tmp_path / "rd.csv").read_text().splitlines()
@@ -274,7 +274,7 @@ def test_corrupt_image_and_corrupt_lci_give_error_dialogs(qtbot, window, small_p
 
     window.open_path(small_png("photo.png"))
     wait_ladder(qtbot, window)
-    good = window.results[2].lci
+    good = window.session.results[2].lci
     corrupt = bytearray(good)
     corrupt[len(corrupt) // 2] ^= 0xFF
     (tmp_path / "corrupt.lci").write_bytes(bytes(corrupt))
@@ -291,7 +291,7 @@ def test_corrupt_image_and_corrupt_lci_give_error_dialogs(qtbot, window, small_p
     # still alive and working
     window.open_path(small_png("after.png", seed=5))
     wait_ladder(qtbot, window)
-    assert len(window.results) == 8
+    assert len(window.session.results) == 8
 
 
 def test_lci_made_with_other_weights_is_refused_with_a_clear_message(qtbot, make_window, ladder_dir, tmp_path, dialogs):
@@ -302,7 +302,7 @@ def test_lci_made_with_other_weights_is_refused_with_a_clear_message(qtbot, make
     first = make_window(open_weight_source(str(ladder_dir)))
     first.show_image(load_rgb(_png(tmp_path / "p.png")))
     wait_ladder(qtbot, first)
-    (tmp_path / "q5.lci").write_bytes(first.results[5].lci)
+    (tmp_path / "q5.lci").write_bytes(first.session.results[5].lci)
     first.close()
 
     window = make_window(open_weight_source(str(other)))
@@ -331,7 +331,7 @@ def test_exception_in_the_worker_becomes_a_dialog(qtbot, make_window, ladder_dir
     qtbot.waitUntil(lambda: bool(dialogs.errors) and not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
     assert dialogs.errors[-1][1] == "Could not compress the image"
     assert "q4.pth.tar" in dialogs.errors[-1][2]
-    assert sorted(window.results) == [1, 2, 3]
+    assert sorted(window.session.results) == [1, 2, 3]
     assert "not available" in window.compare.tile(6).overlay.text()
     assert window.isVisible()
 
@@ -343,11 +343,11 @@ def test_missing_bundled_weights_are_explained_and_settings_fix_it(qtbot, make_w
         return open_weight_source(spec, metric)
 
     window = make_window(None, opener=opener)
-    assert window.source is None
+    assert window.session.source is None
     assert window.banner.isVisible()
     assert "No bundled weights are installed" in window.banner_label.text()
     window.open_path(small_png())
-    assert window.image is not None and window.results == {}
+    assert window.session.image is not None and window.session.results == {}
     assert "Settings" in window.compare.tile(3).overlay.text()
 
     assert window.apply_weights(str(ladder_dir))
@@ -364,7 +364,7 @@ def test_offline_download_falls_back_to_the_previous_weights(qtbot, make_window,
     title, text = dialogs.errors[-1][1:]
     assert title == "Could not get the weights"
     assert "Could not download" in text and "Still using" in text
-    assert window.source is source
+    assert window.session.source is source
     assert window._download_dialog is None
     assert not list((tmp_path / "cache").glob("*"))
 
@@ -410,7 +410,7 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, make_window, source
     qtbot.mouseClick(dialog.findChild(QPushButton), Qt.MouseButton.LeftButton)  # the dialog's Cancel
     qtbot.waitUntil(lambda: window._download_dialog is None and not window.worker.busy(), timeout=60_000)
     assert "cancelled" in window.status_label.text()
-    assert window.source is source
+    assert window.session.source is source
     assert dialogs.errors == []
     assert not [p for p in cache.rglob("*") if p.is_file()]  # no partial file left behind
 
@@ -421,7 +421,7 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, make_window, source
 def test_split_view_swaps_and_shows_the_difference(qtbot, window, small_png):
     window.open_path(small_png())
     wait_ladder(qtbot, window)
-    window.set_selected_quality(2)
+    window.session.select(2)
     split = window.split
     assert split.sides() == ("original", 2)
     qtbot.keyClick(window.compare, Qt.Key.Key_X)
@@ -430,7 +430,7 @@ def test_split_view_swaps_and_shows_the_difference(qtbot, window, small_png):
     qtbot.keyClick(split.view, Qt.Key.Key_X)
     qtbot.keyClick(split.view, Qt.Key.Key_D)
     assert split.difference
-    expected = difference_image(window.image.pixels, window.results[2].reconstruction, split.gain)
+    expected = difference_image(window.session.image.pixels, window.session.results[2].reconstruction, split.gain)
     assert np.array_equal(np.asarray(split.shown_image()), expected)
     qtbot.keyClick(split.view, Qt.Key.Key_D)
     assert not split.difference
@@ -446,8 +446,8 @@ def test_paste_and_drop_open_images(qtbot, window, small_png):
     data = np.ascontiguousarray(pixels)
     QApplication.clipboard().setImage(QImage(data.data, 64, 48, 64 * 3, QImage.Format.Format_RGB888).copy())
     assert window.paste()
-    assert window.image.name == "pasted image"
-    assert np.array_equal(window.image.pixels, pixels)
+    assert window.session.image.name == "pasted image"
+    assert np.array_equal(window.session.image.pixels, pixels)
     wait_ladder(qtbot, window)
 
     from PySide6.QtGui import QDropEvent
@@ -458,7 +458,7 @@ def test_paste_and_drop_open_images(qtbot, window, small_png):
         QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     window.dropEvent(event)
-    assert window.image.name == "dropped.png"
+    assert window.session.image.name == "dropped.png"
     wait_ladder(qtbot, window)
 
 
@@ -467,12 +467,12 @@ def test_settings_remember_recent_files_and_layout(qtbot, make_window, source, s
     path = small_png("remember.png")
     window.open_path(path)
     wait_ladder(qtbot, window)
-    window.set_selected_quality(7)
+    window.session.select(7)
     window.rd_dock.hide()
     window.close()
     assert str(path.resolve()) in [str(p) for p in settings.value("recent")]
     again = make_window(source)
-    assert again.selected_quality == 7
+    assert again.session.selected == 7
     assert not again.rd_dock.isVisible()
     again._fill_recent()
     assert any(a.text() == "remember.png" for a in again.recent_menu.actions())
@@ -484,7 +484,7 @@ def test_about_names_versions_weights_and_citations(window, dialogs):
     assert kind == "about"
     for part in ("PyTorch", "PySide6", "pyqtgraph", "constriction", "Ballé", "Bégaint", "CompressAI", "ICLR 2018"):
         assert part in text
-    assert window.source.describe() in text
+    assert window.session.source.describe() in text
 
 
 def test_demo_mode_follows_the_results(qtbot, window, small_png):
@@ -531,7 +531,7 @@ def test_event_loop_never_stalls_during_a_full_ladder(qtbot, make_window, source
         timer.stop()
     finally:
         gc.enable()
-    assert len(window.results) == 8 and window.baselines
+    assert len(window.session.results) == 8 and window.session.baselines
     wall = max(g[0] for g in gaps[1:])
     cpu = max(g[1] for g in gaps[1:])
     with capsys.disabled():

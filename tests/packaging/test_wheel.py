@@ -59,3 +59,12 @@ def test_the_bundled_ladder_fits_the_size_budget():
     assert total <= 30e6
     for level in manifest["levels"]:
         assert hashlib.sha256((weights / level["file"]).read_bytes()).hexdigest() == level["sha256"]
+
+
+def test_the_wheel_carries_every_source_module(wheel):
+    """Each module under app/ is in the wheel (a subpackage missing from pyproject's list would not be)."""
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {f"lci_studio/{p.relative_to(ROOT / 'app').as_posix()}" for p in (ROOT / "app").rglob("*.py")}
+    assert modules <= names, sorted(modules - names)

@@ -80,24 +80,24 @@ def test_results_arrive_and_pending_shrinks(results):
     assert session.selected_result is results[2]
     assert session.selected_pixels is results[2].reconstruction
     session.finish("cancelled")
-    assert session.pending == () and session.last_end == JobEnd("cancelled")
+    assert session.pending == () and session.last_end == JobEnd("cancelled", unfinished=(3,))
     assert seen.seen == [
         ("ladder_started", (1, 2, 3)),
         ("result_added", results[2]),
         ("result_added", results[1]),
-        ("finished", JobEnd("cancelled")),
+        ("finished", JobEnd("cancelled", unfinished=(3,))),
     ]
 
 
-def test_finish_announces_what_was_still_pending(results):
+def test_finish_says_what_will_never_come(results):
     session = Session()
     session.open_image(RgbImage(PHOTO))
     session.start_ladder((1, 2, 3))
     session.add_result(results[1])
-    pending_at_finish = []
-    session.events.finished.connect(lambda end: pending_at_finish.append((session.pending, end)))
+    at_finish = []
+    session.events.finished.connect(lambda end: at_finish.append((session.pending, session.is_computing(2), end)))
     session.finish("failed", "Could not compress the image")
-    assert pending_at_finish == [((2, 3), JobEnd("failed", "Could not compress the image"))]
+    assert at_finish == [((), False, JobEnd("failed", "Could not compress the image", (2, 3)))]
 
 
 def test_selection_is_checked_announced_and_stepped():
@@ -144,9 +144,9 @@ def test_size_basis_says_what_ratios_are_measured_against(tmp_path):
     from_file = SizeBasis.of(RgbImage(PHOTO, 2048, "photo.png"), tmp_path / "photo.png")
     assert from_file.is_file and from_file.bytes == 2048
     assert from_file.label == "original file" and from_file.detail.endswith("PNG")
-    pasted = SizeBasis.of(RgbImage(PHOTO, None, "pasted image"), origin="pasted pixels")
+    pasted = SizeBasis.of(RgbImage(PHOTO, None, "pasted image"), origin="pasted, no file")
     assert not pasted.is_file and pasted.bytes == 48 * 32 * 3 and pasted.label == "raw RGB"
-    assert pasted.detail == "pasted pixels: sizes compared with raw RGB"
+    assert pasted.detail == "pasted, no file"
     session = Session()
     session.open_image(RgbImage(PHOTO, None, "pasted image"))
     assert session.basis.label == "raw RGB"

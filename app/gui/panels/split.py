@@ -2,7 +2,8 @@
 
 Side A is drawn whole; side B is drawn on top, clipped to the part right of the divider. The view
 joins the window's `ViewSync`, so it zooms and pans with the compare grid. The difference image
-is computed by `lci_studio.codec.difference` (no pixel math here).
+is computed by `lci_studio.codec.difference` (no pixel math here). The images come from the
+`Session`: the original, each quality's result, or a decoded `.lci` file.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from lci_studio.codec.difference import DEFAULT_GAIN, difference_image, difference_stats
-from lci_studio.gui.compare_view import (
+from lci_studio.codec.insight import format_kb
+from lci_studio.gui.panels.compare import (
     ViewSync,
     configure_view,
     make_image_item,
@@ -18,6 +20,7 @@ from lci_studio.gui.compare_view import (
     palette_background,
     show_pixels,
 )
+from lci_studio.session import DecodedLci, Session
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette, QPen
 from PySide6.QtWidgets import (
@@ -43,11 +46,10 @@ class SplitView(QWidget):
 
     sidesChanged = Signal()
 
-    def __init__(self, sync: ViewSync, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, sync: ViewSync, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self.sync = sync
-        self._images: dict[object, tuple[str, np.ndarray]] = {}
-        self._selected = 1
         self._fraction = 0.5
         self._difference = False
         self._size = (0, 0)
@@ -127,30 +129,28 @@ class SplitView(QWidget):
         self._update_colors()
         sync.add(self.viewbox)
         self._ready = True
-        self._refresh()
+        events = session.events
+        events.opened.connect(self._refresh)
+        events.ladder_started.connect(self._refresh)
+        events.result_added.connect(self._on_result)
+        events.decoded.connect(self._on_decoded)
+        events.selection_changed.connect(self._on_selection)
+        self._on_selection(session.selected)
 
     # ------------------------------------------------------------------------------------------- API
 
-    def set_images(self, images: dict[object, tuple[str, np.ndarray]]) -> None:
-        """All images that may be compared: key "original" or a quality, value (caption, pixels)."""
-        self._images = dict(images)
-        self._refresh()
-
-    def set_image(self, key: object, caption: str, pixels: np.ndarray) -> None:
-        self._images[key] = (caption, pixels)
-        if key in self._keys():
+    def _on_result(self, result) -> None:
+        if result.quality in self._keys():
             self._refresh()
 
-    def clear(self) -> None:
-        self._images = {}
-        self._refresh()
+    def _on_decoded(self, decoded: DecodedLci) -> None:
+        q = decoded.header.quality
+        self.set_sides(q, q)
 
-    def set_selected(self, quality: int) -> None:
-        self._selected = quality
+    def _on_selection(self, quality: int | None) -> None:
         for combo in (self.combo_a, self.combo_b):
-            combo.setItemText(0, f"Selected quality (q{quality})")
-        if SELECTED in (self.combo_a.currentData(), self.combo_b.currentData()):
-            self._refresh()
+            combo.setItemText(0, "Selected quality" if quality is None else f"Selected quality (q{quality})")
+        self._refresh()
 
     def set_sides(self, a: object, b: object) -> None:
         for combo, key in ((self.combo_a, a), (self.combo_b, b)):
@@ -201,18 +201,36 @@ class SplitView(QWidget):
 
     def _keys(self) -> tuple[object, object]:
         def resolve(key):
-            return self._selected if key == SELECTED else key
+            return self.session.selected if key == SELECTED else key
 
         return resolve(self.combo_a.currentData()), resolve(self.combo_b.currentData())
 
     def _name(self, key: object) -> str:
         return "Original" if key == ORIGINAL else f"Quality {key}"
 
-    def _refresh(self, *_args) -> None:
+    def _image(self, key: object) -> tuple[str, np.ndarray] | None:
+        """(caption, pixels) of a side: the original, a quality's result or the decoded file."""
+        session = self.session
+        if key == ORIGINAL:
+            return None if session.image is None else (f"Original ({session.image.name})", session.image.pixels)
+        result = session.results.get(key)
+        if result is not None:
+            details = f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)}"
+            return f"Quality {result.quality} · {details}", result.reconstruction
+        decoded = session.decoded
+        if decoded is not None and decoded.header.quality == key:
+            return f"{decoded.name} (quality {key}, decoded)", decoded.pixels
+        return None
+
+    def _has_images(self) -> bool:
+        session = self.session
+        return session.image is not None or session.decoded is not None or bool(session.results)
+
+    def _refresh(self, *_args: object) -> None:
         if not self._ready:
             return
         key_a, key_b = self._keys()
-        a, b = self._images.get(key_a), self._images.get(key_b)
+        a, b = self._image(key_a), self._image(key_b)
         if key_a == key_b:
             b = None  # one image on both sides: show it whole, without a divider
         shown = a or b
@@ -223,8 +241,8 @@ class SplitView(QWidget):
                 self.divider.setBounds((0, width))
                 self.divider.setValue(self._fraction * width)
         keys = [key_a] if key_a == key_b else [key_a, key_b]
-        missing = [self._name(k) for k in keys if k not in self._images]
-        if not self._images:
+        missing = [self._name(k) for k, side in zip(keys, (a, b), strict=False) if side is None]
+        if not self._has_images():
             message = "Open an image to compare two versions of it here."
         elif missing:
             message = " and ".join(missing) + (" is" if len(missing) == 1 else " are") + " not ready yet."

@@ -1,11 +1,15 @@
-"""Demo mode: one large picture, a big quality slider, size and ratio in large type."""
+"""Demo mode: one large picture, a big quality slider, size and ratio in large type.
+
+A view of the `Session`: it shows the computed quality nearest the session's selection, and a
+slider move or key selects in the session.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from lci_studio.codec.insight import format_kb, format_psnr, format_ratio
-from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES
+from lci_studio.session import Session
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QCloseEvent,
@@ -115,11 +119,11 @@ class DemoWindow(QWidget):
     other choice snaps to the nearest computed one.
     """
 
-    qualitySelected = Signal(int)
     closed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        self.session = session
         self.setWindowTitle("LCI Studio – demo")
         self.setAutoFillBackground(True)
         palette = self.palette()
@@ -129,9 +133,6 @@ class DemoWindow(QWidget):
             palette.setColor(role, INK)
         self.setPalette(palette)
 
-        self._results: dict[int, QualityResult] = {}
-        self._original: np.ndarray | None = None
-        self._current: int | None = None
         self._showing_original = False
 
         self._canvas = _Canvas()
@@ -152,7 +153,7 @@ class DemoWindow(QWidget):
         )
         self._slider.valueChanged.connect(self._on_slider)
         self._ticks = _Ticks(self._slider)
-        self._ticks.clicked.connect(lambda q: self._choose(q, user=True))
+        self._ticks.clicked.connect(self._choose)
         self._hint = QLabel("← → or 1–8: quality    Space: original    Esc: leave")
         self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint_palette = self._hint.palette()
@@ -169,6 +170,10 @@ class DemoWindow(QWidget):
         layout.addWidget(self._hint)
         self._update_fonts()
         self._refresh()
+        events = session.events
+        events.opened.connect(self._on_opened)
+        for event in (events.ladder_started, events.result_added, events.decoded, events.selection_changed):
+            event.connect(lambda _value: self._refresh())
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -179,105 +184,97 @@ class DemoWindow(QWidget):
         self.activateWindow()
         self.setFocus()
 
-    def set_results(self, results: list[QualityResult]) -> None:
-        """Replace the computed qualities (keeps the shown quality when it is still there)."""
-        self._results = {r.quality: r for r in results}
-        self._choose(self._current if self._current is not None else self._first(), user=False)
-
-    def add_result(self, result: QualityResult) -> None:
-        """Make one more quality available; the first one to arrive is shown."""
-        self._results[result.quality] = result
-        self._choose(self._current if self._current is not None else result.quality, user=False)
-
-    def set_original(self, pixels: np.ndarray | None) -> None:
-        """The uncompressed picture (H×W×3 uint8), shown with Space and before any result."""
-        self._original = None if pixels is None else np.ascontiguousarray(pixels, dtype=np.uint8)
-        self._refresh()
-
-    def set_selected(self, quality: int) -> None:
-        """Show `quality`, or the computed quality nearest to it. Does not emit `qualitySelected`."""
-        self._choose(quality, user=False)
-
     def selected(self) -> int | None:
         """The quality shown (or shown under the original while Space is held)."""
-        return self._current
+        quality = self.session.selected
+        return self._first() if quality is None else self.nearest_available(quality)
 
     def available(self) -> list[int]:
-        return sorted(self._results)
+        return sorted(self.session.results)
 
     def showing_original(self) -> bool:
         return self._showing_original
 
     def toggle_original(self) -> None:
-        self._showing_original = not self._showing_original and self._original is not None
+        self._showing_original = not self._showing_original and self._original() is not None
         self._refresh()
 
     def caption(self) -> str:
         return self._caption.text()
 
-    def clear(self) -> None:
-        self._results = {}
-        self._original = None
-        self._current = None
+    def _original(self) -> np.ndarray | None:
+        """The uncompressed picture (a decoded file stands in for it), shown with Space and before any result."""
+        session = self.session
+        if session.image is not None:
+            return session.image.pixels
+        return session.decoded.pixels if session.decoded is not None else None
+
+    def _on_opened(self, _session: Session) -> None:
         self._showing_original = False
         self._refresh()
 
     # ------------------------------------------------------------------------------------ choosing
 
     def _first(self) -> int | None:
-        return min(self._results) if self._results else None
+        results = self.session.results
+        return min(results) if results else None
 
     def nearest_available(self, quality: int, toward: int = 0) -> int | None:
         """The computed quality nearest `quality`; on a tie, the one in the direction of `toward`."""
-        if not self._results:
+        results = self.session.results
+        if not results:
             return None
-        return min(self._results, key=lambda q: (abs(q - quality), -(q - quality) * toward, q))
+        return min(results, key=lambda q: (abs(q - quality), -(q - quality) * toward, q))
 
-    def _choose(self, quality: int | None, user: bool, toward: int = 0) -> None:
+    def _choose(self, quality: int | None, toward: int = 0) -> None:
+        """The user picked `quality`: select the computed one nearest it (in the session)."""
         target = None if quality is None else self.nearest_available(quality, toward)
-        changed = target != self._current
-        self._current = target
-        if user:
-            self._showing_original = False
-        self._refresh()
-        if user and changed and target is not None:
-            self.qualitySelected.emit(target)
+        self._showing_original = False
+        if target is None:
+            self._refresh()
+        else:
+            self.session.select(target)
 
     def _step(self, direction: int) -> None:
-        if self._current is None:
-            self._choose(self._first(), user=True)
+        current = self.selected()
+        if current is None:
+            self._choose(self._first())
             return
-        ahead = [q for q in self._results if (q - self._current) * direction > 0]
+        ahead = [q for q in self.session.results if (q - current) * direction > 0]
         if ahead:
-            self._choose(min(ahead, key=lambda q: abs(q - self._current)), user=True)
+            self._choose(min(ahead, key=lambda q: abs(q - current)))
 
     def _on_slider(self, value: int) -> None:
-        if self._current is not None and value != self._current:
-            toward = 1 if value > self._current else -1
-            if self.nearest_available(value, toward) == self._current:
+        current = self.selected()
+        if current is not None and value != current:
+            toward = 1 if value > current else -1
+            if self.nearest_available(value, toward) == current:
                 self._step(toward)  # moved off the shown level: go on to the next computed one that way
                 self._refresh()
                 return
-            self._choose(value, user=True, toward=toward)
+            self._choose(value, toward=toward)
         else:
-            self._choose(value, user=True)
+            self._choose(value)
 
     # ------------------------------------------------------------------------------------ drawing
 
     def _refresh(self) -> None:
-        result = self._results.get(self._current) if self._current is not None else None
+        results = self.session.results
+        current = self.selected()
+        original = self._original()
+        result = results.get(current) if current is not None else None
         self._slider.blockSignals(True)
-        self._slider.setEnabled(bool(self._results))
-        if self._current is not None:
-            self._slider.setValue(self._current)
+        self._slider.setEnabled(bool(results))
+        if current is not None:
+            self._slider.setValue(current)
         self._slider.blockSignals(False)
-        self._ticks.available = set(self._results)
-        self._ticks.current = None if self._showing_original else self._current
+        self._ticks.available = set(results)
+        self._ticks.current = None if self._showing_original else current
         self._ticks.update()
         if self._showing_original or result is None:
-            self._canvas.set_pixels(self._original)
-            if self._original is not None:
-                height, width = self._original.shape[:2]
+            self._canvas.set_pixels(original)
+            if original is not None:
+                height, width = original.shape[:2]
                 raw = format_kb(height * width * 3)
                 text = f"Original · {width} × {height} pixels · {raw} as raw pixels"
                 if result is None:
@@ -317,15 +314,16 @@ class DemoWindow(QWidget):
         if key == Qt.Key.Key_Escape:
             self.close()
         elif Qt.Key.Key_1 <= key <= Qt.Key.Key_8:
-            self._choose(key - Qt.Key.Key_0, user=True)
+            self._choose(key - Qt.Key.Key_0)
         elif key in (Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_PageUp):
             self._step(+1)
         elif key in (Qt.Key.Key_Left, Qt.Key.Key_Down, Qt.Key.Key_PageDown):
             self._step(-1)
         elif key == Qt.Key.Key_Home:
-            self._choose(self._first(), user=True)
+            self._choose(self._first())
         elif key == Qt.Key.Key_End:
-            self._choose(max(self._results) if self._results else None, user=True)
+            results = self.session.results
+            self._choose(max(results) if results else None)
         elif key == Qt.Key.Key_Space:
             self.toggle_original()
         elif key == Qt.Key.Key_F11:

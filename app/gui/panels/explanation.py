@@ -1,11 +1,11 @@
-"""Explanation panel: what the selected quality level is and does, in plain words."""
+"""Explanation panel: what the selected quality level is and does, in plain words (a view of the `Session`)."""
 
 from __future__ import annotations
 
 import html
 
 from lci_studio.codec.insight import INTRO, INTRO_TITLE, explain
-from lci_studio.codec.ladder import QualityResult
+from lci_studio.session import Session
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
@@ -13,12 +13,15 @@ FONT_SCALE = 1.3  # relative to the application font: readable from a few metres
 
 
 class ExplanationPanel(QWidget):
-    """Rich text from `insight.explain` for the selected quality; an introduction before that."""
+    """Rich text from `insight.explain` for the selected quality; an introduction before that.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    The selected quality is explained once it is measured, or announced while it is computed;
+    otherwise (nothing on its way) the introduction stays.
+    """
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._results: dict[int, QualityResult] = {}
-        self._selected: int | None = None
+        self.session = session
         self._browser = QTextBrowser()
         self._browser.setOpenExternalLinks(True)
         self._browser.setFrameShape(QTextBrowser.Shape.NoFrame)
@@ -33,30 +36,24 @@ class ExplanationPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._browser)
         self._render()
+        events = session.events
+        for event in (
+            events.opened,
+            events.ladder_started,
+            events.result_added,
+            events.decoded,
+            events.finished,
+            events.selection_changed,
+        ):
+            event.connect(lambda _value: self._render())
 
     # ------------------------------------------------------------------------------------ public API
 
-    def set_results(self, results: list[QualityResult]) -> None:
-        """Replace the results the explanations compare against."""
-        self._results = {r.quality: r for r in results}
-        self._render()
-
-    def add_result(self, result: QualityResult) -> None:
-        self._results[result.quality] = result
-        self._render()
-
-    def set_selected(self, quality: int | None) -> None:
-        """Explain `quality` (None: show the introduction)."""
-        self._selected = quality
-        self._render()
-
     def selected(self) -> int | None:
-        return self._selected
-
-    def clear(self) -> None:
-        self._results = {}
-        self._selected = None
-        self._render()
+        """The quality explained now (None: the introduction)."""
+        session = self.session
+        quality = session.selected
+        return quality if quality in session.results or session.is_computing(quality) else None
 
     def text(self) -> str:
         """The panel's text as plain text."""
@@ -69,19 +66,21 @@ class ExplanationPanel(QWidget):
 
     def _render(self) -> None:
         scroll = self._browser.verticalScrollBar().value()
-        result = self._results.get(self._selected) if self._selected is not None else None
+        results = self.session.results
+        shown = self.selected()
+        result = results.get(shown) if shown is not None else None
         if result is None:
             parts = []
-            if self._selected is not None:
-                parts.append(f"<p><b>Quality {self._selected} is still being computed…</b></p>")
-            elif self._results:
-                count = len(self._results)
+            if shown is not None:
+                parts.append(f"<p><b>Quality {shown} is still being computed…</b></p>")
+            elif results:
+                count = len(results)
                 parts.append(f"<p><b>{count} of 8 quality levels ready: pick one to read about it.</b></p>")
             parts.append(f"<h2>{html.escape(INTRO_TITLE)}</h2>")
             parts.extend(f"<p>{html.escape(p)}</p>" for p in INTRO)
             self._browser.setHtml("".join(parts))
             return
-        explanation = explain(result, self._results.values())
+        explanation = explain(result, results.values())
         paragraphs = [p for p in explanation.paragraphs() if p != explanation.why]
         body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
         why = f"<p><i>{html.escape(explanation.why)}</i></p>"

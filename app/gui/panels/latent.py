@@ -1,4 +1,7 @@
-"""Latent view: which channels carry bits at each quality, and where in the picture they go."""
+"""Latent view: which channels carry bits at each quality, and where in the picture they go.
+
+A view of the `Session`'s results and selection; which channel is shown (its rank) is its own.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from lci_studio.codec.insight import (
 )
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES, FactorizedPrior
+from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
@@ -99,17 +103,15 @@ class _ImagePlot(pg.PlotWidget):
 class LatentView(QWidget):
     """Bits per latent channel × quality (channels ranked by bits), plus spatial maps of one quality.
 
-    Click a heatmap cell to select its quality and channel (emits `qualitySelected` and
+    Click a heatmap cell to select its quality (in the session) and channel (emits
     `channelSelected`); the spin box picks a channel by rank (1 = most bits) at the selected quality.
     """
 
-    qualitySelected = Signal(int)
     channelSelected = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._results: dict[int, QualityResult] = {}
-        self._selected: int | None = None
+        self.session = session
         self._rank = 0  # 0-based: 0 = the channel with the most bits
         self._heatmap = channel_heatmap([], QUALITIES)
 
@@ -166,25 +168,17 @@ class LatentView(QWidget):
 
         self._apply_palette()
         self._refresh()
+        events = session.events
+        events.opened.connect(self._restart)
+        events.ladder_started.connect(self._restart)
+        events.result_added.connect(lambda _result: self._refresh())
+        events.selection_changed.connect(lambda _quality: self._refresh())
 
     # ------------------------------------------------------------------------------------ public API
 
-    def add_result(self, result: QualityResult) -> None:
-        """Add (or replace) one quality's column."""
-        self._results[result.quality] = result
-        self._refresh()
-
-    def set_results(self, results: list[QualityResult]) -> None:
-        self._results = {r.quality: r for r in results}
-        self._refresh()
-
-    def set_selected(self, quality: int | None) -> None:
-        """Show the maps of `quality` (None: none). Does not emit `qualitySelected`."""
-        self._selected = quality
-        self._refresh()
-
     def selected(self) -> int | None:
-        return self._selected
+        """The quality whose maps are shown: the session's selection."""
+        return self.session.selected
 
     def set_channel_rank(self, rank: int) -> None:
         """Show the `rank`-th busiest channel (0 = most bits) of the selected quality."""
@@ -199,7 +193,7 @@ class LatentView(QWidget):
 
     def selected_channel(self) -> int | None:
         """Index (in its model) of the channel shown in the single-channel map."""
-        result = self._results.get(self._selected) if self._selected is not None else None
+        result = self.session.selected_result
         if result is None:
             return None
         ranking = channel_ranking(result)
@@ -219,16 +213,15 @@ class LatentView(QWidget):
         """(heatmap, spatial map, channel map) captions as shown."""
         return self._heat_caption.text(), self._spatial_caption.text(), self._channel_caption.text()
 
-    def clear(self) -> None:
-        self._results = {}
-        self._selected = None
+    def _restart(self, _value: object) -> None:
+        """A new picture or a new ladder: back to the busiest channel."""
         self._rank = 0
         self._refresh()
 
     # ------------------------------------------------------------------------------------ drawing
 
     def _refresh(self) -> None:
-        self._heatmap = channel_heatmap(self._results.values(), QUALITIES)
+        self._heatmap = channel_heatmap(self.session.results.values(), QUALITIES)
         matrix = self._heatmap.matrix
         rows = matrix.shape[0]
         first_q = self._heatmap.qualities[0] if self._heatmap.qualities else 1
@@ -240,7 +233,7 @@ class LatentView(QWidget):
             self._heat.show_array(None)
             self._heat.getPlotItem().vb.setRange(xRange=(0.5, 8.5), yRange=(0.5, 16.5), padding=0)
             self._heat_empty.show()
-        result = self._results.get(self._selected) if self._selected is not None else None
+        result = self.session.selected_result
         self._update_boxes(result, rows)
         self._update_maps(result)
 
@@ -260,8 +253,8 @@ class LatentView(QWidget):
     def _update_maps(self, result: QualityResult | None) -> None:
         if result is None:
             waiting = (
-                f"Quality {self._selected} is not computed yet."
-                if self._selected is not None
+                f"Quality {self.session.selected} is not computed yet."
+                if self.session.selected is not None
                 else "Pick a quality to see where its bits go."
             )
             self._spatial_caption.setText(waiting)
@@ -340,9 +333,8 @@ class LatentView(QWidget):
         if cell is None:
             return
         quality, rank = cell
-        changed = quality != self._selected
-        self._selected = quality
+        self._rank = rank
+        if quality != self.session.selected:
+            self.session.select(quality)
         self.set_channel_rank(rank)
-        if changed:
-            self.qualitySelected.emit(quality)
         event.accept()

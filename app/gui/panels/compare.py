@@ -1,5 +1,8 @@
 """The compare grid: the original and every quality's reconstruction, zoomed and panned together.
 
+A view of the `Session`: it draws the picture, each result as it arrives and a decoded `.lci`
+file, and a click on a tile selects that quality in the session.
+
 All image views share one `ViewSync`, the single master transform (an image-space centre and a
 zoom in screen pixels per image pixel). When the user wheels or drags one view, its new range
 becomes the master and is pushed to every other view; a guard stops the echo. pyqtgraph's own
@@ -15,6 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from lci_studio.codec.insight import format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
@@ -23,13 +27,12 @@ MIN_ZOOM = 1 / 64  # screen pixels per image pixel
 MAX_ZOOM = 64.0
 
 
-def result_caption(result: QualityResult, source_bytes: int | None) -> tuple[str, str]:
-    """(title, details) of one quality's tile: real bpp, size, share of the original file, PSNR, MS-SSIM."""
-    pixels = result.reconstruction.shape[0] * result.reconstruction.shape[1]
-    if source_bytes:
-        share = f"{format_percent(result.file_bytes / source_bytes)} of original file"
-    else:
-        share = f"{format_percent(result.file_bytes / (pixels * 3))} of raw RGB"
+def result_caption(result: QualityResult, basis: SizeBasis | None) -> tuple[str, str]:
+    """(title, details) of one quality's tile: real bpp, size, share of the size basis, PSNR, MS-SSIM."""
+    if basis is None:
+        pixels = result.reconstruction.shape[0] * result.reconstruction.shape[1]
+        basis = SizeBasis(pixels * 3, "raw RGB", "")
+    share = f"{format_percent(result.file_bytes / basis.bytes)} of {basis.label}"
     psnr = "∞ dB" if math.isinf(result.psnr) else f"{result.psnr:.2f} dB"
     title = f"Quality {result.quality}"
     details = (
@@ -297,12 +300,15 @@ class ImageTile(QFrame):
 
 
 class CompareView(QWidget):
-    """The grid: original + one tile per quality, filled in as results arrive."""
+    """The grid: original + one tile per quality, filled in from the session as results arrive."""
 
-    qualitySelected = Signal(int)
+    WELCOME = "Open an image (File ▸ Open, drag it here, or pick one from Samples)"
 
-    def __init__(self, sync: ViewSync | None = None, qualities=range(1, 9), parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Session, sync: ViewSync | None = None, qualities=range(1, 9), parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
+        self.session = session
         self.sync = sync or ViewSync(self)
         self.tiles: dict[int, ImageTile] = {}
         grid = QGridLayout(self)
@@ -319,52 +325,94 @@ class CompareView(QWidget):
             grid.setColumnStretch(c, 1)
         for r in range((len(keys) + columns - 1) // columns):
             grid.setRowStretch(r, 1)
-        self.source_bytes: int | None = None
-        self.selected = 0
-        self.clear("Open an image (File ▸ Open, drag it here, or pick one from Samples)")
+        self._clear(self.WELCOME)
+        events = session.events
+        events.opened.connect(self._on_opened)
+        events.ladder_started.connect(self._on_ladder_started)
+        events.result_added.connect(self._on_result)
+        events.decoded.connect(self._on_decoded)
+        events.finished.connect(self._on_finished)
+        events.selection_changed.connect(self._on_selection)
+        self._on_selection(session.selected)
 
-    # ------------------------------------------------------------------------------------------- API
+    # ------------------------------------------------------------------------------------- session
 
-    def clear(self, message: str = "") -> None:
-        for key, tile in self.tiles.items():
-            tile.result = None
-            tile.set_pixels(None, message if key == 0 else "")
-            tile.set_caption("Original" if key == 0 else f"Quality {key}", "")
-
-    def set_original(self, pixels: np.ndarray, caption: str, source_bytes: int | None) -> None:
-        self.source_bytes = source_bytes
+    def _on_opened(self, session: Session) -> None:
+        image = session.image
+        if image is None:
+            self._clear(session.loading or self.WELCOME)
+            return
+        self._clear()
+        basis = session.basis or SizeBasis.of(image, session.image_path)
+        caption = f"{image.name} · {image.width} × {image.height} px"
+        caption += f" · {basis.detail}" if basis.detail else ""
+        caption += f"\n{image.width * image.height * 3 / 1000:,.0f} kB as raw RGB"
         tile = self.tiles[0]
-        tile.result = None
-        tile.set_pixels(pixels)
+        tile.set_pixels(image.pixels)
         tile.set_caption("Original", caption)
-        self.sync.set_image_size(pixels.shape[1], pixels.shape[0])
+        self.sync.set_image_size(image.width, image.height)
 
-    def set_pending(self, qualities, message: str = "computing…", unavailable: str = "not available") -> None:
+    def _on_ladder_started(self, pending: tuple[int, ...]) -> None:
         """Placeholders for the qualities being computed; the rest say why they stay empty."""
-        wanted = set(qualities)
         for key, tile in self.tiles.items():
             if key == 0:
                 continue
             tile.result = None
-            tile.set_pixels(None, message if key in wanted else unavailable)
+            tile.set_pixels(None, "computing…" if key in pending else self.session.unavailable)
             tile.set_caption(f"Quality {key}", "")
 
-    def set_result(self, result: QualityResult) -> None:
+    def _on_result(self, result: QualityResult) -> None:
         tile = self.tiles.get(result.quality)
         if tile is None:
             return
         tile.result = result
         tile.set_pixels(result.reconstruction)
-        tile.set_caption(*result_caption(result, self.source_bytes))
+        tile.set_caption(*result_caption(result, self.session.basis))
 
-    def set_tile_message(self, key: int, message: str) -> None:
-        tile = self.tiles[key]
-        tile.set_pixels(None, message)
+    def _on_decoded(self, decoded: DecodedLci) -> None:
+        header = decoded.header
+        q = header.quality
+        self.sync.set_image_size(header.width, header.height)
+        self.set_tile_message(0, "An .lci file holds no original:\nonly the compressed image")
+        tile = self.tiles[q]
+        tile.set_pixels(decoded.pixels)
+        tile.set_caption(
+            f"Quality {q} · from {decoded.name}",
+            f"{decoded.bpp:.3f} bpp · {format_kb(len(decoded.data))} · "
+            f"{format_percent(len(decoded.data) / (header.width * header.height * 3))} of raw RGB\n"
+            f"{header.width} × {header.height} px · decoded in {decoded.decode_seconds:.2f} s",
+        )
+        for key in self.tiles:
+            if key not in (0, q):
+                self.set_tile_message(key, "")
 
-    def set_selected(self, quality: int) -> None:
-        self.selected = quality
+    def _on_finished(self, end: JobEnd) -> None:
+        if end.outcome == "failed":
+            if self.session.image is None and self.session.decoded is None:
+                self.set_tile_message(0, end.failure)
+                return
+            message = "failed: see the message"
+        elif end.outcome == "cancelled":
+            message = "stopped"
+        else:
+            return
+        for q in end.unfinished:
+            self.set_tile_message(q, message)
+
+    def _on_selection(self, quality: int | None) -> None:
         for key, tile in self.tiles.items():
             tile.set_selected(key == quality)
+
+    def _clear(self, message: str = "") -> None:
+        for key, tile in self.tiles.items():
+            tile.result = None
+            tile.set_pixels(None, message if key == 0 else "")
+            tile.set_caption("Original" if key == 0 else f"Quality {key}", "")
+
+    # ------------------------------------------------------------------------------------------- API
+
+    def set_tile_message(self, key: int, message: str) -> None:
+        self.tiles[key].set_pixels(None, message)
 
     def fit(self) -> None:
         self.sync.fit()
@@ -386,4 +434,4 @@ class CompareView(QWidget):
 
     def _tile_clicked(self, key: int) -> None:
         if key > 0:
-            self.qualitySelected.emit(key)
+            self.session.select(key)

@@ -1,4 +1,7 @@
-"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs JPEG/WebP/AVIF."""
+"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs JPEG/WebP/AVIF.
+
+A view of the `Session`'s results and baselines; the metric and the bpp kind are this view's own.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
@@ -37,17 +41,14 @@ class PlotPoint(NamedTuple):
 class RdPlot(QWidget):
     """bpp against PSNR / MS-SSIM; points appear as qualities finish, click one to select it."""
 
-    qualitySelected = Signal(int)
     metricChanged = Signal(str)
     bppKindChanged = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self._metric = "psnr"
         self._bpp_kind = "real"
-        self._selected: int | None = None
-        self._results: dict[tuple[str, str], dict[int, QualityResult]] = {}
-        self._baselines: dict[str, list[BaselinePoint]] = {}
         self._items: list[pg.PlotDataItem] = []
         self._plotted: list[tuple[PlotPoint, object]] = []  # (point, the result or baseline behind it)
 
@@ -91,36 +92,16 @@ class RdPlot(QWidget):
 
         self._apply_palette()
         self._redraw()
+        events = session.events
+        for event in (events.opened, events.ladder_started, events.result_added, events.baselines_changed):
+            event.connect(lambda _value: self._redraw())
+        events.selection_changed.connect(lambda _quality: self._update_ring())
 
     # ------------------------------------------------------------------------------------ public API
 
-    def add_result(self, result: QualityResult) -> None:
-        """Plot one quality's point (replacing an earlier one of the same model and quality)."""
-        key = (result.info.source, result.info.metric)
-        self._results.setdefault(key, {})[result.quality] = result
-        self._redraw()
-
-    def set_results(self, results: list[QualityResult]) -> None:
-        """Replace all learned-codec points."""
-        self._results = {}
-        for result in results:
-            self._results.setdefault((result.info.source, result.info.metric), {})[result.quality] = result
-        self._redraw()
-
-    def set_baselines(self, points: list[BaselinePoint]) -> None:
-        """Replace the classical-codec curves (one per codec in `points`)."""
-        self._baselines = {}
-        for point in points:
-            self._baselines.setdefault(point.codec, []).append(point)
-        self._redraw()
-
-    def set_selected(self, quality: int | None) -> None:
-        """Ring the point of `quality` (None: no ring). Does not emit `qualitySelected`."""
-        self._selected = quality
-        self._update_ring()
-
     def selected(self) -> int | None:
-        return self._selected
+        """The ringed quality: the session's selection."""
+        return self.session.selected
 
     def set_metric(self, metric: str) -> None:
         """ "psnr" or "ms-ssim" on the y axis."""
@@ -147,13 +128,6 @@ class RdPlot(QWidget):
 
     def current_bpp_kind(self) -> str:
         return self._bpp_kind
-
-    def clear(self) -> None:
-        """Remove every point and curve (learned and classical)."""
-        self._results = {}
-        self._baselines = {}
-        self._selected = None
-        self._redraw()
 
     def points(self) -> list[PlotPoint]:
         """What is plotted now, series by series, each sorted by bpp."""
@@ -206,7 +180,13 @@ class RdPlot(QWidget):
         self._items = []
         self._plotted = []
         self._legend.clear()
-        for i, ((source, metric), by_quality) in enumerate(self._results.items()):
+        series: dict[tuple[str, str], dict[int, QualityResult]] = {}
+        for result in self.session.results.values():
+            series.setdefault((result.info.source, result.info.metric), {})[result.quality] = result
+        baselines: dict[str, list[BaselinePoint]] = {}
+        for point in self.session.baselines:
+            baselines.setdefault(point.codec, []).append(point)
+        for i, ((source, metric), by_quality) in enumerate(series.items()):
             name = model_label(source, metric)
             rows = []
             for quality, result in by_quality.items():
@@ -216,7 +196,7 @@ class RdPlot(QWidget):
                     rows.append((PlotPoint(name, quality, x, y), result))
             colour = LEARNED_COLOURS[i % len(LEARNED_COLOURS)]
             self._add_series(rows, name, colour, width=2.5, size=11, dashed=False)
-        for codec, points in self._baselines.items():
+        for codec, points in baselines.items():
             rows = [
                 (PlotPoint(codec, p.setting, p.bpp, self._y(p.psnr, p.ms_ssim)), p)
                 for p in points
@@ -258,7 +238,7 @@ class RdPlot(QWidget):
         self._item.setLabel("left", "PSNR (dB)" if self._metric == "psnr" else "MS-SSIM", **style)
 
     def _update_ring(self) -> None:
-        self._ring.setData([{"pos": (p.x, p.y)} for p, _ in self._learned() if p.key == self._selected])
+        self._ring.setData([{"pos": (p.x, p.y)} for p, _ in self._learned() if p.key == self.session.selected])
 
     def _learned(self) -> list[tuple[PlotPoint, QualityResult]]:
         return [(p, src) for p, src in self._plotted if isinstance(src, QualityResult)]
@@ -309,8 +289,7 @@ class RdPlot(QWidget):
             return
         hit = self._hit(event.scenePos())
         if hit is not None and isinstance(hit[1], QualityResult):
-            self.set_selected(hit[0].key)
-            self.qualitySelected.emit(hit[0].key)
+            self.session.select(hit[0].key)
             event.accept()
 
     def _on_move(self, scene_pos: QPointF) -> None:
