@@ -10,35 +10,33 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-from lci_studio.codec.baselines import SETTINGS, BaselinePoint, available_codecs, baseline_curve, baseline_point
-from lci_studio.codec.bdrate import BdError, bd_psnr, bd_rate, psnr_gap_at_same_rate
+from lci_studio.codec.baselines import BENCH_CODECS, BaselinePoint, available_codecs
+from lci_studio.codec.bdrate import bracket
+from lci_studio.codec.bundle import TRAINING_DATA, BundleError
+from lci_studio.codec.decoding import NoMatchingWeightsError, candidate_sources, decode_file
 from lci_studio.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
 from lci_studio.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
-from lci_studio.codec.model import FAMILY, LAMBDAS, METRICS, QUALITIES, LoadedModel
-from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image, needed_weights
-from lci_studio.codec.weights import WeightsError, WeightSource, open_weight_source
+from lci_studio.codec.model import FAMILY, METRICS, QUALITIES, LoadedModel
+from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
+from lci_studio.codec.report import json_text, number_text
+from lci_studio.codec.weights import (
+    DownloadFailedError,
+    MetricNotBundledError,
+    NoBundledWeightsError,
+    UnknownWeightsError,
+    WeightsError,
+    WeightSource,
+    open_weight_source,
+)
 
 PROG = "lci"
-TRAINING_DATA = "wikimedia-commons-49 train split"
-# Settings added to a classical codec's sweep when its default settings don't reach the ladder's ends.
-LOW_EXTRA = (1, 2, 3)
-HIGH_EXTRA = (98, 100)
-# The fixed sweep `bench` averages over images (the same settings on every image, so means are
-# curves): the window's, widened at both ends, and denser where the high levels' verdict falls
-# (1.3-1.9 bpp lies between JPEG 80 and 90 on photos), so that the gap at the same bpp there
-# is read off measured points, not off a straight line between two far-apart ones.
-BENCH_SETTINGS = tuple(sorted({2, *SETTINGS, 75, 85, 98}))
-BENCH_CODECS = ("JPEG", "WebP")
 
 
 class CliError(Exception):
@@ -97,17 +95,12 @@ def _write(path: str | os.PathLike, data: bytes) -> None:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _write_json(path: str | os.PathLike, document: dict) -> None:
-    _write(path, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode())
-
-
-def _finite(value: float | None) -> float | None:
-    """JSON has no inf/NaN: an identical reconstruction's PSNR is stored as null."""
-    return None if value is None or not math.isfinite(value) else float(value)
+def _write_json(path: str | os.PathLike, document: dict[str, Any]) -> None:
+    _write(path, json_text(document).encode())
 
 
 def _fmt(value: float, spec: str) -> str:
-    return "inf" if math.isinf(value) else format(value, spec)
+    return number_text(value, spec)
 
 
 def _download_progress() -> Callable[[int, int | None], None] | None:
@@ -200,164 +193,6 @@ def _crop(text: str) -> int:
     return value
 
 
-# ------------------------------------------------------------------------- classical baselines and BD
-
-
-def baseline_sweep(pixels: np.ndarray, codec: str, low_bpp: float, high_bpp: float) -> list[BaselinePoint]:
-    """A codec's RD points, with extra settings when the default sweep does not reach [low_bpp, high_bpp]."""
-    points = baseline_curve(pixels, codec)
-    if min(p.bpp for p in points) > low_bpp:
-        points = [baseline_point(pixels, codec, s) for s in LOW_EXTRA] + points
-    if max(p.bpp for p in points) < high_bpp:
-        points = points + [baseline_point(pixels, codec, s) for s in HIGH_EXTRA]
-    return points
-
-
-def bracket(points: Sequence, low: float, high: float, key: Callable) -> list:
-    """Points with key in [low, high] plus the nearest one outside on each side (sorted by key)."""
-    ordered = sorted(points, key=key)
-    below = [p for p in ordered if key(p) < low]
-    inside = [p for p in ordered if low <= key(p) <= high]
-    above = [p for p in ordered if key(p) > high]
-    return below[-1:] + inside + above[:1]
-
-
-def _db(ms_ssim: float) -> float:
-    """MS-SSIM as dB (−10·log10(1 − MS-SSIM)), the scale BD and CompressAI's plots use for it."""
-    return math.inf if ms_ssim >= 1 else -10 * math.log10(1 - ms_ssim)
-
-
-def bd_against(
-    ladder: tuple[Sequence[float], Sequence[float], Sequence[float]],
-    reference: tuple[Sequence[float], Sequence[float], Sequence[float]],
-) -> dict[str, float | None]:
-    """BD-rate (PSNR-RGB and MS-SSIM dB) and BD-PSNR of the ladder vs a reference; None where undefined.
-
-    Each curve is (bpp, psnr, ms_ssim); non-finite points are dropped, and the reference is
-    trimmed to the points that bracket the ladder's quality range before fitting.
-    """
-
-    def curve(rates, qualities):
-        pairs = [(r, q) for r, q in zip(rates, qualities, strict=True) if q is not None and math.isfinite(q) and r > 0]
-        return [r for r, _ in pairs], [q for _, q in pairs]
-
-    out: dict[str, float | None] = {}
-    for name, index, to_db in (("psnr-rgb", 1, float), ("ms-ssim-rgb", 2, _db)):
-        test_rate, test_q = curve(ladder[0], [to_db(v) for v in ladder[index]])
-        ref_rate, ref_q = curve(reference[0], [to_db(v) for v in reference[index]])
-        reference_points = list(zip(ref_rate, ref_q, strict=True))
-        out[name] = _bd_or_none(bd_rate, reference_points, test_rate, test_q, axis=1)  # equal quality
-        if name == "psnr-rgb":
-            out["bd-psnr"] = _bd_or_none(bd_psnr, reference_points, test_rate, test_q, axis=0)  # equal rate
-    return out
-
-
-def _bd_or_none(formula: Callable, reference: list[tuple[float, float]], rate, quality, axis: int) -> float | None:
-    """The formula on the reference points that bracket the test curve along `axis` (0 rate, 1 quality)."""
-    if not rate:
-        return None
-    test_axis = rate if axis == 0 else quality
-    kept = bracket(reference, min(test_axis), max(test_axis), key=lambda p: p[axis])
-    try:
-        return formula([p[0] for p in kept], [p[1] for p in kept], rate, quality)
-    except BdError:
-        return None
-
-
-def _bd_line(codec: str, bd: dict[str, float | None]) -> str:
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:+.1f}%"
-
-    psnr = "n/a" if bd.get("bd-psnr") is None else f"{bd['bd-psnr']:+.2f} dB"
-    return (
-        f"BD-rate vs {codec}: {pct(bd.get('psnr-rgb'))} (PSNR-RGB), {pct(bd.get('ms-ssim-rgb'))} (MS-SSIM); "
-        f"BD-PSNR {psnr}"
-    )
-
-
-# ----------------------------------------------------------------------------------- bench machinery
-
-
-@dataclass
-class Curve:
-    """Mean RD values, one entry per quality (ladder) or per setting (classical codec)."""
-
-    points: list[int]  # qualities or codec settings
-    bpp: list[float]
-    psnr: list[float]
-    ms_ssim: list[float]
-    encode_seconds: list[float] = field(default_factory=list)
-    decode_seconds: list[float] = field(default_factory=list)
-    bpp_estimated: list[float] = field(default_factory=list)
-
-    def rd(self) -> tuple[list[float], list[float], list[float]]:
-        return self.bpp, self.psnr, self.ms_ssim
-
-
-@dataclass
-class BenchSummary:
-    ladder: Curve
-    baselines: dict[str, Curve]
-    images: list[str]
-
-
-def bench_folder(
-    source: WeightSource,
-    paths: Sequence[Path],
-    baselines: Iterable[str] = (),
-    progress: Callable[[str], None] | None = None,
-) -> BenchSummary:
-    """Mean over images of every quality (and of classical codecs at BENCH_SETTINGS).
-
-    Metrics are averaged per image, as CompressAI's evaluation does, so the JSON compares
-    like for like with its published curves.
-    """
-    from lci_studio.codec.ladder import measure_quality
-
-    qualities = source.qualities()
-    codecs = [c for c in baselines if c in available_codecs()]
-    sums = np.zeros((len(qualities), 6))
-    base_sums = {c: np.zeros((len(BENCH_SETTINGS), 3)) for c in codecs}
-    for path in paths:
-        image = load_rgb(path)
-        for i, quality in enumerate(qualities):
-            r = measure_quality(load_quality(source, quality), image)
-            sums[i] += (r.bpp, r.psnr, r.ms_ssim, r.encode_seconds, r.decode_seconds, r.bpp_estimated)
-            if progress:
-                progress(f"{image.name} q{quality}")
-        for codec in codecs:
-            for j, setting in enumerate(BENCH_SETTINGS):
-                p = baseline_point(image.pixels, codec, setting)
-                base_sums[codec][j] += (p.bpp, p.psnr, p.ms_ssim)
-            if progress:
-                progress(f"{image.name} {codec}")
-    means = sums / len(paths)
-    ladder = Curve(
-        list(qualities),
-        *(means[:, k].tolist() for k in range(3)),
-        encode_seconds=means[:, 3].tolist(),
-        decode_seconds=means[:, 4].tolist(),
-        bpp_estimated=means[:, 5].tolist(),
-    )
-    curves = {c: Curve(list(BENCH_SETTINGS), *(s[:, k] / len(paths) for k in range(3))) for c, s in base_sums.items()}
-    for curve in curves.values():
-        curve.bpp, curve.psnr, curve.ms_ssim = (list(map(float, v)) for v in (curve.bpp, curve.psnr, curve.ms_ssim))
-    return BenchSummary(ladder, curves, [p.name for p in paths])
-
-
-def results_json(name: str, description: str, curve: Curve, times: bool = True) -> dict:
-    """One curve in CompressAI's `results/image/<dataset>/*.json` shape."""
-    results = {
-        "bpp": [float(v) for v in curve.bpp],
-        "psnr-rgb": [_finite(v) for v in curve.psnr],
-        "ms-ssim-rgb": [_finite(v) for v in curve.ms_ssim],
-    }
-    if times:
-        results["encoding_time"] = [float(v) for v in curve.encode_seconds]
-        results["decoding_time"] = [float(v) for v in curve.decode_seconds]
-    return {"name": name, "description": description, "results": results}
-
-
 # --------------------------------------------------------------------------------------- subcommands
 
 
@@ -383,20 +218,15 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_decode(args: argparse.Namespace) -> int:
     data = _read(args.file)
     header, _ = unpack_lci(data)
-    # The file names its metric, quality and kind of weights: without --weights, official files
-    # decode with the official weights; a compressai or single-file source is opened to match.
-    if args.weights is None and header.source_kind in ("folder", "file"):
-        raise WeightsMismatchError(f"{needed_weights(header)}; pass that folder or checkpoint with --weights")
-    spec = args.weights or ("compressai" if header.source_kind == "compressai" else "bundled")
-    source = open_source(spec, header.metric, quality_label=header.quality)
-    if header.quality not in source.qualities():
-        raise WeightsMismatchError(f"{needed_weights(header)}, which {source.describe()} does not have")
-    loaded = load_quality(source, header.quality)
-    started = time.perf_counter()
-    pixels = decode_lci(data, loaded)
-    seconds = time.perf_counter() - started
-    _write(args.output, encode_png(pixels))
-    _say(f"{args.output}: {header.width}x{header.height} PNG, quality {header.quality}, decoded in {seconds:.2f} s")
+    # Which weights decode it is the codec's rule (codec/decoding.py); named weights are the only ones tried.
+    offered = [open_source(args.weights, header.metric, quality_label=header.quality)] if args.weights else []
+    candidates = candidate_sources(header, offered, own_kind=args.weights is None, download=True)
+    decoded = decode_file(data, candidates, load=load_quality)
+    _write(args.output, encode_png(decoded.pixels))
+    _say(
+        f"{args.output}: {header.width}x{header.height} PNG, quality {header.quality}, "
+        f"decoded in {decoded.seconds:.2f} s"
+    )
     return 0
 
 
@@ -439,8 +269,9 @@ def _baseline_row(p: BaselinePoint, raw_bytes: int) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from lci_studio.codec.comparison import Curve, compare_results, sweep_around
     from lci_studio.codec.ladder import encode_ladder
-    from lci_studio.codec.report import rd_csv, rd_json
+    from lci_studio.codec.report import comparison_csv, comparison_json, shown_baselines
 
     image: RgbImage = load_rgb(args.image)
     source = open_source(args.weights, args.metric)
@@ -452,67 +283,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for result in encode_ladder(image, source):
         results.append(result)
         _say(_ladder_row(result))
-    low, high = min(r.bpp for r in results), max(r.bpp for r in results)
     raw = image.width * image.height * 3
-    shown: dict[str, list[BaselinePoint]] = {}
-    bd: dict[str, dict] = {}
-    ladder_rd = ([r.bpp for r in results], [r.psnr for r in results], [r.ms_ssim for r in results])
-    for codec in available_codecs():
-        sweep = baseline_sweep(image.pixels, codec, low, high)
-        shown[codec] = bracket(sweep, low, high, key=lambda p: p.bpp)
-        for point in shown[codec]:
+    sweeps = sweep_around(image.pixels, results, available_codecs())
+    points = [p for sweep in sweeps.values() for p in sweep]
+    for shown in shown_baselines(results, points).values():
+        for point in shown:
             _say(_baseline_row(point, raw))
-        bd[codec] = bd_against(ladder_rd, ([p.bpp for p in sweep], [p.psnr for p in sweep], [p.ms_ssim for p in sweep]))
-    for codec, values in bd.items():
-        _say(_bd_line(codec, values))
+    ladder = Curve.of_results(results)
+    for codec, comparison in compare_results(ladder, {c: Curve.of_points(ps) for c, ps in sweeps.items()}).items():
+        _say(_bd_line(codec, comparison.bd))
     if args.json:
-        document = rd_json(results, name=FAMILY, description=f"LCI Studio, {source.describe()}, on {image.name}")
-        document["image"] = {
-            "name": image.name,
-            "width": image.width,
-            "height": image.height,
-            "bytes": image.source_bytes,
-        }
-        document["qualities"] = [r.quality for r in results]
-        document["details"] = [
-            {
-                "quality": r.quality,
-                "bpp_estimated": r.bpp_estimated,
-                "file_bytes": r.file_bytes,
-                "ratio_to_raw": r.ratio_to_raw,
-                "active_channels": r.active_channels,
-                "lambda": r.info.lmbda,
-                "N": r.info.N,
-                "M": r.info.M,
-                "fingerprint": r.info.fingerprint,
-            }
-            for r in results
-        ]
-        document["baselines"] = {
-            codec: {
-                "name": codec,
-                "description": f"Pillow {codec}, settings bracketing the ladder's bpp range",
-                "settings": [p.setting for p in points],
-                "results": {
-                    "bpp": [p.bpp for p in points],
-                    "psnr-rgb": [_finite(p.psnr) for p in points],
-                    "ms-ssim-rgb": [_finite(p.ms_ssim) for p in points],
-                    "file_bytes": [p.file_bytes for p in points],
-                },
-            }
-            for codec, points in shown.items()
-        }
-        document["bd_rate"] = {
-            codec: {k: v for k, v in values.items() if k != "bd-psnr"} for codec, values in bd.items()
-        }
-        document["bd_psnr"] = {codec: values["bd-psnr"] for codec, values in bd.items()}
-        _write_json(args.json, document)
+        _write_json(args.json, comparison_json(results, points, image, source.describe()))
     if args.csv:
-        _write(args.csv, rd_csv(results, [p for points in shown.values() for p in points]).encode())
+        _write(args.csv, comparison_csv(results, points).encode())
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from lci_studio.codec.comparison import bench_folder, compare_results
+    from lci_studio.codec.report import bench_json
     from tqdm import tqdm
 
     paths = image_paths(args.folder)
@@ -537,43 +326,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{_fmt(ladder.psnr[i], '.2f'):>7} {ladder.ms_ssim[i]:>8.4f} {ladder.encode_seconds[i]:>7.3f} "
             f"{ladder.decode_seconds[i]:>7.3f}"
         )
-    bd = {codec: bd_against(ladder.rd(), curve.rd()) for codec, curve in summary.baselines.items()}
+    comparisons = compare_results(ladder, summary.baselines)
     low, high = min(ladder.bpp), max(ladder.bpp)
     for codec, curve in summary.baselines.items():
         rows = zip(curve.points, curve.bpp, curve.psnr, curve.ms_ssim, strict=True)
         for setting, bpp, psnr, ms_ssim in bracket(list(rows), low, high, key=lambda row: row[1]):
             _say(f"{f'{codec} {setting}':>8} {bpp:>8.4f} {'-':>9} {_fmt(psnr, '.2f'):>7} {ms_ssim:>8.4f}")
-    for codec, values in bd.items():
-        _say(_bd_line(codec, values))
-    gaps = {
-        codec: psnr_gap_at_same_rate(curve.bpp, curve.psnr, ladder.bpp, ladder.psnr)
-        for codec, curve in summary.baselines.items()
-    }
-    for codec, values in gaps.items():
-        pairs = zip(ladder.points, values, strict=True)
+    for codec, comparison in comparisons.items():
+        _say(_bd_line(codec, comparison.bd))
+    for codec, comparison in comparisons.items():
+        pairs = zip(ladder.points, comparison.gaps, strict=True)
         shown = ", ".join(f"q{q} " + ("n/a" if g is None else f"{g:+.2f}") for q, g in pairs)
         _say(f"PSNR vs {codec} at the same bpp (dB): {shown}")
     description = f"LCI Studio, {source.describe()}, mean over {len(paths)} images of {Path(args.folder).name}"
-    document = results_json(args.name or FAMILY, description, ladder)
-    document["qualities"] = ladder.points
-    document["bpp_estimated"] = ladder.bpp_estimated
-    document["images"] = summary.images
-    if summary.baselines:
-        document["baselines"] = {
-            codec: {
-                **results_json(codec, f"Pillow {codec}, mean over the same images", curve, times=False),
-                "settings": curve.points,
-            }
-            for codec, curve in summary.baselines.items()
-        }
-        document["bd_rate"] = {
-            codec: {k: v for k, v in values.items() if k != "bd-psnr"} for codec, values in bd.items()
-        }
-        document["bd_psnr"] = {codec: values["bd-psnr"] for codec, values in bd.items()}
-        document["psnr_gap_at_same_bpp"] = gaps
-    _write_json(args.json, document)
+    _write_json(args.json, bench_json(summary, args.name or FAMILY, description))
     _say(f"wrote {args.json}")
     return 0
+
+
+def _bd_line(codec: str, bd: dict[str, float | None]) -> str:
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:+.1f}%"
+
+    psnr = "n/a" if bd.get("bd-psnr") is None else f"{bd['bd-psnr']:+.2f} dB"
+    return (
+        f"BD-rate vs {codec}: {pct(bd.get('psnr-rgb'))} (PSNR-RGB), {pct(bd.get('ms-ssim-rgb'))} (MS-SSIM); "
+        f"BD-PSNR {psnr}"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -655,128 +434,32 @@ def _train_progress(total: int, talk: bool):
 
 
 def cmd_export_bundle(args: argparse.Namespace) -> int:
-    from lci_studio.codec.weights import (
-        MANIFEST_NAME,
-        BundledSource,
-        bundled_weights_dir,
-        load_checkpoint,
-        write_bundled_level,
-    )
+    from lci_studio.codec.bundle import export_bundle, finished_levels
 
     run = Path(args.run_dir)
-    if not run.is_dir():
-        raise CliError(f"{run}: no such folder")
-    found = {q: run / f"q{q}.pth.tar" for q in QUALITIES if (run / f"q{q}.pth.tar").is_file()}
-    if not found:
-        raise CliError(f"{run}: no finished levels (q1.pth.tar … q8.pth.tar) in it")
+    finished_levels(run)  # before the eval folder is looked at: a run with nothing to ship is the first error
     eval_paths = image_paths(args.eval) if args.eval else None
-    dest = Path(args.dest) if args.dest else bundled_weights_dir()
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"cannot create {dest}: {exc.strerror or exc}") from None
-    records = {}
-    for quality in found:
-        record_path = run / f"q{quality}.json"
-        try:
-            records[quality] = json.loads(_read(record_path)) if record_path.is_file() else {}
-        except ValueError as exc:
-            raise CliError(f"{record_path}: not a training record ({exc})") from None
-    metric = args.metric or _metric_of(records)
-    levels = []
-    for quality, path in found.items():
-        model = load_checkpoint(path)
-        record = records[quality]
-        name = f"q{quality}.safetensors"
-        try:
-            sha256 = write_bundled_level(model.state_dict(), dest / name)
-        except OSError as exc:
-            raise CliError(f"cannot write {dest / name}: {exc.strerror or exc}") from None
-        level = {
-            "quality": quality,
-            "file": name,
-            "lambda": record.get("lmbda", LAMBDAS[metric][quality - 1]),
-            "N": model.N,
-            "M": model.M,
-            # all the steps these weights have had at this λ, earlier runs they resumed from included
-            "steps": record.get("total_steps") or record.get("steps"),
-            "sha256": sha256,
-        }
-        if "seconds" in record:
-            level["training_seconds"] = round(float(record.get("total_seconds") or record["seconds"]), 1)
-        if record.get("recipe") == "joint":  # the window says so when it explains the level
-            level["trained_with"] = record["trained_with"]
-        levels.append(level)
-        del model
-    kept = _levels_kept(dest, metric, replaced=set(found))
-    levels = sorted([*levels, *kept], key=lambda level: level["quality"])
-    for stale in dest.glob("q[1-8].safetensors"):
-        if stale.name not in {level["file"] for level in levels}:
-            stale.unlink()
-    manifest = {"family": FAMILY, "metric": metric, "training_data": args.training_data, "levels": levels}
-    _write_json(dest / MANIFEST_NAME, manifest)
-    if eval_paths:
-        # Measured on exactly what ships (float16 safetensors), through the same code path as `lci bench`.
-        summary = bench_folder(BundledSource(dest), eval_paths)
-        for level, bpp, psnr, ms_ssim in zip(
-            levels, summary.ladder.bpp, summary.ladder.psnr, summary.ladder.ms_ssim, strict=True
-        ):
-            level["eval"] = {"bpp": round(bpp, 5), "psnr": _finite(round(psnr, 4)), "ms_ssim": round(ms_ssim, 6)}
-        manifest["eval_data"] = {"folder": Path(args.eval).name, "images": len(eval_paths)}
-        _write_json(dest / MANIFEST_NAME, manifest)
-    size = sum((dest / level["file"]).stat().st_size for level in levels)
-    kept_note = f", kept q{', q'.join(str(level['quality']) for level in kept)} as they were" if kept else ""
-    _say(f"exported {len(levels)} levels ({metric}, {size / 1e6:.1f} MB) to {dest}{kept_note}")
-    for level in levels:
+    exported = export_bundle(
+        run,
+        Path(args.dest) if args.dest else None,
+        eval_paths=eval_paths,
+        metric=args.metric,
+        training_data=args.training_data,
+        eval_folder=Path(args.eval).name if args.eval else None,
+    )
+    for note in exported.notes:
+        _say(note)
+    kept = exported.kept
+    kept_note = f", kept q{', q'.join(str(q) for q in kept)} as they were" if kept else ""
+    _say(
+        f"exported {len(exported.levels)} levels ({exported.metric}, {exported.size_bytes / 1e6:.1f} MB) "
+        f"to {exported.dest}{kept_note}"
+    )
+    for level in exported.levels:
         ev = level.get("eval")
         tail = f": {ev['bpp']:.4f} bpp, {ev['psnr']:.2f} dB, MS-SSIM {ev['ms_ssim']:.4f}" if ev and ev["psnr"] else ""
         _say(f"  q{level['quality']} N={level['N']} M={level['M']} λ={level['lambda']:g}{tail}")
     return 0
-
-
-def _levels_kept(dest: Path, metric: str, replaced: set[int]) -> list[dict]:
-    """The levels of the ladder already in `dest` that this run does not replace, so a run over
-    some levels (``lci train --levels 6-8``) updates a bundle instead of cutting it down.
-    Only intact levels of the same metric are kept; their old eval is measured again with the rest."""
-    from lci_studio.codec.weights import MANIFEST_NAME, BundledSource
-
-    if not (dest / MANIFEST_NAME).is_file():
-        return []
-    try:
-        existing = BundledSource(dest)
-    except WeightsError as exc:
-        _say(f"not keeping the levels already in {dest}: {exc}")
-        return []
-    if existing.metric != metric:
-        _say(f"not keeping the levels already in {dest}: they are trained for {existing.metric}, this run for {metric}")
-        return []
-    kept = []
-    for quality in existing.qualities():
-        if quality in replaced:
-            continue
-        try:
-            existing.verified_file(quality)
-        except WeightsError as exc:
-            _say(f"dropping q{quality} of {dest}: {exc}")
-            continue
-        level = existing.level(quality)
-        level.pop("eval", None)
-        kept.append(level)
-    return kept
-
-
-def _metric_of(records: dict[int, dict]) -> str:
-    """The metric whose λ table the training records' λ values come from (mse when unknown)."""
-    for metric in METRICS:
-        if (
-            records
-            and all(
-                r.get("lmbda") is None or math.isclose(r["lmbda"], LAMBDAS[metric][q - 1]) for q, r in records.items()
-            )
-            and any(r.get("lmbda") is not None for r in records.values())
-        ):
-            return metric
-    return "mse"
 
 
 # --------------------------------------------------------------------------------------------- parser
@@ -932,6 +615,36 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split()) or "unknown error"
 
 
+def error_text(exc: BaseException) -> str:
+    """The codec's sentence plus what to do about it in command-line terms (the window says it in its own)."""
+    text = str(exc).strip()
+    if isinstance(exc, UnknownWeightsError):
+        return f"--weights {text}"
+    if isinstance(exc, DownloadFailedError):
+        return f"{text.rstrip('.')}, or use --weights bundled."
+    hint = _hint(exc)
+    return f"{text.rstrip('.')}; {hint}" if hint else text
+
+
+def _hint(exc: BaseException) -> str | None:
+    if isinstance(exc, NoBundledWeightsError):
+        return (
+            "use --weights compressai (downloads the official CompressAI weights) or --weights FOLDER, "
+            "or train them with `lci train --ladder`."
+        )
+    if isinstance(exc, MetricNotBundledError):
+        return f"use --weights compressai --metric {exc.metric}."
+    if isinstance(exc, WeightsMismatchError) and exc.header is not None:
+        kind, metric = exc.header.source_kind, exc.header.metric
+        if isinstance(exc, NoMatchingWeightsError) and kind in ("folder", "file") and not exc.tried:
+            return "pass that folder or checkpoint with --weights"
+        return "decode it with " + {
+            "bundled": "--weights bundled",
+            "compressai": f"--weights compressai --metric {metric}",
+        }.get(kind, "--weights with the folder or checkpoint it was made with")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `lci` command; return its exit status (0 ok, 1 failure, 2 usage, 130 interrupted)."""
     for stream in (sys.stdout, sys.stderr):
@@ -947,8 +660,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except (CliError, ImageReadError, LciFormatError, WeightsMismatchError, WeightsError) as exc:
-        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+    except (CliError, BundleError, ImageReadError, LciFormatError, WeightsMismatchError, WeightsError) as exc:
+        print(f"{PROG}: error: {_one_line(error_text(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -21,11 +21,16 @@ Both are implemented here in numpy (a formula, not worth a dependency).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 METHODS = ("pchip", "cubic")
+
+T = TypeVar("T")
+# One RD curve as three parallel lists: bpp, PSNR-RGB (dB), MS-SSIM (0-1).
+RdCurve = tuple[Sequence[float], Sequence[float], Sequence[float]]
 
 
 class BdError(ValueError):
@@ -90,6 +95,69 @@ def psnr_gap_at_same_rate(
         inside = log_ref[0] <= log_rate <= log_ref[-1]
         gaps.append(float(quality - np.interp(log_rate, log_ref, q_ref)) if inside else None)
     return gaps
+
+
+def ms_ssim_db(ms_ssim: float) -> float:
+    """MS-SSIM as dB (−10·log10(1 − MS-SSIM)), the scale BD and CompressAI's plots use for it."""
+    return math.inf if ms_ssim >= 1 else -10 * math.log10(1 - ms_ssim)
+
+
+def bracket(points: Sequence[T], low: float, high: float, key: Callable[[T], float]) -> list[T]:
+    """Points with key in [low, high] plus the nearest one outside on each side (sorted by key).
+
+    A reference curve is cut to these before a BD fit, so a long sweep's far ends (JPEG at
+    quality 2 or 100) do not bend the interpolant over the range that is compared.
+    """
+    ordered = sorted(points, key=key)
+    below = [p for p in ordered if key(p) < low]
+    inside = [p for p in ordered if low <= key(p) <= high]
+    above = [p for p in ordered if key(p) > high]
+    return below[-1:] + inside + above[:1]
+
+
+def bd_against(ladder: RdCurve, reference: RdCurve) -> dict[str, float | None]:
+    """BD-rate (PSNR-RGB and MS-SSIM dB) and BD-PSNR of the ladder vs a reference; None where undefined.
+
+    Keys: "psnr-rgb", "ms-ssim-rgb" (BD-rate, %) and "bd-psnr" (dB). Each curve is
+    (bpp, psnr, ms_ssim); non-finite points are dropped, and the reference is trimmed to the
+    points that bracket the ladder's quality range before fitting.
+    """
+
+    def curve(rates: Sequence[float], qualities: Sequence[float]) -> tuple[list[float], list[float]]:
+        pairs = [(r, q) for r, q in zip(rates, qualities, strict=True) if q is not None and math.isfinite(q) and r > 0]
+        return [r for r, _ in pairs], [q for _, q in pairs]
+
+    out: dict[str, float | None] = {}
+    scales: tuple[tuple[str, int, Callable[[float], float]], ...] = (
+        ("psnr-rgb", 1, float),
+        ("ms-ssim-rgb", 2, ms_ssim_db),
+    )
+    for name, index, to_db in scales:
+        test_rate, test_q = curve(ladder[0], [to_db(v) for v in ladder[index]])
+        ref_rate, ref_q = curve(reference[0], [to_db(v) for v in reference[index]])
+        reference_points = list(zip(ref_rate, ref_q, strict=True))
+        out[name] = _bd_or_none(bd_rate, reference_points, test_rate, test_q, axis=1)  # equal quality
+        if name == "psnr-rgb":
+            out["bd-psnr"] = _bd_or_none(bd_psnr, reference_points, test_rate, test_q, axis=0)  # equal rate
+    return out
+
+
+def _bd_or_none(
+    formula: Callable[..., float],
+    reference: list[tuple[float, float]],
+    rate: list[float],
+    quality: list[float],
+    axis: int,
+) -> float | None:
+    """The formula on the reference points that bracket the test curve along `axis` (0 rate, 1 quality)."""
+    if not rate:
+        return None
+    test_axis = rate if axis == 0 else quality
+    kept = bracket(reference, min(test_axis), max(test_axis), key=lambda p: p[axis])
+    try:
+        return formula([p[0] for p in kept], [p[1] for p in kept], rate, quality)
+    except BdError:
+        return None
 
 
 # ---------------------------------------------------------------------------------------- internals

@@ -31,7 +31,16 @@ TileProgress = Callable[[int, int], None]  # (tiles done, tiles in all) of one t
 
 
 class WeightsMismatchError(Exception):
-    """A `.lci` file was made with other weights than the ones offered for decoding it."""
+    """A `.lci` file was made with other weights than the ones offered for decoding it.
+
+    `header` names the weights the file needs and `offered` the model that was refused (None
+    when no model was tried), so each face can say in its own terms where to get the right ones.
+    """
+
+    def __init__(self, message: str, header: LciHeader | None = None, offered: ModelInfo | None = None) -> None:
+        super().__init__(message)
+        self.header = header
+        self.offered = offered
 
 
 @dataclass
@@ -212,12 +221,10 @@ def check_weights(header: LciHeader, info: ModelInfo) -> None:
         info.fingerprint,
     ):
         return
-    hint = {"bundled": "--weights bundled", "compressai": f"--weights compressai --metric {header.metric}"}.get(
-        header.source_kind, "--weights with the folder or checkpoint it was made with"
-    )
     raise WeightsMismatchError(
-        f"{needed_weights(header)}, "
-        f"but the weights offered are {info.describe()} with fingerprint {info.fingerprint}; decode it with {hint}"
+        f"{needed_weights(header)}, but the weights offered are {info.describe()} with fingerprint {info.fingerprint}",
+        header,
+        info,
     )
 
 

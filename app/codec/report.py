@@ -1,8 +1,15 @@
-"""Rate-distortion data as text: CompressAI-style JSON and a flat CSV, shared by the window and the CLI.
+"""Rate-distortion data as text: the one CompressAI-style JSON writer, CSV, and how numbers are spelled.
 
-No Qt here. `rd_json` returns the shape CompressAI's evaluation writes (and its plot script
+No Qt here. Every JSON document LCI Studio writes (`lci compare --json`, `lci bench --json`,
+the window's Export JSON, the bundle manifest) goes through `json_text`, and every curve in
+it through `curve_json`, the shape CompressAI's evaluation writes (and its plot script
 reads): ``{"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim-rgb",
-"encoding_time", "decoding_time"}}``, one list entry per quality in increasing quality.
+"encoding_time", "decoding_time"}}``, one list entry per point in increasing quality.
+
+Non-finite numbers have one spelling each way: `finite` turns them into JSON null (JSON has
+no infinity; an identical reconstruction's PSNR is infinite), `number_text` writes "inf" in
+tables and CSV (what `float()` reads back). To add an export format, add a function here
+that takes the same inputs as `comparison_json`.
 """
 
 from __future__ import annotations
@@ -12,9 +19,14 @@ import io
 import json
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from lci_studio.codec.baselines import BaselinePoint
+from lci_studio.codec.bdrate import bracket
+from lci_studio.codec.comparison import BenchSummary, Curve, by_codec, compare_results, latest_by_quality
+from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.model import FAMILY
 
 CSV_COLUMNS = (
     "codec",
@@ -39,23 +51,41 @@ CSV_COLUMNS = (
 )
 
 
-def _by_quality(results: Iterable[QualityResult]) -> list[QualityResult]:
-    latest: dict[int, QualityResult] = {}
-    for result in results:
-        latest[result.quality] = result
-    return [latest[q] for q in sorted(latest)]
-
-
-def _number(value: float) -> float | None:
-    """JSON has no infinity or NaN: an identical reconstruction's PSNR is written as null."""
+def finite(value: float | None) -> float | None:
+    """A number as JSON may hold it: non-finite values (an identical reconstruction's PSNR) become null."""
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def rd_json(
-    results: Iterable[QualityResult], name: str = "bmshj2018-factorized", description: str | None = None
-) -> dict:
-    """RD points of a ladder in CompressAI's results shape (a dict ready for `json.dumps`)."""
-    ordered = _by_quality(results)
+def number_text(value: float, spec: str = ".6g") -> str:
+    """A number for a table or CSV cell: `format(value, spec)`, with "inf", "-inf" or "nan" where not finite."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return format(value, spec)
+
+
+def json_text(document: dict[str, Any]) -> str:
+    """The one serialization: indented, newline-terminated, and refusing NaN/Infinity tokens."""
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def curve_json(name: str, description: str, curve: Curve, times: bool = True) -> dict[str, Any]:
+    """One curve in CompressAI's `results/image/<dataset>/*.json` shape."""
+    results: dict[str, list[float | None]] = {
+        "bpp": [float(v) for v in curve.bpp],
+        "psnr-rgb": [finite(v) for v in curve.psnr],
+        "ms-ssim-rgb": [finite(v) for v in curve.ms_ssim],
+    }
+    if times:
+        results["encoding_time"] = [float(v) for v in curve.encode_seconds]
+        results["decoding_time"] = [float(v) for v in curve.decode_seconds]
+    return {"name": name, "description": description, "results": results}
+
+
+def rd_json(results: Iterable[QualityResult], name: str = FAMILY, description: str | None = None) -> dict[str, Any]:
+    """RD points of a ladder in CompressAI's results shape (a dict ready for `json_text`)."""
+    ordered = latest_by_quality(results)
     if description is None:
         if ordered:
             info = ordered[0].info
@@ -64,23 +94,113 @@ def rd_json(
             )
         else:
             description = "LCI Studio (no results)"
-    return {
-        "name": name,
-        "description": description,
-        "results": {
-            "bpp": [float(r.bpp) for r in ordered],
-            "psnr-rgb": [_number(r.psnr) for r in ordered],
-            "ms-ssim-rgb": [_number(r.ms_ssim) for r in ordered],
-            "encoding_time": [float(r.encode_seconds) for r in ordered],
-            "decoding_time": [float(r.decode_seconds) for r in ordered],
-        },
+    return curve_json(name, description, Curve.of_results(ordered))
+
+
+def rd_json_text(results: Iterable[QualityResult], name: str = FAMILY, description: str | None = None) -> str:
+    return json_text(rd_json(results, name, description))
+
+
+def shown_baselines(
+    results: Iterable[QualityResult], baselines: Iterable[BaselinePoint]
+) -> dict[str, list[BaselinePoint]]:
+    """Per codec, the points that bracket the ladder's bpp range (what tables, CSV and JSON list)."""
+    bpps = [r.bpp for r in latest_by_quality(results)]
+    grouped = by_codec(baselines)
+    if not bpps:
+        return grouped
+    low, high = min(bpps), max(bpps)
+    return {codec: bracket(points, low, high, key=lambda p: p.bpp) for codec, points in grouped.items()}
+
+
+def comparison_json(
+    results: Iterable[QualityResult],
+    baselines: Iterable[BaselinePoint],
+    image: RgbImage | None,
+    weights: str,
+    name: str = FAMILY,
+) -> dict[str, Any]:
+    """The document of `lci compare --json` and the window's Export JSON: one image, the ladder, the codecs.
+
+    `results` are the ladder's results on `image` (any order; the latest per quality counts),
+    `baselines` every classical-codec point measured on it (`baselines.sweep`), `weights` the
+    weight source's description. The ladder is CompressAI's shape at the top level; each codec's
+    points that bracket the ladder's bpp range are listed, and BD figures use its whole sweep.
+    """
+    ordered = latest_by_quality(results)
+    points = list(baselines)
+    ladder = Curve.of_results(ordered)
+    grouped = by_codec(points)
+    comparisons = compare_results(ladder, {codec: Curve.of_points(ps) for codec, ps in grouped.items()})
+    where = image.name if image is not None else "an .lci file"
+    document = curve_json(name, f"LCI Studio, {weights}, on {where}", ladder)
+    if image is not None:
+        document["image"] = {
+            "name": image.name,
+            "width": image.width,
+            "height": image.height,
+            "bytes": image.source_bytes,
+        }
+    document["qualities"] = ladder.points
+    document["details"] = [
+        {
+            "quality": r.quality,
+            "bpp_estimated": r.bpp_estimated,
+            "file_bytes": r.file_bytes,
+            "ratio_to_raw": r.ratio_to_raw,
+            "active_channels": r.active_channels,
+            "lambda": r.info.lmbda,
+            "N": r.info.N,
+            "M": r.info.M,
+            "fingerprint": r.info.fingerprint,
+        }
+        for r in ordered
+    ]
+    document["baselines"] = {
+        codec: {
+            "name": codec,
+            "description": f"Pillow {codec}, settings bracketing the ladder's bpp range",
+            "settings": [p.setting for p in shown],
+            "results": {
+                "bpp": [p.bpp for p in shown],
+                "psnr-rgb": [finite(p.psnr) for p in shown],
+                "ms-ssim-rgb": [finite(p.ms_ssim) for p in shown],
+                "file_bytes": [p.file_bytes for p in shown],
+            },
+        }
+        for codec, shown in shown_baselines(ordered, points).items()
     }
+    document["bd_rate"] = {codec: {k: finite(v) for k, v in c.bd_rate.items()} for codec, c in comparisons.items()}
+    document["bd_psnr"] = {codec: finite(c.bd["bd-psnr"]) for codec, c in comparisons.items()}
+    return document
 
 
-def rd_json_text(
-    results: Iterable[QualityResult], name: str = "bmshj2018-factorized", description: str | None = None
-) -> str:
-    return json.dumps(rd_json(results, name, description), indent=2) + "\n"
+def comparison_csv(results: Iterable[QualityResult], baselines: Iterable[BaselinePoint]) -> str:
+    """The CSV of `lci compare --csv`: every level, then the codec points `comparison_json` lists."""
+    ordered = latest_by_quality(results)
+    return rd_csv(ordered, [p for shown in shown_baselines(ordered, baselines).values() for p in shown])
+
+
+def bench_json(summary: BenchSummary, name: str, description: str) -> dict[str, Any]:
+    """The document of `lci bench --json`: mean curves over a folder, and the ladder against each codec."""
+    ladder = summary.ladder
+    document = curve_json(name, description, ladder)
+    document["qualities"] = ladder.points
+    document["bpp_estimated"] = ladder.bpp_estimated
+    document["images"] = summary.images
+    if summary.baselines:
+        comparisons = compare_results(ladder, summary.baselines)
+        document["baselines"] = {
+            codec: {
+                **curve_json(codec, f"Pillow {codec}, mean over the same images", curve, times=False),
+                "settings": curve.points,
+            }
+            for codec, curve in summary.baselines.items()
+        }
+        document["bd_rate"] = {codec: {k: finite(v) for k, v in c.bd_rate.items()} for codec, c in comparisons.items()}
+        document["bd_psnr"] = {codec: finite(c.bd["bd-psnr"]) for codec, c in comparisons.items()}
+        document["psnr_gap_at_same_bpp"] = {codec: [finite(g) for g in c.gaps] for codec, c in comparisons.items()}
+    return document
 
 
 def _fmt(value: float | int | None, digits: int = 6) -> str:
@@ -88,11 +208,7 @@ def _fmt(value: float | int | None, digits: int = 6) -> str:
         return ""
     if isinstance(value, int):
         return str(value)
-    if math.isinf(value):
-        return "inf"
-    if math.isnan(value):
-        return ""
-    return f"{value:.{digits}g}"
+    return number_text(value, f".{digits}g")
 
 
 def rd_csv(results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] = ()) -> str:
@@ -100,7 +216,7 @@ def rd_csv(results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for r in _by_quality(results):
+    for r in latest_by_quality(results):
         info = r.info
         writer.writerow(
             [

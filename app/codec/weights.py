@@ -73,6 +73,34 @@ class DownloadCancelledError(WeightsError):
     """The caller's cancel() said stop; nothing was left behind."""
 
 
+# The errors below say what went wrong in words that fit every face; what to do instead (a
+# command-line flag, a Settings choice) is each face's to add: `cli.hint`, `gui.worker.readable`.
+
+
+class NoBundledWeightsError(WeightsError):
+    """This copy of LCI Studio has no bundled ladder installed."""
+
+
+class DownloadFailedError(WeightsError):
+    """Official weights could not be downloaded, or arrived damaged; the bundled ladder still works offline."""
+
+
+class MetricNotBundledError(WeightsError):
+    """The bundled ladder is trained for another metric than the one asked for."""
+
+    def __init__(self, message: str, metric: str) -> None:
+        super().__init__(message)
+        self.metric = metric
+
+
+class UnknownWeightsError(WeightsError):
+    """A weights choice that is neither a known name nor an existing folder or file."""
+
+    def __init__(self, message: str, spec: str) -> None:
+        super().__init__(message)
+        self.spec = spec
+
+
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -304,11 +332,7 @@ class BundledSource(WeightSource):
         self._label = label or "bundled"
         manifest_path = self.directory / MANIFEST_NAME
         if not manifest_path.is_file():
-            raise WeightsError(
-                "No bundled weights are installed in this copy of LCI Studio; use --weights compressai "
-                "(downloads the official CompressAI weights) or --weights FOLDER, or train them with "
-                "`lci train --ladder`."
-            )
+            raise NoBundledWeightsError("No bundled weights are installed in this copy of LCI Studio.")
         self.manifest, self._levels = self._read_manifest(manifest_path)
         super().__init__(self.manifest.get("metric", "mse"))
         if self._label != "bundled":
@@ -476,9 +500,8 @@ def download_checkpoint(
             raise DownloadCancelledError(f"Download of {dest.name} cancelled.")
 
     def failed(exc: BaseException) -> WeightsError:
-        return WeightsError(
-            f"Could not download {dest.name} from {host}: {_reason(exc, timeout)}. "
-            "Check the internet connection, or use --weights bundled."
+        return DownloadFailedError(
+            f"Could not download {dest.name} from {host}: {_reason(exc, timeout)}. Check the internet connection."
         )
 
     try:
@@ -528,9 +551,9 @@ def download_checkpoint(
             os.fsync(out.fileno())
         actual = digest.hexdigest()
         if sha256_prefix and not actual.startswith(sha256_prefix.lower()):
-            raise WeightsError(
+            raise DownloadFailedError(
                 f"The download of {dest.name} from {host} is damaged (SHA-256 starts with {actual[:8]}, "
-                f"expected {sha256_prefix.lower()}); try again later, or use --weights bundled."
+                f"expected {sha256_prefix.lower()}); try again later."
             )
         os.replace(tmp, dest)
         done = True
@@ -728,9 +751,7 @@ def open_weight_source(
     if spec == "bundled":
         source: WeightSource = BundledSource()
         if metric != source.metric:
-            raise WeightsError(
-                f"The bundled weights are trained for {source.metric} only; use --weights compressai --metric {metric}."
-            )
+            raise MetricNotBundledError(f"The bundled weights are trained for {source.metric} only.", metric)
         return source
     if spec == "compressai":
         return CompressAISource(metric, timeout=timeout, base_url=base_url, cache_dir=cache_dir)
@@ -741,4 +762,4 @@ def open_weight_source(
         return FolderSource(path, metric)
     if path.is_file():
         return FileSource(path, metric, quality_label)
-    raise WeightsError(f"--weights {spec}: not 'bundled', 'compressai', a folder or a checkpoint file.")
+    raise UnknownWeightsError(f"{spec}: not 'bundled', 'compressai', a folder or a checkpoint file.", spec)

@@ -27,7 +27,7 @@ from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView
-from lci_studio.gui.worker import CodecWorker
+from lci_studio.gui.worker import CodecWorker, readable
 from lci_studio.session import DecodedLci, Session, SizeBasis
 from PySide6.QtCore import QBuffer, QByteArray, QElapsedTimer, QIODevice, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QImage, QKeySequence, QPalette
@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
             try:
                 self._adopt_source(self.worker_source(spec, metric), persist=False)
             except WeightsError as exc:
-                self._set_no_source(str(exc))
+                self._set_no_source(readable(exc))
         self.session.select(self.session.selected)
         self._update_actions()
 

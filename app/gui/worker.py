@@ -32,12 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lci_studio.codec import baselines as baselines_mod
+from lci_studio.codec.decoding import candidate_sources, decode_file
 from lci_studio.codec.image_io import ImageReadError, RgbImage
 from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder
 from lci_studio.codec.lci_format import LciFormatError
 from lci_studio.codec.model import LoadedModel
-from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, read_header
-from lci_studio.codec.weights import CompressAISource, DownloadCancelledError, WeightsError, open_weight_source
+from lci_studio.codec.pipeline import WeightsMismatchError, read_header
+from lci_studio.codec.weights import (
+    DownloadCancelledError,
+    DownloadFailedError,
+    MetricNotBundledError,
+    NoBundledWeightsError,
+    WeightsError,
+    open_weight_source,
+)
 from lci_studio.session import DecodedLci
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -67,10 +75,19 @@ class _Job:
 
 
 def readable(exc: BaseException) -> str:
-    """One sentence for a dialog: the codec's own errors already are; anything else gets its type."""
+    """One sentence for a dialog: the codec's own errors already are (with what to do in this window's
+    terms); anything else gets its type."""
     known = isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError))
     text = str(exc) if known else f"{type(exc).__name__}: {exc}"
     text = text.strip() or type(exc).__name__
+    if isinstance(exc, NoBundledWeightsError):
+        text = f"{text.rstrip('.')}; choose CompressAI's official weights or a folder of checkpoints in Settings."
+    elif isinstance(exc, MetricNotBundledError):
+        text = f"{text.rstrip('.')}; choose CompressAI's official weights for {exc.metric} in Settings."
+    elif isinstance(exc, DownloadFailedError):
+        text = f"{text.rstrip('.')}, or choose the bundled weights in Settings."
+    elif isinstance(exc, WeightsMismatchError) and exc.header is not None:
+        text = f"{text}; choose the weights it was made with in Settings"
     first = text.split(" ", 1)[0]
     # "the .lci file is corrupt" → "The .lci file…"; file names ("q4.pth.tar …") stay as they are
     return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
@@ -148,59 +165,33 @@ class _Runner(_JobSignals):
         self.jobStarted.emit(job.job_id, "ladder", total)
         self.progress.emit(job.job_id, 0, total, "")
         loader = _ProgressLoader(job.source, job.cancel, self._download_reporter(job, lambda: done[0], total))
+        results = []
         for result in encode_ladder(job.image, loader, qualities, job.cancel):
             done[0] += 1
+            results.append(result)
             self.resultReady.emit(job.job_id, result)
             self.progress.emit(job.job_id, done[0], total, "")
         if not job.baselines:
             return
+        # the same sweep as `lci compare`, so the window's exports and the command line's agree
+        low = min((r.bpp for r in results), default=None)
+        high = max((r.bpp for r in results), default=None)
         points: list = []
-        codecs = baselines_mod.available_codecs()
-        for codec in codecs:
+        for codec in baselines_mod.available_codecs():
             self.progress.emit(job.job_id, total, total, f"{codec} for comparison")
-            for setting in baselines_mod.SETTINGS:
-                if job.cancel():
-                    raise CancelledError()
-                points.append(baselines_mod.baseline_point(job.image.pixels, codec, setting))
+            points += baselines_mod.sweep(job.image.pixels, codec, low, high, cancel=job.cancel)
             self.baselinesReady.emit(job.job_id, list(points))
 
     def _decode(self, job: _Job) -> None:
         self.jobStarted.emit(job.job_id, "decode", 1)
         header = read_header(job.data)
         self.progress.emit(job.job_id, 0, 1, f"decoding {job.name}")
-        candidates = [s for s in job.sources if s is not None]
-        if header.source_kind == "compressai" and not any(getattr(s, "kind", "") == "compressai" for s in candidates):
-            try:
-                official = CompressAISource(header.metric)
-                if official.is_cached(header.quality):  # never a surprise download
-                    candidates.append(official)
-            except WeightsError:
-                pass
-        mismatch: Exception | None = None
-        for source in candidates:
-            if header.quality not in source.qualities() or source.metric != header.metric:
-                continue
-            loaded = source.load(header.quality, cancel=job.cancel)
-            if job.cancel():
-                raise CancelledError()
-            started = time.perf_counter()
-            try:
-                pixels = decode_lci(job.data, loaded)
-            except WeightsMismatchError as exc:
-                mismatch = exc
-                continue
-            seconds = time.perf_counter() - started
-            self.lciDecoded.emit(job.job_id, DecodedLci(job.name, job.data, header, pixels, loaded.info, seconds))
-            self.progress.emit(job.job_id, 1, 1, "")
-            return
-        if mismatch is not None:
-            raise mismatch
-        offered = ", ".join(s.describe() for s in candidates) or "no weights at all"
-        raise WeightsMismatchError(
-            f"{job.name} needs {header.family} {header.metric} quality {header.quality} weights "
-            f"({header.source_kind}, fingerprint {header.fingerprint}), but the weights in use are {offered}; "
-            "choose the weights it was made with in Settings"
+        candidates = candidate_sources(header, [s for s in job.sources if s is not None])
+        decoded = decode_file(job.data, candidates, cancel=job.cancel, name=job.name)
+        self.lciDecoded.emit(
+            job.job_id, DecodedLci(job.name, job.data, header, decoded.pixels, decoded.info, decoded.seconds)
         )
+        self.progress.emit(job.job_id, 1, 1, "")
 
     def _download(self, job: _Job) -> None:
         qualities = tuple(job.qualities or job.source.qualities())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 from lci_studio import cli
-from lci_studio.cli import main
+from lci_studio.cli import error_text, main
+from lci_studio.codec.baselines import BENCH_SETTINGS
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
 from PIL import Image
@@ -137,25 +139,27 @@ def test_compare_table_and_json(tmp_path, capsys, ladder, image):
     assert out_csv.read_text().startswith("codec,quality")
 
 
-def test_bracket_keeps_one_point_beyond_each_end():
-    points = [0.1, 0.2, 0.3, 0.5, 0.8, 1.3]
-    assert cli.bracket(points, 0.25, 0.6, key=float) == [0.2, 0.3, 0.5, 0.8]
-    assert cli.bracket(points, 0.01, 5.0, key=float) == points
+def test_compare_json_is_the_document_the_window_exports(tmp_path, capsys, ladder, image):
+    """`lci compare --json` writes `report.comparison_json` of the ladder and the one baseline sweep, which the
+    window's Export JSON calls with its own results: the same document (but for the timings)."""
+    from lci_studio.codec.comparison import sweep_around
+    from lci_studio.codec.image_io import load_rgb
+    from lci_studio.codec.ladder import encode_ladder
+    from lci_studio.codec.report import comparison_json
 
-
-def test_bd_against_uses_bracketing_reference_points():
-    """A ladder at 75% of a reference's rate for the same quality: −25% on both metrics, gain in dB."""
-    rates = [0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2, 2.0, 3.5]
-    psnr = [20.0, 23.0, 26.5, 29.0, 30.5, 32.5, 34.5, 37.0, 40.0]
-    ms_ssim = [0.80, 0.86, 0.91, 0.94, 0.955, 0.968, 0.978, 0.987, 0.994]
-    whole = cli.bd_against(([r * 0.75 for r in rates], psnr, ms_ssim), (rates, psnr, ms_ssim))
-    assert whole["psnr-rgb"] == pytest.approx(-25.0) and whole["ms-ssim-rgb"] == pytest.approx(-25.0)
-    # a ladder covering the middle only: the reference is cut to the points around it (end slopes differ a little)
-    part = cli.bd_against(([r * 0.75 for r in rates[2:7]], psnr[2:7], ms_ssim[2:7]), (rates, psnr, ms_ssim))
-    assert part["psnr-rgb"] == pytest.approx(-25.0, abs=0.5)
-    assert part["ms-ssim-rgb"] == pytest.approx(-25.0, abs=0.5)
-    assert whole["bd-psnr"] > 0 and part["bd-psnr"] > 0
-    assert cli.bd_against(([0.1, 0.2], [50.0, 51.0], [0.999, 0.9995]), (rates, psnr, ms_ssim))["psnr-rgb"] is None
+    out_json = tmp_path / "rd.json"
+    assert main(["compare", str(image), "--weights", str(ladder), "--json", str(out_json)]) == 0
+    capsys.readouterr()
+    written = json.loads(out_json.read_text())
+    source = open_weight_source(str(ladder))
+    picture = load_rgb(image)
+    results = list(encode_ladder(picture, source))
+    points = [p for sweep in sweep_around(picture.pixels, results).values() for p in sweep]
+    again = comparison_json(results, points, picture, source.describe())
+    for doc in (written, again):
+        for key in ("encoding_time", "decoding_time"):
+            assert len(doc["results"].pop(key)) == 8
+    assert written == again
 
 
 def test_bench_json_has_compressai_shape(tmp_path, capsys, ladder):
@@ -174,7 +178,7 @@ def test_bench_json_has_compressai_shape(tmp_path, capsys, ladder):
     assert doc["images"] == ["a.png", "b.png"]
     for codec in ("JPEG", "WebP"):
         curve = doc["baselines"][codec]
-        assert len(curve["results"]["bpp"]) == len(curve["settings"]) == len(cli.BENCH_SETTINGS)
+        assert len(curve["results"]["bpp"]) == len(curve["settings"]) == len(BENCH_SETTINGS)
         assert set(doc["bd_rate"][codec]) == {"psnr-rgb", "ms-ssim-rgb"}
         assert codec in doc["bd_psnr"]
         gaps = doc["psnr_gap_at_same_bpp"][codec]
@@ -265,6 +269,35 @@ def test_bad_weights_source(tmp_path, capsys, image):
     bad.write_bytes(b"not a checkpoint")
     _fails(capsys, ["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", str(bad)])
     assert not (tmp_path / "x.lci").exists()
+
+
+def test_errors_say_what_to_do_in_command_line_terms(tmp_path, capsys, image, monkeypatch):
+    """The codec's errors are worded for every face; the CLI adds its flags (moved from tests/codec)."""
+    from lci_studio.codec import pipeline, weights
+    from lci_studio.codec.model import LoadedModel, ModelInfo, weights_fingerprint
+    from lci_studio.codec.weights import WeightsError
+
+    def loaded(source: str, metric: str, seed: int) -> LoadedModel:
+        model = make_model(seed=seed)
+        info = ModelInfo(source, 2, metric, 0.0067, model.N, model.M, weights_fingerprint(model))
+        return LoadedModel(model, info)
+
+    for source, metric, hint in (
+        ("bundled", "mse", "decode it with --weights bundled"),
+        ("compressai", "ms-ssim", "decode it with --weights compressai --metric ms-ssim"),
+    ):
+        data = pipeline.encode_image(loaded(source, metric, 1), make_photo(16, 16)).lci
+        with pytest.raises(pipeline.WeightsMismatchError) as caught:
+            pipeline.decode_lci(data, loaded(source, metric, 2))
+        assert hint in error_text(caught.value)
+    monkeypatch.setattr(weights, "bundled_weights_dir", lambda: tmp_path / "nothing")
+    with pytest.raises(WeightsError) as info:
+        open_weight_source()
+    assert re.search(r"No bundled weights are installed.*--weights compressai", error_text(info.value))
+    line = _fails(capsys, ["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "1"])
+    assert "No bundled weights are installed" in line and "--weights compressai" in line
+    line = _fails(capsys, ["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", "nope"])
+    assert "--weights nope: not 'bundled', 'compressai'" in line
 
 
 def _decode_fails(capsys, tmp_path, lci: Path, weights: Path) -> str:

@@ -6,7 +6,17 @@ import math
 
 import numpy as np
 import pytest
-from lci_studio.codec.bdrate import METHODS, BdError, _pchip_integral, bd_psnr, bd_rate, psnr_gap_at_same_rate
+from lci_studio.codec.bdrate import (
+    METHODS,
+    BdError,
+    _pchip_integral,
+    bd_against,
+    bd_psnr,
+    bd_rate,
+    bracket,
+    ms_ssim_db,
+    psnr_gap_at_same_rate,
+)
 
 # A plausible reference RD curve (bpp, PSNR dB), like a JPEG sweep.
 RATE = [0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 1.9]
@@ -96,3 +106,33 @@ def test_psnr_gap_at_the_same_rate_is_read_off_the_reference_in_log_rate():
     assert gaps[3:] == [None, None, None]  # outside the reference's rates, or no rate
     with pytest.raises(BdError):
         psnr_gap_at_same_rate([1.0], [30.0], [1.0], [31.0])
+
+
+# ------------------------------------------------------------- BD of a ladder against a codec's sweep
+
+
+def test_bracket_keeps_one_point_beyond_each_end():
+    points = [0.1, 0.2, 0.3, 0.5, 0.8, 1.3]
+    assert bracket(points, 0.25, 0.6, key=float) == [0.2, 0.3, 0.5, 0.8]
+    assert bracket(points, 0.01, 5.0, key=float) == points
+
+
+def test_bd_against_uses_bracketing_reference_points():
+    """A ladder at 75% of a reference's rate for the same quality: −25% on both metrics, gain in dB."""
+    rates = [0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2, 2.0, 3.5]
+    psnr = [20.0, 23.0, 26.5, 29.0, 30.5, 32.5, 34.5, 37.0, 40.0]
+    ms_ssim = [0.80, 0.86, 0.91, 0.94, 0.955, 0.968, 0.978, 0.987, 0.994]
+    whole = bd_against(([r * 0.75 for r in rates], psnr, ms_ssim), (rates, psnr, ms_ssim))
+    assert whole["psnr-rgb"] == pytest.approx(-25.0) and whole["ms-ssim-rgb"] == pytest.approx(-25.0)
+    # a ladder covering the middle only: the reference is cut to the points around it (end slopes differ a little)
+    part = bd_against(([r * 0.75 for r in rates[2:7]], psnr[2:7], ms_ssim[2:7]), (rates, psnr, ms_ssim))
+    assert part["psnr-rgb"] == pytest.approx(-25.0, abs=0.5)
+    assert part["ms-ssim-rgb"] == pytest.approx(-25.0, abs=0.5)
+    assert whole["bd-psnr"] > 0 and part["bd-psnr"] > 0
+    assert bd_against(([0.1, 0.2], [50.0, 51.0], [0.999, 0.9995]), (rates, psnr, ms_ssim))["psnr-rgb"] is None
+
+
+def test_ms_ssim_db_is_the_scale_bd_uses():
+    assert ms_ssim_db(0.9) == pytest.approx(10.0)
+    assert ms_ssim_db(0.99) == pytest.approx(20.0)
+    assert ms_ssim_db(1.0) == math.inf

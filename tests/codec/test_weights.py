@@ -21,6 +21,7 @@ from lci_studio.codec.weights import (
     DownloadCancelledError,
     FileSource,
     FolderSource,
+    NoBundledWeightsError,
     WeightsError,
     compressai_cache_dir,
     compressai_filename,
@@ -328,9 +329,10 @@ def test_bundled_hash_mismatch(tmp_path, model):
 
 def test_no_bundled_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(weights, "bundled_weights_dir", lambda: tmp_path / "nothing")
-    with pytest.raises(WeightsError, match=r"No bundled weights are installed.*--weights compressai") as info:
+    with pytest.raises(NoBundledWeightsError, match=r"No bundled weights are installed") as info:
         open_weight_source()
     assert "\n" not in str(info.value)
+    assert "--weights" not in str(info.value)  # each face words what to do (tests/cli, tests/gui)
 
 
 def test_bundled_manifest_problems(tmp_path, model):

@@ -1,0 +1,165 @@
+"""The ladder against classical codecs: RD curves, BD figures, and the mean over a folder of images.
+
+No Qt and no printing: `lci compare`, `lci bench`, `lci export-bundle` and the window's exports
+all take their numbers from here, so a figure means the same wherever it is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from lci_studio.codec.baselines import BENCH_SETTINGS, BaselinePoint, available_codecs, sweep
+from lci_studio.codec.bdrate import BdError, bd_against, psnr_gap_at_same_rate
+from lci_studio.codec.image_io import load_rgb
+from lci_studio.codec.ladder import QualityResult, measure_quality
+from lci_studio.codec.weights import WeightSource
+
+
+@dataclass
+class Curve:
+    """RD values, one entry per quality (ladder) or per setting (classical codec); means in a bench."""
+
+    points: list[int]  # qualities or codec settings
+    bpp: list[float]
+    psnr: list[float]
+    ms_ssim: list[float]
+    encode_seconds: list[float] = field(default_factory=list)
+    decode_seconds: list[float] = field(default_factory=list)
+    bpp_estimated: list[float] = field(default_factory=list)
+
+    def rd(self) -> tuple[list[float], list[float], list[float]]:
+        return self.bpp, self.psnr, self.ms_ssim
+
+    @classmethod
+    def of_results(cls, results: Iterable[QualityResult]) -> Curve:
+        """The ladder's curve in increasing quality (the latest result of a quality counts)."""
+        ordered = latest_by_quality(results)
+        return cls(
+            [r.quality for r in ordered],
+            [float(r.bpp) for r in ordered],
+            [float(r.psnr) for r in ordered],
+            [float(r.ms_ssim) for r in ordered],
+            encode_seconds=[float(r.encode_seconds) for r in ordered],
+            decode_seconds=[float(r.decode_seconds) for r in ordered],
+            bpp_estimated=[float(r.bpp_estimated) for r in ordered],
+        )
+
+    @classmethod
+    def of_points(cls, points: Sequence[BaselinePoint]) -> Curve:
+        """One classical codec's sweep, in the order it was measured."""
+        return cls(
+            [p.setting for p in points],
+            [float(p.bpp) for p in points],
+            [float(p.psnr) for p in points],
+            [float(p.ms_ssim) for p in points],
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The ladder against one reference curve.
+
+    `bd` has BD-rate in % for "psnr-rgb" and "ms-ssim-rgb" and BD-PSNR in dB for "bd-psnr";
+    `gaps` is each level's PSNR minus the reference's at the same bpp (None outside its rates).
+    """
+
+    bd: dict[str, float | None]
+    gaps: list[float | None]
+
+    @property
+    def bd_rate(self) -> dict[str, float | None]:
+        return {k: v for k, v in self.bd.items() if k != "bd-psnr"}
+
+
+@dataclass
+class BenchSummary:
+    """Means over a folder: the ladder and each classical codec at BENCH_SETTINGS."""
+
+    ladder: Curve
+    baselines: dict[str, Curve]
+    images: list[str]
+
+
+def latest_by_quality(results: Iterable[QualityResult]) -> list[QualityResult]:
+    """One result per quality, in increasing quality; a later result of a quality replaces an earlier one."""
+    latest: dict[int, QualityResult] = {}
+    for result in results:
+        latest[result.quality] = result
+    return [latest[q] for q in sorted(latest)]
+
+
+def by_codec(points: Iterable[BaselinePoint]) -> dict[str, list[BaselinePoint]]:
+    """Classical-codec points grouped per codec, codecs in the order they first appear."""
+    grouped: dict[str, list[BaselinePoint]] = {}
+    for point in points:
+        grouped.setdefault(point.codec, []).append(point)
+    return grouped
+
+
+def compare_results(ladder: Curve, references: Mapping[str, Curve]) -> dict[str, Comparison]:
+    """BD figures and per-level gaps of the ladder against each reference curve."""
+    out = {}
+    for codec, curve in references.items():
+        try:
+            gaps = psnr_gap_at_same_rate(curve.bpp, curve.psnr, ladder.bpp, ladder.psnr)
+        except BdError:  # a reference of one point, or one holding an identical (infinite-PSNR) reconstruction
+            gaps = [None] * len(ladder.bpp)
+        out[codec] = Comparison(bd_against(ladder.rd(), curve.rd()), gaps)
+    return out
+
+
+def sweep_around(
+    pixels: np.ndarray,
+    results: Sequence[QualityResult],
+    codecs: Iterable[str] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> dict[str, list[BaselinePoint]]:
+    """Every codec (default: all Pillow has) swept around the ladder's bpp range on this image."""
+    low = min((r.bpp for r in results), default=None)
+    high = max((r.bpp for r in results), default=None)
+    return {c: sweep(pixels, c, low, high, cancel=cancel) for c in (available_codecs() if codecs is None else codecs)}
+
+
+def bench_folder(
+    source: WeightSource,
+    paths: Sequence[Path],
+    baselines: Iterable[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> BenchSummary:
+    """Mean over images of every quality (and of classical codecs at BENCH_SETTINGS).
+
+    Metrics are averaged per image, as CompressAI's evaluation does, so the JSON compares
+    like for like with its published curves.
+    """
+    qualities = source.qualities()
+    codecs = [c for c in baselines if c in available_codecs()]
+    sums = np.zeros((len(qualities), 6))
+    base_sums = {c: np.zeros((len(BENCH_SETTINGS), 3)) for c in codecs}
+    for path in paths:
+        image = load_rgb(path)
+        for i, quality in enumerate(qualities):
+            r = measure_quality(source.load(quality), image)
+            sums[i] += (r.bpp, r.psnr, r.ms_ssim, r.encode_seconds, r.decode_seconds, r.bpp_estimated)
+            if progress:
+                progress(f"{image.name} q{quality}")
+        for codec in codecs:
+            for j, p in enumerate(sweep(image.pixels, codec, settings=BENCH_SETTINGS)):
+                base_sums[codec][j] += (p.bpp, p.psnr, p.ms_ssim)
+            if progress:
+                progress(f"{image.name} {codec}")
+    means = sums / len(paths)
+    ladder = Curve(
+        list(qualities),
+        *(means[:, k].tolist() for k in range(3)),
+        encode_seconds=means[:, 3].tolist(),
+        decode_seconds=means[:, 4].tolist(),
+        bpp_estimated=means[:, 5].tolist(),
+    )
+    curves = {
+        c: Curve(list(BENCH_SETTINGS), *((s[:, k] / len(paths)).tolist() for k in range(3)))
+        for c, s in base_sums.items()
+    }
+    return BenchSummary(ladder, curves, [p.name for p in paths])

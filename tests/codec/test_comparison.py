@@ -1,0 +1,112 @@
+"""The ladder against classical codecs: the one baseline sweep, BD per codec, and the one JSON writer."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+from lci_studio.codec import baselines
+from lci_studio.codec.baselines import BENCH_SETTINGS, HIGH_EXTRA, LOW_EXTRA, SETTINGS, BaselinePoint, sweep
+from lci_studio.codec.cancel import CancelledError
+from lci_studio.codec.comparison import BenchSummary, Curve, compare_results, sweep_around
+from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.codec.report import bench_json, comparison_json, finite, json_text, number_text
+
+from tests.conftest import make_model, make_photo
+
+PHOTO = make_photo(48, 64, seed=5)
+
+
+@pytest.fixture(scope="module")
+def results():
+    out = []
+    for q in (3, 1, 2):
+        model = make_model(seed=q)
+        info = ModelInfo("bundled", q, "mse", LAMBDAS["mse"][q - 1], model.N, model.M, weights_fingerprint(model))
+        out.append(measure_quality(LoadedModel(model, info), RgbImage(PHOTO, 5000, "p.png")))
+    return out
+
+
+def test_sweep_keeps_its_settings_when_they_reach_the_range():
+    plain = sweep(PHOTO, "JPEG")
+    assert [p.setting for p in plain] == list(SETTINGS)
+    within = sweep(PHOTO, "JPEG", min(p.bpp for p in plain), max(p.bpp for p in plain))
+    assert within == plain
+    assert [p.setting for p in sweep(PHOTO, "JPEG", settings=BENCH_SETTINGS)] == list(BENCH_SETTINGS)
+
+
+def test_sweep_extends_both_ends_for_a_ladder_beyond_them():
+    points = sweep(PHOTO, "JPEG", 0.001, 50.0)
+    assert [p.setting for p in points] == [*LOW_EXTRA, *SETTINGS, *HIGH_EXTRA]
+    assert all(p.codec == "JPEG" and p.file_bytes > 0 for p in points)
+
+
+def test_sweep_stops_when_cancelled():
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(CancelledError):
+        sweep(PHOTO, "JPEG", cancel=cancel)
+    assert len(calls) == 4
+
+
+def test_sweep_around_uses_the_ladders_bpp_range(results, monkeypatch):
+    """Every setting 'measures' 1 bpp here, so the extras say which end of the ladder lies beyond it."""
+    monkeypatch.setattr(baselines, "baseline_point", lambda px, codec, s: BaselinePoint(codec, s, 1.0, 30, 0.9, 9))
+    low, high = min(r.bpp for r in results), max(r.bpp for r in results)
+    expected = [*(LOW_EXTRA if low < 1 else ()), *SETTINGS, *(HIGH_EXTRA if high > 1 else ())]
+    sweeps = sweep_around(PHOTO, results, ["JPEG"])
+    assert list(sweeps) == ["JPEG"] and [p.setting for p in sweeps["JPEG"]] == expected
+
+
+def test_non_finite_numbers_have_one_spelling_each_way():
+    assert finite(math.inf) is None and finite(math.nan) is None and finite(3) == 3.0
+    assert number_text(math.inf, ".2f") == "inf" and number_text(-math.inf) == "-inf"
+    assert number_text(math.nan) == "nan" and number_text(31.234, ".2f") == "31.23"
+    assert float(number_text(math.inf)) == math.inf  # tables and CSV read back with float()
+    with pytest.raises(ValueError):
+        json_text({"x": math.inf})
+
+
+def test_comparison_json_lists_bracketing_points_and_bd(results):
+    points = [p for ps in sweep_around(PHOTO, results, ["JPEG", "WebP"]).values() for p in ps]
+    image = RgbImage(PHOTO, 5000, "p.png")
+    doc = comparison_json(reversed(results), points, image, "bundled (mse)")
+    assert doc["name"] == "bmshj2018-factorized" and doc["description"] == "LCI Studio, bundled (mse), on p.png"
+    assert doc["qualities"] == [1, 2, 3] and [d["quality"] for d in doc["details"]] == [1, 2, 3]
+    assert doc["image"] == {"name": "p.png", "width": 64, "height": 48, "bytes": 5000}
+    assert list(doc["baselines"]) == ["JPEG", "WebP"]
+    low, high = min(doc["results"]["bpp"]), max(doc["results"]["bpp"])
+    for codec, curve in doc["baselines"].items():
+        rates = curve["results"]["bpp"]
+        assert rates == sorted(rates) and len(curve["settings"]) == len(rates)
+        inside = [r for r in rates if low <= r <= high]
+        assert len(rates) - len(inside) <= 2  # at most one point beyond each end of the ladder
+        assert set(doc["bd_rate"][codec]) == {"psnr-rgb", "ms-ssim-rgb"} and codec in doc["bd_psnr"]
+    assert json.loads(json_text(doc)) == doc
+
+
+def test_an_identical_reconstruction_is_null_in_json_and_never_a_token(results):
+    perfect = dataclasses.replace(results[0], psnr=math.inf)
+    jpeg = dataclasses.replace(baselines.baseline_point(PHOTO, "JPEG", 90), psnr=math.inf)
+    text = json_text(comparison_json([perfect], [jpeg], None, "w"))
+    assert "Infinity" not in text and "NaN" not in text
+    doc = json.loads(text)
+    assert doc["results"]["psnr-rgb"] == [None] and doc["baselines"]["JPEG"]["results"]["psnr-rgb"] == [None]
+    assert "image" not in doc
+
+
+def test_a_reference_that_cannot_be_interpolated_gives_no_gaps():
+    ladder = Curve([1, 2], [0.2, 0.4], [28.0, 30.0], [0.9, 0.95])
+    one_point = Curve([50], [0.3], [29.0], [0.92])
+    comparison = compare_results(ladder, {"JPEG": one_point})["JPEG"]
+    assert comparison.gaps == [None, None] and comparison.bd["psnr-rgb"] is None
+    doc = bench_json(BenchSummary(ladder, {"JPEG": one_point}, ["a.png"]), "n", "d")
+    assert doc["psnr_gap_at_same_bpp"] == {"JPEG": [None, None]} and doc["baselines"]["JPEG"]["settings"] == [50]
