@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import sys
 import time
@@ -355,7 +356,20 @@ def _bd_line(codec: str, bd: dict[str, float | None]) -> str:
     )
 
 
+def training_missing() -> str | None:
+    """Why this install cannot train, or None. The standalone build leaves out torch's compiler stack
+    (torch._dynamo, with sympy: over 100 MB) to stay small, and torch's optimizers load it."""
+    if importlib.util.find_spec("torch._dynamo") is None:
+        return (
+            "lci train is not part of the standalone build (it leaves out torch's compiler stack, which "
+            "training needs); train from a pip install of LCI Studio (README: Set up and run)"
+        )
+    return None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if problem := training_missing():
+        raise CliError(problem)
     from lci_studio.codec import gained, training
 
     data = Path(args.data)
