@@ -153,13 +153,15 @@ def bench_folder(
     means = sums / len(paths)
     ladder = Curve(
         list(qualities),
-        *(means[:, k].tolist() for k in range(3)),
+        means[:, 0].tolist(),
+        means[:, 1].tolist(),
+        means[:, 2].tolist(),
         encode_seconds=means[:, 3].tolist(),
         decode_seconds=means[:, 4].tolist(),
         bpp_estimated=means[:, 5].tolist(),
     )
-    curves = {
-        c: Curve(list(BENCH_SETTINGS), *((s[:, k] / len(paths)).tolist() for k in range(3)))
-        for c, s in base_sums.items()
-    }
+    curves = {}
+    for codec, sums_of_codec in base_sums.items():
+        mean = sums_of_codec / len(paths)
+        curves[codec] = Curve(list(BENCH_SETTINGS), mean[:, 0].tolist(), mean[:, 1].tolist(), mean[:, 2].tolist())
     return BenchSummary(ladder, curves, [p.name for p in paths])

@@ -24,6 +24,7 @@ _FILTERS = (3, 3, 3, 3)
 class EntropyBottleneck(nn.Module):
     """Per-channel learned prior with CompressAI's parameter and buffer names."""
 
+    target: torch.Tensor  # buffers, declared for the type checker (nn.Module's __getattr__ is untyped)
     def __init__(self, channels: int, init_scale: float = 10.0, tail_mass: float = 1e-9) -> None:
         super().__init__()
         self.channels = channels

@@ -21,7 +21,9 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import torch
 from lci_studio.codec.entropy_model import EntropyBottleneck
@@ -67,7 +69,7 @@ class GainedFactorizedPrior(nn.Module):
         return self.qualities.index(quality)
 
     def bottleneck(self, quality: int) -> EntropyBottleneck:
-        return self.bottlenecks[self._row(quality)]
+        return cast(EntropyBottleneck, self.bottlenecks[self._row(quality)])
 
     def gains(self, quality: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(gain, inverse gain), each (M,), of one quality."""
@@ -240,7 +242,7 @@ def train_joint(cfg: TrainConfig, progress: Callable[[str, StepStats], None] | N
     model.to(dist.device)
     main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
     optimizer = torch.optim.Adam(main_params, lr=peak)
-    aux_optimizer = torch.optim.Adam([b.quantiles for b in model.bottlenecks], lr=cfg.aux_lr)
+    aux_optimizer = torch.optim.Adam([model.bottleneck(q).quantiles for q in model.qualities], lr=cfg.aux_lr)
     first, history = 0, []
     draws = dict.fromkeys(qualities, 0)
     started = time.monotonic()
@@ -258,7 +260,7 @@ def train_joint(cfg: TrainConfig, progress: Callable[[str, StepStats], None] | N
 
     fast = cfg.precision == "bf16"
     layout = torch.channels_last if fast else torch.contiguous_format
-    model.to(memory_format=layout)
+    model.to(memory_format=layout)  # type: ignore[call-overload]  # torch's stubs lack Module.to(memory_format=)
     model.train()
     windows = {q: LossWindow() for q in qualities}
     last_save = time.monotonic()
@@ -269,8 +271,8 @@ def train_joint(cfg: TrainConfig, progress: Callable[[str, StepStats], None] | N
             group["lr"] = step_lr
         x = next(crops).to(dist.device, non_blocking=True).contiguous(memory_format=layout)
         loss, bpp, psnr = rate_distortion_step(
-            lambda x, q=quality: model(x, q), x, lambdas[quality - 1], cfg, optimizer, aux_optimizer, main_params,
-            aux_loss=lambda q=quality: model.aux_loss(q),
+            partial(model, quality=quality), x, lambdas[quality - 1], cfg, optimizer, aux_optimizer, main_params,
+            aux_loss=partial(model.aux_loss, quality),
         )
         draws[quality] += 1
         last = step == cfg.steps - 1
@@ -286,7 +288,7 @@ def train_joint(cfg: TrainConfig, progress: Callable[[str, StepStats], None] | N
             _save_state(state_path, {**payload(step + 1), "optimizer": optimizer.state_dict(),
                                      "aux_optimizer": aux_optimizer.state_dict()})
             last_save = time.monotonic()
-    model.to(memory_format=torch.contiguous_format).cpu().eval()
+    model.to(memory_format=torch.contiguous_format).cpu().eval()  # type: ignore[call-overload]
     finished = _write_levels(out, model, payload(cfg.steps), cfg)
     state_path.unlink(missing_ok=True)
     return finished

@@ -31,6 +31,8 @@ class _LowerBoundFn(torch.autograd.Function):
 class LowerBound(nn.Module):
     """Lower-bounds its input; the bound is a buffer named ``bound`` (a checkpoint key)."""
 
+    bound: torch.Tensor
+
     def __init__(self, bound: float) -> None:
         super().__init__()
         self.register_buffer("bound", torch.tensor([float(bound)]))
@@ -43,6 +45,8 @@ class LowerBound(nn.Module):
 
 class NonNegativeParametrizer(nn.Module):
     """Keeps a parameter non-negative through p_eff = max(p, bound)^2 - pedestal."""
+
+    pedestal: torch.Tensor
 
     def __init__(self, minimum: float = 0.0, reparam_offset: float = 2**-18) -> None:
         super().__init__()

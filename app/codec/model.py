@@ -72,7 +72,7 @@ class FactorizedPrior(nn.Module):
         if M < self.M:
             raise ValueError(f"cannot narrow the latent from {self.M} to {M} channels")
         extra = M - self.M
-        wide = FactorizedPrior(self.N, M).to(self.g_a[6].weight.device)
+        wide = FactorizedPrior(self.N, M).to(next(self.g_a.parameters()).device)
         fresh = EntropyBottleneck(extra).state_dict()
         old = self.state_dict()
         for name, value in wide.state_dict().items():

@@ -272,7 +272,7 @@ def train_level(
         aux_optimizer.load_state_dict(start_state["aux_optimizer"])
         first = start_state["step"]
     layout = torch.channels_last if cfg.precision == "bf16" else torch.contiguous_format
-    model.to(memory_format=layout)
+    model.to(memory_format=layout)  # type: ignore[call-overload]  # torch's stubs lack Module.to(memory_format=)
     net = dist.wrap(model)
     model.train()
     history = [] if history is None else history
@@ -295,7 +295,7 @@ def train_level(
         if checkpoint and time.monotonic() - last_save > cfg.checkpoint_every_s:
             checkpoint(step + 1, {"optimizer": optimizer.state_dict(), "aux_optimizer": aux_optimizer.state_dict()})
             last_save = time.monotonic()
-    model.to(memory_format=torch.contiguous_format)  # checkpoints and safetensors want plain strides
+    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # plain strides for checkpoints
     model.eval()
     return history
 
@@ -387,13 +387,14 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
         state_path = _state_path(cfg.out, quality)
         start_state = torch.load(state_path, weights_only=True) if state_path.exists() else None
         start = _starting_point(cfg, ladder, quality, available)
+        # an int start is a quality of the --resume weights (so resume_source is open)
         resumed = isinstance(start, int)
-        earlier = _earlier_training(resume_source, start) if resumed else {}
+        earlier = _earlier_training(resume_source, start) if isinstance(start, int) and resume_source else {}
         if start_state:
             model = FactorizedPrior.from_state_dict(start_state["model"])
-        elif resumed:
+        elif isinstance(start, int) and resume_source is not None:
             model = FactorizedPrior.from_state_dict(resume_source.load(start).model.state_dict())
-        elif start is not None:
+        elif isinstance(start, Path):
             model = FactorizedPrior.from_state_dict(torch.load(start, weights_only=True))
         else:
             model = FactorizedPrior(cfg.N, cfg.M or NEW_MODEL_M)
@@ -408,7 +409,7 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
         checkpoint = partial(_save_level_state, state_path, quality, model, started, history) if dist.main else None
         train_level(
             model, crops, lambdas[quality - 1], steps, lr, cfg, dist,
-            on_step=(lambda s, q=quality: progress(f"q{q}", s)) if progress and dist.main else None,
+            on_step=partial(progress, f"q{quality}") if progress and dist.main else None,
             checkpoint=checkpoint, start_state=start_state, history=history,
         )
         if dist.main:
