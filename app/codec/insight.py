@@ -14,6 +14,7 @@ import numpy as np
 from lci_studio.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
 from lci_studio.codec.lci_format import unpack_lci
 from lci_studio.codec.model import FactorizedPrior
+from lci_studio.codec.report import number_text
 
 # --------------------------------------------------------------------------------------------- formatting
 
@@ -30,7 +31,8 @@ def format_ratio(ratio: float) -> str:
 
 
 def format_psnr(psnr: float) -> str:
-    return "identical (∞ dB)" if math.isinf(psnr) else f"{psnr:.1f} dB"
+    """PSNR in words; an identical reconstruction's is infinite, spelled as everywhere else (report)."""
+    return f"identical ({number_text(psnr)} dB)" if math.isinf(psnr) else f"{psnr:.1f} dB"
 
 
 def format_percent(share: float) -> str:
