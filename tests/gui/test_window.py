@@ -13,7 +13,7 @@ import pytest
 from lci_studio.codec.difference import difference_image
 from lci_studio.codec.image_io import load_rgb
 from lci_studio.codec.weights import BundledSource, open_weight_source
-from lci_studio.gui.window import sample_images
+from lci_studio.gui.opening import sample_images
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QImage, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
@@ -128,7 +128,7 @@ def test_zoom_one_view_moves_every_view(qtbot, window, small_png):
     assert next(iter(centres))[0] == pytest.approx(after[3][0] + 10, abs=1e-6)
 
     # 100%: one image pixel per screen pixel, no smoothing
-    window.act_actual.trigger()
+    window.commands["actual"].trigger()
     for b in boxes:
         assert centre_and_zoom(b)[2] == pytest.approx(1 / window.devicePixelRatioF(), rel=1e-6)
         view = b.getViewWidget()
@@ -186,7 +186,7 @@ def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, sm
 def test_stop_leaves_the_window_usable(qtbot, window, small_png):
     window.open_path(small_png(height=128, width=192))
     qtbot.waitUntil(lambda: len(window.session.results) >= 1, timeout=LADDER_TIMEOUT_MS)
-    window.act_stop.trigger()
+    window.commands["stop"].trigger()
     qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
     assert len(window.session.results) < 8
     assert not window.progress.isVisible()
@@ -203,7 +203,7 @@ def test_export_all_lci_and_reopen_shows_the_same_pixels(qtbot, window, small_pn
     wait_ladder(qtbot, window)
     out = tmp_path / "out"
     out.mkdir()
-    written = window.export_all_lci(out)
+    written = window.exports.all_lci(out)
     assert [p.name for p in written] == [f"photo-q{q}.lci" for q in range(1, 9)]
     for q in range(1, 9):
         assert (out / f"photo-q{q}.lci").read_bytes() == window.session.results[q].lci
@@ -212,11 +212,11 @@ def test_export_all_lci_and_reopen_shows_the_same_pixels(qtbot, window, small_pn
     # overwriting asks first; "Cancel" writes nothing
     stamp = (out / "photo-q1.lci").stat().st_mtime_ns
     dialogs.answer = dialogs.answer.Cancel
-    assert window.export_all_lci(out) == []
+    assert window.exports.all_lci(out) == []
     assert dialogs.messages[-1][0] == "question" and "Replace" in dialogs.messages[-1][2]
     assert (out / "photo-q1.lci").stat().st_mtime_ns == stamp
     dialogs.answer = dialogs.answer.Yes
-    assert len(window.export_all_lci(out)) == 8
+    assert len(window.exports.all_lci(out)) == 8
 
     shown = {q: window.compare.tile(q).pixels.copy() for q in range(1, 9)}
     opened = []
@@ -242,23 +242,23 @@ def test_export_png_csv_json_and_plot(qtbot, window, small_png, tmp_path):
     window.open_path(small_png("photo.png"))
     wait_ladder(qtbot, window)
     window.session.select(4)
-    assert window.export_selected_lci(tmp_path / "q4.lci")
+    assert window.exports.selected_lci(tmp_path / "q4.lci")
     assert (tmp_path / "q4.lci").read_bytes() == window.session.results[4].lci
-    assert window.export_png(tmp_path / "q4.png")
+    assert window.exports.png(tmp_path / "q4.png")
     assert np.array_equal(load_rgb(tmp_path / "q4.png").pixels, window.session.results[4].reconstruction)
 
-    assert window.export_json(tmp_path / "rd.json")
+    assert window.exports.json(tmp_path / "rd.json")
     data = json.loads((tmp_path / "rd.json").read_text())
     assert set(data) == {"name", "description", "results"}
     assert set(data["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
     assert data["results"]["bpp"] == pytest.approx([window.session.results[q].bpp for q in range(1, 9)])
 
-    assert window.export_csv(tmp_path / "rd.csv")
+    assert window.exports.csv(tmp_path / "rd.csv")
     lines = (tmp_path / "rd.csv").read_text().splitlines()
     assert lines[0].startswith("codec,quality")
     assert len(lines) == 9
 
-    assert window.export_plot(tmp_path / "rd.png")
+    assert window.exports.plot(tmp_path / "rd.png")
     assert load_rgb(tmp_path / "rd.png").width >= 600
 
 
@@ -344,14 +344,14 @@ def test_missing_bundled_weights_are_explained_and_settings_fix_it(qtbot, make_w
 
     window = make_window(None, opener=opener)
     assert window.session.source is None
-    assert window.banner.isVisible()
-    assert "No bundled weights are installed" in window.banner_label.text()
+    assert window.weights.banner.isVisible()
+    assert "No bundled weights are installed" in window.weights.banner_label.text()
     window.open_path(small_png())
     assert window.session.image is not None and window.session.results == {}
     assert "Settings" in window.compare.tile(3).overlay.text()
 
-    assert window.apply_weights(str(ladder_dir))
-    assert not window.banner.isVisible()
+    assert window.weights.apply(str(ladder_dir))
+    assert not window.weights.banner.isVisible()
     wait_ladder(qtbot, window)
     assert window.settings.value("weights/spec") == str(ladder_dir.resolve())
 
@@ -359,13 +359,13 @@ def test_missing_bundled_weights_are_explained_and_settings_fix_it(qtbot, make_w
 def test_offline_download_falls_back_to_the_previous_weights(qtbot, make_window, source, tmp_path, dialogs):
     opener = partial(open_weight_source, base_url="http://127.0.0.1:9", cache_dir=tmp_path / "cache", timeout=5)
     window = make_window(source, opener=opener)
-    assert not window.apply_weights("compressai", "mse")
+    assert not window.weights.apply("compressai", "mse")
     qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=60_000)
     title, text = dialogs.errors[-1][1:]
     assert title == "Could not get the weights"
     assert "Could not download" in text and "Still using" in text
     assert window.session.source is source
-    assert window._download_dialog is None
+    assert window.weights.dialog is None
     assert not list((tmp_path / "cache").glob("*"))
 
 
@@ -402,13 +402,13 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, make_window, source
     cache = tmp_path / "cache"
     opener = partial(open_weight_source, base_url=slow_server, cache_dir=cache, timeout=10)
     window = make_window(source, opener=opener)
-    assert not window.apply_weights("compressai", "ms-ssim")
-    dialog = window._download_dialog
+    assert not window.weights.apply("compressai", "ms-ssim")
+    dialog = window.weights.dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: "MB" in dialog.labelText(), timeout=60_000)
     assert "downloading q1" in dialog.labelText().lower()
     qtbot.mouseClick(dialog.findChild(QPushButton), Qt.MouseButton.LeftButton)  # the dialog's Cancel
-    qtbot.waitUntil(lambda: window._download_dialog is None and not window.worker.busy(), timeout=60_000)
+    qtbot.waitUntil(lambda: window.weights.dialog is None and not window.worker.busy(), timeout=60_000)
     assert "cancelled" in window.status_label.text()
     assert window.session.source is source
     assert dialogs.errors == []
@@ -474,7 +474,7 @@ def test_settings_remember_recent_files_and_layout(qtbot, make_window, source, s
     again = make_window(source)
     assert again.session.selected == 7
     assert not again.rd_dock.isVisible()
-    again._fill_recent()
+    again.opening.fill_recent(again.recent_menu)
     assert any(a.text() == "remember.png" for a in again.recent_menu.actions())
 
 
@@ -490,7 +490,7 @@ def test_about_names_versions_weights_and_citations(window, dialogs):
 def test_demo_mode_follows_the_results(qtbot, window, small_png):
     window.open_path(small_png())
     wait_ladder(qtbot, window)
-    window.act_demo.trigger()
+    window.commands["demo"].trigger()
     assert window.demo is not None and window.demo.isVisible()
     window.demo.close()
 
@@ -541,3 +541,27 @@ def test_event_loop_never_stalls_during_a_full_ladder(qtbot, make_window, source
         )
     assert cpu < 100, f"the UI thread worked {cpu:.0f} ms without returning to the event loop"
     assert wall < 2000, f"the UI thread was unresponsive for {wall:.0f} ms"
+
+
+# ------------------------------------------------------------------------------------------------ commands
+
+
+def test_menus_and_toolbar_are_built_from_the_action_table(window, small_png, qtbot):
+    def walk(menu):
+        for action in menu.actions():
+            yield action
+            if action.menu() is not None:
+                yield from walk(action.menu())
+
+    in_menus = {a for top in window.menuBar().actions() for a in [top, *walk(top.menu())]}
+    table = window.commands
+    assert set(table.actions.values()) <= in_menus  # every command can be found in a menu
+    assert set(window.quality_actions.values()) <= in_menus
+    assert set(window.toolbar.actions()) - set(window.quality_actions.values()) <= set(table.actions.values()) | {
+        a for a in window.toolbar.actions() if a.isSeparator() or a.text() == ""
+    }
+    assert [table[n].isEnabled() for n in ("export_lci", "export_json", "info", "stop")] == [False] * 4
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    assert [table[n].isEnabled() for n in ("export_lci", "export_json", "info", "stop")] == [True, True, False, False]
+    assert table["settings"].iconText() == "Weights…" and table["settings"].text() == "&Settings…"

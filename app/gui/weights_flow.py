@@ -1,0 +1,204 @@
+"""Which weights the window compresses with: the Settings choice, the no-weights banner, and downloads.
+
+Switching is all or nothing: a choice that cannot be used, or a download that fails or is
+cancelled, leaves the previous weights in place and says so. A CompressAI choice that is not in
+the cache downloads first (in the worker's "weights" lane, with a progress dialog); `switched`
+fires once the new weights are in use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lci_studio.codec.weights import CompressAISource, WeightsError, WeightSource, open_weight_source
+from lci_studio.gui.dialogs import SettingsDialog
+from lci_studio.gui.worker import CodecWorker, readable
+from lci_studio.session import Session
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QWidget
+
+
+class WeightsFlow(QObject):
+    """The weight source of `session`, chosen in Settings and remembered in `settings`.
+
+    Widgets for the window to place: `banner` (shown while there are no weights) and `label`
+    (the status-bar note of the weights in use). `dialog` is the download's progress dialog.
+    """
+
+    switched = Signal(object)  # the WeightSource now in use, after a choice (not at start)
+
+    def __init__(
+        self,
+        parent: QWidget,
+        session: Session,
+        worker: CodecWorker,
+        settings: QSettings,
+        *,
+        opener: Callable = open_weight_source,
+        say: Callable[[str], None],
+        show_error: Callable[[str, str], None],
+    ) -> None:
+        super().__init__(parent)
+        self._parent, self._session, self._worker, self._settings = parent, session, worker, settings
+        self._opener, self._say, self._show_error = opener, say, show_error
+        self.dialog: QProgressDialog | None = None
+        self._job: int | None = None
+        self._pending: tuple[WeightSource, str] | None = None  # (source being downloaded, what stays if it fails)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("banner")
+        self.banner_label = QLabel()
+        self.banner_label.setWordWrap(True)
+        self.banner_label.setTextFormat(Qt.TextFormat.PlainText)
+        button = QPushButton("Choose weights…")
+        button.clicked.connect(self.open_settings)
+        row = QHBoxLayout(self.banner)
+        row.setContentsMargins(10, 6, 10, 6)
+        row.addWidget(self.banner_label, 1)
+        row.addWidget(button)
+        self.banner.hide()
+        self.label = QLabel()
+
+        worker.jobStarted.connect(self._on_job_started)
+        worker.progress.connect(self._on_progress)
+        worker.sourceReady.connect(self._on_source_ready)
+        worker.failed.connect(self._on_failed)
+        worker.jobFinished.connect(self._on_job_finished)
+
+    # ------------------------------------------------------------------------------------ choosing
+
+    def start(self, source: WeightSource | None) -> None:
+        """At start: `source` (from the command line), else the choice saved in Settings."""
+        if source is not None:
+            self._adopt(source, persist=False)
+            return
+        spec = str(self._settings.value("weights/spec", "bundled") or "bundled")
+        metric = str(self._settings.value("weights/metric", "mse") or "mse")
+        try:
+            self._adopt(self.source_for(spec, metric), persist=False)
+        except WeightsError as exc:
+            self.show_missing(readable(exc))
+
+    def source_for(self, spec: str, metric: str) -> WeightSource:
+        """The worker's weight source for a choice (cheap: nothing is loaded until a quality is needed)."""
+        return self._worker.source(spec, metric, self._opener)
+
+    def open_settings(self) -> None:
+        spec = str(self._settings.value("weights/spec", "bundled") or "bundled")
+        metric = str(self._settings.value("weights/metric", "mse") or "mse")
+        folder = str(self._settings.value("weights/folder", "") or "")
+        dialog = SettingsDialog(spec, metric, self._parent, last_folder=folder)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        spec, metric = dialog.choice()
+        if spec not in ("bundled", "compressai"):
+            self._settings.setValue("weights/folder", spec)
+        self.apply(spec, metric)
+
+    def apply(self, spec: str, metric: str = "mse") -> bool:
+        """Switch to other weights; on any failure keep the previous ones and say why. True when switched now."""
+        current = self._session.source
+        previous = current.describe() if current is not None else "no weights"
+        try:
+            source = self.source_for(spec, metric)
+        except WeightsError as exc:
+            self._show_error("Could not use these weights", f"{exc}\n\nStill using {previous}.")
+            return False
+        if isinstance(source, CompressAISource) and not all(source.is_cached(q) for q in source.qualities()):
+            self._start_download(source, previous)
+            return False
+        self._switch_to(source)
+        return True
+
+    def show_missing(self, reason: str = "") -> None:
+        """No weights to compress with: the banner says why and offers Settings."""
+        self._session.set_source(None, reason or self._session.source_error or "No weights are selected.")
+        self.banner_label.setText(f"No weights to compress with. {self._session.source_error}")
+        palette = self.banner.palette()
+        tip, text = palette.color(QPalette.ColorRole.ToolTipBase).name(), palette.color(QPalette.ColorRole.ToolTipText)
+        self.banner.setStyleSheet(
+            f"QFrame#banner {{ background: {tip}; color: {text.name()}; }}"
+            f"QFrame#banner QLabel {{ color: {text.name()}; }}"
+        )
+        self.banner.show()
+        self.label.setText("Weights: none (see Settings)")
+        self._say("Choose weights in Settings (Ctrl+,) to compress images.")
+
+    def _adopt(self, source: WeightSource, persist: bool) -> None:
+        self._worker.keep_source(source)
+        self._session.set_source(source)
+        self.banner.hide()
+        self.label.setText(f"Weights: {source.describe()}")
+        self.label.setToolTip(source.describe())
+        if persist:
+            spec = source.kind if source.kind in ("bundled", "compressai") else source.label
+            self._settings.setValue("weights/spec", spec)
+            self._settings.setValue("weights/metric", source.metric)
+
+    def _switch_to(self, source: WeightSource) -> None:
+        self._adopt(source, persist=True)
+        self._say(f"Now using {source.describe()}.")
+        self.switched.emit(source)
+
+    # ------------------------------------------------------------------------------------ downloading
+
+    def _start_download(self, source: WeightSource, previous: str) -> None:
+        self._pending = (source, previous)
+        self._job = job = self._worker.start_download(source)
+        dialog = QProgressDialog(
+            f"Downloading {source.describe()}…", "Cancel", 0, len(source.qualities()), self._parent
+        )
+        dialog.setWindowTitle("Downloading weights")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(lambda: self._worker.cancel(job))
+        dialog.show()
+        self.dialog = dialog
+
+    def _close_dialog(self) -> None:
+        if self.dialog is not None:
+            self.dialog.blockSignals(True)
+            self.dialog.close()
+            self.dialog.deleteLater()
+            self.dialog = None
+
+    def _give_up(self) -> str:
+        """Forget the download; returns what stays in use."""
+        previous = self._pending[1] if self._pending else "the previous weights"
+        self._pending = None
+        self._close_dialog()
+        return previous
+
+    def _on_job_started(self, job_id: int, kind: str, total: int) -> None:
+        if job_id == self._job and self.dialog is not None:
+            self.dialog.setMaximum(total)
+
+    def _on_progress(self, job_id: int, done: int, total: int, text: str) -> None:
+        if job_id != self._job or self.dialog is None:
+            return
+        self.dialog.setMaximum(total)
+        self.dialog.setValue(done)
+        if text:
+            self.dialog.setLabelText(f"{text[0].upper()}{text[1:]}…")
+
+    def _on_source_ready(self, job_id: int, source: WeightSource) -> None:
+        if job_id != self._job or self._pending is None:
+            return
+        self._pending = None
+        self._close_dialog()
+        self._switch_to(source)
+
+    def _on_failed(self, job_id: int, title: str, message: str) -> None:
+        if job_id == self._job:
+            previous = self._give_up()
+            self._show_error(title, f"{message}\n\nStill using {previous}.")
+
+    def _on_job_finished(self, job_id: int, outcome: str) -> None:
+        if job_id != self._job:
+            return
+        self._job = None
+        if outcome == "cancelled":
+            self._say(f"Download cancelled; still using {self._give_up()}.")
