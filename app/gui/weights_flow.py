@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from lci_studio.codec.weights import CompressAISource, WeightsError, WeightSource, open_weight_source
 from lci_studio.gui.dialogs import SettingsDialog
-from lci_studio.gui.worker import CodecWorker, readable
+from lci_studio.gui.worker import CodecWorker, DownloadJob, readable
 from lci_studio.session import Session
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QPalette
@@ -145,7 +145,7 @@ class WeightsFlow(QObject):
 
     def _start_download(self, source: WeightSource, previous: str) -> None:
         self._pending = (source, previous)
-        self._job = job = self._worker.start_download(source)
+        self._job = job = self._worker.start(DownloadJob(source))
         dialog = QProgressDialog(
             f"Downloading {source.describe()}…", "Cancel", 0, len(source.qualities()), self._parent
         )

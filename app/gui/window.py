@@ -13,8 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lci_studio.codec import image_io
-from lci_studio.codec.image_io import ImageReadError, RgbImage
+from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES
@@ -28,9 +27,8 @@ from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView
-from lci_studio.gui.qimage import from_qimage
 from lci_studio.gui.weights_flow import WeightsFlow
-from lci_studio.gui.worker import CodecWorker
+from lci_studio.gui.worker import CodecWorker, DecodeJob, LadderJob, LoadedImage, LoadJob
 from lci_studio.session import DecodedLci, Session, SizeBasis
 from PySide6.QtCore import QByteArray, QElapsedTimer, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage
@@ -88,6 +86,7 @@ class MainWindow(QMainWindow):
         self.worker.resultReady.connect(self._on_result)
         self.worker.baselinesReady.connect(self._on_baselines)
         self.worker.lciDecoded.connect(self._on_lci_decoded)
+        self.worker.imageLoaded.connect(self._on_image_loaded)
         self.worker.failed.connect(self._on_failed)
         self.worker.jobFinished.connect(self._on_job_finished)
         self.view_job: int | None = None
@@ -228,7 +227,10 @@ class MainWindow(QMainWindow):
     # ================================================================================ opening
 
     def open_path(self, path: str | Path) -> bool:
-        """Open an image (compress it at every quality) or an .lci file (decode and describe it)."""
+        """Open an image (read in the worker, then compressed at every quality) or an .lci file (decoded).
+
+        False when an .lci file cannot even be read; an unreadable image is reported when the worker finds out.
+        """
         path = Path(path)
         if is_lci(path):
             try:
@@ -238,38 +240,37 @@ class MainWindow(QMainWindow):
                 return False
             self.opening.remember(path)
             return self.open_lci_bytes(data, path.name)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            image = image_io.load_rgb(path)
-        except ImageReadError as exc:
-            QApplication.restoreOverrideCursor()
-            self.show_error("Could not open the image", str(exc))
-            return False
-        QApplication.restoreOverrideCursor()
-        self.opening.remember(path)
-        self.show_image(image, path)
+        self._start_view_job(LoadJob(path=path))
         return True
 
     def open_qimage(self, qimage: QImage, name: str) -> bool:
-        """A picture without a file (pasted, dropped): its ratios are measured against raw RGB."""
-        try:
-            image = from_qimage(qimage, name)
-        except ImageReadError as exc:
-            self.show_error("Could not open the pasted image", str(exc))
-            return False
-        self.show_image(image, basis=SizeBasis.of(image, origin=f"{name.split()[0]}, no file"))
+        """A picture without a file (pasted, dropped), converted in the worker; measured against raw RGB."""
+        self._start_view_job(LoadJob(qimage=QImage(qimage), name=name))
         return True
+
+    def _start_view_job(self, job: LoadJob | LadderJob | DecodeJob) -> None:
+        """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so."""
+        if self.session.pending and not isinstance(job, LadderJob):
+            self.session.finish("cancelled")
+        self.view_job = self.worker.start(job)
+        self.commands.update()
+
+    def _on_image_loaded(self, job_id: int, loaded: LoadedImage) -> None:
+        if job_id != self.view_job:
+            return
+        if loaded.path is not None:
+            self.opening.remember(loaded.path)
+        self.show_image(loaded.image, loaded.path, loaded.basis)
 
     def paste(self) -> bool:
         """Open what the clipboard holds: an image, a file URL, or a path as text."""
         return self.opening.paste()
 
     def open_lci_bytes(self, data: bytes, name: str) -> bool:
-        sources = [self.session.source] if self.session.source is not None else []
+        sources = (self.session.source,) if self.session.source is not None else ()
         self.session.open_loading(f"Decoding {name}…")
         self.setWindowTitle(f"{name} — LCI Studio")
-        self.view_job = self.worker.start_decode(data, name, sources)
-        self.commands.update()
+        self._start_view_job(DecodeJob(data, name, sources))
         return True
 
     def show_image(self, image: RgbImage, path: Path | None = None, basis: SizeBasis | None = None) -> None:
@@ -288,7 +289,7 @@ class MainWindow(QMainWindow):
         if session.image is None or session.source is None:
             return
         qualities = tuple(session.source.qualities())
-        self.view_job = self.worker.start_ladder(session.image, session.source, baselines=self._with_baselines)
+        self._start_view_job(LadderJob(session.image, session.source, baselines=self._with_baselines))
         session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
         self.say(
             f"Compressing {session.image.name} at {len(qualities)} quality levels"
@@ -321,7 +322,7 @@ class MainWindow(QMainWindow):
         if job_id != self.view_job:
             return
         self._job_total, self._job_done = total, 0
-        self._job_text = {"ladder": "", "decode": "decoding"}.get(kind, kind)
+        self._job_text = {"ladder": "", "decode": "decoding", "load": "opening"}.get(kind, kind)
         self._job_clock.start()
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(0)

@@ -163,13 +163,13 @@ def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, sm
     window.resultAdded.connect(accepted.append)
 
     window.open_path(first)
-    first_job = window.view_job
     qtbot.waitUntil(lambda: len(window.session.results) >= 1, timeout=LADDER_TIMEOUT_MS)
+    first_job = window.view_job  # the first picture's ladder (its reading was a job of its own)
     window.open_path(second)
-    second_job = window.view_job
-    assert second_job != first_job
     accepted.clear()
     wait_ladder(qtbot, window)
+    second_job = window.view_job
+    assert second_job != first_job
     qtbot.waitUntil(lambda: first_job in outcomes and second_job in outcomes, timeout=LADDER_TIMEOUT_MS)
 
     assert outcomes[first_job] == "cancelled"
@@ -268,7 +268,8 @@ def test_export_png_csv_json_and_plot(qtbot, window, small_png, tmp_path):
 def test_corrupt_image_and_corrupt_lci_give_error_dialogs(qtbot, window, small_png, tmp_path, dialogs):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    assert not window.open_path(bad)
+    window.open_path(bad)  # read in the worker: the error arrives from there
+    qtbot.waitUntil(lambda: bool(dialogs.errors) and not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
     assert dialogs.errors[-1][1] == "Could not open the image"
     assert "broken.png" in dialogs.errors[-1][2]
 
@@ -347,6 +348,7 @@ def test_missing_bundled_weights_are_explained_and_settings_fix_it(qtbot, make_w
     assert window.weights.banner.isVisible()
     assert "No bundled weights are installed" in window.weights.banner_label.text()
     window.open_path(small_png())
+    qtbot.waitUntil(lambda: window.session.image is not None, timeout=LADDER_TIMEOUT_MS)
     assert window.session.image is not None and window.session.results == {}
     assert "Settings" in window.compare.tile(3).overlay.text()
 
@@ -446,6 +448,7 @@ def test_paste_and_drop_open_images(qtbot, window, small_png):
     data = np.ascontiguousarray(pixels)
     QApplication.clipboard().setImage(QImage(data.data, 64, 48, 64 * 3, QImage.Format.Format_RGB888).copy())
     assert window.paste()
+    qtbot.waitUntil(lambda: window.session.image is not None, timeout=LADDER_TIMEOUT_MS)
     assert window.session.image.name == "pasted image"
     assert np.array_equal(window.session.image.pixels, pixels)
     wait_ladder(qtbot, window)
@@ -458,6 +461,7 @@ def test_paste_and_drop_open_images(qtbot, window, small_png):
         QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.session.image.name != "pasted image", timeout=LADDER_TIMEOUT_MS)
     assert window.session.image.name == "dropped.png"
     wait_ladder(qtbot, window)
 
