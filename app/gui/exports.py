@@ -7,11 +7,9 @@ files; a failure becomes a dialog and the window keeps running.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-import lci_studio
 from lci_studio.codec import image_io, report
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.qimage import to_qimage
@@ -58,12 +56,16 @@ class Exports:
         return bool(self._write([(Path(path), lambda p: image_io.save_png(p, pixels))]))
 
     def csv(self, path: str | Path) -> bool:
-        text = report.rd_csv(self._session.results.values(), self._session.baselines)
+        """What `lci compare --csv` writes for the same picture."""
+        text = report.comparison_csv(self._session.results.values(), self._session.baselines)
         return self._write_text(Path(path), text)
 
     def json(self, path: str | Path) -> bool:
-        data = report.rd_json(self._session.results.values(), "bmshj2018-factorized", self._json_description())
-        return self._write_text(Path(path), json.dumps(data, indent=2) + "\n")
+        """What `lci compare --json` writes for the same picture and weights (but for the timings)."""
+        session = self._session
+        weights = session.source.describe() if session.source is not None else "unknown weights"
+        document = report.comparison_json(session.results.values(), session.baselines, session.image, weights)
+        return self._write_text(Path(path), report.json_text(document))
 
     def plot(self, path: str | Path) -> bool:
         return bool(self._write([(Path(path), lambda p: self._plot.export_png(p))]))
@@ -116,12 +118,6 @@ class Exports:
         if session.decoded is not None:
             return Path(session.decoded.name).stem
         return "image"
-
-    def _json_description(self) -> str:
-        session = self._session
-        name = session.image.name if session.image else "image"
-        weights = session.source.describe() if session.source is not None else "unknown weights"
-        return f"LCI Studio {lci_studio.__version__} on {name}, {weights}"
 
     def _export_dir(self) -> str:
         path = self._session.image_path

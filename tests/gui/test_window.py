@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gc
 import json
 import time
@@ -249,7 +250,7 @@ def test_export_png_csv_json_and_plot(qtbot, window, small_png, tmp_path):
 
     assert window.exports.json(tmp_path / "rd.json")
     data = json.loads((tmp_path / "rd.json").read_text())
-    assert set(data) == {"name", "description", "results"}
+    assert {"name", "description", "results"} <= set(data)  # CompressAI's shape, plus what `lci compare` adds
     assert set(data["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
     assert data["results"]["bpp"] == pytest.approx([window.session.results[q].bpp for q in range(1, 9)])
 
@@ -260,6 +261,31 @@ def test_export_png_csv_json_and_plot(qtbot, window, small_png, tmp_path):
 
     assert window.exports.plot(tmp_path / "rd.png")
     assert load_rgb(tmp_path / "rd.png").width >= 600
+
+
+def test_export_json_is_what_lci_compare_writes(qtbot, make_window, source, ladder_dir, small_png, tmp_path, capsys):
+    from lci_studio.cli import main as lci
+
+    picture = small_png("same.png")
+    window = make_window(source, baselines=True)
+    window.open_path(picture)
+    wait_ladder(qtbot, window)
+    assert window.session.baselines
+    assert window.exports.json(tmp_path / "window.json") and window.exports.csv(tmp_path / "window.csv")
+    argv = ["compare", str(picture), "--weights", str(ladder_dir), "--json", str(tmp_path / "cli.json")]
+    assert lci([*argv, "--csv", str(tmp_path / "cli.csv")]) == 0
+    capsys.readouterr()
+    documents = [json.loads((tmp_path / f"{face}.json").read_text()) for face in ("window", "cli")]
+    for document in documents:
+        for key in ("encoding_time", "decoding_time"):  # measured again by each run
+            assert len(document["results"].pop(key)) == 8
+    assert documents[0] == documents[1]
+    assert documents[0]["baselines"]["JPEG"]["settings"]
+    tables = []
+    for face in ("window", "cli"):
+        rows = list(csv.DictReader((tmp_path / f"{face}.csv").read_text().splitlines()))
+        tables.append([{k: v for k, v in row.items() if not k.endswith("_seconds")} for row in rows])
+    assert tables[0] == tables[1] and len(tables[0]) > 8
 
 
 # ---------------------------------------------------------------------------------------------- failures

@@ -1,9 +1,6 @@
-"""The session model on its own: real measured results, no Qt anywhere."""
+"""The session model on its own: real measured results, no Qt (tests/test_layering.py checks it loads none)."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import pytest
 from lci_studio.codec.image_io import RgbImage
@@ -40,16 +37,6 @@ class Recorder:
 
     def names(self) -> list[str]:
         return [name for name, _ in self.seen]
-
-
-def test_session_imports_no_qt():
-    code = (
-        "import sys, lci_studio.session; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]; "
-        "print(bad); sys.exit(1 if bad else 0)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_opening_an_image_resets_the_previous_subject(results):
