@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from lci_studio.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
-from lci_studio.codec.lci_format import unpack_lci
 from lci_studio.codec.model import FactorizedPrior
 from lci_studio.codec.report import number_text
 
@@ -124,9 +123,9 @@ def picture_extent(result: QualityResult) -> tuple[float, float, float, float]:
 
     The encoder pads the picture (centred) to a multiple of 16 pixels (64 in version-1 files),
     so the grid can be a little larger than the picture; a map drawn over this extent has the
-    picture's own aspect. The file's header says where the picture sits.
+    picture's own aspect. The header the encoder wrote says where the picture sits.
     """
-    header = unpack_lci(result.lci)[0]
+    header = result.header
     block = FactorizedPrior.downsampling
     return header.pad_left / block, header.pad_top / block, header.width / block, header.height / block
 

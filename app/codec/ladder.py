@@ -15,6 +15,7 @@ import torch
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.cancel import CancelledError as CancelledError  # what encode_ladder raises on cancel
 from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.lci_format import LciHeader
 from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
 from lci_studio.codec.model import ModelInfo
 from lci_studio.codec.pipeline import decode_lci, encode_image, latent_bits
@@ -40,6 +41,7 @@ class QualityResult:
     ratio_to_input: float | None  # input file bytes / file bytes
     bits_per_channel: np.ndarray  # (M,) Σ -log2 p of each latent channel
     bit_map: np.ndarray  # (M, h, w) -log2 p per latent element
+    header: LciHeader  # what the encoder wrote at the head of `lci` (where the picture sits in the padding)
 
     @property
     def quality(self) -> int:
@@ -82,6 +84,7 @@ def measure_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) 
         ratio_to_input=(image.source_bytes / size) if image.source_bytes else None,
         bits_per_channel=bit_map.reshape(bit_map.shape[0], -1).sum(axis=1).astype(np.float64),
         bit_map=bit_map,
+        header=encoded.header,
     )
 
 

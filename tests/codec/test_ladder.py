@@ -128,6 +128,16 @@ def test_bpp_is_from_the_real_file(results, image):
     assert bpps == sorted(bpps) and len(set(bpps)) == len(bpps), f"larger latents cost more bits: {bpps}"
 
 
+def test_each_result_carries_the_header_it_was_made_with(results, image):
+    for result in results:
+        assert result.header == pipeline.read_header(result.lci)
+        assert (result.header.quality, result.header.width, result.header.height) == (
+            result.quality,
+            image.width,
+            image.height,
+        )
+
+
 def test_estimated_bpp_is_close_to_real(results, image):
     pixels = image.width * image.height
     overhead = (HEADER_SIZE + CRC_SIZE + 4) * 8 / pixels  # container + at most one partly filled rANS word
