@@ -27,10 +27,11 @@ from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView
+from lci_studio.gui.progress import JobProgress
 from lci_studio.gui.weights_flow import WeightsFlow
 from lci_studio.gui.worker import CodecWorker, DecodeJob, LadderJob, LoadedImage, LoadJob
 from lci_studio.session import DecodedLci, Session, SizeBasis
-from PySide6.QtCore import QByteArray, QElapsedTimer, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import (
     QApplication,
@@ -39,9 +40,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -90,10 +89,6 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.jobFinished.connect(self._on_job_finished)
         self.view_job: int | None = None
-        self._job_clock = QElapsedTimer()
-        self._job_text = ""
-        self._job_total = 0
-        self._job_done = 0
         self.demo = None
         self.lci_info_dialog: LciInfoDialog | None = None
 
@@ -135,10 +130,6 @@ class MainWindow(QMainWindow):
         events.selection_changed.connect(self._on_selection)
         self.weights.start(source)
         self.session.select(self.session.selected)
-
-        self._tick = QTimer(self)
-        self._tick.setInterval(200)
-        self._tick.timeout.connect(self._update_progress_text)
 
     # ================================================================================ construction
 
@@ -192,16 +183,8 @@ class MainWindow(QMainWindow):
     def _build_statusbar(self) -> None:
         status = self.statusBar()
         status.addWidget(self.status_label, 1)
-        self.progress = QProgressBar()
-        self.progress.setFixedWidth(340)
-        self.progress.setTextVisible(True)
-        self.progress.hide()
-        self.stop_button = QToolButton()
-        self.stop_button.setDefaultAction(self.commands["stop"])
-        self.stop_button.setText("Stop")
-        self.stop_button.hide()
+        self.progress = JobProgress(self.commands["stop"])
         status.addPermanentWidget(self.progress)
-        status.addPermanentWidget(self.stop_button)
         status.addPermanentWidget(self.weights.label)
 
     def _restore_settings(self) -> None:
@@ -319,36 +302,13 @@ class MainWindow(QMainWindow):
         return self.view_job is not None and self.worker.is_current(self.view_job)
 
     def _on_job_started(self, job_id: int, kind: str, total: int) -> None:
-        if job_id != self.view_job:
-            return
-        self._job_total, self._job_done = total, 0
-        self._job_text = {"ladder": "", "decode": "decoding", "load": "opening"}.get(kind, kind)
-        self._job_clock.start()
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(0)
-        self.progress.show()
-        self.stop_button.show()
-        self._tick.start()
-        self._update_progress_text()
-        self.commands.update()
+        if job_id == self.view_job:
+            self.progress.start(kind, total)
+            self.commands.update()
 
     def _on_progress(self, job_id: int, done: int, total: int, text: str) -> None:
-        if job_id != self.view_job:
-            return
-        self._job_done, self._job_total, self._job_text = done, total, text
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self._update_progress_text()
-
-    def _update_progress_text(self) -> None:
-        if not self.progress.isVisible() and not self._tick.isActive():
-            return
-        elapsed = self._job_clock.elapsed() / 1000 if self._job_clock.isValid() else 0.0
-        text = f"{self._job_done}/{self._job_total} · {elapsed:.1f} s"
-        if self._job_text:
-            text += f" · {self._job_text}"
-        self.progress.setToolTip(f"{self._job_done} of {self._job_total} done, {elapsed:.1f} s so far")
-        self.progress.setFormat(text)
+        if job_id == self.view_job:
+            self.progress.step(done, total, text)
 
     def _on_result(self, job_id: int, result: QualityResult) -> None:
         if job_id != self.view_job or self.session.image is None:
@@ -381,10 +341,7 @@ class MainWindow(QMainWindow):
     def _on_job_finished(self, job_id: int, outcome: str) -> None:
         if job_id != self.view_job:
             return
-        self._tick.stop()
-        self.progress.hide()
-        self.stop_button.hide()
-        elapsed = self._job_clock.elapsed() / 1000 if self._job_clock.isValid() else 0.0
+        elapsed = self.progress.finish()
         if outcome != "failed":  # a failure was told to the session with its title
             self.session.finish(outcome)
         if outcome == "done" and self.session.image is not None:
@@ -487,7 +444,7 @@ class MainWindow(QMainWindow):
             self.demo.close()
         if self.lci_info_dialog is not None:
             self.lci_info_dialog.close()
-        self._tick.stop()
+        self.progress.finish()
         self.worker.shutdown()
         super().closeEvent(event)
 

@@ -1,0 +1,61 @@
+"""The status bar's job meter: a progress bar that says done/total, seconds so far and what is happening,
+and the Stop button beside it; both shown only while a job for what is shown runs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
+
+TEXTS = {"ladder": "", "decode": "decoding", "load": "opening"}  # what a job kind is doing, before it says
+
+
+class JobProgress(QWidget):
+    """Shown by `start`, fed by `step`, hidden by `finish` (which returns the seconds the job took)."""
+
+    def __init__(self, stop: QAction, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(340)
+        self.bar.setTextVisible(True)
+        self.stop_button = QToolButton()
+        self.stop_button.setDefaultAction(stop)
+        self.stop_button.setText("Stop")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.bar)
+        row.addWidget(self.stop_button)
+        self._clock = QElapsedTimer()
+        self._done, self._total, self._text = 0, 0, ""
+        self._tick = QTimer(self)  # the seconds go on counting between steps
+        self._tick.setInterval(200)
+        self._tick.timeout.connect(self._update_text)
+        self.hide()
+
+    def start(self, kind: str, total: int) -> None:
+        self._clock.start()
+        self.show()
+        self._tick.start()
+        self.step(0, total, TEXTS.get(kind, kind))
+
+    def step(self, done: int, total: int, text: str) -> None:
+        self._done, self._total, self._text = done, total, text
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        self._update_text()
+
+    def finish(self) -> float:
+        self._tick.stop()
+        self.hide()
+        return self.elapsed()
+
+    def elapsed(self) -> float:
+        return self._clock.elapsed() / 1000 if self._clock.isValid() else 0.0
+
+    def _update_text(self) -> None:
+        elapsed = self.elapsed()
+        text = f"{self._done}/{self._total} · {elapsed:.1f} s"
+        if self._text:
+            text += f" · {self._text}"
+        self.bar.setToolTip(f"{self._done} of {self._total} done, {elapsed:.1f} s so far")
+        self.bar.setFormat(text)
