@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from lci_studio.codec.insight import format_kb, format_psnr, format_ratio
 from lci_studio.codec.model import QUALITIES
+from lci_studio.gui.qimage import to_qimage
 from lci_studio.session import Session
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -31,13 +32,6 @@ DIM = QColor("#5c636a")
 ACCENT = QColor("#f76707")
 
 
-def _rgb_image(pixels: np.ndarray) -> QImage:
-    """A QImage owning a copy of H×W×3 uint8 pixels."""
-    data = np.ascontiguousarray(pixels, dtype=np.uint8)
-    height, width = data.shape[:2]
-    return QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-
-
 class _Canvas(QWidget):
     """Draws one picture as large as fits, aspect kept; sharp pixels when enlarged 2× or more."""
 
@@ -47,7 +41,7 @@ class _Canvas(QWidget):
         self.setMinimumSize(200, 150)
 
     def set_pixels(self, pixels: np.ndarray | None) -> None:
-        self._image = None if pixels is None else _rgb_image(pixels)
+        self._image = None if pixels is None else to_qimage(pixels)
         self.update()
 
     def image_rect(self) -> QRect:
