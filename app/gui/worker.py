@@ -228,7 +228,7 @@ class _Runner(_JobSignals):
             basis = SizeBasis.of(image, job.path)
         else:
             image = from_qimage(job.qimage if job.qimage is not None else QImage(), job.name)
-            basis = SizeBasis.of(image, origin=f"{job.name.split()[0]}, no file")
+            basis = SizeBasis.of(image)  # the name says pasted or dropped; the caption says "no file"
         if run.cancel():
             raise CancelledError()
         self.imageLoaded.emit(run.job_id, LoadedImage(image, job.path, basis))

@@ -57,7 +57,7 @@ def test_pasted_pixels_are_measured_against_raw_rgb_and_keep_alpha_rule(qtbot):
     result = loaded[0][1]
     assert np.array_equal(result.image.pixels, pixels) and result.path is None
     assert result.basis.label == "raw RGB" and result.basis.bytes == 20 * 30 * 3
-    assert result.basis.detail == "pasted, no file"
+    assert result.basis.detail == "no file" and result.image.name == "pasted image"
     # composited on white by image_io's stated rule, as a file with the same alpha would be
     assert half[-1][1].image.pixels[0, 0].tolist() == [255, 127, 127]
 
