@@ -188,14 +188,14 @@ def reference_ms_ssim(original: np.ndarray, reconstruction: np.ndarray) -> float
 
 @pytest.mark.parametrize(("height", "width"), [(1, 1), (40, 50), (161, 170), (300, 530)])
 def test_banded_ms_ssim_equals_pytorch_msssim(height, width):
-    """ms_ssim_rgb works a channel and a band of rows at a time (bounded memory); the value must not change."""
+    """ms_ssim_rgb works in float32, a channel and a band of rows at a time: within 1e-5 of the float64 value."""
     rng = np.random.default_rng(height)
     original = make_photo(height, width, seed=1)
     noisy = np.clip(original.astype(int) + rng.integers(-25, 26, original.shape), 0, 255).astype(np.uint8)
     value = ms_ssim_rgb(original, noisy)
-    assert value == pytest.approx(reference_ms_ssim(original, noisy), abs=1e-12)
+    assert value == pytest.approx(reference_ms_ssim(original, noisy), abs=1e-5)
     assert 0 < value < 1
-    assert ms_ssim_rgb(original, original) == pytest.approx(1.0, abs=1e-12)
+    assert ms_ssim_rgb(original, original) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_psnr_is_exact():
