@@ -1,0 +1,40 @@
+"""Ctrl-C in a terminal: `lci` answers with one line and exit status 130, whenever it comes.
+
+Finding 4 of issue 15: in the first seconds (while torch is imported) Ctrl-C printed a
+KeyboardInterrupt traceback. The installed `lci` script is run as a user runs it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import make_photo
+
+LCI = Path(sys.executable).with_name("lci")
+
+
+@pytest.mark.skipif(not LCI.exists() and shutil.which("lci") is None, reason="the lci script is not installed")
+@pytest.mark.parametrize("delay", [0.3, 4.0])  # while importing torch; in the middle of the work
+def test_ctrl_c_gives_one_line_and_130(tmp_path, delay):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(make_photo(1200, 1600, seed=3)).save(photo)
+    out = tmp_path / "rd.json"
+    process = subprocess.Popen(
+        [str(LCI if LCI.exists() else shutil.which("lci")), "compare", str(photo), "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(delay)
+    assert process.poll() is None, "the command ended before it could be interrupted: make it longer"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines() == ["lci: interrupted"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]  # no output, no temp file left
