@@ -38,10 +38,11 @@ def ms_ssim_rgb(original: np.ndarray, reconstruction: np.ndarray, cancel: Cancel
 
     The value of `pytorch_msssim.ms_ssim` (the mean of the per-channel values), computed in
     float32 with bounded memory: within 1e-5 of the float64 value and 3-4× faster (768×512,
-    one thread: 0.09 s instead of 0.30-0.35 s), which is what made the demo wait for its numbers. Pixels are centred on their band's mean before the
-    local moments are taken, so the variances lose little precision to cancellation. Each scale's SSIM
-    and contrast terms are means of local maps, summed one channel and one band of rows at a
-    time: a 24-MP photo needs a few hundred MB instead of about 9 GB.
+    one thread: 0.09 s instead of 0.30-0.35 s), which is what made the demo wait for its
+    numbers. Pixels are centred on their band's mean before the local moments are taken, so
+    the variances lose little precision to cancellation. Each scale's SSIM and contrast terms
+    are means of local maps, summed one channel and one band of rows at a time: a 24-MP photo
+    needs a few hundred MB instead of about 9 GB.
 
     Images too small for five scales (under 161 px on a side) are reflected up to that size
     so that small thumbnails still get a number instead of an error. `cancel` is polled per band.
