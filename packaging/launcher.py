@@ -12,13 +12,12 @@ import sys
 
 
 def main() -> int:
+    """The console scripts' own targets (pyproject.toml), so both builds behave alike (Ctrl-C included)."""
+    from lci_studio import entry_points
+
     if os.path.basename(sys.argv[0]) in {"lci", "lci.exe"}:
-        from lci_studio.cli import main as cli_main
-
-        return cli_main()
-    from lci_studio.gui.main import main as studio_main
-
-    return studio_main()
+        return entry_points.lci()
+    return entry_points.lci_studio()
 
 
 if __name__ == "__main__":
