@@ -132,7 +132,7 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("settings", "&Settings…", w.weights.open_settings, key.Preferences, "Choose the weights",
                    icon_text="Weights…", role=QAction.MenuRole.PreferencesRole),
         ActionSpec("quit", "&Quit", w.close, key.Quit, role=QAction.MenuRole.QuitRole),
-        ActionSpec("stop", "S&top", w.stop, "Esc", "Stop computing", enabled=w.computing),
+        ActionSpec("stop", "S&top", w.jobs.stop, "Esc", "Stop computing", enabled=w.jobs.computing),
         ActionSpec("fit", "&Fit to View", w.compare.fit, ["Ctrl+0", "F"], "Show the whole image (F)", icon_text="Fit"),
         ActionSpec("actual", "&Actual Pixels (100%)", w.compare.actual_size, "Ctrl+1",
                    "One image pixel per screen pixel", icon_text="100%"),

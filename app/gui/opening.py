@@ -1,7 +1,7 @@
 """The ways a picture or an `.lci` file gets into the window: the Open dialog, recent files,
 samples, the clipboard and drag and drop.
 
-They all end in the window's `open_path` (a file), or `open_qimage` (pixels without a file: a
+They all end in the view jobs' `open_path` (a file), or `open_qimage` (pixels without a file: a
 pasted or dropped picture, measured against raw RGB since it has no file size of its own).
 """
 
@@ -98,7 +98,7 @@ class Opening:
         if mime.hasImage():
             image = clipboard.image()
             if not image.isNull():
-                return self._window.open_qimage(image, "pasted image")
+                return self._window.jobs.open_qimage(image, "pasted image")
         text = mime.text().strip() if mime.hasText() else ""
         if text and Path(text).expanduser().is_file():
             return self._window.open_path(Path(text).expanduser())
@@ -114,7 +114,7 @@ class Opening:
         if files:
             self._window.open_path(files[0])
         elif mime.hasImage():
-            self._window.open_qimage(QImage(mime.imageData()), "dropped image")
+            self._window.jobs.open_qimage(QImage(mime.imageData()), "dropped image")
 
     @staticmethod
     def _local_files(mime: QMimeData) -> list[str]:

@@ -1,9 +1,9 @@
 """The LCI Studio main window: the shell around the session's panels (docks, tabs, status bar).
 
-The state is the `Session`; the panels (app/gui/panels) draw it. The window starts the
-background `CodecWorker`'s jobs for what is shown and feeds their results into the session. Its
-other jobs live beside it: the commands and their menus in actions.py, exports in exports.py, the
-weights and downloads in weights_flow.py, opening files, the clipboard and drops in opening.py.
+The state is the `Session`; the panels (app/gui/panels) draw it. The window builds them and
+keeps the status bar in step with the selection; its other jobs live beside it: the jobs behind
+what is shown in view_jobs.py, the commands and their menus in actions.py, exports in exports.py,
+the weights and downloads in weights_flow.py, opening files, the clipboard and drops in opening.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES
@@ -21,18 +20,19 @@ from lci_studio.codec.weights import WeightSource, open_weight_source
 from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, quality_actions, window_actions
 from lci_studio.gui.dialogs import LciInfoDialog, about_html
 from lci_studio.gui.exports import Exports
-from lci_studio.gui.opening import Opening, is_lci, resources_dir
+from lci_studio.gui.opening import Opening, resources_dir
 from lci_studio.gui.panels.compare import CompareView, ViewSync
 from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView
 from lci_studio.gui.progress import JobProgress
+from lci_studio.gui.view_jobs import ViewJobs
 from lci_studio.gui.weights_flow import WeightsFlow
-from lci_studio.gui.worker import CodecWorker, DecodeJob, LadderJob, LoadedImage, LoadJob
-from lci_studio.session import DecodedLci, Session, SizeBasis
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage
+from lci_studio.gui.worker import CodecWorker
+from lci_studio.session import Session
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -56,14 +56,10 @@ def app_icon() -> QIcon:
 
 class MainWindow(QMainWindow):
     """The window. Its state is `session` (picture, weights, results, selection; see `Session`),
-    which every panel draws; besides it `view_job` (id of the job whose results are shown), the
-    panels `compare`, `split`, `rd_plot`, `latent_view`, `explanation`, `demo` (None until opened),
-    and `commands` (the action table), `exports`, `weights`, `opening`.
+    which every panel draws: `compare`, `split`, `rd_plot`, `latent_view`, `explanation`, `demo`
+    (None until opened). Beside them: `jobs` (what is being computed for the session), `commands`
+    (the action table), `exports`, `weights`, `opening`, and `worker`.
     """
-
-    resultAdded = Signal(object)  # QualityResult accepted for the current image
-    ladderFinished = Signal(str)  # outcome of the current image's ladder job
-    lciOpened = Signal(object)  # DecodedLci
 
     def __init__(
         self,
@@ -76,19 +72,9 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
-        self._with_baselines = baselines
         selected = int(self.settings.value("view/selected", 4) or 4)
         self.session = Session(selected if selected in QUALITIES else 4)
         self.worker = CodecWorker(self)
-        self.worker.jobStarted.connect(self._on_job_started)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.resultReady.connect(self._on_result)
-        self.worker.baselinesReady.connect(self._on_baselines)
-        self.worker.lciDecoded.connect(self._on_lci_decoded)
-        self.worker.imageLoaded.connect(self._on_image_loaded)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.jobFinished.connect(self._on_job_finished)
-        self.view_job: int | None = None
         self.demo = None
         self.lci_info_dialog: LciInfoDialog | None = None
 
@@ -100,7 +86,8 @@ class MainWindow(QMainWindow):
         self.weights = WeightsFlow(
             self, self.session, self.worker, self.settings, opener=opener, say=self.say, show_error=self.show_error
         )
-        self.weights.switched.connect(lambda _source: self._start_ladder())
+        self.jobs = ViewJobs(self, baselines)
+        self.weights.switched.connect(lambda _source: self.jobs.restart())
         self._build_views()
         self.exports = Exports(self, self.session, self.settings, self.rd_plot, self.say, self.show_error)
         self.opening = Opening(self)
@@ -125,8 +112,9 @@ class MainWindow(QMainWindow):
 
         events = self.session.events
         events.opened.connect(self._on_opened)
-        for event in (events.ladder_started, events.result_added, events.baselines_changed, events.finished):
+        for event in (events.ladder_started, events.baselines_changed, events.decoded, events.finished):
             event.connect(lambda _value: self.commands.update())
+        events.result_added.connect(self._on_result_added)
         events.selection_changed.connect(self._on_selection)
         self.weights.start(source)
         self.session.select(self.session.selected)
@@ -210,77 +198,12 @@ class MainWindow(QMainWindow):
     # ================================================================================ opening
 
     def open_path(self, path: str | Path) -> bool:
-        """Open an image (read in the worker, then compressed at every quality) or an .lci file (decoded).
-
-        False when an .lci file cannot even be read; an unreadable image is reported when the worker finds out.
-        """
-        path = Path(path)
-        if is_lci(path):
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                self.show_error("Could not open the .lci file", f"{path}: {exc.strerror or exc}")
-                return False
-            self.opening.remember(path)
-            return self.open_lci_bytes(data, path.name)
-        self._start_view_job(LoadJob(path=path))
-        return True
-
-    def open_qimage(self, qimage: QImage, name: str) -> bool:
-        """A picture without a file (pasted, dropped), converted in the worker; measured against raw RGB."""
-        self._start_view_job(LoadJob(qimage=QImage(qimage), name=name))
-        return True
-
-    def _start_view_job(self, job: LoadJob | LadderJob | DecodeJob) -> None:
-        """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so."""
-        if self.session.pending and not isinstance(job, LadderJob):
-            self.session.finish("cancelled")
-        self.view_job = self.worker.start(job)
-        self.commands.update()
-
-    def _on_image_loaded(self, job_id: int, loaded: LoadedImage) -> None:
-        if job_id != self.view_job:
-            return
-        if loaded.path is not None:
-            self.opening.remember(loaded.path)
-        self.show_image(loaded.image, loaded.path, loaded.basis)
+        """Open an image (compressed at every quality) or an .lci file (decoded); see ViewJobs.open_path."""
+        return self.jobs.open_path(path)
 
     def paste(self) -> bool:
         """Open what the clipboard holds: an image, a file URL, or a path as text."""
         return self.opening.paste()
-
-    def open_lci_bytes(self, data: bytes, name: str) -> bool:
-        sources = (self.session.source,) if self.session.source is not None else ()
-        self.session.open_loading(f"Decoding {name}…")
-        self.setWindowTitle(f"{name} — LCI Studio")
-        self._start_view_job(DecodeJob(data, name, sources))
-        return True
-
-    def show_image(self, image: RgbImage, path: Path | None = None, basis: SizeBasis | None = None) -> None:
-        """Show an image and start the ladder on it (the running job, if any, is cancelled)."""
-        self.session.open_image(image, path, basis)
-        self.setWindowTitle(f"{image.name} — LCI Studio")
-        if self.session.source is None:
-            self.view_job = None
-            self.session.start_ladder((), unavailable="no weights:\nchoose them in Settings")
-            self.weights.show_missing()
-        else:
-            self._start_ladder()
-
-    def _start_ladder(self) -> None:
-        session = self.session
-        if session.image is None or session.source is None:
-            return
-        qualities = tuple(session.source.qualities())
-        self._start_view_job(LadderJob(session.image, session.source, baselines=self._with_baselines))
-        session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
-        self.say(
-            f"Compressing {session.image.name} at {len(qualities)} quality levels"
-            + (", then JPEG and WebP for comparison…" if self._with_baselines else "…")
-        )
-        selected = session.selected if session.selected is not None else 4
-        if qualities and selected not in qualities:
-            session.select(min(qualities, key=lambda q: abs(q - selected)))
 
     def _on_opened(self, session: Session) -> None:
         if self.lci_info_dialog is not None:
@@ -295,71 +218,12 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         self.opening.drop(event.mimeData())
 
-    # ================================================================================ worker signals
+    # ================================================================================== view
 
-    def computing(self) -> bool:
-        """A job for what is shown is running."""
-        return self.view_job is not None and self.worker.is_current(self.view_job)
-
-    def _on_job_started(self, job_id: int, kind: str, total: int) -> None:
-        if job_id == self.view_job:
-            self.progress.start(kind, total)
-            self.commands.update()
-
-    def _on_progress(self, job_id: int, done: int, total: int, text: str) -> None:
-        if job_id == self.view_job:
-            self.progress.step(done, total, text)
-
-    def _on_result(self, job_id: int, result: QualityResult) -> None:
-        if job_id != self.view_job or self.session.image is None:
-            return  # a late result of an image that is no longer shown
-        self.session.add_result(result)
+    def _on_result_added(self, result: QualityResult) -> None:
         if result.quality == self.session.selected:
             self._on_selection(result.quality)  # its numbers for the status bar
-        self.resultAdded.emit(result)
-
-    def _on_baselines(self, job_id: int, points: list) -> None:
-        if job_id == self.view_job:
-            self.session.set_baselines(points)
-
-    def _on_lci_decoded(self, job_id: int, decoded: DecodedLci) -> None:
-        if job_id != self.view_job:
-            return
-        self.session.set_decoded(decoded)
-        self.tabs.setCurrentWidget(self.split)  # one image: show it large
-        self.show_lci_info()
-        self.say(f"{decoded.name}: {decoded.header.describe()}")
         self.commands.update()
-        self.lciOpened.emit(decoded)
-
-    def _on_failed(self, job_id: int, title: str, message: str) -> None:
-        if job_id != self.view_job:
-            return
-        self.session.finish("failed", title)
-        self.show_error(title, message)
-
-    def _on_job_finished(self, job_id: int, outcome: str) -> None:
-        if job_id != self.view_job:
-            return
-        elapsed = self.progress.finish()
-        if outcome != "failed":  # a failure was told to the session with its title
-            self.session.finish(outcome)
-        if outcome == "done" and self.session.image is not None:
-            self.say(
-                f"{self.session.image.name}: {len(self.session.results)} qualities in {elapsed:.1f} s. "
-                "Keys 1–8 pick a quality; wheel zooms, drag pans."
-            )
-        elif outcome == "cancelled":
-            self.say("Stopped.")
-        self.commands.update()
-        self.ladderFinished.emit(outcome)
-
-    def stop(self) -> None:
-        """Stop the running ladder or decoding (Esc)."""
-        if self.view_job is not None:
-            self.worker.cancel(self.view_job)
-
-    # ================================================================================== view
 
     def _on_selection(self, quality: int | None) -> None:
         """The status bar, the quality buttons and Settings follow the session's selection."""

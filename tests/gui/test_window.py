@@ -161,15 +161,15 @@ def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, sm
     outcomes: dict[int, str] = {}
     window.worker.jobFinished.connect(lambda job, outcome: outcomes.__setitem__(job, outcome))
     accepted = []
-    window.resultAdded.connect(accepted.append)
+    window.jobs.resultAdded.connect(accepted.append)
 
     window.open_path(first)
     qtbot.waitUntil(lambda: len(window.session.results) >= 1, timeout=LADDER_TIMEOUT_MS)
-    first_job = window.view_job  # the first picture's ladder (its reading was a job of its own)
+    first_job = window.jobs.view_job  # the first picture's ladder (its reading was a job of its own)
     window.open_path(second)
     accepted.clear()
     wait_ladder(qtbot, window)
-    second_job = window.view_job
+    second_job = window.jobs.view_job
     assert second_job != first_job
     qtbot.waitUntil(lambda: first_job in outcomes and second_job in outcomes, timeout=LADDER_TIMEOUT_MS)
 
@@ -221,7 +221,7 @@ def test_export_all_lci_and_reopen_shows_the_same_pixels(qtbot, window, small_pn
 
     shown = {q: window.compare.tile(q).pixels.copy() for q in range(1, 9)}
     opened = []
-    window.lciOpened.connect(opened.append)
+    window.jobs.lciOpened.connect(opened.append)
     window.open_path(out / "photo-q3.lci")
     qtbot.waitUntil(lambda: bool(opened), timeout=LADDER_TIMEOUT_MS)
     decoded = opened[0]
@@ -327,7 +327,7 @@ def test_lci_made_with_other_weights_is_refused_with_a_clear_message(qtbot, make
     for q in range(1, 9):
         (other / f"q{q}.pth.tar").write_bytes((ladder_dir / f"q{9 - q}.pth.tar").read_bytes())
     first = make_window(open_weight_source(str(ladder_dir)))
-    first.show_image(load_rgb(_png(tmp_path / "p.png")))
+    first.jobs.show_image(load_rgb(_png(tmp_path / "p.png")))
     wait_ladder(qtbot, first)
     (tmp_path / "q5.lci").write_bytes(first.session.results[5].lci)
     first.close()
