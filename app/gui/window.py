@@ -8,7 +8,6 @@ the weights and downloads in weights_flow.py, opening files, the clipboard and d
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES
+from lci_studio.codec.report import number_text
 from lci_studio.codec.weights import WeightSource, open_weight_source
 from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, quality_actions, window_actions
 from lci_studio.gui.dialogs import LciInfoDialog, about_html
@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
             self.quality_actions[quality].setChecked(True)
             result = self.session.results.get(quality)
             if result is not None:
-                psnr = "∞" if math.isinf(result.psnr) else f"{result.psnr:.2f}"
+                psnr = number_text(result.psnr, ".2f")
                 self.say(
                     f"Quality {quality}: {result.bpp:.3f} bpp, {format_kb(result.file_bytes)} "
                     f"({result.ratio_to_raw:.0f}:1 against raw), PSNR {psnr} dB, MS-SSIM {result.ms_ssim:.4f}, "

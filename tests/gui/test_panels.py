@@ -342,3 +342,21 @@ def test_demo_draws_the_picture(demo, session, results):
     demo.toggle_original()
     shot = demo._canvas.grab().toImage()
     assert np.abs(np.subtract(shown(64, 48), PHOTO[48, 64], dtype=int)).max() <= 1
+
+
+# --------------------------------------------------------------------------------------------- compare grid
+
+
+def test_tile_caption_says_what_sizes_are_measured_against(results):
+    import dataclasses
+
+    from lci_studio.gui.panels.compare import result_caption
+    from lci_studio.session import SizeBasis
+
+    result = results[0]
+    _, from_file = result_caption(result, SizeBasis.of(RgbImage(PHOTO, 20000, "photo.png")))
+    assert f"{result.file_bytes / 20000 * 100:.1f}% of original file" in from_file
+    _, pasted = result_caption(result, SizeBasis.of(RgbImage(PHOTO, None, "pasted image")))
+    assert "of raw RGB" in pasted
+    identical = dataclasses.replace(result, psnr=math.inf)
+    assert "PSNR inf dB" in result_caption(identical, None)[1]  # the one spelling of an infinite PSNR

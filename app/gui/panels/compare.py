@@ -11,13 +11,13 @@ view linking is not used (its aspect-locked links drift and recurse).
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
 from lci_studio.codec.insight import format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.report import number_text
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
@@ -33,7 +33,7 @@ def result_caption(result: QualityResult, basis: SizeBasis | None) -> tuple[str,
         pixels = result.reconstruction.shape[0] * result.reconstruction.shape[1]
         basis = SizeBasis(pixels * 3, "raw RGB", "")
     share = f"{format_percent(result.file_bytes / basis.bytes)} of {basis.label}"
-    psnr = "∞ dB" if math.isinf(result.psnr) else f"{result.psnr:.2f} dB"
+    psnr = f"{number_text(result.psnr, '.2f')} dB"  # an identical picture's "inf", spelled as everywhere
     title = f"Quality {result.quality}"
     details = (
         f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)} · {share}\nPSNR {psnr} · MS-SSIM {result.ms_ssim:.4f}"
@@ -235,7 +235,6 @@ class ImageTile(QFrame):
         self.view.scene().sigMouseClicked.connect(self._scene_clicked)
         self.selected = False
         self.pixels: np.ndarray | None = None
-        self.result: QualityResult | None = None
         self.update_colors()
         sync.add(self.viewbox)
 
@@ -357,7 +356,6 @@ class CompareView(QWidget):
         for key, tile in self.tiles.items():
             if key == 0:
                 continue
-            tile.result = None
             tile.set_pixels(None, "computing…" if key in pending else self.session.unavailable)
             tile.set_caption(f"Quality {key}", "")
 
@@ -365,7 +363,6 @@ class CompareView(QWidget):
         tile = self.tiles.get(result.quality)
         if tile is None:
             return
-        tile.result = result
         tile.set_pixels(result.reconstruction)
         tile.set_caption(*result_caption(result, self.session.basis))
 
@@ -405,7 +402,6 @@ class CompareView(QWidget):
 
     def _clear(self, message: str = "") -> None:
         for key, tile in self.tiles.items():
-            tile.result = None
             tile.set_pixels(None, message if key == 0 else "")
             tile.set_caption("Original" if key == 0 else f"Quality {key}", "")
 
