@@ -10,9 +10,11 @@ name; everything downstream (tables, JSON, BD, the RD plot) takes it from there.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
@@ -38,8 +40,13 @@ class BaselinePoint:
     setting: int  # the codec's own quality setting
     bpp: float
     psnr: float
-    ms_ssim: float
+    ms_ssim: float  # NaN until measured (`baseline_point(..., ms_ssim=False)`; see `with_ms_ssim`)
     file_bytes: int
+    data: bytes = field(default=b"", repr=False, compare=False)  # the file Pillow wrote: the picture on demand
+
+    @property
+    def has_ms_ssim(self) -> bool:
+        return not math.isnan(self.ms_ssim)
 
 
 def available_codecs() -> tuple[str, ...]:
@@ -58,16 +65,33 @@ def encode_classical(pixels: np.ndarray, codec: str, setting: int) -> bytes:
     return buffer.getvalue()
 
 
-def baseline_point(pixels: np.ndarray, codec: str, setting: int) -> BaselinePoint:
-    """One classical-codec point measured from the bytes Pillow writes at `setting`."""
-    data = encode_classical(pixels, codec, setting)
+def decode_classical(data: bytes) -> np.ndarray:
+    """The 8-bit RGB picture a classical file decodes to."""
     with Image.open(io.BytesIO(data)) as decoded:
-        reconstruction = np.asarray(decoded.convert("RGB"))
+        return np.asarray(decoded.convert("RGB"))
+
+
+def baseline_point(pixels: np.ndarray, codec: str, setting: int, *, ms_ssim: bool = True) -> BaselinePoint:
+    """One classical-codec point measured from the bytes Pillow writes at `setting`.
+
+    `ms_ssim=False` leaves MS-SSIM unmeasured (NaN) for a face that measures it only when shown.
+    """
+    data = encode_classical(pixels, codec, setting)
+    reconstruction = decode_classical(data)
     height, width = pixels.shape[:2]
     return BaselinePoint(
         codec, setting, len(data) * 8 / (height * width), psnr_rgb(pixels, reconstruction),
-        ms_ssim_rgb(pixels, reconstruction), len(data),
+        ms_ssim_rgb(pixels, reconstruction) if ms_ssim else math.nan, len(data), data,
     )
+
+
+def with_ms_ssim(pixels: np.ndarray, point: BaselinePoint, cancel: CancelCheck | None = None) -> BaselinePoint:
+    """`point` with its MS-SSIM measured (decoded again from its bytes; a new point)."""
+    if point.has_ms_ssim:
+        return point
+    if not point.data:
+        raise ValueError(f"{point.codec} {point.setting} carries no bytes to measure")
+    return dataclasses.replace(point, ms_ssim=ms_ssim_rgb(pixels, decode_classical(point.data), cancel))
 
 
 def baseline_curve(
@@ -79,6 +103,17 @@ def baseline_curve(
         stop_if_cancelled(cancel)
         points.append(baseline_point(pixels, codec, setting))
     return points
+
+
+def extra_settings(
+    points: Sequence[BaselinePoint], low_bpp: float | None, high_bpp: float | None
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Settings a sweep adds (before, after) when its `points` miss the ladder's [low_bpp, high_bpp]."""
+    if not points:
+        return (), ()
+    low = LOW_EXTRA if low_bpp is not None and min(p.bpp for p in points) > low_bpp else ()
+    high = HIGH_EXTRA if high_bpp is not None and max(p.bpp for p in points) < high_bpp else ()
+    return low, high
 
 
 def sweep(
@@ -93,12 +128,35 @@ def sweep(
     """A codec's RD points around a ladder: `settings`, extended where they miss [low_bpp, high_bpp].
 
     With a bpp range (the ladder's on this image), LOW_EXTRA / HIGH_EXTRA are added when the
-    sweep's ends don't reach it, so BD-rate can bracket every level. Without one the settings
-    are kept as given: `lci bench` needs the same settings on every image to average them.
+    sweep's ends don't reach it (`extra_settings`), so BD-rate can bracket every level. Without
+    one the settings are kept as given: `lci bench` needs the same settings on every image to
+    average them. The window measures the same settings a point at a time, in this order.
     """
     points = baseline_curve(pixels, codec, settings, cancel)
-    if low_bpp is not None and points and min(p.bpp for p in points) > low_bpp:
-        points = baseline_curve(pixels, codec, LOW_EXTRA, cancel) + points
-    if high_bpp is not None and points and max(p.bpp for p in points) < high_bpp:
-        points = points + baseline_curve(pixels, codec, HIGH_EXTRA, cancel)
-    return points
+    low, high = extra_settings(points, low_bpp, high_bpp)
+    return baseline_curve(pixels, codec, low, cancel) + points + baseline_curve(pixels, codec, high, cancel)
+
+
+def at_size(pixels: np.ndarray, codec: str, target_bytes: int, cancel: CancelCheck | None = None) -> BaselinePoint:
+    """The codec's setting (1…100) whose file is nearest `target_bytes`, measured (PSNR; MS-SSIM left NaN).
+
+    File size grows with the setting, so a bisection finds it in about seven encodes; the nearest
+    of the two settings around the target wins (ties: the smaller file).
+    """
+    tried: dict[int, BaselinePoint] = {}
+
+    def point(setting: int) -> BaselinePoint:
+        stop_if_cancelled(cancel)
+        if setting not in tried:
+            tried[setting] = baseline_point(pixels, codec, setting, ms_ssim=False)
+        return tried[setting]
+
+    lo, hi = 1, 100
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if point(mid).file_bytes <= target_bytes:
+            lo = mid
+        else:
+            hi = mid
+    candidates = [point(lo), point(hi)]
+    return min(candidates, key=lambda p: (abs(p.file_bytes - target_bytes), p.file_bytes))

@@ -289,6 +289,9 @@ def _size_sentence(result: QualityResult) -> str:
 
 
 def _fidelity_sentence(result: QualityResult) -> str:
+    if not result.has_ms_ssim:  # measured only when shown
+        psnr = format_psnr(result.psnr)
+        return f"The picture it gives back scores {psnr} PSNR against the original (higher is closer)."
     return (
         f"The picture it gives back scores {format_psnr(result.psnr)} PSNR and {result.ms_ssim:.3f} "
         f"MS-SSIM against the original (higher is closer; MS-SSIM 1.000 would be identical)."

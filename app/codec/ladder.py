@@ -6,6 +6,8 @@ decode → metrics); the CLI, the benchmark and the window all consume its resul
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ class QualityResult:
     bpp: float  # real: file bytes (header included) × 8 / pixels
     bpp_estimated: float  # from the model's likelihoods
     psnr: float
-    ms_ssim: float
+    ms_ssim: float  # NaN until measured (`reconstruct_quality` leaves it for later; see `with_ms_ssim`)
     encode_seconds: float
     decode_seconds: float
     ratio_to_raw: float  # raw 24-bit RGB bytes / file bytes
@@ -52,13 +54,21 @@ class QualityResult:
         return len(self.lci)
 
     @property
+    def has_ms_ssim(self) -> bool:
+        return not math.isnan(self.ms_ssim)
+
+    @property
     def active_channels(self) -> int:
         elements = self.bit_map.shape[1] * self.bit_map.shape[2]
         return int(np.sum(self.bits_per_channel / max(elements, 1) > ACTIVE_CHANNEL_BITS))
 
 
-def measure_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) -> QualityResult:
-    """Encode, decode from the bytes, and measure one quality level; `cancel` is polled all along."""
+def reconstruct_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) -> QualityResult:
+    """Encode, decode from the bytes and measure one quality level, all but MS-SSIM (NaN).
+
+    What a picture needs before it can be shown: the window draws it at once and measures
+    MS-SSIM later, only when it is shown (`with_ms_ssim`). `cancel` is polled all along.
+    """
     pixels = image.pixels
     started = time.perf_counter()
     encoded = encode_image(loaded, pixels, with_bit_map=False, cancel=cancel)
@@ -66,7 +76,7 @@ def measure_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) 
     started = time.perf_counter()
     reconstruction = decode_lci(encoded.lci, loaded, cancel=cancel)
     decode_seconds = time.perf_counter() - started
-    # The bit map is analysis for display, measured outside the timed encode.
+    # The bit map is analysis for display, measured outside the timed encode (a few % of it).
     bit_map = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None], cancel=cancel)
     pixel_count = image.width * image.height
     size = len(encoded.lci)
@@ -77,7 +87,7 @@ def measure_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) 
         bpp=size * 8 / pixel_count,
         bpp_estimated=float(bit_map.sum()) / pixel_count,
         psnr=psnr_rgb(pixels, reconstruction),
-        ms_ssim=ms_ssim_rgb(pixels, reconstruction, cancel),
+        ms_ssim=math.nan,
         encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,
         ratio_to_raw=pixel_count * 3 / size,
@@ -88,15 +98,33 @@ def measure_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) 
     )
 
 
+def with_ms_ssim(result: QualityResult, image: RgbImage, cancel: CancelCheck | None = None) -> QualityResult:
+    """`result` with its MS-SSIM against `image` measured (a new object; `result` is left as it is)."""
+    if result.has_ms_ssim:
+        return result
+    return dataclasses.replace(result, ms_ssim=ms_ssim_rgb(image.pixels, result.reconstruction, cancel))
+
+
+def measure_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) -> QualityResult:
+    """Encode, decode from the bytes, and measure one quality level, MS-SSIM included."""
+    return with_ms_ssim(reconstruct_quality(loaded, image, cancel), image, cancel)
+
+
 def encode_ladder(
     image: RgbImage,
     source,
     qualities: Iterable[int] | None = None,
     should_cancel: Callable[[], bool] = lambda: False,
+    *,
+    ms_ssim: bool = True,
 ) -> Iterator[QualityResult]:
-    """Yield each quality's result as soon as it is done; when cancelled, stop even inside a quality."""
+    """Yield each quality's result as soon as it is done; when cancelled, stop even inside a quality.
+
+    `ms_ssim=False` leaves MS-SSIM unmeasured (NaN), for a face that measures it later or never.
+    """
+    measure = measure_quality if ms_ssim else reconstruct_quality
     for quality in source.qualities() if qualities is None else qualities:
         stop_if_cancelled(should_cancel)
         loaded = source.load(quality)
         stop_if_cancelled(should_cancel)
-        yield measure_quality(loaded, image, should_cancel)
+        yield measure(loaded, image, should_cancel)

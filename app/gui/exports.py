@@ -14,7 +14,7 @@ from lci_studio.codec import image_io, report
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.qimage import to_qimage
 from lci_studio.session import Session
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 
@@ -57,15 +57,25 @@ class Exports:
 
     def csv(self, path: str | Path) -> bool:
         """What `lci compare --csv` writes for the same picture."""
+        self._complete()
         text = report.comparison_csv(self._session.results.values(), self._session.baselines)
         return self._write_text(Path(path), text)
 
     def json(self, path: str | Path) -> bool:
         """What `lci compare --json` writes for the same picture and weights (but for the timings)."""
         session = self._session
+        self._complete()
         weights = session.source.describe() if session.source is not None else "unknown weights"
         document = report.comparison_json(session.results.values(), session.baselines, session.image, weights)
         return self._write_text(Path(path), report.json_text(document))
+
+    def _complete(self) -> None:
+        """The MS-SSIM not measured yet (it is, only while shown), measured now: exports hold every number."""
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self._session.complete_ms_ssim()
+        finally:
+            QApplication.restoreOverrideCursor()
 
     def plot(self, path: str | Path) -> bool:
         return bool(self._write([(Path(path), lambda p: self._plot.export_png(p))]))

@@ -1,21 +1,27 @@
-"""The jobs behind what the window shows: reading a picture, its ladder, decoding an `.lci` file.
+"""The jobs behind what the window shows: reading a picture, its ladder, decoding an `.lci` file,
+and the analysis beside the ladder (JPEG/WebP/AVIF, MS-SSIM when shown).
 
-They share the worker's "view" lane, so a new one cancels the one before; `view_job` is the id
-whose signals still count, and every other job's late signals are ignored here. What arrives
-goes into the session (the panels draw it); progress goes to the status bar's meter.
+The first three share the worker's "view" lane, so a new one cancels the one before (and the
+analysis of the picture it replaces); `view_job` and `analysis_job` are the ids whose signals
+still count, and every other job's late signals are ignored here. The ladder's tiles come at
+codec speed: MS-SSIM and the classical codecs are measured beside it in the worker's
+low-priority thread, fed by a `LadderFeed`. What arrives goes into the session (the panels draw
+it); progress of both goes to the status bar's one meter, which says done when both are.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.opening import is_lci
-from lci_studio.gui.worker import DecodeJob, LadderJob, LoadedImage, LoadJob
+from lci_studio.gui.worker import AnalysisJob, DecodeJob, LadderFeed, LadderJob, LoadedImage, LoadJob
 from lci_studio.session import DecodedLci, SizeBasis
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 if TYPE_CHECKING:
@@ -26,7 +32,7 @@ class ViewJobs(QObject):
     """Starts the view lane's jobs for `window` and feeds their results into its session."""
 
     resultAdded = Signal(object)  # QualityResult accepted for the current image
-    ladderFinished = Signal(str)  # outcome of the current image's ladder job
+    ladderFinished = Signal(str)  # outcome of the current image's ladder job (the analysis may go on)
     lciOpened = Signal(object)  # DecodedLci
 
     def __init__(self, window: MainWindow, baselines: bool = True) -> None:
@@ -36,6 +42,11 @@ class ViewJobs(QObject):
         self._worker = window.worker
         self._with_baselines = baselines
         self.view_job: int | None = None
+        self.analysis_job: int | None = None
+        self._steps = {"view": (0, 0), "analysis": (0, 0)}  # (done, total) of each job the meter counts
+        self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
+        self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
+        self._ms_ssim_shown = threading.Event()  # read by the analysis thread: measure MS-SSIM now
         worker = self._worker
         worker.jobStarted.connect(self._on_job_started)
         worker.progress.connect(self._on_progress)
@@ -94,42 +105,96 @@ class ViewJobs(QObject):
         if session.image is None or session.source is None:
             return
         qualities = tuple(session.source.qualities())
-        self._start(LadderJob(session.image, session.source, baselines=self._with_baselines))
+        feed = LadderFeed()
+        # the tiles come at codec speed: MS-SSIM, JPEG/WebP/AVIF are measured beside the ladder
+        self._start(LadderJob(session.image, session.source, feed=feed, ms_ssim=False))
+        codecs = available_codecs() if self._with_baselines else ()
+        self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._ms_ssim_shown.is_set))
         session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
-        self._window.say(
-            f"Compressing {session.image.name} at {len(qualities)} quality levels"
-            + (", then JPEG and WebP for comparison…" if self._with_baselines else "…")
-        )
+        beside = f", with {_and_list(codecs)} beside them for comparison…" if codecs else "…"
+        self._window.say(f"Compressing {session.image.name} at {len(qualities)} quality levels{beside}")
         selected = session.selected if session.selected is not None else 4
         if qualities and selected not in qualities:
             session.select(min(qualities, key=lambda q: abs(q - selected)))
 
     def stop(self) -> None:
-        """Stop the running ladder or decoding (Esc)."""
-        if self.view_job is not None:
-            self._worker.cancel(self.view_job)
+        """Stop the running ladder or decoding and the analysis beside it (Esc)."""
+        for job in (self.view_job, self.analysis_job):
+            if job is not None:
+                self._worker.cancel(job)
 
     def computing(self) -> bool:
-        """A job for what is shown is running."""
-        return self.view_job is not None and self._worker.is_current(self.view_job)
+        """A job for what is shown is running (the ladder, a decode, or the analysis beside them)."""
+        return any(job is not None and self._worker.is_current(job) for job in (self.view_job, self.analysis_job))
+
+    def show_ms_ssim(self, shown: bool) -> None:
+        """MS-SSIM is measured only while it is shown: showing it measures what lacks it."""
+        if not shown:
+            self._ms_ssim_shown.clear()
+            return
+        self._ms_ssim_shown.set()  # a running analysis job sees it at its next step
+        self._measure_missing_ms_ssim()
 
     def _start(self, job: LoadJob | LadderJob | DecodeJob) -> None:
         """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so."""
         if self._session.pending and not isinstance(job, LadderJob):
             self._session.finish("cancelled")
+        self.analysis_job = None  # the worker cancels it with the view job it belonged to
+        self._points_due = None
         self.view_job = self._worker.start(job)
+        self._steps = {"view": (0, 0), "analysis": (0, 0)}
+        self._view_outcome = "done"
         self._window.commands.update()
+
+    def _start_analysis(self, job: AnalysisJob) -> None:
+        self.analysis_job = self._worker.start(job)
+        self._steps["analysis"] = (0, len(job.codecs))
+
+    def _measure_missing_ms_ssim(self) -> None:
+        """A follow-up analysis job for the MS-SSIM still missing, when none runs that would measure it."""
+        session = self._session
+        if not self._ms_ssim_shown.is_set() or session.image is None:
+            return
+        if self.analysis_job is not None and self._worker.is_current(self.analysis_job):
+            return
+        missing = [r for r in session.ordered_results() if not r.has_ms_ssim]
+        if not missing and all(p.has_ms_ssim for p in session.baselines):
+            return
+        if self.view_job is not None and self._worker.is_current(self.view_job):
+            return  # a ladder without its analysis job (it failed): the next ladder brings its own
+        feed = LadderFeed(missing, closed=True)
+        self._start_analysis(
+            AnalysisJob(session.image, feed, points=tuple(session.baselines), wants_ms_ssim=self._ms_ssim_shown.is_set)
+        )
+        self._steps["view"] = (0, 0)
+        self._window.progress.start("analysis", 0)
 
     # ------------------------------------------------------------------------------------ worker signals
 
+    def _lane(self, job_id: int) -> str | None:
+        return "view" if job_id == self.view_job else "analysis" if job_id == self.analysis_job else None
+
     def _on_job_started(self, job_id: int, kind: str, total: int) -> None:
-        if job_id == self.view_job:
+        lane = self._lane(job_id)
+        if lane is None:
+            return
+        self._steps[lane] = (0, total)
+        if lane == "view":
             self._window.progress.start(kind, total)
-            self._window.commands.update()
+        self._step_progress("")
+        self._window.commands.update()
 
     def _on_progress(self, job_id: int, done: int, total: int, text: str) -> None:
-        if job_id == self.view_job:
-            self._window.progress.step(done, total, text)
+        lane = self._lane(job_id)
+        if lane is not None:
+            self._steps[lane] = (done, total)
+            self._step_progress(text)
+
+    def _step_progress(self, text: str) -> None:
+        """One meter for the qualities and the classical codecs: done only when every one is."""
+        done = sum(d for d, _ in self._steps.values())
+        total = sum(t for _, t in self._steps.values())
+        self._window.progress.step(done, total, text)
 
     def _on_image_loaded(self, job_id: int, loaded: LoadedImage) -> None:
         if job_id != self.view_job:
@@ -139,13 +204,25 @@ class ViewJobs(QObject):
         self.show_image(loaded.image, loaded.path, loaded.basis)
 
     def _on_result(self, job_id: int, result: QualityResult) -> None:
-        if job_id != self.view_job or self._session.image is None:
+        lane = self._lane(job_id)
+        if lane is None or self._session.image is None:
             return  # a late result of an image that is no longer shown
+        if lane == "analysis" and result.quality not in self._session.results:
+            return  # an MS-SSIM for a result this session no longer holds
         self._session.add_result(result)
         self.resultAdded.emit(result)
 
     def _on_baselines(self, job_id: int, points: list) -> None:
-        if job_id == self.view_job:
+        """Points come one by one; those that arrive together are drawn once (the newest list wins)."""
+        if self._lane(job_id) is None or self._session.image is None:
+            return
+        if self._points_due is None:
+            QTimer.singleShot(0, self._apply_points)
+        self._points_due = points
+
+    def _apply_points(self) -> None:
+        points, self._points_due = self._points_due, None
+        if points is not None:
             self._session.set_baselines(points)
 
     def _on_lci_decoded(self, job_id: int, decoded: DecodedLci) -> None:
@@ -159,24 +236,48 @@ class ViewJobs(QObject):
         self.lciOpened.emit(decoded)
 
     def _on_failed(self, job_id: int, title: str, message: str) -> None:
-        if job_id != self.view_job:
+        lane = self._lane(job_id)
+        if lane is None:
             return
-        self._session.finish("failed", title)
+        if lane == "view":
+            self._session.finish("failed", title)
         self._window.show_error(title, message)
 
     def _on_job_finished(self, job_id: int, outcome: str) -> None:
-        if job_id != self.view_job:
+        lane = self._lane(job_id)
+        if lane is None:
             return
+        if lane == "view":
+            if outcome != "failed":  # a failure was told to the session with its title
+                self._session.finish(outcome)
+            self._view_outcome = outcome
+            self.ladderFinished.emit(outcome)
+        else:
+            self._apply_points()
+            self.analysis_job = None
+            if outcome == "cancelled" and self._view_outcome == "done":
+                self._view_outcome = "cancelled"
+        if not self.computing():
+            self._all_finished(self._view_outcome)
+        self._window.commands.update()
+
+    def _all_finished(self, outcome: str) -> None:
+        """The ladder and everything beside it ended: the meter goes, the status bar says how."""
         elapsed = self._window.progress.finish()
         session = self._session
-        if outcome != "failed":  # a failure was told to the session with its title
-            session.finish(outcome)
         if outcome == "done" and session.image is not None:
+            codecs = len({p.codec for p in session.baselines})
+            beside = f" and {codecs} classical codecs" if codecs else ""
             self._window.say(
-                f"{session.image.name}: {len(session.results)} qualities in {elapsed:.1f} s. "
+                f"{session.image.name}: {len(session.results)} qualities{beside} in {elapsed:.1f} s. "
                 "Keys 1–8 pick a quality; wheel zooms, drag pans."
             )
         elif outcome == "cancelled":
             self._window.say("Stopped.")
-        self._window.commands.update()
-        self.ladderFinished.emit(outcome)
+        self._measure_missing_ms_ssim()  # shown while the last job was ending
+
+
+def _and_list(names) -> str:
+    """"JPEG, WebP and AVIF"."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

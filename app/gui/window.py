@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lci_studio.codec.insight import format_kb
+from lci_studio.codec.insight import format_kb, format_ratio
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES
 from lci_studio.codec.report import number_text
@@ -189,10 +189,11 @@ class MainWindow(QMainWindow):
         metric = "ms-ssim" if str(self.settings.value("view/metric", "psnr")) == "ms-ssim" else "psnr"
         self.commands["metric"].setChecked(metric == "ms-ssim")
         self.rd_plot.set_metric(metric)
+        self.jobs.show_ms_ssim(metric == "ms-ssim")
         kind = "estimated" if str(self.settings.value("view/bpp_kind", "real")) == "estimated" else "real"
         self.commands["bpp"].setChecked(kind == "estimated")
         self.rd_plot.set_bpp_kind(kind)
-        self.rd_plot.metricChanged.connect(lambda metric: self.commands["metric"].setChecked(metric == "ms-ssim"))
+        self.rd_plot.metricChanged.connect(self._on_metric)
         self.rd_plot.bppKindChanged.connect(lambda kind: self.commands["bpp"].setChecked(kind == "estimated"))
 
     # ================================================================================ opening
@@ -232,9 +233,10 @@ class MainWindow(QMainWindow):
             result = self.session.results.get(quality)
             if result is not None:
                 psnr = number_text(result.psnr, ".2f")
-                self.say(
+                ms_ssim = f", MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""
+                self.say(  # the ratio as the explanation words it (format_ratio: one rule)
                     f"Quality {quality}: {result.bpp:.3f} bpp, {format_kb(result.file_bytes)} "
-                    f"({result.ratio_to_raw:.0f}:1 against raw), PSNR {psnr} dB, MS-SSIM {result.ms_ssim:.4f}, "
+                    f"({format_ratio(result.ratio_to_raw)} smaller than raw), PSNR {psnr} dB{ms_ssim}, "
                     f"{result.active_channels} of {result.info.M} channels carry bits"
                 )
             self.settings.setValue("view/selected", quality)
@@ -247,6 +249,10 @@ class MainWindow(QMainWindow):
     def toggle_difference(self) -> None:
         self.tabs.setCurrentWidget(self.split)
         self.split.toggle_difference()
+
+    def _on_metric(self, metric: str) -> None:
+        self.commands["metric"].setChecked(metric == "ms-ssim")
+        self.jobs.show_ms_ssim(metric == "ms-ssim")
 
     def plot_ms_ssim(self, on: bool) -> None:
         metric = "ms-ssim" if on else "psnr"

@@ -1,23 +1,28 @@
-"""One long-lived background worker for everything slow: reading a picture, the quality ladder, `.lci`
-decoding, weight downloads.
+"""The long-lived background worker for everything slow: reading a picture, the quality ladder, `.lci`
+decoding, weight downloads, and the analysis beside the ladder (classical codecs, MS-SSIM).
 
-`CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in a private
-QObject moved to a QThread, one at a time, in the order they were started. The worker never
-imports a widget and never does codec math itself: it calls `lci_studio.codec`.
+`CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in private
+QObjects moved to two QThreads, one at a time each, in the order they were started: the codec
+thread (load, ladder, decode, download) and a low-priority analysis thread (`AnalysisJob`), so
+the JPEG/WebP/AVIF points and MS-SSIM come while the ladder runs without delaying its next tile.
+On Linux the analysis thread is niced (+10), so on a busy machine the ladder keeps the cores.
+The worker never imports a widget and never does codec math itself: it calls `lci_studio.codec`.
 
-A job is one dataclass per kind (`LoadJob`, `LadderJob`, `DecodeJob`, `DownloadJob`) handed to
-`start(job)`, which returns its id. Jobs belong to a lane ("view": load, ladder and decode;
-"weights": downloads);
-starting a job cancels the earlier jobs of its lane. Cancellation is cooperative (checked between
-qualities, between classical-codec points, and between download blocks), and anything a cancelled
-or superseded job still emits is dropped here, before it reaches a widget.
+A job is one dataclass per kind (`LoadJob`, `LadderJob`, `AnalysisJob`, `DecodeJob`,
+`DownloadJob`) handed to `start(job)`, which returns its id. Jobs belong to a lane ("view": load,
+ladder and decode; "analysis"; "weights": downloads); starting a job cancels the earlier jobs of
+its lane, and a "view" job also those of "analysis" (they belong to the picture it replaces).
+Cancellation is cooperative (checked between qualities, between classical-codec points, and
+between download blocks), and anything a cancelled or superseded job still emits is dropped
+here, before it reaches a widget.
 
 Signals (all delivered in the GUI thread, only for jobs that are still current):
-    jobStarted(id, kind, total)      kind: "load" | "ladder" | "decode" | "download"
+    jobStarted(id, kind, total)      kind: "load" | "ladder" | "analysis" | "decode" | "download"
     progress(id, done, total, text)  done/total steps and what is happening now
     imageLoaded(id, LoadedImage)     a picture read and converted to 8-bit RGB, with its size basis
-    resultReady(id, QualityResult)   one quality, the moment it is measured
-    baselinesReady(id, list)         classical-codec points so far (grows codec by codec)
+    resultReady(id, QualityResult)   one quality, the moment its picture exists (ladder), again with its
+                                     MS-SSIM (analysis)
+    baselinesReady(id, list)         classical-codec points so far (grows point by point)
     lciDecoded(id, DecodedLci)
     sourceReady(id, WeightSource)    a download job finished: every model of the source is loaded
     failed(id, title, message)       an exception in the job, as one readable sentence
@@ -28,19 +33,22 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec import image_io
+from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.decoding import candidate_sources, decode_file
 from lci_studio.codec.image_io import ImageReadError, RgbImage
-from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder
+from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder, with_ms_ssim
 from lci_studio.codec.lci_format import LciFormatError
 from lci_studio.codec.model import LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, read_header
@@ -61,6 +69,40 @@ from PySide6.QtGui import QImage
 log = logging.getLogger(__name__)
 
 _PROGRESS_INTERVAL = 0.1  # seconds between download-progress signals
+ANALYSIS_NICE = 10  # how much lower the analysis thread runs than the codec thread (Linux)
+
+
+class LadderFeed:
+    """The ladder's results as they come, shared by the ladder job (writes) and the analysis job (reads).
+
+    Thread-safe; `close` says no more will come (done, cancelled or failed alike).
+    """
+
+    def __init__(self, results: list[QualityResult] | None = None, closed: bool = False) -> None:
+        self._changed = threading.Condition()
+        self._results: list[QualityResult] = list(results or [])
+        self._closed = closed
+
+    def put(self, result: QualityResult) -> None:
+        with self._changed:
+            self._results.append(result)
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def snapshot(self) -> tuple[list[QualityResult], bool]:
+        """(the results so far, whether the ladder has ended)."""
+        with self._changed:
+            return list(self._results), self._closed
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until something changes or `timeout` seconds pass."""
+        with self._changed:
+            if not self._closed:
+                self._changed.wait(timeout)
 
 
 @dataclass(frozen=True)
@@ -78,15 +120,35 @@ class LoadJob:
 
 @dataclass(frozen=True)
 class LadderJob:
-    """Encode → bytes → decode → measure `image` at every quality of `source`, then the classical codecs."""
+    """Encode → bytes → decode → measure `image` at every quality of `source`; each result goes out
+    the moment its picture exists (and into `feed`, for the analysis beside it). `ms_ssim=False`
+    leaves MS-SSIM to the analysis job."""
 
     image: RgbImage
     source: WeightSource
     qualities: tuple[int, ...] | None = None
-    baselines: bool = True
+    feed: LadderFeed | None = None
+    ms_ssim: bool = True
     kind: ClassVar[str] = "ladder"
     lane: ClassVar[str] = "view"
     title: ClassVar[str] = "Could not compress the image"
+
+
+@dataclass(frozen=True)
+class AnalysisJob:
+    """What the window shows beside the ladder, in the low-priority thread: the classical codecs'
+    points (`baselines.sweep`'s settings, a point at a time, codec by codec; the range extras once
+    `feed` is closed) and, while `wants_ms_ssim()` says it is shown, the MS-SSIM of every ladder
+    result and point that lacks it (served first). `points`: those measured already."""
+
+    image: RgbImage
+    feed: LadderFeed
+    codecs: tuple[str, ...] = ()
+    points: tuple[BaselinePoint, ...] = ()
+    wants_ms_ssim: Callable[[], bool] = field(default=lambda: False, compare=False)
+    kind: ClassVar[str] = "analysis"
+    lane: ClassVar[str] = "analysis"
+    title: ClassVar[str] = "Could not measure the comparison"
 
 
 @dataclass(frozen=True)
@@ -112,7 +174,9 @@ class DownloadJob:
     title: ClassVar[str] = "Could not get the weights"
 
 
-Job = LoadJob | LadderJob | DecodeJob | DownloadJob
+Job = LoadJob | LadderJob | AnalysisJob | DecodeJob | DownloadJob
+# starting a job of one lane cancels the running jobs of these lanes
+_CANCELS = {"view": ("view", "analysis"), "analysis": ("analysis",), "weights": ("weights",)}
 
 
 @dataclass(frozen=True)
@@ -182,7 +246,17 @@ class _JobSignals(QObject):
 
 
 class _Runner(_JobSignals):
-    """Lives in the worker thread and runs one job at a time; emits raw (unfiltered) signals."""
+    """Lives in a worker thread and runs one job at a time; emits raw (unfiltered) signals."""
+
+    lowered = Signal()  # lower this runner's thread priority (emitted once, handled in the thread)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lowered.connect(self._lower_priority)
+
+    @Slot()
+    def _lower_priority(self) -> None:
+        lower_thread_priority()
 
     @Slot(object)
     def run(self, run: _Running) -> None:
@@ -241,22 +315,19 @@ class _Runner(_JobSignals):
         self.jobStarted.emit(run.job_id, "ladder", total)
         self.progress.emit(run.job_id, 0, total, "")
         loader = _ProgressLoader(job.source, run.cancel, self._download_reporter(run, lambda: done[0], total))
-        results = []
-        for result in encode_ladder(job.image, loader, qualities, run.cancel):
-            done[0] += 1
-            results.append(result)
-            self.resultReady.emit(run.job_id, result)
-            self.progress.emit(run.job_id, done[0], total, "")
-        if not job.baselines:
-            return
-        # the same sweep as `lci compare`, so the window's exports and the command line's agree
-        low = min((r.bpp for r in results), default=None)
-        high = max((r.bpp for r in results), default=None)
-        points: list = []
-        for codec in baselines_mod.available_codecs():
-            self.progress.emit(run.job_id, total, total, f"{codec} for comparison")
-            points += baselines_mod.sweep(job.image.pixels, codec, low, high, cancel=run.cancel)
-            self.baselinesReady.emit(run.job_id, list(points))
+        try:
+            for result in encode_ladder(job.image, loader, qualities, run.cancel, ms_ssim=job.ms_ssim):
+                done[0] += 1
+                if job.feed is not None:
+                    job.feed.put(result)
+                self.resultReady.emit(run.job_id, result)
+                self.progress.emit(run.job_id, done[0], total, "")
+        finally:
+            if job.feed is not None:
+                job.feed.close()
+
+    def _analysis(self, run: _Running, job: AnalysisJob) -> None:
+        _Analysis(self, run, job).run()
 
     def _decode(self, run: _Running, job: DecodeJob) -> None:
         self.jobStarted.emit(run.job_id, "decode", 1)
@@ -285,10 +356,140 @@ class _Runner(_JobSignals):
         self.sourceReady.emit(run.job_id, job.source)
 
 
+def lower_thread_priority(nice: int = ANALYSIS_NICE) -> None:
+    """Lower the calling thread's CPU priority; threads it starts later (torch's, libavif's) inherit it.
+
+    Linux schedules threads by their own nice value (setpriority on the thread id); elsewhere
+    the calling QThread's priority is lowered instead.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            return
+        except OSError:
+            pass
+    thread = QThread.currentThread()
+    if thread is not None:
+        thread.setPriority(QThread.Priority.LowPriority)
+
+
+class _Analysis:
+    """One AnalysisJob: MS-SSIM first while it is shown, then the next classical point; see AnalysisJob."""
+
+    _WAIT = 0.05  # seconds between looks at a ladder that is still running
+
+    def __init__(self, signals: _JobSignals, run: _Running, job: AnalysisJob) -> None:
+        self.signals, self.run_, self.job = signals, run, job
+        self.pixels = job.image.pixels
+        self.given = list(job.points)
+        # per codec, in `sweep`'s order: the low extras, its settings, the high extras
+        self.parts = {codec: ([], [], []) for codec in job.codecs}  # type: dict[str, tuple[list, list, list]]
+        self.main = {codec: list(baselines_mod.SETTINGS) for codec in job.codecs}
+        self.extras: dict[str, list[tuple[int, int]] | None] = {codec: None for codec in job.codecs}  # undecided
+        self.measured: set[int] = set()  # qualities whose MS-SSIM went out
+        self.done = 0
+        # the meter counts codecs; a job with none (MS-SSIM switched on later) counts what it measures
+        results, _ = job.feed.snapshot()
+        missing = sum(not r.has_ms_ssim for r in results) + sum(not p.has_ms_ssim for p in job.points)
+        self.total = len(job.codecs) or missing
+
+    def _progress(self, text: str) -> None:
+        self.signals.progress.emit(self.run_.job_id, self.done, self.total, text)
+
+    def run(self) -> None:
+        run, job = self.run_, self.job
+        self.signals.jobStarted.emit(run.job_id, "analysis", self.total)
+        while True:
+            if run.cancel():
+                raise CancelledError()
+            if self._serve_ms_ssim():
+                continue
+            work = self._next_point()
+            if work == "wait":
+                self.job.feed.wait(self._WAIT)
+                continue
+            if work is None:
+                _, closed = self.job.feed.snapshot()
+                if closed:
+                    return
+                self.job.feed.wait(self._WAIT)  # the ladder may still bring results to measure
+                continue
+            codec, setting, part = work
+            self._progress(f"{codec} for comparison")
+            point = baselines_mod.baseline_point(self.pixels, codec, setting, ms_ssim=job.wants_ms_ssim())
+            self.parts[codec][part].append(point)
+            self._emit_points()
+            if self._codec_done(codec):
+                self.done += 1
+                self._progress("")
+
+    def _codec_done(self, codec: str) -> bool:
+        extras = self.extras[codec]
+        return not self.main[codec] and extras is not None and not extras
+
+    def _next_point(self) -> tuple[str, int, int] | str | None:
+        """(codec, setting, part) to measure next; "wait" for the ladder's range; None when all are in."""
+        results, closed = self.job.feed.snapshot()
+        bpps = [r.bpp for r in results]
+        for codec in self.job.codecs:
+            if closed and not self.main[codec] and self.extras[codec] is None:
+                low, high = baselines_mod.extra_settings(
+                    self.parts[codec][1], min(bpps, default=None), max(bpps, default=None)
+                )
+                self.extras[codec] = [(s, 0) for s in low] + [(s, 2) for s in high]
+                if self._codec_done(codec):
+                    self.done += 1
+                    self._progress("")
+            extras = self.extras[codec]
+            if extras:
+                setting, part = extras.pop(0)
+                return codec, setting, part
+        for codec in self.job.codecs:
+            if self.main[codec]:
+                return codec, self.main[codec].pop(0), 1
+        return "wait" if any(self.extras[c] is None for c in self.job.codecs) else None
+
+    def _serve_ms_ssim(self) -> bool:
+        """Measure one missing MS-SSIM while it is shown (ladder results before points); False: none missing."""
+        if not self.job.wants_ms_ssim():
+            return False
+        run = self.run_
+        results, _ = self.job.feed.snapshot()
+        for result in results:
+            if not result.has_ms_ssim and result.quality not in self.measured:
+                self._progress(f"MS-SSIM of quality {result.quality}")
+                measured = with_ms_ssim(result, self.job.image, run.cancel)
+                self.measured.add(result.quality)
+                self.signals.resultReady.emit(run.job_id, measured)
+                self._count_measured()
+                return True
+        for points in self._lists():
+            for i, point in enumerate(points):
+                if not point.has_ms_ssim and point.data:
+                    self._progress(f"MS-SSIM of {point.codec}")
+                    points[i] = baselines_mod.with_ms_ssim(self.pixels, point, run.cancel)
+                    self._emit_points()
+                    self._count_measured()
+                    return True
+        return False
+
+    def _count_measured(self) -> None:
+        if not self.job.codecs:
+            self.done += 1
+            self._progress("")
+
+    def _lists(self) -> list[list[BaselinePoint]]:
+        return [self.given] + [part for parts in self.parts.values() for part in parts]
+
+    def _emit_points(self) -> None:
+        self.signals.baselinesReady.emit(self.run_.job_id, [p for points in self._lists() for p in points])
+
+
 class CodecWorker(_JobSignals):
     """The GUI-side handle of the background worker; see the module docstring for the signals."""
 
     _submit = Signal(object)
+    _submit_analysis = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -297,16 +498,10 @@ class CodecWorker(_JobSignals):
         self._cancelled: set[int] = set()
         self._lanes: dict[int, str] = {}  # lane of each job started and not yet finished
         self._sources: dict[tuple[str, str], object] = {}  # (spec, metric) → WeightSource, models memoized inside
-        self._thread = QThread()
-        self._thread.setObjectName("lci-codec-worker")
-        self._runner = _Runner()
-        self._runner.moveToThread(self._thread)
-        self._submit.connect(self._runner.run)
-        relayed = ("jobStarted", "progress", "resultReady", "baselinesReady", "lciDecoded", "imageLoaded")
-        for name in (*relayed, "sourceReady", "failed"):
-            getattr(self._runner, name).connect(getattr(self, f"_relay_{name}"))
-        self._runner.jobFinished.connect(self._on_finished)
-        self._thread.start()
+        self._threads: list[QThread] = []
+        self._runner = self._runner_in_thread("lci-codec-worker", self._submit)
+        self._analysis_runner = self._runner_in_thread("lci-analysis", self._submit_analysis)
+        self._analysis_runner.lowered.emit()  # queued: runs in its thread, whose later threads inherit it
 
     # ------------------------------------------------------------------------------------- public API
 
@@ -331,9 +526,10 @@ class CodecWorker(_JobSignals):
         """Queue `job` (cancelling the earlier jobs of its lane); returns its id, which every signal carries."""
         job_id = next(self._ids)
         with self._lock:
-            self._cancelled.update(j for j, lane in self._lanes.items() if lane == job.lane)
+            self._cancelled.update(j for j, lane in self._lanes.items() if lane in _CANCELS[job.lane])
             self._lanes[job_id] = job.lane
-        self._submit.emit(_Running(job_id, job, cancel=lambda: self._is_cancelled(job_id)))
+        submit = self._submit_analysis if job.lane == "analysis" else self._submit
+        submit.emit(_Running(job_id, job, cancel=lambda: self._is_cancelled(job_id)))
         return job_id
 
     def cancel(self, job_id: int | None = None) -> None:
@@ -345,17 +541,33 @@ class CodecWorker(_JobSignals):
         with self._lock:
             return job_id in self._lanes and job_id not in self._cancelled
 
-    def busy(self) -> bool:
+    def busy(self, lane: str | None = None) -> bool:
+        """A job runs (of `lane`, when given)."""
         with self._lock:
-            return bool(self._lanes)
+            return any(lane is None or job_lane == lane for job_lane in self._lanes.values())
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
-        """Cancel everything and stop the thread; True when it stopped within the timeout."""
+        """Cancel everything and stop the threads; True when they stopped within the timeout."""
         self.cancel()
-        self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        for thread in self._threads:
+            thread.quit()
+        return all([thread.wait(timeout_ms) for thread in self._threads])
 
     # -------------------------------------------------------------------------------------- internals
+
+    def _runner_in_thread(self, name: str, submit) -> _Runner:
+        thread = QThread()
+        thread.setObjectName(name)
+        runner = _Runner()
+        runner.moveToThread(thread)
+        submit.connect(runner.run)
+        relayed = ("jobStarted", "progress", "resultReady", "baselinesReady", "lciDecoded", "imageLoaded")
+        for signal in (*relayed, "sourceReady", "failed"):
+            getattr(runner, signal).connect(getattr(self, f"_relay_{signal}"))
+        runner.jobFinished.connect(self._on_finished)
+        thread.start()
+        self._threads.append(thread)
+        return runner
 
     def _is_cancelled(self, job_id: int) -> bool:
         with self._lock:

@@ -245,3 +245,39 @@ def test_avif_point_when_available():
     pixels = make_photo(64, 64, seed=7)
     point = baselines.baseline_point(pixels, "AVIF", 50)
     assert point.bpp > 0 and point.psnr > 20
+
+
+def test_a_picture_first_and_its_ms_ssim_later_is_what_measure_quality_gives():
+    """The window's order (reconstruction, then MS-SSIM when shown) ends where `lci compare`'s one step does."""
+    image = RgbImage(make_photo(64, 96, seed=5), name="p.png")
+    loaded = SmallLadder().load(2)
+    first = ladder.reconstruct_quality(loaded, image)
+    assert not first.has_ms_ssim and first.psnr > 0 and first.reconstruction.shape == image.pixels.shape
+    later = ladder.with_ms_ssim(first, image)
+    assert not first.has_ms_ssim and later.has_ms_ssim  # a new result; the first one is left as it was
+    whole = ladder.measure_quality(loaded, image)
+    assert later.ms_ssim == pytest.approx(whole.ms_ssim, abs=1e-12) and later.lci == whole.lci
+    assert [r.has_ms_ssim for r in ladder.encode_ladder(image, SmallLadder((1, 2)), ms_ssim=False)] == [False] * 2
+
+
+def test_a_point_measured_later_and_the_nearest_size():
+    pixels = make_photo(64, 96, seed=6)
+    point = baselines.baseline_point(pixels, "JPEG", 50, ms_ssim=False)
+    assert not point.has_ms_ssim and point.data == baselines.encode_classical(pixels, "JPEG", 50)
+    measured = baselines.baseline_point(pixels, "JPEG", 50)
+    assert baselines.with_ms_ssim(pixels, point).ms_ssim == pytest.approx(measured.ms_ssim)
+    target = baselines.baseline_point(pixels, "JPEG", 37).file_bytes + 3
+    nearest = baselines.at_size(pixels, "JPEG", target)
+    every = [baselines.baseline_point(pixels, "JPEG", s, ms_ssim=False).file_bytes for s in range(1, 101)]
+    assert abs(nearest.file_bytes - target) == min(abs(b - target) for b in every)
+    assert np.array_equal(baselines.decode_classical(nearest.data).shape, pixels.shape)
+
+
+def test_the_sweep_adds_range_extras_where_its_settings_miss_the_ladder():
+    pixels = make_photo(64, 96, seed=6)
+    points = baselines.baseline_curve(pixels, "JPEG", (30, 50))
+    low, high = min(p.bpp for p in points), max(p.bpp for p in points)
+    assert baselines.extra_settings(points, low, high) == ((), ())
+    assert baselines.extra_settings(points, low / 2, high * 2) == (baselines.LOW_EXTRA, baselines.HIGH_EXTRA)
+    swept = baselines.sweep(pixels, "JPEG", low / 2, high * 2, settings=(30, 50))
+    assert [p.setting for p in swept] == [*baselines.LOW_EXTRA, 30, 50, *baselines.HIGH_EXTRA]

@@ -71,7 +71,7 @@ def test_open_sample_fills_tiles_plot_latents_and_explanation(qtbot, window, dia
         text = tile.caption_text()
         assert tile.pixels is not None and tile.pixels.shape == original.shape
         assert f"Quality {q}" in text
-        for part in ("bpp", "kB", "% of original file", "PSNR", "dB", "MS-SSIM"):
+        for part in ("bpp", "kB", "% of original file", "PSNR", "dB"):
             assert part in text, (part, text)
         assert f"{window.session.results[q].bpp:.3f} bpp" in text
     # the image on screen is exactly the decoded reconstruction (no level stretching)
@@ -80,6 +80,52 @@ def test_open_sample_fills_tiles_plot_latents_and_explanation(qtbot, window, dia
     assert window.latent_view.heatmap() is not None
     assert not window.progress.isVisible()
     assert dialogs.errors == []
+
+
+def test_ms_ssim_is_measured_when_the_plot_shows_it(qtbot, make_window, source, small_png):
+    """The tiles come without MS-SSIM (it is not shown); switching the plot to it measures it, in dB."""
+    from lci_studio.codec.metrics import ms_ssim_rgb
+
+    window = make_window(source, baselines=True)
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    session = window.session
+    assert not any(r.has_ms_ssim for r in session.results.values())
+    assert session.baselines and not any(p.has_ms_ssim for p in session.baselines)
+    assert "MS-SSIM" not in window.compare.tile(3).caption_text()
+    window.commands["metric"].trigger()
+    qtbot.waitUntil(
+        lambda: all(r.has_ms_ssim for r in session.results.values())
+        and all(p.has_ms_ssim for p in session.baselines)
+        and not window.worker.busy(),
+        timeout=LADDER_TIMEOUT_MS,
+    )
+    assert window.rd_plot.current_metric() == "ms-ssim" and not window.progress.isVisible()
+    result = session.results[3]
+    assert result.ms_ssim == pytest.approx(ms_ssim_rgb(session.image.pixels, result.reconstruction), abs=1e-12)
+    assert f"MS-SSIM {result.ms_ssim:.4f}" in window.compare.tile(3).caption_text()
+    learned = {p.key: p.y for p in window.rd_plot.points() if p.series.startswith("LCI")}
+    assert learned[3] == pytest.approx(-10 * np.log10(1 - result.ms_ssim))
+    assert len([p for p in window.rd_plot.points() if not p.series.startswith("LCI")]) == len(session.baselines)
+
+
+def test_the_meter_counts_every_codec_and_ends_when_all_are_done(qtbot, make_window, source, small_png):
+    """The qualities and JPEG/WebP/AVIF are counted by one meter, which goes only when the last codec is in."""
+    from lci_studio.codec.baselines import available_codecs
+
+    window = make_window(source, baselines=True)
+    steps, at_finish = [], []
+    step, finish = window.progress.step, window.progress.finish
+    window.progress.step = lambda done, total, text: (steps.append((done, total, text)), step(done, total, text))
+    window.progress.finish = lambda: (at_finish.append({p.codec for p in window.session.baselines}), finish())[1]
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    codecs = available_codecs()
+    ladder_steps = [s for s in steps if s[1] == 8 + len(codecs)]
+    assert ladder_steps and ladder_steps[-1][0] == ladder_steps[-1][1]
+    assert any(f"{codecs[-1]} for comparison" in text for _, _, text in steps)
+    assert at_finish and at_finish[-1] == set(codecs)  # not "done" while AVIF still runs
+    assert not window.progress.isVisible() and f"{len(codecs)} classical codecs" in window.status_label.text()
 
 
 def test_keys_select_quality_everywhere(qtbot, window, small_png):

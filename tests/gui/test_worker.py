@@ -78,7 +78,7 @@ def test_a_load_replaces_the_ladder_of_its_lane(qtbot, small_png, source):
     outcomes = {}
     worker.jobFinished.connect(lambda job_id, outcome: outcomes.__setitem__(job_id, outcome))
     try:
-        ladder = worker.start(LadderJob(image_io.load_rgb(small_png()), source, baselines=False))
+        ladder = worker.start(LadderJob(image_io.load_rgb(small_png()), source))
         load = worker.start(LoadJob(path=small_png("next.png", seed=3)))
         assert not worker.is_current(ladder) and worker.is_current(load)
         qtbot.waitUntil(lambda: not worker.busy(), timeout=60_000)

@@ -35,9 +35,8 @@ def result_caption(result: QualityResult, basis: SizeBasis | None) -> tuple[str,
     share = f"{format_percent(result.file_bytes / basis.bytes)} of {basis.label}"
     psnr = f"{number_text(result.psnr, '.2f')} dB"  # an identical picture's "inf", spelled as everywhere
     title = f"Quality {result.quality}"
-    details = (
-        f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)} · {share}\nPSNR {psnr} · MS-SSIM {result.ms_ssim:.4f}"
-    )
+    ms_ssim = f" · MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""  # measured when first shown
+    details = f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)} · {share}\nPSNR {psnr}{ms_ssim}"
     return title, details
 
 

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import pyqtgraph as pg
 import pyqtgraph.exporters
 from lci_studio.codec.baselines import BaselinePoint
+from lci_studio.codec.bdrate import ms_ssim_db
 from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
@@ -27,6 +28,11 @@ BPP_KINDS = ("real", "estimated")
 LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
 BASELINE_COLOURS = {"JPEG": "#4c6ef5", "WebP": "#37b24d", "AVIF": "#ae3ec9"}
 HIT_RADIUS_PX = 12.0
+
+
+def _ms_ssim_text(ms_ssim: float) -> str:
+    """"   MS-SSIM 0.9712 (15.4 dB)", or nothing while it is not measured."""
+    return "" if math.isnan(ms_ssim) else f"   MS-SSIM {ms_ssim:.4f} ({ms_ssim_db(ms_ssim):.1f} dB)"
 
 
 class PlotPoint(NamedTuple):
@@ -49,13 +55,17 @@ class RdPlot(QWidget):
         self.session = session
         self._metric = "psnr"
         self._bpp_kind = "real"
-        self._items: list[pg.PlotDataItem] = []
+        # one item per series, kept and given new data: rebuilding items (and legend rows) for every
+        # classical point that arrives cost the UI thread ~150 ms a time
+        self._items: dict[str, pg.PlotDataItem] = {}
         self._plotted: list[tuple[PlotPoint, object]] = []  # (point, the result or baseline behind it)
 
         self._plot = pg.PlotWidget()
         self._plot.setMinimumSize(240, 180)
         self._item = self._plot.getPlotItem()
         self._item.showGrid(x=True, y=True, alpha=0.25)
+        for name in ("left", "bottom"):  # never "bits per pixel (×0.001)" while the first results arrive
+            self._item.getAxis(name).enableAutoSIPrefix(False)
         self._item.setMenuEnabled(False)
         self._legend = self._item.addLegend(offset=(-10, -10))
         self._ring = pg.ScatterPlotItem(size=24, brush=None)
@@ -72,7 +82,10 @@ class RdPlot(QWidget):
         self._metric_buttons = self._toggle(("PSNR", "MS-SSIM"), METRICS, self.set_metric)
         self._bpp_buttons = self._toggle(("real size", "estimated"), BPP_KINDS, self.set_bpp_kind)
         self._metric_buttons.button(0).setToolTip("Peak signal-to-noise ratio in dB (higher is closer)")
-        self._metric_buttons.button(1).setToolTip("Multi-scale structural similarity (1 = identical)")
+        self._metric_buttons.button(1).setToolTip(
+            "Multi-scale structural similarity, plotted in dB: −10·log10(1 − MS-SSIM), so 0.99 is 20 dB "
+            "(higher is closer). Measured when first shown."
+        )
         self._bpp_buttons.button(0).setToolTip("Bits per pixel of the file actually written")
         self._bpp_buttons.button(1).setToolTip("Bits per pixel the model predicts from its probabilities")
         bar = QHBoxLayout()
@@ -172,14 +185,13 @@ class RdPlot(QWidget):
         return group
 
     def _y(self, psnr: float, ms_ssim: float) -> float:
-        return psnr if self._metric == "psnr" else ms_ssim
+        """PSNR, or MS-SSIM in dB (−10·log10(1 − MS-SSIM), as CompressAI plots it: 0.99 → 20 dB), which
+        spreads the curves that crowd under 1.0 on a linear scale; unmeasured (NaN) is not plotted."""
+        return psnr if self._metric == "psnr" else ms_ssim_db(ms_ssim)
 
     def _redraw(self, autorange: bool = False) -> None:
-        for item in self._items:
-            self._item.removeItem(item)
-        self._items = []
         self._plotted = []
-        self._legend.clear()
+        drawn: set[str] = set()
         series: dict[tuple[str, str], dict[int, QualityResult]] = {}
         for result in self.session.results.values():
             series.setdefault((result.info.source, result.info.metric), {})[result.quality] = result
@@ -195,36 +207,41 @@ class RdPlot(QWidget):
                 if math.isfinite(x) and math.isfinite(y):
                     rows.append((PlotPoint(name, quality, x, y), result))
             colour = LEARNED_COLOURS[i % len(LEARNED_COLOURS)]
-            self._add_series(rows, name, colour, width=2.5, size=11, dashed=False)
+            self._set_series(rows, name, colour, width=2.5, size=11, dashed=False)
+            drawn.update([name] if rows else [])
         for codec, points in baselines.items():
             rows = [
                 (PlotPoint(codec, p.setting, p.bpp, self._y(p.psnr, p.ms_ssim)), p)
                 for p in points
                 if math.isfinite(p.bpp) and math.isfinite(self._y(p.psnr, p.ms_ssim))
             ]
-            self._add_series(rows, codec, BASELINE_COLOURS.get(codec, "#868e96"), width=1.5, size=6, dashed=True)
+            self._set_series(rows, codec, BASELINE_COLOURS.get(codec, "#868e96"), width=1.5, size=6, dashed=True)
+            drawn.update([codec] if rows else [])
+        for name in [n for n in self._items if n not in drawn]:
+            item = self._items.pop(name)
+            self._legend.removeItem(item)
+            self._item.removeItem(item)
         self._update_labels()
         self._update_ring()
         if autorange or self._items:
             self._item.enableAutoRange()
 
-    def _add_series(self, rows: list, name: str, colour: str, width: float, size: int, dashed: bool) -> None:
-        if not rows:
+    def _set_series(self, rows: list, name: str, colour: str, width: float, size: int, dashed: bool) -> None:
+        """Draw one series: new data for its item (made, with its legend row, the first time)."""
+        if not rows:  # nothing measurable yet (MS-SSIM not measured): no legend row either
             return
         rows.sort(key=lambda row: (row[0].x, row[0].key))
-        pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-        item = pg.PlotDataItem(
-            [r[0].x for r in rows],
-            [r[0].y for r in rows],
-            pen=pen,
-            symbol="o",
-            symbolSize=size,
-            symbolBrush=colour,
-            symbolPen=pg.mkPen(colour),
-            name=name,
-        )
-        self._item.addItem(item)
-        self._items.append(item)
+        xs, ys = [r[0].x for r in rows], [r[0].y for r in rows]
+        item = self._items.get(name)
+        if item is None:
+            pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+            item = pg.PlotDataItem(
+                xs, ys, pen=pen, symbol="o", symbolSize=size, symbolBrush=colour, symbolPen=pg.mkPen(colour), name=name
+            )
+            self._item.addItem(item)
+            self._items[name] = item
+        else:
+            item.setData(xs, ys)
         self._plotted.extend(rows)
 
     def _update_labels(self) -> None:
@@ -235,7 +252,7 @@ class RdPlot(QWidget):
         else:
             x_label = "bits per pixel (learned codec: model's estimate; JPEG, WebP: real file size)"
         self._item.setLabel("bottom", x_label, **style)
-        self._item.setLabel("left", "PSNR (dB)" if self._metric == "psnr" else "MS-SSIM", **style)
+        self._item.setLabel("left", "PSNR (dB)" if self._metric == "psnr" else "MS-SSIM (dB)", **style)
 
     def _update_ring(self) -> None:
         self._ring.setData([{"pos": (p.x, p.y)} for p, _ in self._learned() if p.key == self.session.selected])
@@ -314,13 +331,13 @@ class RdPlot(QWidget):
             return (
                 f"{point.series}  quality {source.quality}\n"
                 f"{source.bpp:.3f} bpp real, {source.bpp_estimated:.3f} estimated\n"
-                f"PSNR {format_psnr(source.psnr)}   MS-SSIM {source.ms_ssim:.4f}\n"
+                f"PSNR {format_psnr(source.psnr)}{_ms_ssim_text(source.ms_ssim)}\n"
                 f"{format_kb(source.file_bytes)}"
             )
         assert isinstance(source, BaselinePoint)
         return (
             f"{source.codec} quality setting {source.setting}\n"
             f"{source.bpp:.3f} bpp\n"
-            f"PSNR {format_psnr(source.psnr)}   MS-SSIM {source.ms_ssim:.4f}\n"
+            f"PSNR {format_psnr(source.psnr)}{_ms_ssim_text(source.ms_ssim)}\n"
             f"{format_kb(source.file_bytes)}"
         )
