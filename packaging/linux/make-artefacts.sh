@@ -2,6 +2,7 @@
 # The two downloads from a built bundle: bash make-artefacts.sh APP_DIR VERSION OUT_DIR
 #   OUT_DIR/lci-studio-VERSION-linux-x86_64.tar.gz  per-user install (install.sh / uninstall.sh, no root)
 #   OUT_DIR/lci-studio_VERSION_amd64.deb             /opt/lci-studio, lci-studio and lci in /usr/bin
+# LCI_GZIP_LEVEL (default 9) and LCI_ZSTD_LEVEL (default 12) trade size for time; CI uses fast levels.
 set -euo pipefail
 APP=$(cd "$1" && pwd)
 VERSION=$2
@@ -23,7 +24,7 @@ cp -a "$APP" "$T/lci-studio"
 cp "$HERE/install.sh" "$HERE/uninstall.sh" "$T/"
 cp "$HERE/lci-studio.desktop" "$HERE/lci-studio-mime.xml" "$HERE/$METAINFO" "$ICON" "$T/share/"
 TARBALL=$OUT/lci-studio-$VERSION-linux-x86_64.tar.gz
-tar -C "$STAGE/tar" -cf - "$(basename "$T")" | gzip -9 > "$TARBALL.part"
+tar -C "$STAGE/tar" -cf - "$(basename "$T")" | gzip "-${LCI_GZIP_LEVEL:-9}" > "$TARBALL.part"
 mv "$TARBALL.part" "$TARBALL"
 
 stage ".deb"
@@ -45,6 +46,6 @@ sed -e "s/@VERSION@/$VERSION/" -e "s/@DEPENDS@/$DEPENDS/" \
 DEB=$OUT/lci-studio_${VERSION}_amd64.deb
 # zstd -12: 208 MB in under a minute here; xz -6 gave 176 MB but took 7 minutes of a 2-core machine.
 # dpkg reads zstd since Debian 12 and Ubuntu 21.10.
-dpkg-deb --root-owner-group -Zzstd -z12 --build "$D" "$DEB.part" >/dev/null
+dpkg-deb --root-owner-group -Zzstd "-z${LCI_ZSTD_LEVEL:-12}" --build "$D" "$DEB.part" >/dev/null
 mv "$DEB.part" "$DEB"
 stage "tar.gz $(du -h "$TARBALL" | cut -f1), .deb $(du -h "$DEB" | cut -f1)"
