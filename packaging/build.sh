@@ -24,10 +24,16 @@ START=$SECONDS
 
 stage "build venv: $VENV"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/pip" install -q "$TORCH_PIN" "$PYINSTALLER_PIN" 2>&1 | grep -v "is ignored" || true
-# Non-editable and forced: the bundle must hold this checkout as pip would install it.
-"$VENV/bin/pip" install -q --force-reinstall --no-deps "$ROOT" 2>&1 | grep -v "is ignored" || true
-"$VENV/bin/pip" install -q "$ROOT" 2>&1 | grep -v "is ignored" || true
+"$VENV/bin/pip" install -q "$TORCH_PIN" "$PYINSTALLER_PIN" 2> >(grep -v "is ignored" >&2)
+# Non-editable and forced: the bundle must hold this checkout as pip would install it. pip builds
+# in the source tree (build/, *.egg-info), so it builds from a copy: the checkout stays as it was,
+# and a test suite building its own wheel at the same time (.ci/run) does not share that folder.
+SRC=$BUILD/src
+rm -rf "$SRC" && mkdir -p "$SRC"
+tar -C "$ROOT" --exclude=./.git --exclude=./.venv --exclude=./packaging/build --exclude=./packaging/dist \
+    --exclude=./build --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -C "$SRC" -xf -
+"$VENV/bin/pip" install -q --force-reinstall --no-deps "$SRC" 2> >(grep -v "is ignored" >&2)
+"$VENV/bin/pip" install -q "$SRC" 2> >(grep -v "is ignored" >&2)
 VERSION=$("$VENV/bin/python" -c "import lci_studio; print(lci_studio.__version__)")
 "$VENV/bin/python" - <<'PY'
 import lci_studio, sys
