@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    from lci_studio.gui.quitting import INTERRUPTED, CtrlCCloses, exit_status
+
+    ctrl_c = CtrlCCloses(app)  # from here on (torch is still to be imported), Ctrl-C closes the window
     file_open = FileOpenEvents(app)
     app.installEventFilter(file_open)
     app.setOrganizationName("LCI Studio")
@@ -109,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     file_open.attach(window.open_path)  # files the desktop hands over in events (macOS)
     if args.demo:
         window.open_demo()
-    return app.exec()
+    status = app.exec()
+    return exit_status(window.worker, INTERRUPTED if ctrl_c.pressed else status)
 
 
 if __name__ == "__main__":

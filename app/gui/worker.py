@@ -12,9 +12,11 @@ A job is one dataclass per kind (`LoadJob`, `LadderJob`, `AnalysisJob`, `DecodeJ
 `DownloadJob`) handed to `start(job)`, which returns its id. Jobs belong to a lane ("view": load,
 ladder and decode; "analysis"; "weights": downloads); starting a job cancels the earlier jobs of
 its lane, and a "view" job also those of "analysis" (they belong to the picture it replaces).
-Cancellation is cooperative (checked between qualities, between classical-codec points, and
-between download blocks), and anything a cancelled or superseded job still emits is dropped
-here, before it reaches a widget.
+Cancellation is cooperative: the job's check reaches inside the codec (between tiles, transform
+layers, entropy-coded channels and MS-SSIM bands), classical-codec points and download blocks;
+anything a cancelled or superseded job still emits is dropped here, before it reaches a widget.
+`shutdown` waits only a bounded time: one torch layer can't be interrupted, and the window must
+close promptly anyway (see `running`).
 
 Signals (all delivered in the GUI thread, only for jobs that are still current):
     jobStarted(id, kind, total)      kind: "load" | "ladder" | "analysis" | "decode" | "download"
@@ -69,6 +71,8 @@ from PySide6.QtGui import QImage
 log = logging.getLogger(__name__)
 
 _PROGRESS_INTERVAL = 0.1  # seconds between download-progress signals
+SHUTDOWN_WAIT_MS = 1500  # how long closing the window waits for the cancelled jobs to end
+_STILL_RUNNING: list[tuple[list, list]] = []  # threads (and runners) whose shutdown timed out
 ANALYSIS_NICE = 10  # how much lower the analysis thread runs than the codec thread (Linux)
 
 
@@ -546,12 +550,30 @@ class CodecWorker(_JobSignals):
         with self._lock:
             return any(lane is None or job_lane == lane for job_lane in self._lanes.values())
 
-    def shutdown(self, timeout_ms: int = 30000) -> bool:
-        """Cancel everything and stop the threads; True when they stopped within the timeout."""
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Cancel everything and stop the threads; True when they stopped within the timeout (all together).
+
+        The wait is short because it freezes the window: a cancelled job ends at its next check, but
+        a torch layer on a big tile can run for seconds before that. When this returns False the
+        threads end on their own; until they have, `running` is True and the process must not tear
+        them down (they are kept referenced here: Qt aborts when a running QThread is destroyed).
+        """
         self.cancel()
         for thread in self._threads:
             thread.quit()
-        return all([thread.wait(timeout_ms) for thread in self._threads])
+        deadline = time.monotonic() + timeout_ms / 1000
+        stopped = all([thread.wait(max(0, int((deadline - time.monotonic()) * 1000))) for thread in self._threads])
+        if not stopped:
+            _STILL_RUNNING.append((list(self._threads), [self._runner, self._analysis_runner]))
+        return stopped
+
+    def running(self) -> bool:
+        """A worker thread still runs (after a `shutdown` that timed out: a job not yet at a check).
+
+        Python destroying a running QThread makes Qt abort the process, so `lci-studio` leaves with
+        `os._exit` while this is True.
+        """
+        return any(thread.isRunning() for thread in self._threads)
 
     # -------------------------------------------------------------------------------------- internals
 
