@@ -4,6 +4,10 @@ Every failure is reported as one line on stderr (``lci: error: …``) with exit 
 usage mistakes and 1 for everything else (130 when interrupted), never a traceback, so the
 command is safe in scripts. Outputs are written through a temp file and renamed, so a failed
 run never leaves a partial file. Set ``LCI_DEBUG=1`` to get tracebacks of unexpected errors.
+
+Outputs are checked before any work (their folder exists and takes a file, they are not a folder,
+not an input): a mistake costs a second, not the minutes of a big picture. One overwrite rule for
+every command: an existing output is replaced, unless ``--no-clobber`` is given.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import importlib.util
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -94,6 +99,61 @@ def _write(path: str | os.PathLike, data: bytes) -> None:
         atomic_write(path, data)
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+OVERWRITE_RULE = "an existing output is replaced unless --no-clobber is given"
+
+
+def check_outputs(outputs: Sequence[str | os.PathLike | None], inputs: Sequence[str | os.PathLike] = (),
+                  no_clobber: bool = False) -> None:
+    """Refuse, before any work, outputs that can't be written where they are asked for.
+
+    Each named output must not be a folder, not be one of `inputs` (the picture would be lost), not
+    be named twice, and its folder must exist and take a new file (tried with a temp file, which is
+    what the final atomic write does); with `no_clobber`, it must not exist yet.
+    """
+    named = [Path(o) for o in outputs if o is not None]
+    seen: set[Path] = set()
+    for path in named:
+        full = Path(os.path.abspath(path))
+        if full in seen:
+            raise CliError(f"{path} is named as two outputs; choose a name for each")
+        seen.add(full)
+        if path.is_dir():
+            raise CliError(f"cannot write {path}: it is a folder")
+        if path.exists():
+            for source in inputs:
+                with contextlib.suppress(OSError):
+                    if os.path.samefile(path, source):
+                        raise CliError(f"cannot write {path}: it is the input file; choose another output name")
+            if no_clobber:
+                raise CliError(f"{path} exists (--no-clobber); remove it or choose another output name")
+        folder = path.parent
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise CliError(f"cannot write {path}: {folder} {what}")
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".lci-check-"):
+                pass
+        except OSError as exc:
+            raise CliError(f"cannot write {path}: folder {folder}: {exc.strerror or exc}") from None
+
+
+def check_output_folder(folder: str | os.PathLike) -> None:
+    """Refuse, before any work, an output folder that is a file or can't be made or written into."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"cannot write into {folder}: it is a file, not a folder")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CliError(f"cannot make {folder}: {existing} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".lci-check-"):
+            pass
+    except OSError as exc:
+        raise CliError(f"cannot write into {folder}: {existing}: {exc.strerror or exc}") from None
 
 
 def _write_json(path: str | os.PathLike, document: dict[str, Any]) -> None:
@@ -200,6 +260,7 @@ def _crop(text: str) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     from lci_studio.codec.metrics import psnr_rgb
 
+    check_outputs([args.output], [args.image], args.no_clobber)
     image = load_rgb(args.image)
     source = open_source(args.weights, args.metric, quality_label=args.quality)
     loaded = load_quality(source, args.quality)
@@ -217,6 +278,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    check_outputs([args.output], [args.file], args.no_clobber)
     data = _read(args.file)
     header, _ = unpack_lci(data)
     # Which weights decode it is the codec's rule (codec/decoding.py); named weights are the only ones tried.
@@ -274,6 +336,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from lci_studio.codec.ladder import encode_ladder
     from lci_studio.codec.report import comparison_csv, comparison_json, shown_baselines
 
+    check_outputs([args.json, args.csv], [args.image], args.no_clobber)
     image: RgbImage = load_rgb(args.image)
     source = open_source(args.weights, args.metric)
     for quality in source.qualities():  # fetch anything missing first, with a progress bar
@@ -306,6 +369,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     paths = image_paths(args.folder)
+    check_outputs([args.json], paths, args.no_clobber)
     source = open_source(args.weights, args.metric)
     for quality in source.qualities():
         load_quality(source, quality)
@@ -378,6 +442,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.joint and args.ladder:
         raise CliError("--joint and --ladder are two recipes: choose one")
+    check_output_folder(out)
     if args.resume and not (args.joint and gained.is_gained_checkpoint(args.resume)):
         # any weights the app reads, checked before hours of training
         open_weight_source(args.resume, args.metric, quality_label=args.quality).qualities()
@@ -452,6 +517,8 @@ def cmd_export_bundle(args: argparse.Namespace) -> int:
 
     run = Path(args.run_dir)
     finished_levels(run)  # before the eval folder is looked at: a run with nothing to ship is the first error
+    if args.dest:
+        check_output_folder(args.dest)
     eval_paths = image_paths(args.eval) if args.eval else None
     exported = export_bundle(
         run,
@@ -498,16 +565,26 @@ def build_parser() -> argparse.ArgumentParser:
         if metric:
             p.add_argument("--metric", default="mse", choices=METRICS, help="weights trained for this metric")
 
-    p = sub.add_parser("encode", help="compress an image into a .lci file")
+    def no_clobber(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--no-clobber",
+            action="store_true",
+            help=f"refuse to replace an existing output (default: {OVERWRITE_RULE.split(' unless')[0]}); "
+            "an output is never allowed to be the input",
+        )
+
+    p = sub.add_parser("encode", help="compress an image into a .lci file", epilog=f"Outputs: {OVERWRITE_RULE}.")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("-o", "--output", required=True, metavar="OUT.lci")
+    no_clobber(p)
     p.add_argument("-q", "--quality", required=True, type=_quality, metavar="Q", help="1 (smallest) … 8 (best)")
     weights(p)
     p.set_defaults(handler=cmd_encode)
 
-    p = sub.add_parser("decode", help="decompress a .lci file into a PNG")
+    p = sub.add_parser("decode", help="decompress a .lci file into a PNG", epilog=f"Outputs: {OVERWRITE_RULE}.")
     p.add_argument("file", metavar="FILE.lci")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    no_clobber(p)
     weights(p, metric=False)
     p.set_defaults(handler=cmd_decode)
 
@@ -515,16 +592,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.lci")
     p.set_defaults(handler=cmd_info)
 
-    p = sub.add_parser("compare", help="every quality plus JPEG/WebP/AVIF on one image")
+    p = sub.add_parser(
+        "compare", help="every quality plus JPEG/WebP/AVIF on one image", epilog=f"Outputs: {OVERWRITE_RULE}."
+    )
     p.add_argument("image", metavar="IMAGE")
+    no_clobber(p)
     weights(p)
     p.add_argument("--json", metavar="OUT.json", help="write RD points in CompressAI's JSON shape")
     p.add_argument("--csv", metavar="OUT.csv", help="write every measured number as CSV")
     p.set_defaults(handler=cmd_compare)
 
-    p = sub.add_parser("bench", help="mean RD over a folder of images, CompressAI JSON")
+    p = sub.add_parser(
+        "bench", help="mean RD over a folder of images, CompressAI JSON", epilog=f"Outputs: {OVERWRITE_RULE}."
+    )
     p.add_argument("folder", metavar="DIR")
     p.add_argument("--json", required=True, metavar="OUT.json")
+    no_clobber(p)
     weights(p)
     p.add_argument(
         "--baselines",
