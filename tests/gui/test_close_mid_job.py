@@ -48,7 +48,7 @@ DRIVER = textwrap.dedent(
 
     def watch():
         for widget in app.topLevelWidgets():
-            running = getattr(widget, "computing", lambda: False)()
+            running = hasattr(widget, "worker") and widget.worker.busy()
             ready = inside.is_set() or mode != "close-stuck"
             if ready and running and widget.session.image is not None and widget.progress.isVisible():
                 timer.stop()
@@ -59,6 +59,7 @@ DRIVER = textwrap.dedent(
     timer = QTimer()
     timer.timeout.connect(watch)
     timer.start(20)
+    QTimer.singleShot(240_000, lambda: (print("no ladder seen", flush=True), app.closeAllWindows()))
     sys.exit(main([image, "--weights", "bundled"]))
     """
 )
@@ -71,23 +72,36 @@ def big_photo(tmp_path):
     return path
 
 
-def run_driver(tmp_path, mode: str, image) -> subprocess.Popen:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
-    script = tmp_path / "driver.py"
-    script.write_text(DRIVER)
-    return subprocess.Popen(
-        [sys.executable, str(script), mode, str(image)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+@pytest.fixture
+def run_driver(tmp_path):
+    """Start the driver in `mode` on an image; the process is killed at teardown if it still runs."""
+    started: list[subprocess.Popen] = []
+
+    def run(mode: str, image) -> subprocess.Popen:
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+        script = tmp_path / "driver.py"
+        script.write_text(DRIVER)
+        process = subprocess.Popen(
+            [sys.executable, str(script), mode, str(image)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 @pytest.mark.parametrize("mode", ["close", "close-stuck"])
-def test_closing_the_window_mid_ladder_exits_cleanly(tmp_path, big_photo, mode):
+def test_closing_the_window_mid_ladder_exits_cleanly(run_driver, big_photo, mode):
     """Also when the job is inside a step that can't be interrupted: the window doesn't wait for it."""
-    process = run_driver(tmp_path, mode, big_photo)
+    process = run_driver(mode, big_photo)
     stdout, stderr = process.communicate(timeout=300)
     assert "ladder running" in stdout  # it was closed in the middle of the work
     assert "stuck step ended" not in stdout  # it didn't wait for a step that ignores cancel (it waited 30 s)
@@ -96,12 +110,39 @@ def test_closing_the_window_mid_ladder_exits_cleanly(tmp_path, big_photo, mode):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
-def test_ctrl_c_mid_ladder_closes_the_window_with_130(tmp_path, big_photo):
-    process = run_driver(tmp_path, "signal", big_photo)
+def test_ctrl_c_mid_ladder_closes_the_window_with_130(run_driver, big_photo):
+    process = run_driver("signal", big_photo)
     assert process.stdout is not None
     line = process.stdout.readline()
-    assert line.strip() == "ladder running", process.communicate(timeout=60)
+    assert line.strip() == "ladder running"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr and "QThread" not in stderr, stderr
     assert process.returncode == 130, stderr
+
+
+def test_shutdown_leaves_a_step_that_ignores_cancel_running_and_alive(qtbot, monkeypatch, tmp_path):
+    """The worker handle gives up waiting, reports the thread as running, and keeps it from being destroyed."""
+    import threading
+
+    from lci_studio.codec.cancel import CancelledError
+    from lci_studio.gui import worker as worker_mod
+
+    inside, release = threading.Event(), threading.Event()
+
+    def stuck(*args, **kwargs):
+        inside.set()
+        release.wait(60)
+        raise CancelledError()
+
+    monkeypatch.setattr(worker_mod.image_io, "load_rgb", stuck)
+    worker = worker_mod.CodecWorker()
+    worker.start(worker_mod.LoadJob(path=tmp_path / "any.png"))
+    assert inside.wait(60)
+    try:
+        assert worker.shutdown(timeout_ms=50) is False
+        assert worker.running()
+        assert any(threads == worker._threads for threads, _ in worker_mod._STILL_RUNNING)
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not worker.running(), timeout=60_000)
