@@ -44,7 +44,7 @@ DRIVER = textwrap.dedent(
             print("stuck step ended", flush=True)
             raise ladder.CancelledError()
 
-        ladder.measure_quality = stuck
+        ladder.measure_quality = ladder.reconstruct_quality = stuck
 
     def watch():
         for widget in app.topLevelWidgets():
