@@ -213,7 +213,7 @@ def test_latent_maps_of_the_selected_quality(latent, session, results, qtbot):
     latent._rank_box.setValue(1)
     np.testing.assert_array_equal(latent.channel_image(), result.bit_map[ranking[0]])
     session.select(7)
-    assert latent.spatial_image() is None and "not computed yet" in latent.captions()[1]
+    assert latent.spatial_image() is None and "Quality 7 is not computed" in latent.captions()[1]
 
 
 def test_latent_click_on_a_heatmap_cell(latent, session, results, qtbot):

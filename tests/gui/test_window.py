@@ -242,6 +242,33 @@ def test_stop_leaves_the_window_usable(qtbot, window, small_png):
     assert len(window.session.results) == 8
 
 
+def test_an_image_after_an_lci_file_resets_the_split_latents_and_meter(qtbot, make_window, source, small_png, tmp_path):
+    """Opening a .lci shows it on both sides; the next picture gets the usual sides, bit maps and meter."""
+    window = make_window(source, baselines=True)
+    window.open_path(small_png("photo.png"))
+    wait_ladder(qtbot, window)
+    lci = tmp_path / "photo-q3.lci"
+    lci.write_bytes(window.session.results[3].lci)
+    window.session.select(6)
+    opened = []
+    window.jobs.lciOpened.connect(opened.append)
+    window.open_path(lci)
+    qtbot.waitUntil(lambda: bool(opened) and not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
+    assert window.split.sides() == (3, 3) and window.session.selected == 3
+    assert "decoded" in window.split.label_a.text()
+
+    window.open_path(small_png("next.png", seed=4))
+    qtbot.waitUntil(lambda: len(window.session.results) >= 1, timeout=LADDER_TIMEOUT_MS)
+    assert window.split.sides() == ("original", 3)  # not stuck on the file's "Quality 3" both sides
+    wait_ladder(qtbot, window)
+    assert window.split.sides() == ("original", 3)
+    assert "Original (next.png)" in window.split.label_a.text() and "Quality 3" in window.split.label_b.text()
+    spatial = window.latent_view.captions()[1]
+    assert "Where quality 3 spends its bits" in spatial and "not computed" not in spatial
+    assert window.latent_view.spatial_image() is not None
+    assert not window.progress.isVisible()
+
+
 # -------------------------------------------------------------------------------------------------- export
 
 

@@ -173,6 +173,7 @@ class LatentView(QWidget):
         events.ladder_started.connect(self._restart)
         events.result_added.connect(lambda _result: self._refresh())
         events.selection_changed.connect(lambda _quality: self._refresh())
+        events.finished.connect(lambda _end: self._refresh())  # "being computed" no more
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -252,11 +253,14 @@ class LatentView(QWidget):
 
     def _update_maps(self, result: QualityResult | None) -> None:
         if result is None:
-            waiting = (
-                f"Quality {self.session.selected} is not computed yet."
-                if self.session.selected is not None
-                else "Pick a quality to see where its bits go."
-            )
+            if self.session.decoded is not None:
+                waiting = "An opened .lci file is only decoded: open the picture itself to see where its bits go."
+            elif self.session.is_computing(self.session.selected):
+                waiting = f"Quality {self.session.selected} is being computed…"
+            elif self.session.selected is not None:
+                waiting = f"Quality {self.session.selected} is not computed."
+            else:
+                waiting = "Pick a quality to see where its bits go."
             self._spatial_caption.setText(waiting)
             self._channel_caption.setText("One channel on its own appears here.")
             self._spatial.show_array(None)

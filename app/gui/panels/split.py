@@ -54,6 +54,7 @@ class SplitView(QWidget):
         self._difference = False
         self._size = (0, 0)
         self._ready = False
+        self._file_sides = False  # the sides show a decoded .lci file (set by opening it)
 
         self.combo_a = QComboBox()
         self.combo_b = QComboBox()
@@ -130,7 +131,7 @@ class SplitView(QWidget):
         sync.add(self.viewbox)
         self._ready = True
         events = session.events
-        events.opened.connect(self._refresh)
+        events.opened.connect(self._on_opened)
         events.ladder_started.connect(self._refresh)
         events.result_added.connect(self._on_result)
         events.decoded.connect(self._on_decoded)
@@ -146,6 +147,14 @@ class SplitView(QWidget):
     def _on_decoded(self, decoded: DecodedLci) -> None:
         q = decoded.header.quality
         self.set_sides(q, q)
+        self._file_sides = True  # the file on both sides: only while it is what is shown
+
+    def _on_opened(self, session: Session) -> None:
+        if self._file_sides and session.decoded is None:  # a picture after a .lci file: the usual sides again
+            self._file_sides = False
+            self.set_sides(ORIGINAL, SELECTED)
+        else:
+            self._refresh()
 
     def _on_selection(self, quality: int | None) -> None:
         for combo in (self.combo_a, self.combo_b):
