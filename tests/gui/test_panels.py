@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters
 import pytest
 from lci_studio.codec.baselines import baseline_curve
 from lci_studio.codec.image_io import RgbImage
@@ -165,6 +167,28 @@ def test_plot_export_png_is_a_valid_png(plot, session, results, jpeg, tmp_path):
     image = QImage(str(target))
     assert not image.isNull() and image.width() == 900
     assert [p.name for p in tmp_path.iterdir()] == ["rd.png"]  # no temporary file left behind
+
+
+def test_plot_axes_read_well_from_the_first_point_and_the_export_has_a_title(plot, session, results, tmp_path):
+    item = plot.plot_widget().getPlotItem()
+    session.add_result(results[0])  # one point: no ×0.001 bpp scale, bpp from 0
+    (x0, x1), (y0, y1) = item.vb.viewRange()
+    assert x0 == 0 and x1 >= results[0].bpp and y0 < results[0].psnr < y1
+    assert not item.getAxis("bottom").autoSIPrefix and not item.getAxis("left").autoSIPrefix
+    feed(session, results[1:])
+    session.select(2)
+    assert "ile size against PSNR" in plot.title()
+    seen = []
+    real_export = pg.exporters.ImageExporter.export
+    pg.exporters.ImageExporter.export = lambda self, path: (
+        seen.append((item.titleLabel.text, plot._ring.isVisible())), real_export(self, path)
+    )[1]
+    try:
+        plot.export_png(tmp_path / "rd.png", width=700)
+    finally:
+        pg.exporters.ImageExporter.export = real_export
+    assert seen == [(plot.title(), False)]  # titled, no selection ring in the picture
+    assert plot._ring.isVisible() and not item.titleLabel.isVisible()  # and the window's plot as it was
 
 
 # --------------------------------------------------------------------------------------------- latent view

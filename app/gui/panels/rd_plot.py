@@ -149,15 +149,24 @@ class RdPlot(QWidget):
     def plot_widget(self) -> pg.PlotWidget:
         return self._plot
 
+    def title(self) -> str:
+        """What an exported plot is headed with: the picture and what is plotted against what."""
+        metric = "PSNR" if self._metric == "psnr" else "MS-SSIM (dB)"
+        name = self.session.name
+        return f"{name}: file size against {metric}" if name else f"File size against {metric}"
+
     def export_png(self, path: str | os.PathLike, width: int | None = None) -> Path:
-        """Write the plot (axes, legend, curves) as a PNG, atomically; `width` in pixels."""
+        """Write the plot (title, axes, legend, curves; no selection ring or hover) as a PNG, atomically."""
         target = Path(path)
         exporter = pyqtgraph.exporters.ImageExporter(self._item)
         exporter.parameters()["width"] = int(width or max(1200, self._plot.width()))
         fd, temp = temp_file_beside(target, suffix=".png")
         os.close(fd)
+        text = self.palette().color(QPalette.ColorRole.Text).name()
         try:
             self._hover.hide()
+            self._ring.hide()
+            self._item.setTitle(self.title(), color=text, size="12pt")
             exporter.export(temp)
             if Path(temp).stat().st_size == 0:
                 raise OSError(f"could not write the plot to {target}")
@@ -165,6 +174,9 @@ class RdPlot(QWidget):
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+        finally:
+            self._item.setTitle(None)
+            self._ring.show()
         return target
 
     def hover_text_at(self, view_x: float, view_y: float) -> str | None:
@@ -224,7 +236,19 @@ class RdPlot(QWidget):
         self._update_labels()
         self._update_ring()
         if autorange or self._items:
-            self._item.enableAutoRange()
+            self._fit_axes()
+
+    def _fit_axes(self) -> None:
+        """Axes that read well from the first point on: bpp from 0 to a little past the largest, the
+        quality axis in whole dB around the points (never a one-point range scaled to ×0.001)."""
+        xs = [p.x for p, _ in self._plotted]
+        ys = [p.y for p, _ in self._plotted]
+        if not xs:
+            self._item.setRange(xRange=(0, 2), yRange=(20, 40) if self._metric == "psnr" else (5, 25), padding=0)
+            return
+        top = max(max(xs) * 1.08, 0.25)
+        low, high = math.floor(min(ys)) - 1, math.ceil(max(ys)) + 1
+        self._item.setRange(xRange=(0, top), yRange=(low, high), padding=0)
 
     def _set_series(self, rows: list, name: str, colour: str, width: float, size: int, dashed: bool) -> None:
         """Draw one series: new data for its item (made, with its legend row, the first time)."""
