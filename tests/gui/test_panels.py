@@ -172,6 +172,7 @@ def test_plot_export_png_is_a_valid_png(plot, session, results, jpeg, tmp_path):
 def test_plot_axes_read_well_from_the_first_point_and_the_export_has_a_title(plot, session, results, tmp_path):
     item = plot.plot_widget().getPlotItem()
     session.add_result(results[0])  # one point: no ×0.001 bpp scale, bpp from 0
+    plot.flush()  # drawn with the next burst; now for the test
     (x0, x1), (y0, y1) = item.vb.viewRange()
     assert x0 == 0 and x1 >= results[0].bpp and y0 < results[0].psnr < y1
     assert not item.getAxis("bottom").autoSIPrefix and not item.getAxis("left").autoSIPrefix

@@ -14,11 +14,12 @@ import pyqtgraph as pg
 import pyqtgraph.exporters
 from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.bdrate import ms_ssim_db
+from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.session import Session
-from PySide6.QtCore import QEvent, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
 
@@ -81,13 +82,16 @@ class RdPlot(QWidget):
 
         self._metric_buttons = self._toggle(("PSNR", "MS-SSIM"), METRICS, self.set_metric)
         self._bpp_buttons = self._toggle(("real size", "estimated"), BPP_KINDS, self.set_bpp_kind)
-        self._metric_buttons.button(0).setToolTip("Peak signal-to-noise ratio in dB (higher is closer)")
-        self._metric_buttons.button(1).setToolTip(
-            "Multi-scale structural similarity, plotted in dB: −10·log10(1 − MS-SSIM), so 0.99 is 20 dB "
-            "(higher is closer). Measured when first shown."
+        self._metric_buttons.button(0).setToolTip(tip("PSNR"))
+        self._metric_buttons.button(1).setToolTip(tip("MS-SSIM"))
+        self._bpp_buttons.button(0).setToolTip(f"Bits per pixel of the file actually written.\n\n{tip('bpp')}")
+        self._bpp_buttons.button(1).setToolTip(
+            f"Bits per pixel the model predicts from its probabilities (the file adds a header).\n\n{tip('bpp')}"
         )
-        self._bpp_buttons.button(0).setToolTip("Bits per pixel of the file actually written")
-        self._bpp_buttons.button(1).setToolTip("Bits per pixel the model predicts from its probabilities")
+        self._plot.setToolTip(
+            "Each point is one compressed file: further left is smaller, higher is closer to the original. "
+            "Click a learned-codec point to select that quality."
+        )
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(QLabel("Picture quality as"))
@@ -103,11 +107,18 @@ class RdPlot(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self._plot, 1)
 
+        # Results and classical points arrive in bursts: they are drawn together, at most every 40 ms
+        # (one burst of queued signals is handled without a pause; a redraw each costs the UI thread)
+        self._due = QTimer(self)
+        self._due.setSingleShot(True)
+        self._due.setInterval(40)
+        self._due.timeout.connect(self._redraw)
         self._apply_palette()
         self._redraw()
         events = session.events
-        for event in (events.opened, events.ladder_started, events.result_added, events.baselines_changed):
-            event.connect(lambda _value: self._redraw())
+        events.opened.connect(lambda _session: self._redraw())
+        for event in (events.ladder_started, events.result_added, events.baselines_changed):
+            event.connect(lambda _value: self._due.start() if not self._due.isActive() else None)
         events.selection_changed.connect(lambda _quality: self._update_ring())
 
     # ------------------------------------------------------------------------------------ public API
@@ -143,8 +154,15 @@ class RdPlot(QWidget):
         return self._bpp_kind
 
     def points(self) -> list[PlotPoint]:
-        """What is plotted now, series by series, each sorted by bpp."""
+        """What is plotted (a redraw that is due is done first), series by series, each sorted by bpp."""
+        self.flush()
         return [point for point, _ in self._plotted]
+
+    def flush(self) -> None:
+        """Draw now what is waiting to be drawn."""
+        if self._due.isActive():
+            self._due.stop()
+            self._redraw()
 
     def plot_widget(self) -> pg.PlotWidget:
         return self._plot
@@ -181,6 +199,7 @@ class RdPlot(QWidget):
 
     def hover_text_at(self, view_x: float, view_y: float) -> str | None:
         """The text hovering at plot coordinates would show (None: no point within reach)."""
+        self.flush()
         hit = self._hit(self._item.vb.mapViewToScene(QPointF(view_x, view_y)))
         return None if hit is None else self._describe(hit[0], hit[1])
 
@@ -202,6 +221,7 @@ class RdPlot(QWidget):
         return psnr if self._metric == "psnr" else ms_ssim_db(ms_ssim)
 
     def _redraw(self, autorange: bool = False) -> None:
+        self._due.stop()
         self._plotted = []
         drawn: set[str] = set()
         series: dict[tuple[str, str], dict[int, QualityResult]] = {}
