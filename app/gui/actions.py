@@ -134,6 +134,10 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("quit", "&Quit", w.close, key.Quit, role=QAction.MenuRole.QuitRole),
         ActionSpec("stop", "S&top", w.jobs.stop, "Esc", "Stop computing", enabled=w.jobs.computing),
         ActionSpec("fit", "&Fit to View", w.compare.fit, ["Ctrl+0", "F"], "Show the whole image (F)", icon_text="Fit"),
+        ActionSpec("detail", "Zoom to the &Telling Detail", w.compare.zoom_to_detail, "Z",
+                   "Zoom every tile onto the area where the lowest and highest qualities differ most (Z; F fits "
+                   "the whole picture again; Shift+drag zooms onto any area)", icon_text="Detail",
+                   enabled=lambda: w.compare.detail is not None),
         ActionSpec("actual", "&Actual Pixels (100%)", w.compare.actual_size, "Ctrl+1",
                    "One image pixel per screen pixel", icon_text="100%"),
         ActionSpec("zoom_in", "Zoom &In", lambda: w.compare.zoom_by(1.5), [key.ZoomIn, "+", "="]),
@@ -149,6 +153,8 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("fullscreen", "&Full Screen", w.toggle_fullscreen, _fullscreen_keys()),
         ActionSpec("next", "&Next Quality", lambda: s.step(1), ["]", "Ctrl+Right"]),
         ActionSpec("prev", "&Previous Quality", lambda: s.step(-1), ["[", "Ctrl+Left"]),
+        ActionSpec("glossary", "&Glossary…", w.show_glossary, key.HelpContents,
+                   "What bpp, PSNR, MS-SSIM, λ, N, M and the ratio mean, in plain words"),
         ActionSpec("about", "&About LCI Studio", w.show_about, role=QAction.MenuRole.AboutRole),
         ActionSpec("about_qt", "About &Qt", QApplication.aboutQt),
     ]  # fmt: skip
@@ -160,14 +166,15 @@ MENUS: Sequence[tuple[str, Layout]] = (
     ("&Edit", ("copy", "paste", "-", "stop")),
     ("S&amples", ("@samples",)),
     ("&View", (
-        "grid", "split", "-", "fit", "actual", "zoom_in", "zoom_out", "-", "swap", "diff", "-", "metric", "bpp",
-        "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
+        "grid", "split", "-", "detail", "fit", "actual", "zoom_in", "zoom_out", "-", "swap", "diff", "-", "metric",
+        "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
     )),
     ("&Quality", ("@qualities", "-", "next", "prev")),
-    ("&Help", ("about", "about_qt")),
+    ("&Help", ("glossary", "-", "about", "about_qt")),
 )  # fmt: skip
 TOOLBAR: Layout = (
-    "open", "@samples", "-", "@qualities", "-", "fit", "actual", "-", "grid", "split", "-", "demo", "settings",
+    "open", "@samples", "-", "@qualities", "-", "detail", "fit", "actual", "-", "grid", "split", "-", "demo",
+    "settings",
 )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 
 import lci_studio
+from lci_studio.codec.glossary import glossary_html
 from lci_studio.codec.lci_format import LciHeader
 from lci_studio.codec.model import METRICS
 from PySide6.QtCore import Qt
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -193,3 +195,20 @@ def about_html(weights: str) -> str:
         "via scikit-image.</p>"
         "<p>Licensed under the Apache License 2.0.</p>"
     )
+
+
+class GlossaryDialog(QDialog):
+    """Help ▸ Glossary: bpp, PSNR, MS-SSIM, λ, N, M, ratio… in plain words (codec.glossary)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Glossary — LCI Studio")
+        self.browser = QTextBrowser()
+        self.browser.setHtml(glossary_html())
+        self.browser.setOpenExternalLinks(False)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.browser)
+        layout.addWidget(buttons)
+        self.resize(560, 620)

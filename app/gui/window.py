@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lci_studio.codec.glossary import caption_tip, tip
 from lci_studio.codec.insight import format_kb, format_ratio
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES
@@ -77,12 +78,14 @@ class MainWindow(QMainWindow):
         self.worker = CodecWorker(self)
         self.demo = None
         self.lci_info_dialog: LciInfoDialog | None = None
+        self.glossary = None  # GlossaryDialog, made when first asked for
 
         self.setWindowTitle("LCI Studio")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.status_label = QLabel("Open an image to begin.")
+        self.status_label.setToolTip(caption_tip("bpp kB PSNR MS-SSIM").split("\n", 2)[-1] + "\n" + tip("ratio"))
         self.weights = WeightsFlow(
             self, self.session, self.worker, self.settings, opener=opener, say=self.say, show_error=self.show_error
         )
@@ -289,6 +292,15 @@ class MainWindow(QMainWindow):
         self.lci_info_dialog.set_file(d.name, len(d.data), d.header, d.info.describe(), d.decode_seconds)
         self.lci_info_dialog.show()
         self.lci_info_dialog.raise_()
+
+    def show_glossary(self) -> None:
+        """Help ▸ Glossary: the words the window uses, in plain language (non-modal, stays beside it)."""
+        from lci_studio.gui.dialogs import GlossaryDialog
+
+        if self.glossary is None:
+            self.glossary = GlossaryDialog(self)
+        self.glossary.show()
+        self.glossary.raise_()
 
     def show_about(self) -> None:
         source = self.session.source

@@ -16,7 +16,7 @@ from lci_studio.codec.image_io import load_rgb
 from lci_studio.codec.weights import BundledSource, open_weight_source
 from lci_studio.gui.opening import sample_images
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QImage, QPainter, QWheelEvent
+from PySide6.QtGui import QImage, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from tests.conftest import make_photo
@@ -126,6 +126,60 @@ def test_the_meter_counts_every_codec_and_ends_when_all_are_done(qtbot, make_win
     assert any(f"{codecs[-1]} for comparison" in text for _, _, text in steps)
     assert at_finish and at_finish[-1] == set(codecs)  # not "done" while AVIF still runs
     assert not window.progress.isVisible() and f"{len(codecs)} classical codecs" in window.status_label.text()
+
+
+def test_the_grid_opens_on_the_telling_detail_and_fit_goes_back(qtbot, window, small_png):
+    window.open_path(small_png(height=128, width=192))
+    wait_ladder(qtbot, window)
+    detail = window.compare.detail
+    assert detail is not None and detail.width == 32
+    assert window.sync.zoom is not None and window.sync.center == pytest.approx(detail.center)
+    assert window.commands["detail"].isEnabled()
+    window.commands["fit"].trigger()
+    assert window.sync.zoom is None
+    window.commands["detail"].trigger()
+    assert window.sync.center == pytest.approx(detail.center)
+    vb = window.compare.tile(0).viewbox
+    (x0, x1), (y0, y1) = vb.viewRange()  # the whole detail in view, as large as fits
+    assert x0 <= detail.x + 0.5 and detail.x + detail.width <= x1 + 0.5
+    assert y0 <= detail.y + 0.5 and detail.y + detail.height <= y1 + 0.5
+
+
+def test_shift_drag_zooms_every_tile_onto_the_area(qtbot, window, small_png):
+    window.open_path(small_png(height=128, width=192))
+    wait_ladder(qtbot, window)
+    window.commands["fit"].trigger()
+    tile = window.compare.tile(4)
+    vb, viewport = tile.viewbox, tile.view.viewport()
+    start = vb.mapViewToScene(QPointF(20, 20))
+    end = vb.mapViewToScene(QPointF(60, 50))
+    to_view = tile.view.mapFromScene
+    shift = Qt.KeyboardModifier.ShiftModifier
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, shift, to_view(start))
+    for f in (0.3, 0.6, 1.0):
+        point = start + (end - start) * f
+        event = QMouseEvent(
+            QMouseEvent.Type.MouseMove, QPointF(to_view(point)), QPointF(viewport.mapToGlobal(to_view(point))),
+            Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, shift,
+        )
+        QApplication.sendEvent(viewport, event)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, shift, to_view(end))
+    assert window.sync.zoom is not None
+    cx, cy = window.sync.center
+    assert 30 <= cx <= 50 and 25 <= cy <= 45
+    for key in (0, 8):  # every tile shows the same area
+        assert centre_and_zoom(window.compare.tile(key).viewbox) == pytest.approx(centre_and_zoom(vb), rel=1e-6)
+
+
+def test_help_glossary_explains_the_words_and_tiles_explain_their_numbers(qtbot, window, small_png):
+    window.commands["glossary"].trigger()
+    text = window.glossary.browser.toPlainText()
+    for term in ("bpp", "PSNR", "MS-SSIM", "λ", "N", "M", "ratio"):
+        assert term in text
+    assert "Bits per pixel" in text and window.glossary.isVisible()
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    assert "bits per pixel" in window.compare.tile(2).toolTip() and "PSNR:" in window.compare.tile(2).toolTip()
 
 
 def test_keys_select_quality_everywhere(qtbot, window, small_png):

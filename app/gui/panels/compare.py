@@ -15,6 +15,8 @@ from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
+from lci_studio.codec.detail import Detail, telling_detail
+from lci_studio.codec.glossary import caption_tip
 from lci_studio.codec.insight import format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.report import number_text
@@ -52,8 +54,22 @@ def palette_background(widget: QWidget) -> QColor:
     return widget.palette().color(QPalette.ColorRole.Base)
 
 
+class ImageViewBox(pg.ViewBox):
+    """A ViewBox where Shift+drag draws a rubber band and zooms onto it ("zoom here"); a plain drag pans."""
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        band = ev.button() == Qt.MouseButton.LeftButton and bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        mode = self.state["mouseMode"]
+        if band:
+            self.state["mouseMode"] = pg.ViewBox.RectMode
+        try:
+            super().mouseDragEvent(ev, axis)
+        finally:
+            self.state["mouseMode"] = mode
+
+
 def make_image_viewbox() -> pg.ViewBox:
-    vb = pg.ViewBox(invertY=True, enableMenu=False, lockAspect=False, defaultPadding=0.0)
+    vb = ImageViewBox(invertY=True, enableMenu=False, lockAspect=False, defaultPadding=0.0)
     vb.disableAutoRange()
     vb.setMouseEnabled(True, True)
     return vb
@@ -183,6 +199,8 @@ class ViewSync(QObject):
         if vb.width() < 2 or x1 <= x0:
             return
         zoom = vb.width() / (x1 - x0)
+        if y1 > y0 and vb.height() >= 2:  # a rubber band of another shape than the view: all of it in view
+            zoom = min(zoom, vb.height() / (y1 - y0))
         self._center = ((x0 + x1) / 2, (y0 + y1) / 2)
         self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
         # the moved view too: clamps the zoom and keeps exact square pixels
@@ -252,7 +270,7 @@ class ImageTile(QFrame):
     def set_caption(self, title: str, details: str) -> None:
         self.title.setText(title)
         self.details.setText(details)
-        self.setToolTip(f"{title}\n{details}".strip())
+        self.setToolTip(caption_tip(f"{title}\n{details}"))
 
     def set_selected(self, selected: bool) -> None:
         self.selected = selected
@@ -309,6 +327,7 @@ class CompareView(QWidget):
         self.session = session
         self.sync = sync or ViewSync(self)
         self.tiles: dict[int, ImageTile] = {}
+        self.detail: Detail | None = None  # where the lowest and highest qualities differ most
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.setSpacing(6)
@@ -336,6 +355,7 @@ class CompareView(QWidget):
     # ------------------------------------------------------------------------------------- session
 
     def _on_opened(self, session: Session) -> None:
+        self.detail = None
         image = session.image
         if image is None:
             self._clear(session.loading or self.WELCOME)
@@ -352,6 +372,7 @@ class CompareView(QWidget):
 
     def _on_ladder_started(self, pending: tuple[int, ...]) -> None:
         """Placeholders for the qualities being computed; the rest say why they stay empty."""
+        self.detail = None
         for key, tile in self.tiles.items():
             if key == 0:
                 continue
@@ -364,6 +385,21 @@ class CompareView(QWidget):
             return
         tile.set_pixels(result.reconstruction)
         tile.set_caption(*result_caption(result, self.session.basis))
+        self._find_detail()
+
+    def _find_detail(self) -> None:
+        """Once the lowest and highest qualities are in: where they differ most; the grid opens there
+        unless the viewer has zoomed already."""
+        session = self.session
+        if self.detail is not None or session.image is None or session.source is None:
+            return
+        qualities = tuple(session.source.qualities())
+        low, high = session.results.get(min(qualities)), session.results.get(max(qualities))
+        if low is None or high is None or low is high:
+            return
+        self.detail = telling_detail(session.image.pixels, low.reconstruction, high.reconstruction)
+        if self.sync.zoom is None:
+            self.zoom_to_detail()
 
     def _on_decoded(self, decoded: DecodedLci) -> None:
         header = decoded.header
@@ -411,6 +447,17 @@ class CompareView(QWidget):
 
     def fit(self) -> None:
         self.sync.fit()
+
+    def zoom_to_detail(self) -> None:
+        """Every tile onto the telling detail (`detail`), as large as a tile shows it whole."""
+        detail = self.detail
+        if detail is None:
+            return
+        vb = self.tiles[0].viewbox
+        if vb.width() < 2 or vb.height() < 2:
+            self.sync.set_zoom(2.0, detail.center)
+            return
+        self.sync.set_zoom(min(vb.width() / detail.width, vb.height() / detail.height), detail.center)
 
     def actual_size(self) -> None:
         self.sync.set_zoom(1.0 / max(self.devicePixelRatioF(), 1e-6))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from lci_studio.codec.difference import DEFAULT_GAIN, difference_image, difference_stats
+from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
 from lci_studio.codec.insight import format_kb
 from lci_studio.gui.panels.compare import (
     ViewSync,
@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 SELECTED = "selected"
 ORIGINAL = "original"
-GAINS = (1, 2, 4, 8, 16, 32, 64)
+AUTO = 0  # the gain combo's "auto" entry: the largest gain that does not saturate (difference.auto_gain)
 
 
 class SplitView(QWidget):
@@ -76,10 +76,14 @@ class SplitView(QWidget):
         self.diff_box.setToolTip("Show the amplified error |A − B| instead of the split (D)")
         self.diff_box.toggled.connect(self.set_difference)
         self.gain_combo = QComboBox()
+        self.gain_combo.addItem("× auto", AUTO)
         for gain in GAINS:
             self.gain_combo.addItem(f"× {gain}", gain)
-        self.gain_combo.setCurrentIndex(GAINS.index(int(DEFAULT_GAIN)))
-        self.gain_combo.setToolTip("How much the difference is amplified")
+        self.gain_combo.setCurrentIndex(0)
+        self.gain_combo.setToolTip(
+            "How much the difference is amplified; auto: as much as keeps 99 % of the pixels below white"
+        )
+        self._auto_gain = 1.0
         self.gain_combo.currentIndexChanged.connect(self._refresh)
 
         bar = QHBoxLayout()
@@ -193,7 +197,9 @@ class SplitView(QWidget):
 
     @property
     def gain(self) -> float:
-        return float(self.gain_combo.currentData())
+        """The gain shown: the chosen one, or the auto gain of the two pictures shown."""
+        chosen = float(self.gain_combo.currentData())
+        return chosen if chosen != AUTO else self._auto_gain
 
     def shown_image(self) -> np.ndarray | None:
         """What the view shows under the divider's left side (the difference image in difference mode)."""
@@ -260,13 +266,16 @@ class SplitView(QWidget):
         self.message.setText(message)
         self.message.setVisible(bool(message))
         if self._difference and a is not None and b is not None and a[1].shape == b[1].shape:
+            if self.gain_combo.currentData() == AUTO:
+                self._auto_gain = float(auto_gain(a[1], b[1]))
+                self.gain_combo.setItemText(0, f"× auto ({self._auto_gain:g})")
             show_pixels(self.item_a, difference_image(a[1], b[1], self.gain))
             show_pixels(self.item_b, None)
             self.divider.setVisible(False)
             mean, largest = difference_stats(a[1], b[1])
             self.label_a.setText(
                 f"|{self._name(key_a)} − {self._name(key_b)}| × {self.gain:g}   ·   "
-                f"mean error {mean:.2f}, largest {largest} (of 255)"
+                f"mean error {mean:.2f}, largest {largest} (of 255)\n{legend_text(self.gain)}"
             )
             self.label_b.setText("")
         else:

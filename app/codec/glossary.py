@@ -1,0 +1,89 @@
+"""The words the window uses, in plain language: the Help ▸ Glossary page and the tooltips.
+
+One entry per term, written for someone who has never read a compression paper. The window's
+tooltips take their text from here, so the glossary and the tooltips never disagree.
+"""
+
+from __future__ import annotations
+
+from lci_studio.codec.insight import format_ratio
+
+GLOSSARY: dict[str, str] = {
+    "bpp": (
+        "Bits per pixel: how many bits the file spends on each pixel, on average. The file's size "
+        "in bits divided by the number of pixels. An uncompressed photo uses 24 (8 each for red, "
+        "green and blue); 0.5 bpp is 48 times smaller. Lower is a smaller file."
+    ),
+    "PSNR": (
+        "Peak signal-to-noise ratio, in decibels (dB): how close the compressed picture is to the "
+        "original, pixel by pixel. Higher is closer; every 3 dB halves the average squared error. "
+        "Around 30 dB small flaws show when you look closely; above 40 dB they are hard to find."
+    ),
+    "MS-SSIM": (
+        "Multi-scale structural similarity: how alike the two pictures' structure (edges, textures, "
+        "contrast) is at several sizes, closer to what people notice than PSNR. 1 means identical. "
+        "The plot shows it in dB, −10·log10(1 − MS-SSIM), so 0.99 is 20 dB and 0.999 is 30 dB; "
+        "higher is closer. It is measured only when you ask for it (it takes a moment)."
+    ),
+    "λ (lambda)": (
+        "The trade-off each quality level was trained with: how much the network was punished for "
+        "errors compared with file size. A small λ gives small files with visible flaws; a large λ "
+        "gives faithful pictures in bigger files. Each quality level is the same network trained "
+        "with its own λ."
+    ),
+    "N": (
+        "The width of the network's inner layers (how many feature maps each layer computes). "
+        "More is a bigger, slower network that can describe more."
+    ),
+    "M": (
+        "The number of latent channels: the separate 'layers of description' the encoder writes "
+        "for every 16 × 16 block of the picture. At low qualities many channels stay silent and "
+        "cost almost nothing; the heatmap shows which ones carry bits."
+    ),
+    "ratio": (
+        "How many times smaller the file is than something else, written like 47:1. Against raw, "
+        "it compares with storing every pixel as 3 bytes (24 bpp, so the ratio is 24 ÷ bpp); "
+        "against the original file, with the file you opened. Ratios are rounded the same way "
+        f"everywhere: whole numbers from 10:1 up ({format_ratio(93.4)}), one decimal below ({format_ratio(9.46)})."
+    ),
+    "quality": (
+        "One of the 8 settings of the learned codec, 1 (smallest file) to 8 (most faithful). Each "
+        "is its own trained model; the tiles show all eight side by side."
+    ),
+    "difference view": (
+        "The error between two pictures made visible: black where they are identical, brighter "
+        "where they differ, multiplied by the gain so small errors show. The legend under it says "
+        "which error a given brightness means."
+    ),
+}
+
+
+# One line each, for tooltips on numbers (the full entries are in GLOSSARY).
+SHORT: dict[str, str] = {
+    "bpp": "bpp: bits per pixel, the file's size per pixel (24 = uncompressed; lower is smaller)",
+    "kB": "kB: the file's size in kilobytes (1 kB = 1000 bytes)",
+    "%": "% of …: the file's size as a share of the original file (or of the raw pixels)",
+    "PSNR": "PSNR: closeness to the original in dB (higher is closer; 3 dB halves the error)",
+    "MS-SSIM": "MS-SSIM: structural likeness, 1 = identical (the plot shows it in dB)",
+    "ratio": "47:1: the file is 47 times smaller (against raw: 24 bpp ÷ the file's bpp)",
+}
+
+
+def caption_tip(caption: str) -> str:
+    """A tooltip for a caption: the caption, then one line for each measure it shows."""
+    lines = [SHORT[key] for key in ("bpp", "kB", "%", "PSNR", "MS-SSIM") if key in caption]
+    return caption.strip() + ("\n\n" + "\n".join(lines) if lines else "") + "\n(Help ▸ Glossary says more)"
+
+
+def glossary_html() -> str:
+    """The glossary as one HTML page (term in bold, then its explanation)."""
+    rows = "".join(
+        f"<dt><b>{term}</b></dt><dd style='margin-bottom:8px'>{text}</dd>"
+        for term, text in GLOSSARY.items()
+    )
+    return f"<h3>What the words mean</h3><dl>{rows}</dl>"
+
+
+def tip(term: str) -> str:
+    """A term's entry, for a tooltip."""
+    return GLOSSARY[term]

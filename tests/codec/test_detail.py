@@ -1,0 +1,52 @@
+"""`telling_detail`: the window where the low quality loses most against the high one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lci_studio.codec.detail import telling_detail
+
+from tests.conftest import make_photo
+
+
+def _with_damage(pixels: np.ndarray, top: int, left: int, size: int, amount: int) -> np.ndarray:
+    damaged = pixels.astype(np.int16)
+    damaged[top : top + size, left : left + size] += amount
+    return np.clip(damaged, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("height, width", [(120, 180), (1200, 1800)])
+def test_the_detail_covers_where_the_low_quality_breaks_down(height, width):
+    original = make_photo(height, width, seed=3)
+    rng = np.random.default_rng(0)
+    noise = rng.integers(-2, 3, original.shape)
+    high = np.clip(original.astype(int) + noise, 0, 255).astype(np.uint8)  # small error everywhere
+    top, left, size = height // 2, width // 5, max(8, width // 20)
+    low = _with_damage(high, top, left, size, 60)  # and a lot in one place
+    low = _with_damage(low, height // 8, width - 3 * size, size, -20)  # less elsewhere
+    detail = telling_detail(original, low, high)
+    assert detail.width == round(width / 6) and detail.height == max(24, round(detail.width * height / width))
+    assert detail.x <= left and left + size <= detail.x + detail.width + 1
+    assert detail.y <= top and top + size <= detail.y + detail.height + 1
+    assert 0 <= detail.x <= width - detail.width and 0 <= detail.y <= height - detail.height
+    assert detail.gain > 0
+
+
+def test_identical_qualities_give_a_window_inside_the_picture_and_shapes_must_match():
+    picture = make_photo(40, 50, seed=1)
+    detail = telling_detail(picture, picture, picture)
+    assert detail.gain == 0 and detail.width == 24 and detail.x + detail.width <= 50
+    with pytest.raises(ValueError):
+        telling_detail(picture, picture[:-1], picture)
+
+
+def test_the_auto_gain_keeps_the_difference_below_white():
+    from lci_studio.codec.difference import auto_gain, difference_image, legend_text
+
+    a = make_photo(40, 60, seed=2)
+    small = np.clip(a.astype(int) + 3, 0, 255).astype(np.uint8)
+    large = np.clip(a.astype(int) + 100, 0, 255).astype(np.uint8)
+    assert auto_gain(a, small) == 64 and auto_gain(a, large) == 2 and auto_gain(a, a) == 64
+    shown = difference_image(a, large, auto_gain(a, large))
+    assert np.mean(shown == 255) < 0.01
+    assert "× 8" in legend_text(8) and "32 or more of 255" in legend_text(8)
