@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BENCH_CODECS, BaselinePoint, available_codecs
 from lci_studio.codec.bdrate import bracket
 from lci_studio.codec.bundle import TRAINING_DATA, BundleError
@@ -183,6 +184,40 @@ def _download_progress() -> Callable[[int, int | None], None] | None:
     return update
 
 
+def big_picture_progress(name: str, width: int, height: int) -> Callable[[str, int, int], None] | None:
+    """For a picture over `image_io.LARGE_IMAGE_PIXELS`: one line on stderr that says how large it is,
+    then its progress tile by tile, as (what, tiles done, tiles in all): a bar on a terminal, a line
+    as each transform ends elsewhere. None (and nothing said) for a smaller picture."""
+    if not image_io.is_large(width, height):
+        return None
+    print(
+        f"{name}: {image_io.describe_size(width, height)}, over {image_io.LARGE_IMAGE_PIXELS / 1e6:.0f} MP: "
+        "each quality takes a while; progress is shown tile by tile",
+        file=sys.stderr,
+        flush=True,
+    )
+    bar: Any = None
+
+    def step(what: str, done: int, total: int) -> None:
+        nonlocal bar
+        if not _tty():
+            if done >= total:
+                print(f"  {what}: {total} of {total} tiles", file=sys.stderr, flush=True)
+            return
+        if bar is None or bar.desc != what:
+            from tqdm import tqdm
+
+            if bar is not None:
+                bar.close()
+            bar = tqdm(total=total, desc=what, unit="tile", file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bar = None
+
+    return step
+
+
 def open_source(spec: str, metric: str = "mse", quality_label: int | None = None) -> WeightSource:
     return open_weight_source(spec, metric, quality_label=quality_label)
 
@@ -264,11 +299,14 @@ def cmd_encode(args: argparse.Namespace) -> int:
     image = load_rgb(args.image)
     source = open_source(args.weights, args.metric, quality_label=args.quality)
     loaded = load_quality(source, args.quality)
+    tiles = big_picture_progress(image.name, image.width, image.height)
+    encoding = (lambda done, total: tiles(f"q{args.quality} encode", done, total)) if tiles else None
+    decoding = (lambda done, total: tiles(f"q{args.quality} decode", done, total)) if tiles else None
     started = time.perf_counter()
-    encoded = encode_image(loaded, image.pixels, with_bit_map=False)
+    encoded = encode_image(loaded, image.pixels, with_bit_map=False, progress=encoding)
     seconds = time.perf_counter() - started
     _write(args.output, encoded.lci)
-    psnr = psnr_rgb(image.pixels, decode_lci(encoded.lci, loaded))
+    psnr = psnr_rgb(image.pixels, decode_lci(encoded.lci, loaded, progress=decoding))
     size = len(encoded.lci)
     _say(
         f"{args.output}: {size:,} bytes, {size * 8 / (image.width * image.height):.4f} bpp, "
@@ -284,7 +322,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
     # Which weights decode it is the codec's rule (codec/decoding.py); named weights are the only ones tried.
     offered = [open_source(args.weights, header.metric, quality_label=header.quality)] if args.weights else []
     candidates = candidate_sources(header, offered, own_kind=args.weights is None, download=True)
-    decoded = decode_file(data, candidates, load=load_quality)
+    tiles = big_picture_progress(Path(args.file).name, header.width, header.height)
+    decoding = (lambda done, total: tiles("decode", done, total)) if tiles else None
+    decoded = decode_file(data, candidates, load=load_quality, progress=decoding)
     _write(args.output, encode_png(decoded.pixels))
     _say(
         f"{args.output}: {header.width}x{header.height} PNG, quality {header.quality}, "
@@ -342,9 +382,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for quality in source.qualities():  # fetch anything missing first, with a progress bar
         load_quality(source, quality)
     _say(f"{image.name}: {image.width}x{image.height}, {source.describe()}")
+    tiles = big_picture_progress(image.name, image.width, image.height)
+    progress = (lambda quality, stage, done, total: tiles(f"q{quality} {stage}", done, total)) if tiles else None
     _say(_TABLE_HEAD)
     results = []
-    for result in encode_ladder(image, source):
+    for result in encode_ladder(image, source, progress=progress):
         results.append(result)
         _say(_ladder_row(result))
     raw = image.width * image.height * 3

@@ -21,7 +21,7 @@ import numpy as np
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.lci_format import LciHeader, unpack_lci
 from lci_studio.codec.model import LoadedModel, ModelInfo
-from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, needed_weights
+from lci_studio.codec.pipeline import TileProgress, WeightsMismatchError, decode_lci, needed_weights
 from lci_studio.codec.weights import BundledSource, CompressAISource, WeightsError, WeightSource
 
 Loader = Callable[[WeightSource, int], LoadedModel]
@@ -87,8 +87,9 @@ def decode_file(
     load: Loader | None = None,
     cancel: CancelCheck | None = None,
     name: str | None = None,
+    progress: TileProgress | None = None,
 ) -> DecodedFile:
-    """Decode with the first candidate whose weights match the file.
+    """Decode with the first candidate whose weights match the file (`progress`: its synthesis tiles).
 
     Raises the fingerprint mismatch of the last candidate tried, or `NoMatchingWeightsError`
     when no candidate holds the file's metric and quality.
@@ -103,7 +104,7 @@ def decode_file(
         stop_if_cancelled(cancel)
         started = time.perf_counter()
         try:
-            pixels = decode_lci(data, loaded, cancel=cancel)
+            pixels = decode_lci(data, loaded, cancel=cancel, progress=progress)
         except WeightsMismatchError as exc:
             mismatch = exc
             continue

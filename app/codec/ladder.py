@@ -63,18 +63,26 @@ class QualityResult:
         return int(np.sum(self.bits_per_channel / max(elements, 1) > ACTIVE_CHANNEL_BITS))
 
 
-def reconstruct_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) -> QualityResult:
+StageProgress = Callable[[str, int, int], None]  # ("encode" | "decode", tiles done, tiles in all)
+
+
+def reconstruct_quality(
+    loaded, image: RgbImage, cancel: CancelCheck | None = None, progress: StageProgress | None = None
+) -> QualityResult:
     """Encode, decode from the bytes and measure one quality level, all but MS-SSIM (NaN).
 
     What a picture needs before it can be shown: the window draws it at once and measures
-    MS-SSIM later, only when it is shown (`with_ms_ssim`). `cancel` is polled all along.
+    MS-SSIM later, only when it is shown (`with_ms_ssim`). `cancel` is polled all along;
+    `progress` hears each transform tile (what a big picture's faces show while it works).
     """
     pixels = image.pixels
+    encoding = (lambda done, total: progress("encode", done, total)) if progress else None
+    decoding = (lambda done, total: progress("decode", done, total)) if progress else None
     started = time.perf_counter()
-    encoded = encode_image(loaded, pixels, with_bit_map=False, cancel=cancel)
+    encoded = encode_image(loaded, pixels, with_bit_map=False, cancel=cancel, progress=encoding)
     encode_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    reconstruction = decode_lci(encoded.lci, loaded, cancel=cancel)
+    reconstruction = decode_lci(encoded.lci, loaded, cancel=cancel, progress=decoding)
     decode_seconds = time.perf_counter() - started
     # The bit map is analysis for display, measured outside the timed encode (a few % of it).
     bit_map = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None], cancel=cancel)
@@ -105,9 +113,11 @@ def with_ms_ssim(result: QualityResult, image: RgbImage, cancel: CancelCheck | N
     return dataclasses.replace(result, ms_ssim=ms_ssim_rgb(image.pixels, result.reconstruction, cancel))
 
 
-def measure_quality(loaded, image: RgbImage, cancel: CancelCheck | None = None) -> QualityResult:
+def measure_quality(
+    loaded, image: RgbImage, cancel: CancelCheck | None = None, progress: StageProgress | None = None
+) -> QualityResult:
     """Encode, decode from the bytes, and measure one quality level, MS-SSIM included."""
-    return with_ms_ssim(reconstruct_quality(loaded, image, cancel), image, cancel)
+    return with_ms_ssim(reconstruct_quality(loaded, image, cancel, progress), image, cancel)
 
 
 def encode_ladder(
@@ -117,14 +127,17 @@ def encode_ladder(
     should_cancel: Callable[[], bool] = lambda: False,
     *,
     ms_ssim: bool = True,
+    progress: Callable[[int, str, int, int], None] | None = None,
 ) -> Iterator[QualityResult]:
     """Yield each quality's result as soon as it is done; when cancelled, stop even inside a quality.
 
     `ms_ssim=False` leaves MS-SSIM unmeasured (NaN), for a face that measures it later or never.
+    `progress(quality, stage, tiles done, tiles in all)` follows each quality tile by tile.
     """
     measure = measure_quality if ms_ssim else reconstruct_quality
     for quality in source.qualities() if qualities is None else qualities:
         stop_if_cancelled(should_cancel)
         loaded = source.load(quality)
         stop_if_cancelled(should_cancel)
-        yield measure(loaded, image, should_cancel)
+        tiles = (lambda stage, done, total, q=quality: progress(q, stage, done, total)) if progress else None
+        yield measure(loaded, image, should_cancel, tiles)

@@ -201,6 +201,11 @@ class _Running:
     cancel: Callable[[], bool]
 
 
+def _megapixels(picture) -> str:
+    """"25.2 MP": the size a big picture's progress text names (anything with width and height)."""
+    return f"{picture.width * picture.height / 1e6:.1f} MP"
+
+
 def readable(exc: BaseException) -> str:
     """One sentence for a dialog: the codec's own errors already are (with what to do in this window's
     terms); anything else gets its type."""
@@ -319,8 +324,16 @@ class _Runner(_JobSignals):
         self.jobStarted.emit(run.job_id, "ladder", total)
         self.progress.emit(run.job_id, 0, total, "")
         loader = _ProgressLoader(job.source, run.cancel, self._download_reporter(run, lambda: done[0], total))
+        image = job.image
+        tiles = None
+        if image_io.is_large(image.width, image.height):  # a quality takes a while: say how far it is
+
+            def tiles(quality: int, stage: str, tile: int, count: int) -> None:
+                where = f"q{quality} {stage}, tile {min(tile + 1, count)} of {count}"
+                self.progress.emit(run.job_id, done[0], total, f"{_megapixels(image)} picture: {where}")
+
         try:
-            for result in encode_ladder(job.image, loader, qualities, run.cancel, ms_ssim=job.ms_ssim):
+            for result in encode_ladder(image, loader, qualities, run.cancel, ms_ssim=job.ms_ssim, progress=tiles):
                 done[0] += 1
                 if job.feed is not None:
                     job.feed.put(result)
@@ -338,7 +351,14 @@ class _Runner(_JobSignals):
         header = read_header(job.data)
         self.progress.emit(run.job_id, 0, 1, f"decoding {job.name}")
         candidates = candidate_sources(header, [s for s in job.sources if s is not None])
-        decoded = decode_file(job.data, candidates, cancel=run.cancel, name=job.name)
+        tiles = None
+        if image_io.is_large(header.width, header.height):
+
+            def tiles(tile: int, count: int) -> None:
+                where = f"tile {min(tile + 1, count)} of {count}"
+                self.progress.emit(run.job_id, 0, 1, f"decoding {job.name}, {_megapixels(header)}: {where}")
+
+        decoded = decode_file(job.data, candidates, cancel=run.cancel, name=job.name, progress=tiles)
         self.lciDecoded.emit(
             run.job_id, DecodedLci(job.name, job.data, header, decoded.pixels, decoded.info, decoded.seconds)
         )
