@@ -109,6 +109,7 @@ class SessionEvents:
         self.ladder_started: Emitter[tuple[int, ...]] = Emitter()  # results reset; these are on their way
         self.result_added: Emitter[QualityResult] = Emitter()
         self.baselines_changed: Emitter[list] = Emitter()
+        self.classical_added: Emitter[tuple[str, int]] = Emitter()  # (codec, quality) now in `classical`
         self.decoded: Emitter[DecodedLci] = Emitter()
         self.selection_changed: Emitter[int | None] = Emitter()
         self.finished: Emitter[JobEnd] = Emitter()
@@ -134,6 +135,7 @@ class Session:
         self.loading = ""
         self.results: dict[int, QualityResult] = {}
         self.baselines: list[BaselinePoint] = []
+        self.classical: dict[tuple[str, int], BaselinePoint] = {}  # (codec, quality) → that codec at its size
         self.pending: tuple[int, ...] = ()
         self.unavailable = ""
         self.last_end: JobEnd | None = None
@@ -176,6 +178,7 @@ class Session:
         self.loading = ""
         self.results = {}
         self.baselines = []
+        self.classical = {}
         self.pending = ()
         self.unavailable = ""
         self.last_end = None
@@ -196,6 +199,7 @@ class Session:
         """
         self.results = {}
         self.baselines = []
+        self.classical = {}
         self.pending = tuple(q for q in qualities if q in QUALITIES)
         self.unavailable = unavailable
         self.last_end = None
@@ -211,6 +215,11 @@ class Session:
         """The classical-codec points so far (replaces the previous list)."""
         self.baselines = list(points)
         self.events.baselines_changed.emit(self.baselines)
+
+    def add_classical(self, quality: int, point: BaselinePoint) -> None:
+        """A classical codec at the file size of `quality`'s result (the nearest setting), to be seen as a picture."""
+        self.classical[(point.codec, quality)] = point
+        self.events.classical_added.emit((point.codec, quality))
 
     def finish(self, outcome: str, failure: str = "") -> None:
         """The computation ended; qualities still pending will not come (`failure`: why, when it failed)."""

@@ -19,7 +19,15 @@ from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.opening import is_lci
-from lci_studio.gui.worker import AnalysisJob, DecodeJob, LadderFeed, LadderJob, LoadedImage, LoadJob
+from lci_studio.gui.worker import (
+    AnalysisJob,
+    ClassicalJob,
+    DecodeJob,
+    LadderFeed,
+    LadderJob,
+    LoadedImage,
+    LoadJob,
+)
 from lci_studio.session import DecodedLci, SizeBasis
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
@@ -43,6 +51,7 @@ class ViewJobs(QObject):
         self._with_baselines = baselines
         self.view_job: int | None = None
         self.analysis_job: int | None = None
+        self.classical_jobs: dict[int, tuple[str, int]] = {}  # job id → (codec, quality) on its way
         self._steps = {"view": (0, 0), "analysis": (0, 0)}  # (done, total) of each job the meter counts
         self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
         self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
@@ -53,6 +62,7 @@ class ViewJobs(QObject):
         worker.imageLoaded.connect(self._on_image_loaded)
         worker.resultReady.connect(self._on_result)
         worker.baselinesReady.connect(self._on_baselines)
+        worker.classicalReady.connect(self._on_classical)
         worker.lciDecoded.connect(self._on_lci_decoded)
         worker.failed.connect(self._on_failed)
         worker.jobFinished.connect(self._on_job_finished)
@@ -140,11 +150,27 @@ class ViewJobs(QObject):
         if self._session.pending and not isinstance(job, LadderJob):
             self._session.finish("cancelled")
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
+        self.classical_jobs = {}
         self._points_due = None
         self.view_job = self._worker.start(job)
         self._steps = {"view": (0, 0), "analysis": (0, 0)}
         self._view_outcome = "done"
         self._window.commands.update()
+
+    def want_classical(self, codec: str, quality: int) -> None:
+        """`codec` at `quality`'s file size, as a picture: encoded (nearest setting) unless it is there or coming."""
+        session = self._session
+        result = session.results.get(quality)
+        key = (codec, quality)
+        if session.image is None or result is None or key in session.classical or key in self.classical_jobs.values():
+            return
+        job = ClassicalJob(session.image, codec, result.file_bytes, quality)
+        self.classical_jobs = {self._worker.start(job): key}  # the newest wish replaces the one before
+
+    def _on_classical(self, job_id: int, quality_point: tuple) -> None:
+        if self.classical_jobs.pop(job_id, None) is not None and self._session.image is not None:
+            quality, point = quality_point
+            self._session.add_classical(quality, point)
 
     def _start_analysis(self, job: AnalysisJob) -> None:
         self.analysis_job = self._worker.start(job)
@@ -236,6 +262,9 @@ class ViewJobs(QObject):
         self.lciOpened.emit(decoded)
 
     def _on_failed(self, job_id: int, title: str, message: str) -> None:
+        if self.classical_jobs.pop(job_id, None) is not None:
+            self._window.show_error(title, message)
+            return
         lane = self._lane(job_id)
         if lane is None:
             return
@@ -244,6 +273,7 @@ class ViewJobs(QObject):
         self._window.show_error(title, message)
 
     def _on_job_finished(self, job_id: int, outcome: str) -> None:
+        self.classical_jobs.pop(job_id, None)  # a classical picture that did not come may be asked for again
         lane = self._lane(job_id)
         if lane is None:
             return

@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
+        self.split.classicalWanted.connect(self.jobs.want_classical)
         self.rd_plot = RdPlot(self.session)
         self.latent_view = LatentView(self.session)
         self.explanation = ExplanationPanel(self.session)

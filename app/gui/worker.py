@@ -25,6 +25,7 @@ Signals (all delivered in the GUI thread, only for jobs that are still current):
     resultReady(id, QualityResult)   one quality, the moment its picture exists (ladder), again with its
                                      MS-SSIM (analysis)
     baselinesReady(id, list)         classical-codec points so far (grows point by point)
+    classicalReady(id, (q, point))   a classical codec at quality q's file size, with its bytes
     lciDecoded(id, DecodedLci)
     sourceReady(id, WeightSource)    a download job finished: every model of the source is loaded
     failed(id, title, message)       an exception in the job, as one readable sentence
@@ -178,9 +179,28 @@ class DownloadJob:
     title: ClassVar[str] = "Could not get the weights"
 
 
-Job = LoadJob | LadderJob | AnalysisJob | DecodeJob | DownloadJob
+@dataclass(frozen=True)
+class ClassicalJob:
+    """`codec` (JPEG, WebP, AVIF) at the setting whose file is nearest `target_bytes` (quality `quality`'s
+    size), as a point that carries its bytes: the split view shows it as a picture."""
+
+    image: RgbImage
+    codec: str
+    target_bytes: int
+    quality: int
+    kind: ClassVar[str] = "classical"
+    lane: ClassVar[str] = "classical"
+    title: ClassVar[str] = "Could not encode the classical picture"
+
+
+Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob
 # starting a job of one lane cancels the running jobs of these lanes
-_CANCELS = {"view": ("view", "analysis"), "analysis": ("analysis",), "weights": ("weights",)}
+_CANCELS = {
+    "view": ("view", "analysis", "classical"),
+    "analysis": ("analysis",),
+    "classical": ("classical",),
+    "weights": ("weights",),
+}
 
 
 @dataclass(frozen=True)
@@ -247,6 +267,7 @@ class _JobSignals(QObject):
     progress = Signal(int, int, int, str)
     resultReady = Signal(int, object)
     baselinesReady = Signal(int, object)
+    classicalReady = Signal(int, object)
     lciDecoded = Signal(int, object)
     imageLoaded = Signal(int, object)
     sourceReady = Signal(int, object)
@@ -342,6 +363,11 @@ class _Runner(_JobSignals):
         finally:
             if job.feed is not None:
                 job.feed.close()
+
+    def _classical(self, run: _Running, job: ClassicalJob) -> None:
+        self.jobStarted.emit(run.job_id, "classical", 1)
+        point = baselines_mod.at_size(job.image.pixels, job.codec, job.target_bytes, cancel=run.cancel)
+        self.classicalReady.emit(run.job_id, (job.quality, point))
 
     def _analysis(self, run: _Running, job: AnalysisJob) -> None:
         _Analysis(self, run, job).run()
@@ -514,6 +540,7 @@ class CodecWorker(_JobSignals):
 
     _submit = Signal(object)
     _submit_analysis = Signal(object)
+    _submit_classical = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -526,6 +553,8 @@ class CodecWorker(_JobSignals):
         self._runner = self._runner_in_thread("lci-codec-worker", self._submit)
         self._analysis_runner = self._runner_in_thread("lci-analysis", self._submit_analysis)
         self._analysis_runner.lowered.emit()  # queued: runs in its thread, whose later threads inherit it
+        # a classical codec as a picture: someone is waiting for it, so neither behind the ladder nor niced
+        self._classical_runner = self._runner_in_thread("lci-classical", self._submit_classical)
 
     # ------------------------------------------------------------------------------------- public API
 
@@ -552,7 +581,7 @@ class CodecWorker(_JobSignals):
         with self._lock:
             self._cancelled.update(j for j, lane in self._lanes.items() if lane in _CANCELS[job.lane])
             self._lanes[job_id] = job.lane
-        submit = self._submit_analysis if job.lane == "analysis" else self._submit
+        submit = {"analysis": self._submit_analysis, "classical": self._submit_classical}.get(job.lane, self._submit)
         submit.emit(_Running(job_id, job, cancel=lambda: self._is_cancelled(job_id)))
         return job_id
 
@@ -584,7 +613,7 @@ class CodecWorker(_JobSignals):
         deadline = time.monotonic() + timeout_ms / 1000
         stopped = all([thread.wait(max(0, int((deadline - time.monotonic()) * 1000))) for thread in self._threads])
         if not stopped:
-            _STILL_RUNNING.append((list(self._threads), [self._runner, self._analysis_runner]))
+            _STILL_RUNNING.append((list(self._threads), [self._runner, self._analysis_runner, self._classical_runner]))
         return stopped
 
     def running(self) -> bool:
@@ -603,7 +632,9 @@ class CodecWorker(_JobSignals):
         runner = _Runner()
         runner.moveToThread(thread)
         submit.connect(runner.run)
-        relayed = ("jobStarted", "progress", "resultReady", "baselinesReady", "lciDecoded", "imageLoaded")
+        relayed = (
+            "jobStarted", "progress", "resultReady", "baselinesReady", "classicalReady", "lciDecoded", "imageLoaded",
+        )
         for signal in (*relayed, "sourceReady", "failed"):
             getattr(runner, signal).connect(getattr(self, f"_relay_{signal}"))
         runner.jobFinished.connect(self._on_finished)
@@ -641,6 +672,10 @@ class CodecWorker(_JobSignals):
     @Slot(int, object)
     def _relay_baselinesReady(self, job_id: int, points: list) -> None:
         self._relay("baselinesReady", job_id, points)
+
+    @Slot(int, object)
+    def _relay_classicalReady(self, job_id: int, quality_point: tuple) -> None:
+        self._relay("classicalReady", job_id, quality_point)
 
     @Slot(int, object)
     def _relay_lciDecoded(self, job_id: int, decoded: DecodedLci) -> None:

@@ -20,7 +20,7 @@ from PySide6.QtGui import QImage, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from tests.conftest import make_photo
-from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
+from tests.gui.conftest import LADDER_TIMEOUT_MS, pixels_of, wait_ladder
 
 SAMPLES = {p.stem: p for p in sample_images()}
 
@@ -180,6 +180,27 @@ def test_help_glossary_explains_the_words_and_tiles_explain_their_numbers(qtbot,
     window.open_path(small_png())
     wait_ladder(qtbot, window)
     assert "bits per pixel" in window.compare.tile(2).toolTip() and "PSNR:" in window.compare.tile(2).toolTip()
+
+
+def test_split_shows_a_classical_codec_at_the_selected_quality_size(qtbot, window, small_png):
+    from lci_studio.codec.baselines import at_size, decode_classical
+    from lci_studio.gui.panels.split import CLASSICAL, SELECTED
+
+    window.open_path(small_png(height=96, width=128))
+    wait_ladder(qtbot, window)
+    window.session.select(5)
+    split = window.split
+    split.set_sides(CLASSICAL + "JPEG", SELECTED)
+    qtbot.waitUntil(lambda: ("JPEG", 5) in window.session.classical, timeout=LADDER_TIMEOUT_MS)
+    point = window.session.classical[("JPEG", 5)]
+    result = window.session.results[5]
+    assert point == at_size(window.session.image.pixels, "JPEG", result.file_bytes)  # the nearest setting by bytes
+    assert np.array_equal(pixels_of(split.item_a), decode_classical(point.data))
+    caption = split.label_a.text()
+    assert f"JPEG (setting {point.setting})" in caption and "nearest to quality 5" in caption and "PSNR" in caption
+    window.session.select(2)  # another quality: JPEG at its size
+    qtbot.waitUntil(lambda: ("JPEG", 2) in window.session.classical, timeout=LADDER_TIMEOUT_MS)
+    assert "nearest to quality 2" in split.label_a.text()
 
 
 def test_keys_select_quality_everywhere(qtbot, window, small_png):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from lci_studio.codec.baselines import available_codecs, decode_classical
 from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
 from lci_studio.codec.insight import format_kb
+from lci_studio.codec.report import number_text
 from lci_studio.gui.panels.compare import (
     ViewSync,
     configure_view,
@@ -38,6 +40,7 @@ from PySide6.QtWidgets import (
 
 SELECTED = "selected"
 ORIGINAL = "original"
+CLASSICAL = "classical:"  # + codec name: that codec at the selected quality's file size
 AUTO = 0  # the gain combo's "auto" entry: the largest gain that does not saturate (difference.auto_gain)
 
 
@@ -45,6 +48,7 @@ class SplitView(QWidget):
     """Compare two images: A left of the divider, B right of it; X swaps, D shows |A − B| × gain."""
 
     sidesChanged = Signal()
+    classicalWanted = Signal(str, int)  # (codec, quality): show this codec at that quality's size, please
 
     def __init__(self, session: Session, sync: ViewSync, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,12 +67,18 @@ class SplitView(QWidget):
             combo.addItem("Original", ORIGINAL)
             for q in range(1, 9):
                 combo.addItem(f"Quality {q}", q)
+            for codec in available_codecs():
+                combo.addItem(f"{codec} at the same size", CLASSICAL + codec)
             combo.currentIndexChanged.connect(self._refresh)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo_a.setCurrentIndex(self.combo_a.findData(ORIGINAL))
         self.combo_b.setCurrentIndex(self.combo_b.findData(SELECTED))
-        self.combo_a.setToolTip("The image left of the divider")
-        self.combo_b.setToolTip("The image right of the divider")
+        self.combo_a.setToolTip(
+            "The image left of the divider. '… at the same size': that classical codec at the setting whose file "
+            "is nearest the selected quality's, so you see what the plot claims"
+        )
+        self.combo_b.setToolTip(self.combo_a.toolTip().replace("left of", "right of"))
+        self._decoded: dict[tuple[str, int], np.ndarray] = {}  # classical pictures, decoded once
         self.swap_button = QPushButton("⇄ Swap")
         self.swap_button.setToolTip("Swap the two sides (X)")
         self.swap_button.clicked.connect(self.swap)
@@ -138,6 +148,7 @@ class SplitView(QWidget):
         events.opened.connect(self._on_opened)
         events.ladder_started.connect(self._refresh)
         events.result_added.connect(self._on_result)
+        events.classical_added.connect(lambda _key: self._refresh())
         events.decoded.connect(self._on_decoded)
         events.selection_changed.connect(self._on_selection)
         self._on_selection(session.selected)
@@ -221,6 +232,8 @@ class SplitView(QWidget):
         return resolve(self.combo_a.currentData()), resolve(self.combo_b.currentData())
 
     def _name(self, key: object) -> str:
+        if isinstance(key, str) and key.startswith(CLASSICAL):
+            return f"{key[len(CLASSICAL):]} at the size of quality {self.session.selected}"
         return "Original" if key == ORIGINAL else f"Quality {key}"
 
     def _image(self, key: object) -> tuple[str, np.ndarray] | None:
@@ -228,6 +241,8 @@ class SplitView(QWidget):
         session = self.session
         if key == ORIGINAL:
             return None if session.image is None else (f"Original ({session.image.name})", session.image.pixels)
+        if isinstance(key, str) and key.startswith(CLASSICAL):
+            return self._classical(key[len(CLASSICAL):])
         result = session.results.get(key)
         if result is not None:
             details = f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)}"
@@ -236,6 +251,26 @@ class SplitView(QWidget):
         if decoded is not None and decoded.header.quality == key:
             return f"{decoded.name} (quality {key}, decoded)", decoded.pixels
         return None
+
+    def _classical(self, codec: str) -> tuple[str, np.ndarray] | None:
+        """(caption, pixels) of `codec` at the selected quality's size; asked for when not there yet."""
+        session, quality = self.session, self.session.selected
+        result = session.results.get(quality) if quality is not None else None
+        if result is None or quality is None:
+            return None
+        point = session.classical.get((codec, quality))
+        if point is None:
+            self.classicalWanted.emit(codec, quality)
+            return None
+        key = (codec, quality)
+        if key not in self._decoded or self._decoded[key].shape[:2] != result.reconstruction.shape[:2]:
+            self._decoded = {k: v for k, v in self._decoded.items() if (k[0], k[1]) in session.classical}
+            self._decoded[key] = decode_classical(point.data)
+        caption = (
+            f"{codec} (setting {point.setting}) · {format_kb(point.file_bytes)} · {point.bpp:.3f} bpp · "
+            f"PSNR {number_text(point.psnr, '.2f')} dB  (nearest to quality {quality}'s {format_kb(result.file_bytes)})"
+        )
+        return caption, self._decoded[key]
 
     def _has_images(self) -> bool:
         session = self.session
