@@ -17,6 +17,8 @@ stage() { printf '[artefacts %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 # What the bundle does not carry, by Debian 12 / Ubuntu 22.04 package (packaging/README.md says why).
 DEPENDS="libc6 (>= 2.35), libstdc++6 (>= 11), libgcc-s1, libexpat1, libgl1, libegl1, libxcb1, libx11-6, libxkbcommon0, xkb-data, libfontconfig1"
 
+bash "$HERE/check-depends.sh" "$APP" "$DEPENDS"
+
 stage "tar.gz"
 T=$STAGE/tar/lci-studio-$VERSION-linux-x86_64
 mkdir -p "$T/share"
