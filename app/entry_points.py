@@ -21,8 +21,12 @@ def lci() -> int:
 
 def lci_studio() -> int:
     try:
+        from lci_studio.gui.quitting import note_ctrl_c  # light: Qt is imported later
+
+        note_ctrl_c()
         from lci_studio.gui.main import main
+
+        return main()
     except KeyboardInterrupt:
         print("lci-studio: interrupted", file=sys.stderr)
         return 130
-    return main()

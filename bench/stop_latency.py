@@ -2,12 +2,17 @@
 
     nice .venv/bin/python bench/stop_latency.py                  # stop 3, 10 and 25 s into the ladder
     nice .venv/bin/python bench/stop_latency.py --after 5 --gaps # and the longest stretch between two polls
+    nice .venv/bin/python bench/stop_latency.py --window         # the real window: Stop (Esc) and close
 
 The photo is `resources/samples/coffee.png` upscaled to 6000×4200 (25.2 MP). The bundled ladder runs in a
 thread exactly as the window's worker runs it (`encode_ladder` with a cancel check); at each stop time the
 check starts saying "stop" and the script measures how long until `CancelledError` comes out. `--gaps` also
 times every poll of one whole quality without stopping: the longest gap between two polls is the worst
-latency a Stop can see. Nothing is asserted; the script prints the numbers.
+latency a Stop can see. `--window` runs `lci-studio`'s own `main` offscreen in a subprocess on the same
+photo: at each stop time it presses Stop (until the worker is idle) or closes the window (how long the
+close call froze the window, and how long until the process was gone; closing waits at most
+`worker.SHUTDOWN_WAIT_MS` for the cancelled jobs, then leaves without them). Nothing is asserted; the
+script prints the numbers.
 """
 
 from __future__ import annotations
@@ -77,12 +82,96 @@ def poll_gaps(image, source, quality: int) -> list[float]:
     return [b - a for a, b in itertools.pairwise(stamps)]
 
 
+WINDOW_DRIVER = """
+import sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from lci_studio.gui.main import main
+
+action, after, image = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+app = QApplication(sys.argv[:1])
+state = {"started": None, "said": None}
+
+def watch():
+    for window in app.topLevelWidgets():
+        if not hasattr(window, "jobs") or window.session.image is None:
+            continue
+        if state["said"] is not None:  # Stop pressed: wait until the worker is idle
+            if not window.worker.busy():
+                print(f"stop {time.perf_counter() - state['said']:.3f}", flush=True)
+                timer.stop()
+                window.close()
+            return
+        if not window.worker.busy("view"):
+            return
+        state["started"] = state["started"] or time.perf_counter()
+        if time.perf_counter() - state["started"] < after:
+            return
+        done = len(window.session.results)
+        if action == "stop":
+            state["said"] = time.perf_counter()
+            print(f"at {done} qualities done", flush=True)
+            window.jobs.stop()
+        else:
+            timer.stop()
+            print(f"at {done} qualities done; closing {time.time():.6f}", flush=True)
+            said = time.perf_counter()
+            window.close()
+            print(f"close-call {time.perf_counter() - said:.3f}", flush=True)
+
+timer = QTimer()
+timer.timeout.connect(watch)
+timer.start(5)
+sys.exit(main([image, "--weights", "bundled"]))
+"""
+
+
+def window_latency(action: str, after: float, image_path: Path) -> str:
+    """Run the window on the photo, `action` ("stop" or "close") `after` seconds into the ladder; one line."""
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as home:
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=home, XDG_CONFIG_HOME=home)
+        result = subprocess.run(
+            [sys.executable, "-c", WINDOW_DRIVER, action, str(after), str(image_path)],
+            capture_output=True, text=True, env=env, timeout=900,
+        )
+    gone = time.time()
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    where = lines.get("at", "?").split(";")[0]
+    if action == "stop":
+        return f"Stop {after:g} s into the ladder (at {where}): worker idle {lines.get('stop', '?')} s later"
+    closing = float(lines["at"].rsplit(" ", 1)[1])
+    aborted = "QThread" in result.stderr or result.returncode not in (0,)
+    return (
+        f"close {after:g} s into the ladder (at {where}): the close call took {lines.get('close-call', '?')} s, "
+        f"process gone {gone - closing:.3f} s after (exit {result.returncode}{', ABORT' if aborted else ''})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--after", type=float, nargs="*", default=[3.0, 10.0, 25.0], help="stop times, seconds")
     parser.add_argument("--gaps", action="store_true", help="also time every poll of one whole quality")
     parser.add_argument("--quality", type=int, default=8, help="the quality whose polls --gaps times")
+    parser.add_argument("--window", action="store_true", help="Stop and close the real window instead")
     args = parser.parse_args()
+    if args.window:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "coffee-25mp.png"
+            photo_image = photo()
+            from lci_studio.codec.image_io import save_png
+
+            save_png(path, photo_image.pixels)
+            print(f"{photo_image.width}×{photo_image.height} photo in lci-studio (offscreen), bundled ladder")
+            for seconds in args.after:
+                for action in ("stop", "close"):
+                    print(window_latency(action, seconds, path), flush=True)
+        return
     import torch
     from lci_studio.codec.weights import open_weight_source
 

@@ -57,8 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from lci_studio.gui.quitting import INTERRUPTED, CtrlCCloses, exit_status, raise_on_ctrl_c
+
     if args.self_test:
         from lci_studio.selftest import main as self_test
+
+        raise_on_ctrl_c()  # no window: Ctrl-C is a KeyboardInterrupt (the entry point says it in one line)
 
         return self_test()
 
@@ -72,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from lci_studio.gui.quitting import INTERRUPTED, CtrlCCloses, exit_status
-
     ctrl_c = CtrlCCloses(app)  # from here on (torch is still to be imported), Ctrl-C closes the window
+    if ctrl_c.pressed:
+        return INTERRUPTED
     file_open = FileOpenEvents(app)
     app.installEventFilter(file_open)
     app.setOrganizationName("LCI Studio")
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             source = open_weight_source(args.weights, args.metric)
         except WeightsError as exc:
             problem = str(exc)
+    if ctrl_c.pressed:  # while torch was imported
+        return INTERRUPTED
     window = MainWindow(source, baselines=not args.no_baselines)
     if args.select:
         window.session.select(args.select)

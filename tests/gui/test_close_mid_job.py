@@ -17,6 +17,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -146,3 +148,26 @@ def test_shutdown_leaves_a_step_that_ignores_cancel_running_and_alive(qtbot, mon
     finally:
         release.set()
     qtbot.waitUntil(lambda: not worker.running(), timeout=60_000)
+
+
+LCI_STUDIO = Path(sys.executable).with_name("lci-studio")
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not LCI_STUDIO.exists(), reason="POSIX signals, installed script")
+@pytest.mark.parametrize("delay", [0.3, 1.5])  # while Qt and torch are imported, before the window exists
+def test_ctrl_c_while_starting_gives_130_without_a_traceback(tmp_path, big_photo, delay):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    process = subprocess.Popen(
+        [str(LCI_STUDIO), str(big_photo), "--weights", "bundled"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        time.sleep(delay)
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert process.returncode == 130, stderr
