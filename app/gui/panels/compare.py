@@ -22,7 +22,7 @@ from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.report import number_text
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 MIN_ZOOM = 1 / 64  # screen pixels per image pixel
@@ -271,6 +271,20 @@ class ImageTile(QFrame):
         self.title.setText(title)
         self.details.setText(details)
         self.setToolTip(caption_tip(f"{title}\n{details}"))
+        self._fit_caption()
+
+    def _fit_caption(self) -> None:
+        """A narrow tile (1280×720, a projector) sets its caption smaller, down to 75 %, rather than cut it."""
+        font = self.font()
+        base = font.pointSizeF()
+        lines = self.details.text().splitlines() or [""]
+        room = max(self.details.width(), self.width() - 8)
+        for scale in (1.0, 0.92, 0.85, 0.8, 0.75):
+            font.setPointSizeF(base * scale)
+            metrics = QFontMetrics(font)
+            if max(metrics.horizontalAdvance(line) for line in lines) <= room:
+                break
+        self.details.setFont(font)
 
     def set_selected(self, selected: bool) -> None:
         self.selected = selected
@@ -305,6 +319,7 @@ class ImageTile(QFrame):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._place_overlay()
+        self._fit_caption()
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)

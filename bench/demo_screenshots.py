@@ -1,0 +1,112 @@
+"""The documentation's screenshots of the real window: grid on the telling detail, split with WebP at
+the same size as a quality, the glossary; at 1600×1000 and 1280×720.
+
+Run it on a display (Xvfb is enough: `Xvfb :77 -screen 0 1600x1000x24 & DISPLAY=:77`); each
+picture is the window's own rendering (`QWidget.grab`), saved as a small palette PNG:
+
+    DISPLAY=:77 QT_QPA_PLATFORM=xcb .venv/bin/python bench/demo_screenshots.py docs/screenshots [--photo FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_timing import kodak_crop
+
+
+def settle(app, seconds: float = 0.6) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def save(widget, path: Path, screen: bool = True) -> None:
+    """What the screen shows of `widget` (xwd of the display, cropped to it), as a 256-colour PNG: a
+    screenshot, not a photo, so small and still sharp. Off a display: the widget's own rendering."""
+    raw = path.with_suffix(".raw.png")
+    widget.raise_()
+    widget.repaint()
+    if screen and os.environ.get("DISPLAY") and shutil.which("xwd") and shutil.which("convert"):
+        dump = subprocess.run(["xwd", "-root", "-silent"], capture_output=True, check=True).stdout
+        dump = subprocess.run(["convert", "xwd:-", "png:-"], input=dump, capture_output=True, check=True).stdout
+        top_left = widget.mapToGlobal(widget.rect().topLeft())
+        box = (top_left.x(), top_left.y(), top_left.x() + widget.width(), top_left.y() + widget.height())
+        with Image.open(io.BytesIO(dump)) as screen:
+            screen.crop(box).save(raw)
+    else:
+        widget.grab().save(str(raw))
+    with Image.open(raw) as image:
+        image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    raw.unlink()
+    print(f"wrote {path} ({path.stat().st_size / 1000:.0f} kB)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--photo", type=Path)
+    parser.add_argument("--quality", type=int, default=2, help="the quality the split compares (low shows most)")
+    args = parser.parse_args(argv)
+    from lci_studio.codec.weights import open_weight_source
+    from lci_studio.gui.panels.split import CLASSICAL, SELECTED
+    from lci_studio.gui.window import MainWindow
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        photo = kodak_crop(args.photo, Path(folder))
+        window = MainWindow(
+            open_weight_source("bundled"), settings=QSettings(str(Path(folder) / "s.ini"), QSettings.Format.IniFormat)
+        )
+        for width, height in ((1600, 1000), (1280, 720)):
+            window.resize(width, height)
+            window.move(0, 0)
+            window.show()
+            window.tabs.setCurrentWidget(window.compare)
+            window.open_path(photo)
+            settle(app, 1.0)
+            window.wait_idle(600)
+            settle(app)
+            window.session.select(args.quality)
+            settle(app)
+            save(window, args.out / f"grid-detail-{width}.png")
+            window.tabs.setCurrentWidget(window.split)
+            settle(app)
+            window.split.set_sides(CLASSICAL + "WebP", SELECTED)
+            window.compare.fit()  # the whole picture, the divider through the detail: both codecs on it
+            detail = window.compare.detail
+            if detail is not None:
+                window.split.set_divider_fraction(detail.center[0] / window.session.image.width)
+            deadline = time.monotonic() + 120
+            while ("WebP", args.quality) not in window.session.classical and time.monotonic() < deadline:
+                settle(app, 0.2)
+            settle(app)
+            save(window, args.out / f"split-webp-{width}.png")
+            window.split.set_difference(True)
+            settle(app)
+            save(window, args.out / f"difference-{width}.png")
+            window.split.set_difference(False)
+        window.commands["glossary"].trigger()
+        settle(app)
+        save(window.glossary, args.out / "glossary.png", screen=False)  # a dialog: where it sits varies
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
