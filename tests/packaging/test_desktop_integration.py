@@ -92,42 +92,64 @@ for path in sys.argv[1:]:
 """
 
 
-def _isolated_env(xdg_data: Path, tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["XDG_DATA_HOME"] = str(xdg_data)
-    # the system's own database stays visible (image/png), as on a desktop
-    env["XDG_DATA_DIRS"] = env.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share"
-    env["HOME"] = str(tmp_path)
-    return env
+@pytest.fixture(scope="module")
+def system_data(tmp_path_factory) -> Path:
+    """The distribution's base MIME database alone (image/png etc.), as on a desktop without our entry.
+
+    Not the machine's /usr/share itself: CI installs the .deb beside the suite, and then the
+    system database knows application/x-lci for a while.
+    """
+    data = tmp_path_factory.mktemp("system-data")
+    dirs = (os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":")
+    for folder in dirs:
+        base = Path(folder) / "mime" / "packages" / "freedesktop.org.xml"
+        if base.is_file():
+            (data / "mime" / "packages").mkdir(parents=True)
+            shutil.copy(base, data / "mime" / "packages")
+            subprocess.run([_tool("update-mime-database"), str(data / "mime")], check=True, capture_output=True)
+            break
+    return data  # empty when the machine has none: Qt then uses its built-in copy
 
 
-def test_qt_maps_the_name_and_the_magic_bytes_to_application_x_lci(xdg_data, files, tmp_path):
+@pytest.fixture
+def isolated_env(system_data, tmp_path):
+    def env_with(xdg_data: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env["XDG_DATA_HOME"] = str(xdg_data)
+        env["XDG_DATA_DIRS"] = str(system_data)
+        env["HOME"] = str(tmp_path)
+        return env
+
+    return env_with
+
+
+def test_qt_maps_the_name_and_the_magic_bytes_to_application_x_lci(xdg_data, files, isolated_env):
     paths = [str(files[k]) for k in ("named", "magic only", "png")]
     done = subprocess.run(
-        [sys.executable, "-c", QT_QUERY, *paths], env=_isolated_env(xdg_data, tmp_path),
+        [sys.executable, "-c", QT_QUERY, *paths], env=isolated_env(xdg_data),
         capture_output=True, text=True, check=True,
     )
     assert done.stdout.split() == ["application/x-lci", "application/x-lci", "image/png"]
 
 
-def test_gio_maps_the_name_and_the_magic_bytes_to_application_x_lci(xdg_data, files, tmp_path):
+def test_gio_maps_the_name_and_the_magic_bytes_to_application_x_lci(xdg_data, files, isolated_env):
     gio = _tool("gio")
     seen = []
     for key in ("named", "magic only"):
         done = subprocess.run(
             [gio, "info", "-a", "standard::content-type", str(files[key])],
-            env=_isolated_env(xdg_data, tmp_path), capture_output=True, text=True, check=True,
+            env=isolated_env(xdg_data), capture_output=True, text=True, check=True,
         )
         seen.append(done.stdout.split("standard::content-type:")[1].split()[0])
     assert seen == ["application/x-lci", "application/x-lci"]
 
 
-def test_without_the_entry_the_same_file_is_not_application_x_lci(files, tmp_path):
+def test_without_the_entry_the_same_file_is_not_application_x_lci(files, tmp_path, isolated_env):
     """The mapping comes from our entry, not from something already on the machine."""
     empty = tmp_path / "empty-data"
     empty.mkdir()
     done = subprocess.run(
-        [sys.executable, "-c", QT_QUERY, str(files["magic only"])], env=_isolated_env(empty, tmp_path),
+        [sys.executable, "-c", QT_QUERY, str(files["magic only"])], env=isolated_env(empty),
         capture_output=True, text=True, check=True,
     )
     assert done.stdout.strip() != "application/x-lci"
