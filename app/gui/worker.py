@@ -72,7 +72,7 @@ from PySide6.QtGui import QImage
 log = logging.getLogger(__name__)
 
 _PROGRESS_INTERVAL = 0.1  # seconds between download-progress signals
-SHUTDOWN_WAIT_MS = 1500  # how long closing the window waits for the cancelled jobs to end
+SHUTDOWN_WAIT_MS = 1000  # how long closing the window waits for the cancelled jobs (then leaves without them)
 _STILL_RUNNING: list[tuple[list, list]] = []  # threads (and runners) whose shutdown timed out
 ANALYSIS_NICE = 10  # how much lower the analysis thread runs than the codec thread (Linux)
 
