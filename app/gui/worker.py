@@ -480,6 +480,8 @@ class _Analysis:
     def _next_point(self) -> tuple[str, int, int] | str | None:
         """(codec, setting, part) to measure next; "wait" for the ladder's range; None when all are in."""
         results, closed = self.job.feed.snapshot()
+        if not results and not closed and self.job.codecs:
+            return "wait"  # the first tile first: on two cores anything beside it delays it
         bpps = [r.bpp for r in results]
         for codec in self.job.codecs:
             if closed and not self.main[codec] and self.extras[codec] is None:
