@@ -3,6 +3,8 @@
 `lci_studio.cli` and the window import torch, which takes seconds; a Ctrl-C during that import
 used to print a KeyboardInterrupt traceback. These targets import nothing heavy themselves and
 catch the interrupt around the import; once running, `cli.main` and the window handle it.
+Only the interpreter's own start-up, before any project code runs (tens of milliseconds, longer
+on a loaded machine), still ends with Python's traceback: nothing in Python can catch it.
 """
 
 from __future__ import annotations
