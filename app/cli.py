@@ -133,11 +133,9 @@ def check_outputs(outputs: Sequence[str | os.PathLike | None], inputs: Sequence[
         if not folder.is_dir():
             what = "is not a folder" if folder.exists() else "does not exist"
             raise CliError(f"cannot write {path}: {folder} {what}")
-        try:
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".lci-check-"):
-                pass
-        except OSError as exc:
-            raise CliError(f"cannot write {path}: folder {folder}: {exc.strerror or exc}") from None
+        problem = _cannot_create_in(folder)
+        if problem:
+            raise CliError(f"cannot write {path}: folder {folder}: {problem}")
 
 
 def check_output_folder(folder: str | os.PathLike) -> None:
@@ -150,11 +148,18 @@ def check_output_folder(folder: str | os.PathLike) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise CliError(f"cannot make {folder}: {existing} is not a folder")
+    problem = _cannot_create_in(existing)
+    if problem:
+        raise CliError(f"cannot write into {folder}: {existing}: {problem}")
+
+
+def _cannot_create_in(folder: Path) -> str | None:
+    """Why a new file can't be made in `folder` (tried with a temp file, as the final atomic write does), or None."""
     try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".lci-check-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".lci-check-"):
+            return None
     except OSError as exc:
-        raise CliError(f"cannot write into {folder}: {existing}: {exc.strerror or exc}") from None
+        return str(exc.strerror or exc)
 
 
 def _write_json(path: str | os.PathLike, document: dict[str, Any]) -> None:
