@@ -7,27 +7,10 @@ in one line on stderr and then each transform's tiles; a smaller picture gets ne
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from lci_studio import cli
 from lci_studio.cli import main
 from lci_studio.codec import image_io
-from PIL import Image
-
-from tests.conftest import make_photo, save_ladder
-
-
-@pytest.fixture(scope="module")
-def ladder(tmp_path_factory) -> Path:
-    return save_ladder(tmp_path_factory.mktemp("ladder"))
-
-
-@pytest.fixture
-def image(tmp_path) -> Path:
-    path = tmp_path / "photo.png"
-    Image.fromarray(make_photo(48, 64, seed=2)).save(path)  # 3072 pixels
-    return path
 
 
 @pytest.fixture

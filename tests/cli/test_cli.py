@@ -44,17 +44,13 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def ladder(tmp_path_factory) -> Path:
-    return save_ladder(tmp_path_factory.mktemp("ladder"))
-
-
-@pytest.fixture(scope="module")
 def other_ladder(tmp_path_factory) -> Path:
     return save_ladder(tmp_path_factory.mktemp("other"), seed=100)
 
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory) -> Path:
+    """One photo for the whole module (these tests only read it); overrides the per-test one."""
     return _png(tmp_path_factory.mktemp("img") / "photo.png")
 
 

@@ -7,26 +7,12 @@ the calls of the work itself (reading the picture, encoding, the ladder, trainin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from lci_studio import cli
 from lci_studio.cli import OVERWRITE_RULE, main
 from PIL import Image
 
-from tests.conftest import make_photo, save_ladder
-
-
-@pytest.fixture(scope="module")
-def ladder(tmp_path_factory) -> Path:
-    return save_ladder(tmp_path_factory.mktemp("ladder"))
-
-
-@pytest.fixture
-def image(tmp_path) -> Path:
-    path = tmp_path / "photo.png"
-    Image.fromarray(make_photo(48, 64, seed=1)).save(path)
-    return path
+from tests.conftest import make_photo
 
 
 @pytest.fixture
