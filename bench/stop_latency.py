@@ -3,6 +3,7 @@
     nice .venv/bin/python bench/stop_latency.py                  # stop 3, 10 and 25 s into the ladder
     nice .venv/bin/python bench/stop_latency.py --after 5 --gaps # and the longest stretch between two polls
     nice .venv/bin/python bench/stop_latency.py --window         # the real window: Stop (Esc) and close
+    nice .venv/bin/python bench/stop_latency.py --after --gaps --tile 1024  # gaps at another tile size
 
 The photo is `resources/samples/coffee.png` upscaled to 6000×4200 (25.2 MP). The bundled ladder runs in a
 thread exactly as the window's worker runs it (`encode_ladder` with a cancel check); at each stop time the
@@ -12,7 +13,8 @@ latency a Stop can see. `--window` runs `lci-studio`'s own `main` offscreen in a
 photo: at each stop time it presses Stop (until the worker is idle) or closes the window (how long the
 close call froze the window, and how long until the process was gone; closing waits at most
 `worker.SHUTDOWN_WAIT_MS` for the cancelled jobs, then leaves without them). Nothing is asserted; the
-script prints the numbers.
+script prints the numbers. `--tile` sets the pipeline's tile side for big pictures (`pipeline.TILE`) in this
+process, to weigh a tile size's worst gap against its total time.
 """
 
 from __future__ import annotations
@@ -68,18 +70,33 @@ def stop_after(image, source, seconds: float) -> tuple[float, str]:
     return finished[0] - said, f"{len(reached)} qualities done"
 
 
-def poll_gaps(image, source, quality: int) -> list[float]:
+def _poll_site() -> str:
+    """Where the codec polled from: its innermost function outside the cancel plumbing (and which layer)."""
+    frame, layer = sys._getframe(2), ""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "forward" and "index" in frame.f_locals:
+            layer = f" before layer {frame.f_locals['index']}"
+        ours = "lci_studio" in code.co_filename or "/app/" in code.co_filename
+        if ours and code.co_name not in ("stop_if_cancelled", "<lambda>", "forward", "_transform"):
+            return f"{Path(code.co_filename).stem}.{code.co_name}:{frame.f_lineno}{layer}"
+        frame = frame.f_back
+    return "?"
+
+
+def poll_gaps(image, source, quality: int) -> list[tuple[float, str]]:
+    """(seconds, "from → to") of every stretch between two polls of one whole quality."""
     from lci_studio.codec.ladder import measure_quality
 
-    stamps = [time.perf_counter()]
+    stamps = [(time.perf_counter(), "start")]
 
     def check() -> bool:
-        stamps.append(time.perf_counter())
+        stamps.append((time.perf_counter(), _poll_site()))
         return False
 
     measure_quality(source.load(quality), image, check)
-    stamps.append(time.perf_counter())
-    return [b - a for a, b in itertools.pairwise(stamps)]
+    stamps.append((time.perf_counter(), "end"))
+    return [(b - a, f"{where} → {then}") for (a, where), (b, then) in itertools.pairwise(stamps)]
 
 
 WINDOW_DRIVER = """
@@ -157,7 +174,12 @@ def main() -> None:
     parser.add_argument("--gaps", action="store_true", help="also time every poll of one whole quality")
     parser.add_argument("--quality", type=int, default=8, help="the quality whose polls --gaps times")
     parser.add_argument("--window", action="store_true", help="Stop and close the real window instead")
+    parser.add_argument("--tile", type=int, help="the pipeline's tile side for big pictures (default: its own)")
     args = parser.parse_args()
+    from lci_studio.codec import pipeline
+
+    if args.tile:
+        pipeline.TILE = args.tile
     if args.window:
         import tempfile
 
@@ -179,7 +201,10 @@ def main() -> None:
     source = open_weight_source("bundled")
     for quality in source.qualities():
         source.load(quality)  # loaded up front, as the window's worker keeps them
-    print(f"{image.width}×{image.height} photo, bundled ladder, torch threads {torch.get_num_threads()}")
+    print(
+        f"{image.width}×{image.height} photo, bundled ladder, tile {pipeline.TILE}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     latencies = []
     for seconds in args.after:
         latency, where = stop_after(image, source, seconds)
@@ -189,12 +214,15 @@ def main() -> None:
         print(f"stop latency: max {max(latencies):.3f} s over {len(latencies)} stops")
     if args.gaps:
         started = time.perf_counter()
-        gaps = sorted(poll_gaps(image, source, args.quality))
+        stretches = sorted(poll_gaps(image, source, args.quality))
+        gaps = [seconds for seconds, _ in stretches]
         p95 = gaps[int(0.95 * (len(gaps) - 1))]
         print(
             f"q{args.quality}, one whole quality in {time.perf_counter() - started:.1f} s: {len(gaps)} gaps between "
             f"polls, longest {gaps[-1]:.3f} s, 95th percentile {p95:.3f} s, median {gaps[len(gaps) // 2]:.3f} s"
         )
+        for seconds, where in stretches[:-6:-1]:
+            print(f"  {seconds:.3f} s  {where}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Large images run the transforms in overlapping tiles: every tile carries a margin wider
 than the transform's receptive field and only its centre is kept, so the result matches
-a whole-image run (up to float rounding) while memory stays bounded.
+a whole-image run (up to float rounding) while memory stays bounded. Pictures up to `WHOLE`
+pixels a side run in one piece (no margins to pay); larger ones in `TILE`-pixel tiles.
 
 Encoding and decoding take an optional cancel check, polled between tiles, between the layers
 of each transform and between entropy-coded channels, so a Stop or a closed window ends even
@@ -22,7 +23,8 @@ from lci_studio.codec.entropy_coding import CdfTables, EntropyCodingError, decod
 from lci_studio.codec.lci_format import LciFormatError, LciHeader, centred_padding, pack_lci, unpack_lci
 from lci_studio.codec.model import FAMILY, FactorizedPrior, LoadedModel, ModelInfo
 
-TILE = 1024  # input pixels per tile side (a multiple of 16)
+WHOLE = 1024  # a padded picture with both sides within this runs in one piece (a multiple of 16)
+TILE = 1024  # input pixels per tile side of a larger picture (a multiple of 16)
 TILE_MARGIN = 64  # input pixels of context on each side; the analysis field is ±30 px
 LATENT_MARGIN = 4  # latent pixels of context for synthesis; its field is about ±2
 _SOURCE_KINDS = {"bundled": "bundled", "compressai": "compressai"}
@@ -94,15 +96,26 @@ def _tiles(
     return tiles
 
 
+def tile_side(height: int, width: int, tile: int | None = None) -> int:
+    """The tile side for a padded picture of height×width: `tile` when given, else one piece up to `WHOLE`, else `TILE`.
+
+    Read at call time, so that a bench can try other tile sizes by setting the module's constants.
+    """
+    if tile is not None:
+        return tile
+    return max(height, width) if height <= WHOLE and width <= WHOLE else TILE
+
+
 def analysis(
     model: FactorizedPrior,
     x: torch.Tensor,
-    tile: int = TILE,
+    tile: int | None = None,
     cancel: CancelCheck | None = None,
     progress: TileProgress | None = None,
 ) -> torch.Tensor:
-    """g_a(x), tiled when x is larger than one tile. x: (1,3,H,W) with H, W multiples of 16."""
+    """g_a(x), tiled when x is larger than one tile (`tile_side`). x: (1,3,H,W) with H, W multiples of 16."""
     _, _, height, width = x.shape
+    tile = tile_side(height, width, tile)
     if height <= tile and width <= tile:
         y = _transform(model.g_a, x, cancel).contiguous()
         if progress is not None:
@@ -123,13 +136,13 @@ def analysis(
 def synthesis(
     model: FactorizedPrior,
     y_hat: torch.Tensor,
-    tile: int = TILE,
+    tile: int | None = None,
     cancel: CancelCheck | None = None,
     progress: TileProgress | None = None,
 ) -> torch.Tensor:
-    """g_s(y_hat), tiled in latent space when the output is larger than one tile."""
+    """g_s(y_hat), tiled in latent space when the output is larger than one tile (`tile_side`)."""
     _, _, lat_h, lat_w = y_hat.shape
-    lat_tile = tile // 16
+    lat_tile = tile_side(lat_h * 16, lat_w * 16, tile) // 16
     if lat_h <= lat_tile and lat_w <= lat_tile:
         x_hat = _transform(model.g_s, y_hat, cancel)
         if progress is not None:
@@ -169,7 +182,7 @@ def latent_bits(
 def encode_image(
     loaded: LoadedModel,
     pixels: np.ndarray,
-    tile: int = TILE,
+    tile: int | None = None,
     with_bit_map: bool = True,
     cancel: CancelCheck | None = None,
     progress: TileProgress | None = None,
@@ -233,7 +246,7 @@ def decode_payload(
     loaded: LoadedModel,
     header: LciHeader,
     payload: bytes,
-    tile: int = TILE,
+    tile: int | None = None,
     cancel: CancelCheck | None = None,
     progress: TileProgress | None = None,
 ) -> np.ndarray:
@@ -262,7 +275,7 @@ def read_header(data: bytes) -> LciHeader:
 def decode_lci(
     data: bytes,
     loaded: LoadedModel,
-    tile: int = TILE,
+    tile: int | None = None,
     cancel: CancelCheck | None = None,
     progress: TileProgress | None = None,
 ) -> np.ndarray:

@@ -31,7 +31,7 @@ def loaded() -> LoadedModel:
     return LoadedModel(model, ModelInfo("bundled", 3, "mse", 0.0067, 16, 24, weights_fingerprint(model)))
 
 
-def round_trip(loaded: LoadedModel, pixels: np.ndarray, tile: int = pipeline.TILE) -> np.ndarray:
+def round_trip(loaded: LoadedModel, pixels: np.ndarray, tile: int | None = None) -> np.ndarray:
     encoded = pipeline.encode_image(loaded, pixels, tile=tile)
     decoded = pipeline.decode_lci(encoded.lci, loaded, tile=tile)
     assert decoded.shape == pixels.shape
