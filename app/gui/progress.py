@@ -1,5 +1,9 @@
 """The status bar's job meter: a progress bar that says done/total, seconds so far and what is happening,
-and the Stop button beside it; both shown only while a job for what is shown runs."""
+and the Stop button beside it; both shown only while a job for what is shown runs.
+
+The bar moves in fractions of a step: a big picture's quality takes tens of seconds, and its
+tiles (a fractional `done`) move the bar while the text still counts whole steps.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
 
 TEXTS = {"ladder": "", "decode": "decoding", "load": "opening"}  # what a job kind is doing, before it says
+PARTS = 1000  # bar units per step
 
 
 class JobProgress(QWidget):
@@ -26,7 +31,7 @@ class JobProgress(QWidget):
         row.addWidget(self.bar)
         row.addWidget(self.stop_button)
         self._clock = QElapsedTimer()
-        self._done, self._total, self._text = 0, 0, ""
+        self._done, self._total, self._text = 0.0, 0, ""
         self._tick = QTimer(self)  # the seconds go on counting between steps
         self._tick.setInterval(200)
         self._tick.timeout.connect(self._update_text)
@@ -38,10 +43,11 @@ class JobProgress(QWidget):
         self._tick.start()
         self.step(0, total, TEXTS.get(kind, kind))
 
-    def step(self, done: int, total: int, text: str) -> None:
+    def step(self, done: float, total: int, text: str) -> None:
+        """`done` of `total` steps; a fraction of one moves the bar, the text says whole steps."""
         self._done, self._total, self._text = done, total, text
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(done)
+        self.bar.setRange(0, max(total, 1) * PARTS)
+        self.bar.setValue(min(round(done * PARTS), max(total, 1) * PARTS))
         self._update_text()
 
     def finish(self) -> float:
@@ -54,8 +60,9 @@ class JobProgress(QWidget):
 
     def _update_text(self) -> None:
         elapsed = self.elapsed()
-        text = f"{self._done}/{self._total} · {elapsed:.1f} s"
+        done = int(self._done)
+        text = f"{done}/{self._total} · {elapsed:.1f} s"
         if self._text:
             text += f" · {self._text}"
-        self.bar.setToolTip(f"{self._done} of {self._total} done, {elapsed:.1f} s so far")
+        self.bar.setToolTip(f"{done} of {self._total} done, {elapsed:.1f} s so far")
         self.bar.setFormat(text)

@@ -210,7 +210,7 @@ class ViewJobs(QObject):
         self._step_progress("")
         self._window.commands.update()
 
-    def _on_progress(self, job_id: int, done: int, total: int, text: str) -> None:
+    def _on_progress(self, job_id: int, done: float, total: int, text: str) -> None:
         lane = self._lane(job_id)
         if lane is not None:
             self._steps[lane] = (done, total)

@@ -176,11 +176,11 @@ class WeightsFlow(QObject):
         if job_id == self._job and self.dialog is not None:
             self.dialog.setMaximum(total)
 
-    def _on_progress(self, job_id: int, done: int, total: int, text: str) -> None:
+    def _on_progress(self, job_id: int, done: float, total: int, text: str) -> None:
         if job_id != self._job or self.dialog is None:
             return
         self.dialog.setMaximum(total)
-        self.dialog.setValue(done)
+        self.dialog.setValue(int(done))
         if text:
             self.dialog.setLabelText(f"{text[0].upper()}{text[1:]}…")
 

@@ -20,7 +20,8 @@ close promptly anyway (see `running`).
 
 Signals (all delivered in the GUI thread, only for jobs that are still current):
     jobStarted(id, kind, total)      kind: "load" | "ladder" | "analysis" | "decode" | "download"
-    progress(id, done, total, text)  done/total steps and what is happening now
+    progress(id, done, total, text)  done/total steps and what is happening now; `done` is a float, fractional
+                                     while a big picture's step goes tile by tile (its share of tiles done)
     imageLoaded(id, LoadedImage)     a picture read and converted to 8-bit RGB, with its size basis
     resultReady(id, QualityResult)   one quality, the moment its picture exists (ladder), again with its
                                      MS-SSIM (analysis)
@@ -264,7 +265,7 @@ class _JobSignals(QObject):
     """The job signals of the module docstring, shared by the runner (raw) and the handle (filtered)."""
 
     jobStarted = Signal(int, str, int)
-    progress = Signal(int, int, int, str)
+    progress = Signal(int, float, int, str)
     resultReady = Signal(int, object)
     baselinesReady = Signal(int, object)
     classicalReady = Signal(int, object)
@@ -351,7 +352,8 @@ class _Runner(_JobSignals):
 
             def tiles(quality: int, stage: str, tile: int, count: int) -> None:
                 where = f"q{quality} {stage}, tile {min(tile + 1, count)} of {count}"
-                self.progress.emit(run.job_id, done[0], total, f"{_megapixels(image)} picture: {where}")
+                part = ((stage == "decode") + tile / max(count, 1)) / 2  # encode's tiles, then decode's
+                self.progress.emit(run.job_id, done[0] + part, total, f"{_megapixels(image)} picture: {where}")
 
         try:
             for result in encode_ladder(image, loader, qualities, run.cancel, ms_ssim=job.ms_ssim, progress=tiles):
@@ -381,8 +383,8 @@ class _Runner(_JobSignals):
         if image_io.is_large(header.width, header.height):
 
             def tiles(tile: int, count: int) -> None:
-                where = f"tile {min(tile + 1, count)} of {count}"
-                self.progress.emit(run.job_id, 0, 1, f"decoding {job.name}, {_megapixels(header)}: {where}")
+                where = f"{_megapixels(header)}: tile {min(tile + 1, count)} of {count}"
+                self.progress.emit(run.job_id, tile / max(count, 1), 1, f"decoding {job.name}, {where}")
 
         decoded = decode_file(job.data, candidates, cancel=run.cancel, name=job.name, progress=tiles)
         self.lciDecoded.emit(
@@ -663,8 +665,8 @@ class CodecWorker(_JobSignals):
     def _relay_jobStarted(self, job_id: int, kind: str, total: int) -> None:
         self._relay("jobStarted", job_id, kind, total)
 
-    @Slot(int, int, int, str)
-    def _relay_progress(self, job_id: int, done: int, total: int, text: str) -> None:
+    @Slot(int, float, int, str)
+    def _relay_progress(self, job_id: int, done: float, total: int, text: str) -> None:
         self._relay("progress", job_id, done, total, text)
 
     @Slot(int, object)

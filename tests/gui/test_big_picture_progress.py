@@ -3,12 +3,16 @@
 Over LARGE_IMAGE_PIXELS (lowered here so that a small photo counts as big) a quality takes tens of
 seconds; the meter said only "n of 8" between qualities. Now the ladder's and a decode's progress
 text names the picture's size and the tile being worked on; a small picture's text stays as it was.
+The window's bar moves tile by tile too (it stood still for a whole quality while the text moved).
 """
 
 from __future__ import annotations
 
-from lci_studio.codec import image_io
+from lci_studio.codec import image_io, pipeline
+from lci_studio.gui.progress import PARTS
 from lci_studio.gui.worker import CodecWorker, DecodeJob, LadderJob
+
+from tests.gui.conftest import wait_ladder
 
 
 def _run(qtbot, job) -> tuple[list[str], list]:
@@ -39,3 +43,28 @@ def test_a_big_picture_shows_its_size_and_tiles(qtbot, small_png, source, monkey
 def test_a_small_picture_has_no_tile_text(qtbot, small_png, source):
     texts, _ = _run(qtbot, LadderJob(image_io.load_rgb(small_png()), source, qualities=(1,)))
     assert not any("tile" in t for t in texts)
+
+
+def _bar_values(qtbot, window, path) -> set[int]:
+    """Every value the window's bar took while it ran the ladder on `path`, in parts of a step."""
+    values: set[int] = set()
+    window.progress.bar.valueChanged.connect(values.add)
+    window.open_path(path)
+    wait_ladder(qtbot, window)
+    return values
+
+
+def test_the_window_bar_moves_tile_by_tile_on_a_big_picture(qtbot, window, small_png, monkeypatch):
+    monkeypatch.setattr(image_io, "LARGE_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(pipeline, "WHOLE", 64)
+    monkeypatch.setattr(pipeline, "TILE", 64)  # the 96×128 picture runs in 2×2 tiles, analysis and synthesis
+    values = _bar_values(qtbot, window, small_png())
+    within_a_quality = {value % PARTS for value in values}
+    # encode's 4 tiles fill the first half of a quality's stretch of the bar, decode's the second
+    assert {PARTS * k // 8 for k in range(1, 8)} <= within_a_quality
+    assert max(values) == window.progress.bar.maximum()
+
+
+def test_a_small_picture_moves_the_bar_by_whole_qualities(qtbot, window, small_png):
+    values = _bar_values(qtbot, window, small_png())
+    assert values and {value % PARTS for value in values} == {0}
