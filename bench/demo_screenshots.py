@@ -1,8 +1,10 @@
-"""The documentation's screenshots of the real window: grid on the telling detail, split with WebP at
-the same size as a quality, the glossary; at 1600×1000 and 1280×720.
+"""The documentation's screenshots of the real window: grid on the telling detail, where the bits go
+beside the explanation, split with WebP at the same size as a quality, the glossary; at 1600×1000
+and 1280×720.
 
 Run it on a display (Xvfb is enough: `Xvfb :77 -screen 0 1600x1000x24 & DISPLAY=:77`); each
-picture is the window's own rendering (`QWidget.grab`), saved as a small palette PNG:
+picture is what the screen shows of the window, as a PNG (exact pixels where compressed pictures
+are compared, 256 colours elsewhere):
 
     DISPLAY=:77 QT_QPA_PLATFORM=xcb .venv/bin/python bench/demo_screenshots.py docs/screenshots [--photo FILE]
 """
@@ -33,9 +35,11 @@ def settle(app, seconds: float = 0.6) -> None:
         time.sleep(0.01)
 
 
-def save(widget, path: Path, screen: bool = True) -> None:
-    """What the screen shows of `widget` (xwd of the display, cropped to it), as a 256-colour PNG: a
-    screenshot, not a photo, so small and still sharp. Off a display: the widget's own rendering."""
+def save(widget, path: Path, screen: bool = True, exact: bool = False) -> None:
+    """What the screen shows of `widget` (xwd of the display, cropped to it) as a PNG. `exact`: every
+    pixel as shown (compressed pictures are compared on it); otherwise 256 colours (octree: the plot's
+    few saturated colours survive, a median cut gave them to the photo's greys). Off a display: the
+    widget's own rendering."""
     raw = path.with_suffix(".raw.png")
     widget.raise_()
     widget.repaint()
@@ -49,7 +53,8 @@ def save(widget, path: Path, screen: bool = True) -> None:
     else:
         widget.grab().save(str(raw))
     with Image.open(raw) as image:
-        image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+        rgb = image.convert("RGB")
+        (rgb if exact else rgb.quantize(256, method=Image.Quantize.FASTOCTREE)).save(path, optimize=True)
     raw.unlink()
     print(f"wrote {path} ({path.stat().st_size / 1000:.0f} kB)")
 
@@ -85,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             window.session.select(args.quality)
             settle(app)
             save(window, args.out / f"grid-detail-{width}.png")
+            window.commands["bits"].trigger()
+            settle(app)
+            save(window, args.out / f"bits-{width}.png")
             window.tabs.setCurrentWidget(window.split)
             settle(app)
             window.split.set_sides(CLASSICAL + "WebP", SELECTED)
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             while ("WebP", args.quality) not in window.session.classical and time.monotonic() < deadline:
                 settle(app, 0.2)
             settle(app)
-            save(window, args.out / f"split-webp-{width}.png")
+            save(window, args.out / f"split-webp-{width}.png", exact=True)
             window.split.set_difference(True)
             settle(app)
             save(window, args.out / f"difference-{width}.png")

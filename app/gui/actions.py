@@ -144,6 +144,8 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("zoom_out", "Zoom &Out", lambda: w.compare.zoom_by(1 / 1.5), [key.ZoomOut, "-"]),
         ActionSpec("grid", "All &Qualities Grid", lambda: w.tabs.setCurrentIndex(0), "G", icon_text="Grid"),
         ActionSpec("split", "&Split Compare", lambda: w.tabs.setCurrentIndex(1), "S", icon_text="Split"),
+        ActionSpec("bits", "&Where the Bits Go", lambda: w.tabs.setCurrentIndex(2), "W",
+                   "Which latent channels carry bits at each quality, and where in the picture (W)", icon_text="Bits"),
         ActionSpec("swap", "S&wap Sides", w.swap_sides, "X", "Swap the two sides of the split view (X)"),
         ActionSpec("diff", "&Difference View", w.toggle_difference, "D", "Show the amplified error (D)"),
         ActionSpec("metric", "Plot &MS-SSIM instead of PSNR", w.plot_ms_ssim, "M", checkable=True),
@@ -166,14 +168,14 @@ MENUS: Sequence[tuple[str, Layout]] = (
     ("&Edit", ("copy", "paste", "-", "stop")),
     ("S&amples", ("@samples",)),
     ("&View", (
-        "grid", "split", "-", "detail", "fit", "actual", "zoom_in", "zoom_out", "-", "swap", "diff", "-", "metric",
-        "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
+        "grid", "split", "bits", "-", "detail", "fit", "actual", "zoom_in", "zoom_out", "-", "swap", "diff", "-",
+        "metric", "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
     )),
     ("&Quality", ("@qualities", "-", "next", "prev")),
     ("&Help", ("glossary", "-", "about", "about_qt")),
 )  # fmt: skip
 TOOLBAR: Layout = (
-    "open", "@samples", "-", "@qualities", "-", "detail", "fit", "actual", "-", "grid", "split", "-", "demo",
+    "open", "@samples", "-", "@qualities", "-", "detail", "fit", "actual", "-", "grid", "split", "bits", "-", "demo",
     "settings",
 )  # fmt: skip
 

@@ -132,8 +132,13 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.compare, "All qualities")
         self.tabs.addTab(self.split, "Split compare")
+        # the bit maps are pictures too: a tab of their own (large enough to read), so that the
+        # explanation dock stays visible beside them
+        self.latent_view = LatentView(self.session)
+        self.tabs.addTab(self.latent_view, "Where the bits go")
         self.tabs.setTabToolTip(0, "The original and all 8 qualities side by side (G)")
         self.tabs.setTabToolTip(1, "Two images with a draggable divider, or their difference (S)")
+        self.tabs.setTabToolTip(2, "Which latent channels carry bits at each quality, and where in the picture (W)")
 
         central = QWidget()
         column = QVBoxLayout(central)
@@ -145,16 +150,14 @@ class MainWindow(QMainWindow):
 
         self.split.classicalWanted.connect(self.jobs.want_classical)
         self.rd_plot = RdPlot(self.session)
-        self.latent_view = LatentView(self.session)
         self.explanation = ExplanationPanel(self.session)
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.rd_dock = self._dock("Rate–distortion", "rd", self.rd_plot, right)
         self.explanation_dock = self._dock("What am I looking at?", "explanation", self.explanation, right)
-        self.latent_dock = self._dock("Where the bits go", "latent", self.latent_view, right)
-        self.docks = (self.rd_dock, self.latent_dock, self.explanation_dock)
-        self.tabifyDockWidget(self.explanation_dock, self.latent_dock)
-        self.explanation_dock.raise_()
+        self.docks = (self.rd_dock, self.explanation_dock)
         self.resizeDocks([self.rd_dock], [460], Qt.Orientation.Horizontal)
+        # the plot over the explanation, 3 : 2 (at 1280×720 about ten lines of explanation)
+        self.resizeDocks([self.rd_dock, self.explanation_dock], [600, 400], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -278,7 +278,8 @@ class ImageTile(QFrame):
         font = self.font()
         base = font.pointSizeF()
         lines = self.details.text().splitlines() or [""]
-        room = max(self.details.width(), self.width() - 8)
+        margins = self._layout.contentsMargins()  # the label's width, also before the layout has placed it
+        room = self.contentsRect().width() - margins.left() - margins.right()
         for scale in (1.0, 0.92, 0.85, 0.8, 0.75):
             font.setPointSizeF(base * scale)
             metrics = QFontMetrics(font)

@@ -24,12 +24,12 @@ from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES, FactorizedPrior
 from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QGraphicsRectItem,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -37,6 +37,10 @@ from PySide6.QtWidgets import (
 
 HEATMAP_COLOURS = "viridis"
 MAP_COLOURS = "inferno"
+CAPTION_SCALE = 1.15  # captions and axis text relative to the application font (a projector's back row)
+HEAT_ROW_PIXELS = 1.0  # the heatmap is at least this many screen pixels per channel row
+HEAT_AXES_HEIGHT = 70  # what the quality axis and its label take below the heatmap's rows
+HEAT_MIN_HEIGHT = 200
 
 
 def _ordinal(n: int) -> str:
@@ -45,10 +49,25 @@ def _ordinal(n: int) -> str:
 
 
 def _caption(text: str = "") -> QLabel:
+    """A wrapped caption, a little larger than the application font (read from across a room), that
+    keeps the height its wrapped text needs: a squeezed layout shrinks the plots, never the words."""
     label = QLabel(text)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setFont(_scaled_font(label.font(), CAPTION_SCALE))
+    policy = label.sizePolicy()
+    policy.setVerticalPolicy(QSizePolicy.Policy.Minimum)
+    label.setSizePolicy(policy)
     return label
+
+
+def _scaled_font(font: QFont, scale: float) -> QFont:
+    font = QFont(font)
+    if font.pointSizeF() > 0:
+        font.setPointSizeF(font.pointSizeF() * scale)
+    else:
+        font.setPixelSize(round(font.pixelSize() * scale))
+    return font
 
 
 class _ImagePlot(pg.PlotWidget):
@@ -56,7 +75,7 @@ class _ImagePlot(pg.PlotWidget):
 
     def __init__(self, colours: str, bar_label: str, lock_aspect: bool) -> None:
         super().__init__()
-        self.setMinimumSize(160, 120)
+        self.setMinimumSize(240, 170)
         item = self.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -67,6 +86,9 @@ class _ImagePlot(pg.PlotWidget):
         self.addItem(self.image)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=colours, label=bar_label, interactive=False, width=14)
         self.bar.setImageItem(self.image, insert_in=item)
+        self._font = _scaled_font(self.font(), CAPTION_SCALE)
+        for axis in self._axes():
+            axis.setStyle(tickFont=self._font)
 
     def sizeHint(self) -> QSize:
         # pyqtgraph's hint follows the colour bar's length; a neutral hint lets the stretch factors decide
@@ -91,13 +113,16 @@ class _ImagePlot(pg.PlotWidget):
         base = palette.color(QPalette.ColorRole.Base)
         text = palette.color(QPalette.ColorRole.Text)
         self.setBackground(base)
-        sides = ("left", "bottom", "top", "right")
-        axes = [owner.getAxis(name) for owner in (self.getPlotItem(), self.bar) for name in sides]
-        for axis in axes:
+        size = f"{self._font.pointSizeF():.1f}pt" if self._font.pointSizeF() > 0 else f"{self._font.pixelSize()}px"
+        for axis in self._axes():
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
             if axis.labelText:
-                axis.setLabel(axis.labelText, color=text.name())
+                axis.setLabel(axis.labelText, color=text.name(), **{"font-size": size})
+
+    def _axes(self) -> list[pg.AxisItem]:
+        sides = ("left", "bottom", "top", "right")
+        return [owner.getAxis(name) for owner in (self.getPlotItem(), self.bar) for name in sides]
 
 
 class LatentView(QWidget):
@@ -116,9 +141,9 @@ class LatentView(QWidget):
         self._heatmap = channel_heatmap([], QUALITIES)
 
         self._heat_caption = _caption(
-            "Bits in each latent channel, quality by quality. Each column is one quality level; each row "
-            "one channel, the busiest at the top. Bright = many bits, dark = almost none. Watch channels "
-            "wake up as the quality rises: that is how quality controls the file size."
+            "Bits in each latent channel, quality by quality: one column per quality, one row per channel "
+            "(the busiest at the top). Bright = many bits, dark = almost none. Channels wake up as the "
+            "quality rises: that is how quality sets the file size."
         )
         self._heat = _ImagePlot(HEATMAP_COLOURS, "bits per square", lock_aspect=False)
         heat_item = self._heat.getPlotItem()
@@ -149,22 +174,25 @@ class LatentView(QWidget):
             for name in ("left", "bottom"):
                 plot.getPlotItem().hideAxis(name)
 
+        # the heatmap is tall (a row per channel): a column of its own; the two maps (the picture's
+        # shape) stacked beside it, each under its caption
+        heat_column = QVBoxLayout()
+        heat_column.addWidget(self._heat_caption)
+        heat_column.addWidget(self._heat, 1)
         channel_head = QHBoxLayout()
         channel_head.addWidget(self._channel_caption, 1)
         channel_head.addWidget(self._rank_box, 0, Qt.AlignmentFlag.AlignTop)
-        maps = QGridLayout()
-        maps.addWidget(self._spatial_caption, 0, 0)
-        maps.addLayout(channel_head, 0, 1)
-        maps.addWidget(self._spatial, 1, 0)
-        maps.addWidget(self._channel, 1, 1)
-        maps.setRowStretch(1, 1)
-        maps.setColumnStretch(0, 1)
-        maps.setColumnStretch(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._heat_caption)
-        layout.addWidget(self._heat, 3)
-        layout.addLayout(maps, 2)
+        maps = QVBoxLayout()
+        maps.addWidget(self._spatial_caption)
+        maps.addWidget(self._spatial, 1)
+        maps.addSpacing(6)
+        maps.addLayout(channel_head)
+        maps.addWidget(self._channel, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(12)
+        layout.addLayout(heat_column, 2)
+        layout.addLayout(maps, 3)
 
         self._apply_palette()
         self._refresh()
@@ -226,6 +254,8 @@ class LatentView(QWidget):
         matrix = self._heatmap.matrix
         rows = matrix.shape[0]
         first_q = self._heatmap.qualities[0] if self._heatmap.qualities else 1
+        # every channel gets a screen row of its own (160-192 channels in the bundled models)
+        self._heat.setMinimumHeight(max(HEAT_MIN_HEIGHT, round(rows * HEAT_ROW_PIXELS) + HEAT_AXES_HEIGHT))
         if rows:
             # rows sit at 0.5 … rows + 0.5 so that the axis reads 1 at the busiest channel
             self._heat.show_array(matrix, QRectF(first_q - 0.5, 0.5, matrix.shape[1], rows))
@@ -305,7 +335,7 @@ class LatentView(QWidget):
         for plot in (self._heat, self._spatial, self._channel):
             plot.apply_palette(palette)
         text = palette.color(QPalette.ColorRole.Text)
-        self._column_box.setPen(pg.mkPen(text, width=2))
+        self._column_box.setPen(pg.mkPen("w", width=2))  # on the colour map's dark purple (a fixed map: a fixed colour)
         self._cell_box.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Highlight), width=3))
         self._heat_empty.setColor(text)
 

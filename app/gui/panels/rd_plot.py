@@ -68,7 +68,13 @@ class RdPlot(QWidget):
         for name in ("left", "bottom"):  # never "bits per pixel (×0.001)" while the first results arrive
             self._item.getAxis(name).enableAutoSIPrefix(False)
         self._item.setMenuEnabled(False)
-        self._legend = self._item.addLegend(offset=(-10, -10))
+        # the legend sits under the axis, in room of its own: inside the axes it covered curves
+        self._legend = pg.LegendItem(colCount=4, labelTextSize="10pt")
+        self._legend.setParentItem(self._item)
+        self._legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
+        self._item.legend = self._legend  # PlotItem.addItem(…, name=…) adds a row to it
+        self._margins = self._item.layout.getContentsMargins()
+        self._item.geometryChanged.connect(self._fit_legend)
         self._ring = pg.ScatterPlotItem(size=24, brush=None)
         self._ring.setZValue(20)
         self._plot.addItem(self._ring)
@@ -255,8 +261,21 @@ class RdPlot(QWidget):
             self._item.removeItem(item)
         self._update_labels()
         self._update_ring()
+        self._fit_legend()
         if autorange or self._items:
             self._fit_axes()
+
+    def _fit_legend(self) -> None:
+        """As many legend entries a row as the plot's width holds, and room for its rows under the axis."""
+        legend = self._legend
+        widths = [mark.boundingRect().width() + text.item.boundingRect().width() + 12 for mark, text in legend.items]
+        columns = max(1, len(widths))
+        while columns > 1 and max(widths) * columns > self._item.width() - 8:
+            columns -= 1
+        legend.setColumnCount(columns)
+        legend.updateSize()
+        left, top, right, bottom = self._margins
+        self._item.layout.setContentsMargins(left, top, right, bottom + (legend.height() + 4 if widths else 0))
 
     def _fit_axes(self) -> None:
         """Axes that read well from the first point on: bpp from 0 to a little past the largest, the
@@ -314,10 +333,6 @@ class RdPlot(QWidget):
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
         self._legend.setLabelTextColor(text)
-        legend_bg = QColor(base)
-        legend_bg.setAlpha(200)
-        self._legend.setBrush(pg.mkBrush(legend_bg))
-        self._legend.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Mid)))
         self._ring.setPen(pg.mkPen(text, width=2.5))
         tip_bg = QColor(palette.color(QPalette.ColorRole.ToolTipBase))
         tip_bg.setAlpha(235)

@@ -1,0 +1,138 @@
+"""Layout at the sizes a presenter meets (1600×1000, and 1280×720 on a projector): what must be on
+screen is on screen, whole. Geometry is asserted, never pixels."""
+
+from __future__ import annotations
+
+import pytest
+from lci_studio.codec.baselines import baseline_curve
+from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
+from lci_studio.gui.panels.rd_plot import RdPlot
+from lci_studio.session import Session
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QLabel, QWidget
+
+from tests.conftest import make_model, make_photo
+from tests.gui.conftest import wait_ladder
+
+SIZES = ((1600, 1000), (1280, 720))
+
+
+def fully_shown(widget: QWidget) -> bool:
+    """Visible, nothing of it cut off by any of its parents (their edges, the window's), and (a wrapped
+    label) tall enough for all its lines."""
+    if not widget.isVisible() or widget.width() <= 0 or widget.height() <= 0:
+        return False
+    rect = QRect(QPoint(0, 0), widget.size())
+    child, parent = widget, widget.parentWidget()
+    while parent is not None:
+        rect = rect.translated(child.pos())
+        if not parent.rect().contains(rect):
+            return False
+        child, parent = parent, parent.parentWidget()
+    if isinstance(widget, QLabel) and widget.wordWrap() and widget.text():
+        return widget.height() >= widget.heightForWidth(widget.width())
+    return True
+
+
+def fits(label: QLabel) -> bool:
+    """Every line of an unwrapped label fits its width in the font it is drawn with."""
+    metrics = label.fontMetrics()
+    return all(metrics.horizontalAdvance(line) <= label.width() for line in label.text().splitlines())
+
+
+def captions(latent: LatentView) -> list[QLabel]:
+    return [label for label in latent.findChildren(QLabel) if label.text()]
+
+
+@pytest.fixture(scope="module")
+def wide_results():
+    """Two qualities of a model with as many latent channels as the bundled q7/q8 (M = 192)."""
+    image = RgbImage(make_photo(64, 96), 10000)
+    out = []
+    for quality in (1, 2):
+        model = make_model(8, 192, seed=quality)
+        info = ModelInfo("bundled", quality, "mse", LAMBDAS["mse"][quality - 1], 8, 192, weights_fingerprint(model))
+        out.append(measure_quality(LoadedModel(model, info), image))
+    return out
+
+
+@pytest.mark.parametrize("size", [(560, 600), (740, 590), (1060, 870)])
+def test_latent_view_gives_every_channel_a_row_and_cuts_no_caption(qtbot, wide_results, size):
+    """The bits tab at the room it gets in a 1280×720 and a 1600×1000 window (and narrower): a screen
+    row per channel in the heatmap, maps of a readable size, every caption whole."""
+    session = Session()
+    latent = LatentView(session)
+    qtbot.addWidget(latent)
+    latent.resize(*size)
+    latent.show()
+    qtbot.waitExposed(latent)
+    for result in wide_results:
+        session.add_result(result)
+    session.select(2)
+    qtbot.wait(20)
+    heat_view = latent._heat.getPlotItem().vb
+    assert heat_view.height() >= 192 * HEAT_ROW_PIXELS
+    for plot in (latent._spatial, latent._channel):
+        assert plot.width() >= 240 and plot.height() >= 170 and fully_shown(plot)
+    assert len(captions(latent)) == 3
+    for label in captions(latent):
+        assert fully_shown(label), label.text()
+
+
+def test_rd_legend_sits_under_the_axes_whole(qtbot, wide_results):
+    """The legend never covers a curve: it is below the plotting area and whole, at the narrowest the
+    plot gets (the dock at 1280×720 is about as narrow)."""
+    session = Session()
+    plot = RdPlot(session)
+    qtbot.addWidget(plot)
+    plot.resize(plot.minimumSizeHint().width(), 420)
+    plot.show()
+    qtbot.waitExposed(plot)
+    for result in wide_results:
+        session.add_result(result)
+    photo = make_photo(64, 96)
+    session.set_baselines([p for codec in ("JPEG", "WebP") for p in baseline_curve(photo, codec, settings=(30, 80))])
+    plot.flush()
+    qtbot.wait(50)
+    legend, item = plot._legend, plot._item
+    assert len(legend.items) == 3
+    legend_box = legend.sceneBoundingRect()
+    view_box = item.vb.sceneBoundingRect()
+    axis_box = item.getAxis("bottom").sceneBoundingRect()
+    assert legend_box.top() >= view_box.bottom() and legend_box.top() >= axis_box.bottom() - 1
+    assert item.sceneBoundingRect().contains(legend_box)
+    assert plot.plot_widget().sceneRect().contains(legend_box) and legend_box.right() <= plot.plot_widget().width()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_bits_tab_and_explanation_are_seen_together(qtbot, make_window, source, small_png, size):
+    window = make_window(source)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().width() == size[0])
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    window.session.select(3)
+    window.commands["bits"].trigger()
+    qtbot.wait(50)
+    assert window.tabs.currentWidget() is window.latent_view
+    for widget in (window.latent_view, window.explanation, window.rd_plot):
+        assert fully_shown(widget) and widget.width() >= 240 and widget.height() >= 200
+    assert "Quality 3" in window.explanation.text() and "quality 3" in window.latent_view.captions()[1]
+    for label in captions(window.latent_view):
+        assert fully_shown(label), label.text()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_tile_captions_are_whole(qtbot, make_window, source, small_png, size):
+    window = make_window(source)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().width() == size[0])
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    qtbot.wait(50)
+    for tile in window.compare.tiles.values():
+        for label in (tile.title, tile.details):
+            assert fully_shown(label) and fits(label), label.text()
