@@ -136,3 +136,28 @@ def test_tile_captions_are_whole(qtbot, make_window, source, small_png, size):
     for tile in window.compare.tiles.values():
         for label in (tile.title, tile.details):
             assert fully_shown(label) and fits(label), label.text()
+
+
+def test_zoomed_near_an_edge_every_view_shows_picture_to_its_edges(qtbot, make_window, source, small_png):
+    """The grid's zoom onto a detail by the picture's border: the split view, larger than a tile,
+    shows more of the picture, never blank beyond its edge; a view larger than the picture centres it."""
+    window = make_window(source)
+    window.resize(1600, 1000)
+    window.open_path(small_png())  # 128 × 96
+    wait_ladder(qtbot, window)
+    window.tabs.setCurrentWidget(window.split)
+    qtbot.wait(50)
+    sync = window.compare.sync
+    for zoom, centre in ((16.0, (4.0, 3.0)), (16.0, (126.0, 95.0)), (2.0, (4.0, 3.0))):
+        sync.set_zoom(zoom, centre)
+        for vb in (window.split.viewbox, window.compare.tiles[0].viewbox):
+            (x0, x1), (y0, y1) = vb.viewRange()
+            for low, high, size in ((x0, x1, 128), (y0, y1, 96)):
+                if high - low < size:  # the view shows part of the picture: all of it picture
+                    assert low >= -1e-6 and high <= size + 1e-6, (zoom, centre, low, high)
+                else:
+                    assert (low + high) / 2 == pytest.approx(size / 2)
+    # the split at zoom 16 shows ~56 × 50 picture pixels from the corner; the tile, smaller, as close as it gets
+    sync.set_zoom(16.0, (4.0, 3.0))
+    (x0, _), (y0, _) = window.split.viewbox.viewRange()
+    assert (x0, y0) == (pytest.approx(0.0), pytest.approx(0.0))

@@ -91,6 +91,14 @@ def show_pixels(item: pg.ImageItem, pixels: np.ndarray | None) -> None:
     item.setVisible(True)
 
 
+def _inside(centre: float, half: float, size: float) -> float:
+    """A view's centre along one axis such that the view stays on the picture (0…size): the middle
+    when the view is wider than the picture, else no further than half a view from either edge."""
+    if size <= 0 or 2 * half >= size:
+        return size / 2 if size > 0 else centre
+    return min(max(centre, half), size - half)
+
+
 class ViewSync(QObject):
     """One master transform for many image ViewBoxes: centre (image px) and zoom (screen px per image px).
 
@@ -168,6 +176,9 @@ class ViewSync(QObject):
             zoom = self._zoom
             cx, cy = self._center or (iw / 2, ih / 2)
         half_w, half_h = width / (2 * zoom), height / (2 * zoom)
+        # one centre for views of different sizes: each keeps its edge on the picture's, so a view
+        # larger than the tile that chose the centre (the split) shows more picture, not blank
+        cx, cy = _inside(cx, half_w, iw), _inside(cy, half_h, ih)
         return (cx - half_w, cx + half_w), (cy - half_h, cy + half_h)
 
     def apply_view(self, vb: pg.ViewBox) -> None:
@@ -201,8 +212,11 @@ class ViewSync(QObject):
         zoom = vb.width() / (x1 - x0)
         if y1 > y0 and vb.height() >= 2:  # a rubber band of another shape than the view: all of it in view
             zoom = min(zoom, vb.height() / (y1 - y0))
-        self._center = ((x0 + x1) / 2, (y0 + y1) / 2)
         self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        iw, ih = self._image_size
+        half_w, half_h = vb.width() / (2 * self._zoom), vb.height() / (2 * self._zoom)
+        # where the moved view stops at an edge, so does the centre: dragging back moves it at once
+        self._center = (_inside((x0 + x1) / 2, half_w, iw), _inside((y0 + y1) / 2, half_h, ih))
         # the moved view too: clamps the zoom and keeps exact square pixels
         self.apply()
 
