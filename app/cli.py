@@ -377,7 +377,7 @@ def _baseline_row(p: BaselinePoint, raw_bytes: int) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from lci_studio.codec.comparison import Curve, compare_results, sweep_around
+    from lci_studio.codec.comparison import Curve, compare_results, measure_around
     from lci_studio.codec.ladder import encode_ladder
     from lci_studio.codec.report import comparison_csv, comparison_json, shown_baselines
 
@@ -390,12 +390,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     tiles = big_picture_progress(image.name, image.width, image.height)
     progress = (lambda quality, stage, done, total: tiles(f"q{quality} {stage}", done, total)) if tiles else None
     _say(_TABLE_HEAD)
-    results = []
-    for result in encode_ladder(image, source, progress=progress):
-        results.append(result)
+    # The codec alone first (its timings are the codec's own), then MS-SSIM and the classical
+    # codecs, several points at once (`measure_around`).
+    ladder = list(encode_ladder(image, source, ms_ssim=False, progress=progress))
+    results, sweeps = measure_around(image.pixels, ladder, available_codecs())
+    for result in results:
         _say(_ladder_row(result))
     raw = image.width * image.height * 3
-    sweeps = sweep_around(image.pixels, results, available_codecs())
     points = [p for sweep in sweeps.values() for p in sweep]
     for shown in shown_baselines(results, points).values():
         for point in shown:

@@ -6,15 +6,23 @@ all take their numbers from here, so a figure means the same wherever it is show
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from lci_studio.codec.baselines import BENCH_SETTINGS, BaselinePoint, available_codecs, sweep
+import torch
+from lci_studio.codec import baselines
+from lci_studio.codec.baselines import BENCH_SETTINGS, SETTINGS, BaselinePoint, available_codecs, extra_settings, sweep
 from lci_studio.codec.bdrate import BdError, bd_against, psnr_gap_at_same_rate
-from lci_studio.codec.image_io import load_rgb
+from lci_studio.codec.cancel import stop_if_cancelled
+from lci_studio.codec.image_io import is_large, load_rgb
 from lci_studio.codec.ladder import QualityResult, measure_quality
+from lci_studio.codec.metrics import ms_ssim_rgb
 from lci_studio.codec.weights import WeightSource
 
 
@@ -118,9 +126,76 @@ def sweep_around(
     cancel: Callable[[], bool] | None = None,
 ) -> dict[str, list[BaselinePoint]]:
     """Every codec (default: all Pillow has) swept around the ladder's bpp range on this image."""
+    return measure_around(pixels, results, codecs, cancel)[1]
+
+
+MAX_ANALYSIS_WORKERS = 4  # threads that measure points at once; each holds a decoded picture and MS-SSIM's bands
+
+
+def analysis_workers(pixels: np.ndarray) -> int:
+    """Threads for `measure_around`: one per core (at most MAX_ANALYSIS_WORKERS), one for a large picture."""
+    height, width = pixels.shape[:2]
+    return 1 if is_large(width, height) else max(1, min(os.cpu_count() or 1, MAX_ANALYSIS_WORKERS))
+
+
+def measure_around(
+    pixels: np.ndarray,
+    results: Sequence[QualityResult],
+    codecs: Iterable[str] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    workers: int | None = None,
+) -> tuple[list[QualityResult], dict[str, list[BaselinePoint]]]:
+    """The ladder's results with their MS-SSIM, and every codec swept around their bpp range (`sweep`'s rule).
+
+    What `lci compare` measures after the timed ladder, on `workers` threads at once (default
+    `analysis_workers`), each with one torch thread: the points are independent, and Pillow's
+    encoders, PSNR and MS-SSIM's small tensor steps each keep about one core busy, so on two cores
+    this takes about half the time of one point after another. The values are those of
+    `sweep`, in its order (low extras, SETTINGS, high extras); a codec's extras are decided as soon
+    as its own points are in. The slowest codec (the last) starts first.
+    """
+    codecs = tuple(available_codecs() if codecs is None else codecs)
     low = min((r.bpp for r in results), default=None)
     high = max((r.bpp for r in results), default=None)
-    return {c: sweep(pixels, c, low, high, cancel=cancel) for c in (available_codecs() if codecs is None else codecs)}
+    stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or (cancel is not None and cancel())
+
+    def point(codec: str, setting: int) -> BaselinePoint:
+        stop_if_cancelled(stopped)
+        return baselines.baseline_point(pixels, codec, setting)
+
+    def with_ms_ssim(result: QualityResult) -> QualityResult:
+        stop_if_cancelled(stopped)
+        if result.has_ms_ssim:
+            return result
+        return dataclasses.replace(result, ms_ssim=ms_ssim_rgb(pixels, result.reconstruction, stopped))
+
+    caller_threads = torch.get_num_threads()
+    pool = ThreadPoolExecutor(workers or analysis_workers(pixels), "lci-measure", torch.set_num_threads, (1,))
+    try:
+        main = {codec: [pool.submit(point, codec, s) for s in SETTINGS] for codec in reversed(codecs)}
+        ladder = [pool.submit(with_ms_ssim, r) for r in results]
+        ends: dict[str, tuple[list[Future], list[Future]]] = {}
+        while len(ends) < len(codecs):
+            for codec, futures in main.items():
+                if codec not in ends and all(f.done() for f in futures):
+                    before, after = extra_settings([f.result() for f in futures], low, high)
+                    ends[codec] = tuple([pool.submit(point, codec, s) for s in side] for side in (before, after))  # type: ignore[assignment]
+            waiting = [f for codec, futures in main.items() if codec not in ends for f in futures if not f.done()]
+            if waiting:
+                wait(waiting, return_when=FIRST_COMPLETED)
+        sweeps = {c: [f.result() for f in (*ends[c][0], *main[c], *ends[c][1])] for c in codecs}
+        return [f.result() for f in ladder], sweeps
+    except BaseException:
+        stop.set()  # Ctrl-C, a cancel or a failed point: the running points stop at their next check
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        # a worker's set_num_threads(1) also became the default of threads started later: put back the caller's
+        torch.set_num_threads(caller_threads)
 
 
 def bench_folder(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 
 import pytest
+import torch
 from lci_studio.codec import baselines
 from lci_studio.codec.baselines import BENCH_SETTINGS, HIGH_EXTRA, LOW_EXTRA, SETTINGS, BaselinePoint, sweep
 from lci_studio.codec.cancel import CancelledError
-from lci_studio.codec.comparison import BenchSummary, Curve, compare_results, sweep_around
+from lci_studio.codec.comparison import BenchSummary, Curve, compare_results, measure_around, sweep_around
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_psnr
 from lci_studio.codec.ladder import measure_quality
@@ -65,6 +67,32 @@ def test_sweep_around_uses_the_ladders_bpp_range(results, monkeypatch):
     expected = [*(LOW_EXTRA if low < 1 else ()), *SETTINGS, *(HIGH_EXTRA if high > 1 else ())]
     sweeps = sweep_around(PHOTO, results, ["JPEG"])
     assert list(sweeps) == ["JPEG"] and [p.setting for p in sweeps["JPEG"]] == expected
+
+
+def test_measure_around_measures_what_one_point_after_another_does(results):
+    """Several threads at once (as `lci compare` measures): the same MS-SSIM, the same sweeps in the same order."""
+    unmeasured = [dataclasses.replace(r, ms_ssim=math.nan) for r in results]
+    threads = torch.get_num_threads()
+    measured, sweeps = measure_around(PHOTO, unmeasured, ["WebP", "JPEG"], workers=3)
+    assert [r.quality for r in measured] == [r.quality for r in results]
+    assert [r.ms_ssim for r in measured] == [r.ms_ssim for r in results]
+    low, high = min(r.bpp for r in results), max(r.bpp for r in results)
+    assert list(sweeps) == ["WebP", "JPEG"]
+    for codec, points in sweeps.items():
+        assert points == sweep(PHOTO, codec, low, high)
+    assert torch.get_num_threads() == threads  # the workers' one torch thread stays theirs
+
+
+def test_measure_around_stops_when_cancelled(results):
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 5
+
+    with pytest.raises(CancelledError):
+        measure_around(PHOTO, results, ["JPEG", "WebP"], cancel, workers=2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("lci-measure")]  # nothing left running
 
 
 def test_non_finite_numbers_have_one_spelling_each_way():
