@@ -1,6 +1,6 @@
-"""The documentation's screenshots of the real window: grid on the telling detail, where the bits go
-beside the explanation, split with WebP at the same size as a quality, the glossary; at 1600×1000
-and 1280×720.
+"""The documentation's screenshots of the real window: grid on the telling detail (also with JPEG,
+WebP and AVIF at the selected quality's size), where the bits go beside the explanation, split with
+WebP at the same size as a quality, the glossary; at 1600×1000 and 1280×720.
 
 Run it on a display (Xvfb is enough: `Xvfb :77 -screen 0 1600x1000x24 & DISPLAY=:77`); each
 picture is what the screen shows of the window, as a PNG (exact pixels where compressed pictures
@@ -33,6 +33,13 @@ def settle(app, seconds: float = 0.6) -> None:
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.01)
+
+
+def wait_for_classical(app, window, codecs, quality: int, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while any((c, quality) not in window.session.classical for c in codecs) and time.monotonic() < deadline:
+        settle(app, 0.2)
+    settle(app)
 
 
 def save(widget, path: Path, screen: bool = True, exact: bool = False) -> None:
@@ -93,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             window.commands["bits"].trigger()
             settle(app)
             save(window, args.out / f"bits-{width}.png")
+            window.commands["classical_grid"].trigger()  # on: JPEG, WebP, AVIF at the quality's size
+            wait_for_classical(app, window, window.compare.classical_tiles, args.quality)
+            save(window, args.out / f"grid-classical-{width}.png", exact=True)
+            window.commands["classical_grid"].trigger()  # off again
             window.tabs.setCurrentWidget(window.split)
             settle(app)
             window.split.set_sides(CLASSICAL + "WebP", SELECTED)
@@ -100,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             detail = window.compare.detail
             if detail is not None:
                 window.split.set_divider_fraction(detail.center[0] / window.session.image.width)
-            deadline = time.monotonic() + 120
-            while ("WebP", args.quality) not in window.session.classical and time.monotonic() < deadline:
-                settle(app, 0.2)
-            settle(app)
+            wait_for_classical(app, window, ["WebP"], args.quality)
             save(window, args.out / f"split-webp-{width}.png", exact=True)
             window.split.set_difference(True)
             settle(app)

@@ -146,6 +146,9 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("split", "&Split Compare", lambda: w.tabs.setCurrentIndex(1), "S", icon_text="Split"),
         ActionSpec("bits", "&Where the Bits Go", lambda: w.tabs.setCurrentIndex(2), "W",
                    "Which latent channels carry bits at each quality, and where in the picture (W)", icon_text="Bits"),
+        ActionSpec("classical_grid", "JPEG, WebP, AVIF in the &Grid", w.show_classical_in_grid, "C",
+                   "A column beside the grid: each classical codec at the selected quality's file size (C)",
+                   checkable=True, icon_text="JPEG · WebP · AVIF"),
         ActionSpec("swap", "S&wap Sides", w.swap_sides, "X", "Swap the two sides of the split view (X)"),
         ActionSpec("diff", "&Difference View", w.toggle_difference, "D", "Show the amplified error (D)"),
         ActionSpec("metric", "Plot &MS-SSIM instead of PSNR", w.plot_ms_ssim, "M", checkable=True),
@@ -168,15 +171,15 @@ MENUS: Sequence[tuple[str, Layout]] = (
     ("&Edit", ("copy", "paste", "-", "stop")),
     ("S&amples", ("@samples",)),
     ("&View", (
-        "grid", "split", "bits", "-", "detail", "fit", "actual", "zoom_in", "zoom_out", "-", "swap", "diff", "-",
-        "metric", "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
+        "grid", "split", "bits", "-", "classical_grid", "detail", "fit", "actual", "zoom_in", "zoom_out", "-",
+        "swap", "diff", "-", "metric", "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
     )),
     ("&Quality", ("@qualities", "-", "next", "prev")),
     ("&Help", ("glossary", "-", "about", "about_qt")),
 )  # fmt: skip
 TOOLBAR: Layout = (
-    "open", "@samples", "-", "@qualities", "-", "detail", "fit", "actual", "-", "grid", "split", "bits", "-", "demo",
-    "settings",
+    "open", "@samples", "-", "@qualities", "-", "detail", "fit", "actual", "-", "grid", "split", "bits", "-",
+    "classical_grid", "-", "demo", "settings",
 )  # fmt: skip
 
 

@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.split.classicalWanted.connect(self.jobs.want_classical)
+        self.compare.classicalWanted.connect(self.jobs.want_classical)
         self.rd_plot = RdPlot(self.session)
         self.explanation = ExplanationPanel(self.session)
         right = Qt.DockWidgetArea.RightDockWidgetArea
@@ -193,6 +194,9 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(state, (QByteArray, bytes)):
             self.restoreState(QByteArray(state))
+        classical = str(self.settings.value("view/classical_grid", "false")).lower() == "true"
+        self.commands["classical_grid"].setChecked(classical)
+        self.compare.set_classical_shown(classical)
         metric = "ms-ssim" if str(self.settings.value("view/metric", "psnr")) == "ms-ssim" else "psnr"
         self.commands["metric"].setChecked(metric == "ms-ssim")
         self.rd_plot.set_metric(metric)
@@ -248,6 +252,13 @@ class MainWindow(QMainWindow):
                 )
             self.settings.setValue("view/selected", quality)
         self.commands.update()
+
+    def show_classical_in_grid(self, on: bool) -> None:
+        """JPEG, WebP and AVIF at the selected quality's size as a column of the grid (shown at once)."""
+        self.compare.set_classical_shown(on)
+        self.settings.setValue("view/classical_grid", bool(on))
+        if on:
+            self.tabs.setCurrentWidget(self.compare)
 
     def swap_sides(self) -> None:
         self.tabs.setCurrentWidget(self.split)

@@ -3,9 +3,11 @@ screen is on screen, whole. Geometry is asserted, never pixels."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from lci_studio.codec.baselines import baseline_curve
+from lci_studio.codec.baselines import baseline_curve, decode_classical
 from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
@@ -15,7 +17,7 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QLabel, QWidget
 
 from tests.conftest import make_model, make_photo
-from tests.gui.conftest import wait_ladder
+from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
 
 SIZES = ((1600, 1000), (1280, 720))
 
@@ -125,17 +127,33 @@ def test_bits_tab_and_explanation_are_seen_together(qtbot, make_window, source, 
         assert fully_shown(label), label.text()
 
 
+@pytest.mark.parametrize("classical", [False, True])
 @pytest.mark.parametrize("size", SIZES)
-def test_tile_captions_are_whole(qtbot, make_window, source, small_png, size):
+def test_tile_captions_are_whole(qtbot, make_window, source, small_png, size, classical):
+    """Every tile's caption is on screen whole: smaller or shorter on a narrow tile, never cut; also
+    with the column of classical codecs, whose tiles show the selected quality's size."""
     window = make_window(source)
     window.resize(*size)
     qtbot.waitUntil(lambda: window.size().width() == size[0])
     window.open_path(small_png())
     wait_ladder(qtbot, window)
+    window.session.select(2)
+    codecs = window.compare.classical_tiles
+    if classical:
+        window.commands["classical_grid"].trigger()
+        qtbot.waitUntil(lambda: all((c, 2) in window.session.classical for c in codecs), timeout=LADDER_TIMEOUT_MS)
     qtbot.wait(50)
-    for tile in window.compare.tiles.values():
+    tiles = [*window.compare.tiles.values(), *(codecs.values() if classical else ())]
+    for tile in tiles:
         for label in (tile.title, tile.details):
             assert fully_shown(label) and fits(label), label.text()
+    assert all(not tile.isVisible() for tile in codecs.values()) != classical
+    for codec, tile in codecs.items() if classical else ():
+        point = window.session.classical[(codec, 2)]
+        assert np.array_equal(tile.pixels, decode_classical(point.data))
+        caption = tile.caption_text()
+        assert f"{codec} at the size of quality 2" in caption and f"setting {point.setting}" in caption
+        assert format_kb(point.file_bytes) in caption and f"PSNR {point.psnr:.2f} dB" in caption
 
 
 def test_zoomed_near_an_edge_every_view_shows_picture_to_its_edges(qtbot, make_window, source, small_png):

@@ -11,10 +11,12 @@ view linking is not used (its aspect-locked links drift and recurse).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
+from lci_studio.codec.baselines import BaselinePoint, available_codecs, decode_classical
 from lci_studio.codec.detail import Detail, telling_detail
 from lci_studio.codec.glossary import caption_tip
 from lci_studio.codec.insight import format_kb, format_percent
@@ -22,24 +24,65 @@ from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.report import number_text
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 MIN_ZOOM = 1 / 64  # screen pixels per image pixel
 MAX_ZOOM = 64.0
 
 
-def result_caption(result: QualityResult, basis: SizeBasis | None) -> tuple[str, str]:
-    """(title, details) of one quality's tile: real bpp, size, share of the size basis, PSNR, MS-SSIM."""
+def result_caption(result: QualityResult, basis: SizeBasis | None, short: bool = False) -> tuple[str, str]:
+    """(title, details) of one quality's tile: real bpp, size, share of the size basis, PSNR, MS-SSIM.
+    `short`: the share without what it is a share of (the tooltip says it), for a narrow tile."""
     if basis is None:
         pixels = result.reconstruction.shape[0] * result.reconstruction.shape[1]
         basis = SizeBasis(pixels * 3, "raw RGB", "")
-    share = f"{format_percent(result.file_bytes / basis.bytes)} of {basis.label}"
+    share = format_percent(result.file_bytes / basis.bytes) + ("" if short else f" of {basis.label}")
     psnr = f"{number_text(result.psnr, '.2f')} dB"  # an identical picture's "inf", spelled as everywhere
     title = f"Quality {result.quality}"
     ms_ssim = f" · MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""  # measured when first shown
     details = f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)} · {share}\nPSNR {psnr}{ms_ssim}"
     return title, details
+
+
+def classical_caption(
+    point: BaselinePoint, quality: int, result: QualityResult, short: bool = False
+) -> tuple[str, str]:
+    """(title, details) of a classical codec shown at `quality`'s file size: its setting, real size, bpp,
+    PSNR; `short`: without the quality's own size, for a narrow tile."""
+    title = f"{point.codec} at the size of quality {quality}"
+    size = format_kb(point.file_bytes) + ("" if short else f" (q{quality}: {format_kb(result.file_bytes)})")
+    setting = f"setting {point.setting}" if short else f"{point.codec} setting {point.setting}"
+    details = f"{point.bpp:.3f} bpp · {size}\nPSNR {number_text(point.psnr, '.2f')} dB · {setting}"
+    return title, details
+
+
+class ClassicalPictures:
+    """The classical codecs at the selected quality's size as pictures, each file decoded once, for
+    the grid and the split alike; `wanted` is told (codec, quality) of one that is not there yet."""
+
+    def __init__(self, session: Session, wanted: Callable[[str, int], None]) -> None:
+        self.session = session
+        self.wanted = wanted
+        self._decoded: dict[tuple[str, int], np.ndarray] = {}
+
+    def get(self, codec: str, ask: bool = True) -> tuple[BaselinePoint, int, np.ndarray] | None:
+        """(point, quality, pixels) of `codec` at the selected quality's size; None (asked for, with
+        `ask`) while it is not measured, or when the selected quality has no result to match."""
+        session, quality = self.session, self.session.selected
+        result = session.results.get(quality) if quality is not None else None
+        if result is None or quality is None:
+            return None
+        point = session.classical.get((codec, quality))
+        if point is None:
+            if ask:
+                self.wanted(codec, quality)
+            return None
+        key = (codec, quality)
+        if key not in self._decoded or self._decoded[key].shape[:2] != result.reconstruction.shape[:2]:
+            self._decoded = {k: v for k, v in self._decoded.items() if k in session.classical}
+            self._decoded[key] = decode_classical(point.data)
+        return point, quality, self._decoded[key]
 
 
 def configure_view(view: pg.GraphicsView) -> None:
@@ -225,6 +268,18 @@ class ViewSync(QObject):
             self.apply_view(vb)
 
 
+def _fitting_font(font: QFont, lines: list[str], room: int, smallest: float = 0.75) -> tuple[QFont, bool]:
+    """`font` at the largest of 100 % … `smallest` of its size at which every line fits `room` pixels,
+    and whether one did (else the smallest)."""
+    font, base = QFont(font), font.pointSizeF()
+    for scale in [s for s in (1.0, 0.92, 0.85, 0.8, 0.75) if s >= smallest]:
+        font.setPointSizeF(base * scale)
+        metrics = QFontMetrics(font)
+        if max((metrics.horizontalAdvance(line) for line in lines), default=0) <= room:
+            return font, True
+    return font, False
+
+
 class ImageTile(QFrame):
     """One labelled image view of the grid; `key` 0 is the original, 1…8 a quality."""
 
@@ -265,6 +320,7 @@ class ImageTile(QFrame):
         layout.addWidget(self.view, 1)
         self.view.scene().sigMouseClicked.connect(self._scene_clicked)
         self.selected = False
+        self._caption = (self.title.text(), "", "")
         self.pixels: np.ndarray | None = None
         self.update_colors()
         sync.add(self.viewbox)
@@ -281,24 +337,29 @@ class ImageTile(QFrame):
         self.overlay.setVisible(bool(text))
         self._place_overlay()
 
-    def set_caption(self, title: str, details: str) -> None:
+    def set_caption(self, title: str, details: str, short: str = "") -> None:
+        """The caption; `short`, a shorter form of `details` for a tile too narrow for it (the
+        tooltip keeps the whole)."""
+        self._caption = (title, details, short)
         self.title.setText(title)
-        self.details.setText(details)
         self.setToolTip(caption_tip(f"{title}\n{details}"))
         self._fit_caption()
 
     def _fit_caption(self) -> None:
-        """A narrow tile (1280×720, a projector) sets its caption smaller, down to 75 %, rather than cut it."""
-        font = self.font()
-        base = font.pointSizeF()
-        lines = self.details.text().splitlines() or [""]
+        """A narrow tile (1280×720, a projector) sets its caption smaller, down to 75 %, then in its
+        short form, rather than cut it."""
+        title, details, short = self._caption
         margins = self._layout.contentsMargins()  # the label's width, also before the layout has placed it
         room = self.contentsRect().width() - margins.left() - margins.right()
-        for scale in (1.0, 0.92, 0.85, 0.8, 0.75):
-            font.setPointSizeF(base * scale)
-            metrics = QFontMetrics(font)
-            if max(metrics.horizontalAdvance(line) for line in lines) <= room:
+        bold = QFont(self.font())
+        bold.setBold(True)
+        self.title.setFont(_fitting_font(bold, [title], room)[0])
+        # the whole text a little smaller, else the short form (larger again, down to 75 %)
+        for text, smallest in ((details, 0.85), (short, 0.75)) if short else ((details, 0.75),):
+            font, fits = _fitting_font(self.font(), text.splitlines(), room, smallest)
+            if fits:
                 break
+        self.details.setText(text)
         self.details.setFont(font)
 
     def set_selected(self, selected: bool) -> None:
@@ -318,7 +379,8 @@ class ImageTile(QFrame):
         self.overlay.setStyleSheet(f"color: {palette.color(QPalette.ColorRole.PlaceholderText).name()};")
 
     def caption_text(self) -> str:
-        return f"{self.title.text()}\n{self.details.text()}"
+        """The whole caption (what the tooltip says; a narrow tile may show the short form)."""
+        return f"{self._caption[0]}\n{self._caption[1]}"
 
     # ------------------------------------------------------------------------------------- internals
 
@@ -346,9 +408,11 @@ class ImageTile(QFrame):
 
 
 class CompareView(QWidget):
-    """The grid: original + one tile per quality, filled in from the session as results arrive."""
+    """The grid: original + one tile per quality, filled in from the session as results arrive; on
+    request (`set_classical_shown`) a column of JPEG, WebP and AVIF at the selected quality's size."""
 
     WELCOME = "Open an image (File ▸ Open, drag it here, or pick one from Samples)"
+    classicalWanted = Signal(str, int)  # (codec, quality): this codec at that quality's size, please
 
     def __init__(
         self, session: Session, sync: ViewSync | None = None, qualities=range(1, 9), parent: QWidget | None = None
@@ -372,6 +436,16 @@ class CompareView(QWidget):
             grid.setColumnStretch(c, 1)
         for r in range((len(keys) + columns - 1) // columns):
             grid.setRowStretch(r, 1)
+        # the classical codecs, a column of their own beside the qualities (hidden until asked for)
+        self._grid, self._classical_column = grid, columns
+        self.pictures = ClassicalPictures(session, self.classicalWanted.emit)
+        self.classical_tiles: dict[str, ImageTile] = {}
+        for row, codec in enumerate(available_codecs()):
+            tile = ImageTile(-1 - row, self.sync, self)
+            tile.hide()
+            self.classical_tiles[codec] = tile
+            grid.addWidget(tile, row, columns)
+        self._classical_shown = False
         self._clear(self.WELCOME)
         events = session.events
         events.opened.connect(self._on_opened)
@@ -380,6 +454,7 @@ class CompareView(QWidget):
         events.decoded.connect(self._on_decoded)
         events.finished.connect(self._on_finished)
         events.selection_changed.connect(self._on_selection)
+        events.classical_added.connect(lambda _key: self._show_classical())
         self._on_selection(session.selected)
 
     # ------------------------------------------------------------------------------------- session
@@ -392,13 +467,13 @@ class CompareView(QWidget):
             return
         self._clear()
         basis = session.basis or SizeBasis.of(image, session.image_path)
-        caption = f"{image.name} · {image.width} × {image.height} px"
-        caption += f" · {basis.detail}" if basis.detail else ""
-        caption += f"\n{image.width * image.height * 3 / 1000:,.0f} kB as raw RGB"
+        size = f"{image.width} × {image.height} px" + (f" · {basis.detail}" if basis.detail else "")
+        raw = f"\n{image.width * image.height * 3 / 1000:,.0f} kB as raw RGB"
         tile = self.tiles[0]
         tile.set_pixels(image.pixels)
-        tile.set_caption("Original", caption)
+        tile.set_caption("Original", f"{image.name} · {size}{raw}", short=size + raw)
         self.sync.set_image_size(image.width, image.height)
+        self._show_classical()
 
     def _on_ladder_started(self, pending: tuple[int, ...]) -> None:
         """Placeholders for the qualities being computed; the rest say why they stay empty."""
@@ -408,14 +483,18 @@ class CompareView(QWidget):
                 continue
             tile.set_pixels(None, "computing…" if key in pending else self.session.unavailable)
             tile.set_caption(f"Quality {key}", "")
+        self._show_classical()
 
     def _on_result(self, result: QualityResult) -> None:
         tile = self.tiles.get(result.quality)
         if tile is None:
             return
         tile.set_pixels(result.reconstruction)
-        tile.set_caption(*result_caption(result, self.session.basis))
+        basis = self.session.basis
+        tile.set_caption(*result_caption(result, basis), short=result_caption(result, basis, short=True)[1])
         self._find_detail()
+        if result.quality == self.session.selected:
+            self._show_classical()
 
     def _find_detail(self) -> None:
         """Once the lowest and highest qualities are in: where they differ most; the grid opens there
@@ -464,11 +543,54 @@ class CompareView(QWidget):
     def _on_selection(self, quality: int | None) -> None:
         for key, tile in self.tiles.items():
             tile.set_selected(key == quality)
+        self._show_classical()
 
     def _clear(self, message: str = "") -> None:
         for key, tile in self.tiles.items():
             tile.set_pixels(None, message if key == 0 else "")
             tile.set_caption("Original" if key == 0 else f"Quality {key}", "")
+        self._show_classical()
+
+    def _show_classical(self) -> None:
+        """The classical column for the selected quality: what is measured, and a wish for the first
+        codec missing (one at a time, and only while the grid is seen: each is several encodes)."""
+        if not self._classical_shown:
+            return
+        session, quality = self.session, self.session.selected
+        result = session.results.get(quality) if quality is not None else None
+        asked = not self.isVisible()
+        for codec, tile in self.classical_tiles.items():
+            got = self.pictures.get(codec, ask=not asked)
+            if got is not None and result is not None:
+                point, _quality, pixels = got
+                tile.set_pixels(pixels)
+                short = classical_caption(point, quality, result, short=True)[1]
+                tile.set_caption(*classical_caption(point, quality, result), short=short)
+                continue
+            asked = asked or result is not None
+            if result is not None:
+                waiting = f"{codec} at the size of quality {quality}: being encoded…"
+            elif session.image is not None and quality is not None:
+                waiting = f"waiting for quality {quality}"
+            else:
+                waiting = ""
+            tile.set_pixels(None, waiting)
+            tile.set_caption(codec if quality is None else f"{codec} at the size of quality {quality}", "")
+
+    def set_classical_shown(self, shown: bool) -> None:
+        """A column of JPEG, WebP and AVIF at the selected quality's file size beside the grid, or not."""
+        self._classical_shown = bool(shown)
+        for tile in self.classical_tiles.values():
+            tile.setVisible(self._classical_shown)
+        self._grid.setColumnStretch(self._classical_column, 1 if self._classical_shown else 0)
+        self._show_classical()
+
+    def classical_shown(self) -> bool:
+        return self._classical_shown
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._show_classical()  # wishes wait while another tab is shown
 
     # ------------------------------------------------------------------------------------------- API
 

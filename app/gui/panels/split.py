@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from lci_studio.codec.baselines import available_codecs, decode_classical
+from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.report import number_text
 from lci_studio.gui.panels.compare import (
+    ClassicalPictures,
     ViewSync,
     configure_view,
     make_image_item,
@@ -78,7 +79,7 @@ class SplitView(QWidget):
             "is nearest the selected quality's, so you see what the plot claims"
         )
         self.combo_b.setToolTip(self.combo_a.toolTip().replace("left of", "right of"))
-        self._decoded: dict[tuple[str, int], np.ndarray] = {}  # classical pictures, decoded once
+        self._pictures = ClassicalPictures(session, self.classicalWanted.emit)  # decoded once
         self.swap_button = QPushButton("⇄ Swap")
         self.swap_button.setToolTip("Swap the two sides (X)")
         self.swap_button.clicked.connect(self.swap)
@@ -254,23 +255,16 @@ class SplitView(QWidget):
 
     def _classical(self, codec: str) -> tuple[str, np.ndarray] | None:
         """(caption, pixels) of `codec` at the selected quality's size; asked for when not there yet."""
-        session, quality = self.session, self.session.selected
-        result = session.results.get(quality) if quality is not None else None
-        if result is None or quality is None:
+        got = self._pictures.get(codec)
+        if got is None:
             return None
-        point = session.classical.get((codec, quality))
-        if point is None:
-            self.classicalWanted.emit(codec, quality)
-            return None
-        key = (codec, quality)
-        if key not in self._decoded or self._decoded[key].shape[:2] != result.reconstruction.shape[:2]:
-            self._decoded = {k: v for k, v in self._decoded.items() if (k[0], k[1]) in session.classical}
-            self._decoded[key] = decode_classical(point.data)
+        point, quality, pixels = got
+        result = self.session.results[quality]
         caption = (
             f"{codec} (setting {point.setting}) · {format_kb(point.file_bytes)} · {point.bpp:.3f} bpp · "
             f"PSNR {number_text(point.psnr, '.2f')} dB  (nearest to quality {quality}'s {format_kb(result.file_bytes)})"
         )
-        return caption, self._decoded[key]
+        return caption, pixels
 
     def _has_images(self) -> bool:
         session = self.session
