@@ -94,6 +94,9 @@ class DerivedTensors:
         return self._value
 
 
+Poll = Callable[[], None]  # run between the pieces of long work; raises to abandon it
+
+
 class GDN(nn.Module):
     """Generalized divisive normalization (Ballé et al.); ``inverse=True`` gives IGDN.
 
@@ -117,15 +120,16 @@ class GDN(nn.Module):
         beta = self.beta_reparam(self.beta)
         return beta, self.gamma_reparam(self.gamma).reshape(channels, channels, 1, 1)
 
-    def forward(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-        """GDN of x; at inference, ``inplace=True`` writes the result over x (see `Transform`)."""
+    def forward(self, x: torch.Tensor, inplace: bool = False, poll: Poll | None = None) -> torch.Tensor:
+        """GDN of x; at inference, ``inplace=True`` writes the result over x (see `Transform`), `poll` runs
+        between its bands."""
         if not torch.is_grad_enabled():
-            return self._forward_inference(x, x if inplace else torch.empty_like(x))
+            return self._forward_inference(x, x if inplace else torch.empty_like(x), poll)
         beta, gamma = self.effective_parameters()
         norm = F.conv2d(x * x, gamma, beta)
         return x * torch.sqrt(norm) if self.inverse else x * torch.rsqrt(norm)
 
-    def _forward_inference(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    def _forward_inference(self, x: torch.Tensor, out: torch.Tensor, poll: Poll | None = None) -> torch.Tensor:
         """The same arithmetic with cached parameters, in bands of rows of a few MB.
 
         Band-sized temporaries are reused by the allocator, where activation-sized ones
@@ -137,6 +141,8 @@ class GDN(nn.Module):
         beta, gamma = self._effective.get(sources, self.effective_parameters)
         rows = max(1, self._BAND_ELEMENTS // max(1, x.shape[0] * x.shape[1] * x.shape[3]))
         for top in range(0, x.shape[2], rows):
+            if top and poll is not None:
+                poll()
             band = x[:, :, top : top + rows]
             norm = F.conv2d(band * band, gamma, beta)
             norm = norm.sqrt_() if self.inverse else norm.rsqrt_()
@@ -151,14 +157,14 @@ class Transform(nn.Sequential):
     forward hook on that layer kept it), so no buffer of its size is needed for the result.
     """
 
-    def forward(self, x: torch.Tensor, before_layer: Callable[[], None] | None = None) -> torch.Tensor:
-        """`before_layer` runs before each layer at inference (the pipeline's cancel check)."""
+    def forward(self, x: torch.Tensor, poll: Poll | None = None) -> torch.Tensor:
+        """`poll` (the pipeline's cancel check) runs before each layer at inference, and between a GDN's bands."""
         if torch.is_grad_enabled():
             return super().forward(x)
         for index, layer in enumerate(self):
-            if before_layer is not None:
-                before_layer()
-            x = layer(x, inplace=True) if index and isinstance(layer, GDN) else layer(x)
+            if poll is not None:
+                poll()
+            x = layer(x, inplace=bool(index), poll=poll) if isinstance(layer, GDN) else layer(x)
         return x
 
 

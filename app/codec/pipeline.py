@@ -27,6 +27,10 @@ WHOLE = 1024  # a padded picture with both sides within this runs in one piece (
 TILE = 1024  # input pixels per tile side of a larger picture (a multiple of 16)
 TILE_MARGIN = 64  # input pixels of context on each side; the analysis field is ±30 px
 LATENT_MARGIN = 4  # latent pixels of context for synthesis; its field is about ±2
+# Pixels per band of the conversions before and after the transforms, and latent elements per chunk of
+# the bit map, with a cancel poll between them: whole, each held a Stop 0.7-2 s on a 25 MP photo under load.
+BAND_PIXELS = 1 << 20
+BIT_MAP_ELEMENTS = 1 << 18
 _SOURCE_KINDS = {"bundled": "bundled", "compressai": "compressai"}
 
 TileProgress = Callable[[int, int], None]  # (tiles done, tiles in all) of one transform
@@ -69,6 +73,41 @@ def to_pixels(x_hat: torch.Tensor) -> np.ndarray:
     return x_hat[0].clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 
+def padded_input(
+    pixels: np.ndarray, padding: tuple[int, int, int, int], cancel: CancelCheck | None = None
+) -> torch.Tensor:
+    """`to_tensor(pixels)` with its edge pixels repeated out to (left, right, top, bottom) padding.
+
+    The same values as `pad(to_tensor(pixels), mode="replicate")`, made `BAND_PIXELS` at a time with
+    `cancel` polled between bands, and channels-last as the transforms take it.
+    """
+    left, right, top, bottom = padding
+    height, width = pixels.shape[:2]
+    x = torch.empty(1, 3, top + height + bottom, left + width + right, memory_format=torch.channels_last)
+    rows = max(1, BAND_PIXELS // max(1, width))
+    for start in range(0, height, rows):
+        stop_if_cancelled(cancel)
+        band = x[:, :, top + start : top + min(height, start + rows)]
+        band[:, :, :, left : left + width] = to_tensor(pixels[start : start + rows])
+        band[:, :, :, :left] = band[:, :, :, left : left + 1]
+        band[:, :, :, left + width :] = band[:, :, :, left + width - 1 : left + width]
+    x[:, :, :top] = x[:, :, top : top + 1]
+    x[:, :, top + height :] = x[:, :, top + height - 1 : top + height]
+    return x
+
+
+def cropped_pixels(x_hat: torch.Tensor, header: LciHeader, cancel: CancelCheck | None = None) -> np.ndarray:
+    """`to_pixels` of the picture inside the padding the header declares, `BAND_PIXELS` at a time."""
+    height, width, top, left = header.height, header.width, header.pad_top, header.pad_left
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    rows = max(1, BAND_PIXELS // max(1, width))
+    for start in range(0, height, rows):
+        stop_if_cancelled(cancel)
+        stop = min(height, start + rows)
+        out[start:stop] = to_pixels(x_hat[:, :, top + start : top + stop, left : left + width])
+    return out
+
+
 def _spans(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
     """(outer_start, outer_end, inner_start, inner_end) windows covering 0..size."""
     return [
@@ -81,9 +120,10 @@ def _transform(layers: torch.nn.Module, x: torch.Tensor, cancel: CancelCheck | N
     """Run g_a or g_s on channels-last data: oneDNN's CPU convolutions are 1.5-2× faster on it.
 
     A fresh copy, because `contiguous` keeps a size-1 batch dimension's stray stride (as `to_tensor`
-    makes), which sends every convolution back to the NCHW path. `cancel` is polled before each layer.
+    makes), which sends every convolution back to the NCHW path. `cancel` is polled before each layer
+    and between the bands of rows each layer runs in (`layers.BAND_MACS`).
     """
-    return layers(x.clone(memory_format=torch.channels_last), before_layer=lambda: stop_if_cancelled(cancel))
+    return layers(x.clone(memory_format=torch.channels_last), poll=lambda: stop_if_cancelled(cancel))
 
 
 def _tiles(
@@ -164,10 +204,14 @@ def synthesis(
 def latent_bits(
     model: FactorizedPrior, symbols: torch.Tensor, chunk: int = 16, cancel: CancelCheck | None = None
 ) -> np.ndarray:
-    """-log2 p of every latent element under the model's density (M, h, w), a few channels at a time."""
+    """-log2 p of every latent element under the model's density (M, h, w), a few channels at a time.
+
+    At most `chunk` channels and `BIT_MAP_ELEMENTS` elements (at least one channel) between two polls.
+    """
     bottleneck = model.entropy_bottleneck
     values = bottleneck.dequantize(symbols)[0]
     channels, height, width = values.shape
+    chunk = max(1, min(chunk, BIT_MAP_ELEMENTS // max(1, height * width)))
     out = np.empty((channels, height, width), dtype=np.float32)
     for start in range(0, channels, chunk):
         stop_if_cancelled(cancel)
@@ -193,7 +237,7 @@ def encode_image(
     left, right, top, bottom = centred_padding(height, width)
     # Repeating the edge pixels, not zeros: a black frame is a hard edge that costs bits and
     # rings back into the picture (see docs/lci-format.md for what it saved on the eval set).
-    x = torch.nn.functional.pad(to_tensor(pixels), (left, right, top, bottom), mode="replicate")
+    x = padded_input(pixels, (left, right, top, bottom), cancel)
     symbols = model.entropy_bottleneck.quantize_symbols(analysis(model, x, tile, cancel, progress))
     coded = symbols[0].numpy()
     payload = encode_symbols(coded, CdfTables.from_bottleneck(model.entropy_bottleneck), cancel)
@@ -264,8 +308,7 @@ def decode_payload(
         raise LciFormatError(f"the .lci payload is corrupt ({exc})") from None
     y_hat = model.entropy_bottleneck.dequantize(torch.from_numpy(symbols)[None])
     x_hat = synthesis(model, y_hat, tile, cancel, progress)
-    full = to_pixels(x_hat)
-    return full[header.pad_top : header.pad_top + header.height, header.pad_left : header.pad_left + header.width]
+    return cropped_pixels(x_hat, header, cancel)
 
 
 def read_header(data: bytes) -> LciHeader:
