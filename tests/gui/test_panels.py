@@ -241,6 +241,27 @@ def test_latent_maps_of_the_selected_quality(latent, session, results, qtbot):
     assert latent.spatial_image() is None and "Quality 7 is not computed" in latent.captions()[1]
 
 
+def test_latent_maps_lie_over_their_picture(latent, session, results):
+    """Both maps sit over the selected quality's picture (the picture's extent in latent squares), the
+    map partly transparent; the box takes the picture away and back."""
+    from lci_studio.codec.insight import picture_extent
+
+    feed(session, results)
+    session.select(2)
+    x, y, w, h = picture_extent(results[1])
+    for plot in (latent._spatial, latent._channel):
+        assert plot.under.isVisible() and np.array_equal(plot.under.image, results[1].reconstruction)
+        box = plot.under.mapRectToParent(plot.under.boundingRect())
+        assert (box.x(), box.y(), box.width(), box.height()) == pytest.approx((x, y, w, h))
+        assert plot.image.opacity() < 1
+    latent._under_box.setChecked(False)
+    for plot in (latent._spatial, latent._channel):
+        assert not plot.under.isVisible() and plot.image.opacity() == 1
+    latent._under_box.setChecked(True)
+    session.select(7)  # not computed: no map, no picture
+    assert not latent._spatial.under.isVisible() and latent.spatial_image() is None
+
+
 def test_latent_click_on_a_heatmap_cell(latent, session, results, qtbot):
     feed(session, results)
     session.select(1)

@@ -26,6 +26,7 @@ from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
     QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
 
 HEATMAP_COLOURS = "viridis"
 MAP_COLOURS = "inferno"
+MAP_OPACITY = 0.7  # a bit map over its picture: the picture shows through where few bits go
 CAPTION_SCALE = 1.15  # captions and axis text relative to the application font (a projector's back row)
 HEAT_ROW_PIXELS = 1.0  # the heatmap is at least this many screen pixels per channel row
 HEAT_AXES_HEIGHT = 70  # what the quality axis and its label take below the heatmap's rows
@@ -84,6 +86,10 @@ class _ImagePlot(pg.PlotWidget):
         item.vb.setAspectLocked(lock_aspect)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
+        self.under = pg.ImageItem(axisOrder="row-major")  # the picture the map is of, beneath it (optional)
+        self.under.setZValue(-1)
+        self.under.hide()
+        self.addItem(self.under)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=colours, label=bar_label, interactive=False, width=14)
         self.bar.setImageItem(self.image, insert_in=item)
         self._font = _scaled_font(self.font(), CAPTION_SCALE)
@@ -108,6 +114,18 @@ class _ImagePlot(pg.PlotWidget):
         rect = rect or QRectF(0, 0, data.shape[1], data.shape[0])
         self.image.setRect(rect)
         self.getPlotItem().vb.setRange(view or rect, padding=0)
+
+    def show_under(self, pixels: np.ndarray | None, rect: QRectF | None = None) -> None:
+        """The picture beneath the map over `rect` (the map then partly transparent), or none."""
+        if pixels is None or rect is None:
+            self.under.clear()
+            self.under.hide()
+            self.image.setOpacity(1.0)
+            return
+        self.under.setImage(np.ascontiguousarray(pixels), levels=(0, 255), autoLevels=False)
+        self.under.setRect(rect)
+        self.under.show()
+        self.image.setOpacity(MAP_OPACITY)
 
     def apply_palette(self, palette: QPalette) -> None:
         base = palette.color(QPalette.ColorRole.Base)
@@ -179,9 +197,17 @@ class LatentView(QWidget):
         heat_column = QVBoxLayout()
         heat_column.addWidget(self._heat_caption)
         heat_column.addWidget(self._heat, 1)
+        self._under_box = QCheckBox("Picture underneath")
+        self._under_box.setChecked(True)
+        self._under_box.setToolTip("Show the picture beneath both maps, to see which parts of it cost bits")
+        self._under_box.toggled.connect(lambda _on: self._refresh())
+        controls = QVBoxLayout()  # between the two maps: the box is for both
+        controls.addWidget(self._rank_box)
+        controls.addWidget(self._under_box)
+        controls.addStretch(1)
         channel_head = QHBoxLayout()
         channel_head.addWidget(self._channel_caption, 1)
-        channel_head.addWidget(self._rank_box, 0, Qt.AlignmentFlag.AlignTop)
+        channel_head.addLayout(controls)
         maps = QVBoxLayout()
         maps.addWidget(self._spatial_caption)
         maps.addWidget(self._spatial, 1)
@@ -293,8 +319,9 @@ class LatentView(QWidget):
                 waiting = "Pick a quality to see where its bits go."
             self._spatial_caption.setText(waiting)
             self._channel_caption.setText("One channel on its own appears here.")
-            self._spatial.show_array(None)
-            self._channel.show_array(None)
+            for plot in (self._spatial, self._channel):
+                plot.show_array(None)
+                plot.show_under(None)
             self._rank_box.blockSignals(True)
             self._rank_box.setRange(1, 1)
             self._rank_box.setSuffix("")
@@ -323,6 +350,9 @@ class LatentView(QWidget):
             f"{bits:,.0f} bits ({per_position:.2f} per square), {format_percent(share)} of the total."
         )
         self._channel.show_array(channel_map(result, channel), view=picture)
+        under = result.reconstruction if self._under_box.isChecked() else None
+        for plot in (self._spatial, self._channel):
+            plot.show_under(under, picture)
         self._rank_box.blockSignals(True)
         self._rank_box.setEnabled(True)
         self._rank_box.setRange(1, channels)
