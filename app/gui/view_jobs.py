@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     from lci_studio.gui.window import MainWindow
 
 
+# Classical points arriving within this many ms are drawn together: each redraw of the plot costs the GUI
+# thread 10-25 ms, which the ladder's two cores lack on a two-core machine (about 40 points per picture).
+POINTS_EVERY_MS = 400
+
+
 class ViewJobs(QObject):
     """Starts the view lane's jobs for `window` and feeds their results into its session."""
 
@@ -239,11 +244,12 @@ class ViewJobs(QObject):
         self.resultAdded.emit(result)
 
     def _on_baselines(self, job_id: int, points: list) -> None:
-        """Points come one by one; those that arrive together are drawn once (the newest list wins)."""
+        """Points come one by one; those that arrive within POINTS_EVERY_MS are drawn once (the newest list
+        wins), and the last ones as soon as the analysis ends."""
         if self._lane(job_id) is None or self._session.image is None:
             return
         if self._points_due is None:
-            QTimer.singleShot(0, self._apply_points)
+            QTimer.singleShot(POINTS_EVERY_MS, self._apply_points)
         self._points_due = points
 
     def _apply_points(self) -> None:
