@@ -14,7 +14,7 @@ from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QWidget
 
 from tests.conftest import make_model, make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
@@ -107,6 +107,36 @@ def test_rd_legend_sits_under_the_axes_whole(qtbot, wide_results):
     assert legend_box.top() >= view_box.bottom() and legend_box.top() >= axis_box.bottom() - 1
     assert item.sceneBoundingRect().contains(legend_box)
     assert plot.plot_widget().sceneRect().contains(legend_box) and legend_box.right() <= plot.plot_widget().width()
+
+
+def test_exported_plot_has_room_for_title_and_a_legend_drawn_to_scale(qtbot, wide_results, tmp_path, monkeypatch):
+    """At export the title has its row (the plot area below it, not under it) and the legend scales
+    with the picture (it ignored the exporter's scaling and came out tiny and off-centre)."""
+    import pyqtgraph.exporters
+
+    session = Session()
+    plot = RdPlot(session)
+    qtbot.addWidget(plot)
+    plot.resize(540, 420)
+    plot.show()
+    qtbot.waitExposed(plot)
+    for result in wide_results:
+        session.add_result(result)
+    plot.flush()
+    seen = []
+    real_export = pyqtgraph.exporters.ImageExporter.export
+
+    def export(exporter, path):
+        item = plot._item
+        flags = plot._legend.flags()
+        seen.append((item.titleLabel.sceneBoundingRect(), item.vb.sceneBoundingRect(), flags))
+        return real_export(exporter, path)
+
+    monkeypatch.setattr(pyqtgraph.exporters.ImageExporter, "export", export)
+    plot.export_png(tmp_path / "rd.png", width=1200)
+    ((title, view, legend_flags),) = seen
+    assert title.height() > 10 and title.bottom() <= view.top() + 1
+    assert not legend_flags & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations  # scaled as the axes are
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -21,7 +21,7 @@ from lci_studio.codec.ladder import QualityResult
 from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 METRICS = ("psnr", "ms-ssim")
 BPP_KINDS = ("real", "estimated")
@@ -71,6 +71,8 @@ class RdPlot(QWidget):
         # the legend sits under the axis, in room of its own: inside the axes it covered curves
         self._legend = pg.LegendItem(colCount=4, labelTextSize="10pt")
         self._legend.setParentItem(self._item)
+        # outside the view box nothing scales it on screen; unflagged, an export scales it with the rest
+        self._legend.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
         self._legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
         self._item.legend = self._legend  # PlotItem.addItem(…, name=…) adds a row to it
         self._margins = self._item.layout.getContentsMargins()
@@ -191,6 +193,7 @@ class RdPlot(QWidget):
             self._hover.hide()
             self._ring.hide()
             self._item.setTitle(self.title(), color=text, size="12pt")
+            self._item.layout.activate()  # room for the title now, not at the next turn of the event loop
             exporter.export(temp)
             if Path(temp).stat().st_size == 0:
                 raise OSError(f"could not write the plot to {target}")
