@@ -209,3 +209,24 @@ def test_zoomed_near_an_edge_every_view_shows_picture_to_its_edges(qtbot, make_w
     sync.set_zoom(16.0, (4.0, 3.0))
     (x0, _), (y0, _) = window.split.viewbox.viewRange()
     assert (x0, y0) == (pytest.approx(0.0), pytest.approx(0.0))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_split_captions_do_not_cover_each_other(qtbot, make_window, source, small_png, size):
+    """A classical codec's long caption on the left and the quality's on the right: both whole, side
+    by side where they fit, else one under the other."""
+    from lci_studio.gui.panels.split import CLASSICAL, SELECTED
+
+    window = make_window(source)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().width() == size[0])
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    window.session.select(2)
+    window.tabs.setCurrentWidget(window.split)
+    window.split.set_sides(CLASSICAL + "JPEG", SELECTED)
+    qtbot.waitUntil(lambda: ("JPEG", 2) in window.session.classical, timeout=LADDER_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "nearest to quality 2" in window.split.label_a.text())
+    a, b = window.split.label_a, window.split.label_b
+    assert fully_shown(a) and fully_shown(b) and fits(a) and fits(b)
+    assert not a.geometry().intersects(b.geometry())

@@ -346,7 +346,10 @@ class SplitView(QWidget):
             label.adjustSize()
             label.setVisible(bool(label.text()))
         self.label_a.move(6, 6)
-        self.label_b.move(max(6, self.view.width() - self.label_b.width() - 6), 6)
+        # side by side while both fit; else B's under A's (a classical caption is long at 1280×720)
+        right = self.view.width() - self.label_b.width() - 6
+        beside = not self.label_a.text() or self.label_a.width() + 12 <= right
+        self.label_b.move(max(6, right), 6 if beside else 6 + self.label_a.height() + 4)
         self.message.setGeometry(0, 0, self.view.width(), self.view.height())
 
     def resizeEvent(self, event) -> None:
