@@ -177,6 +177,8 @@ def test_tile_captions_are_whole(qtbot, make_window, source, small_png, size, cl
     for tile in tiles:
         for label in (tile.title, tile.details):
             assert fully_shown(label) and fits(label), label.text()
+    sizes = {window.compare.tiles[q].details.font().pointSizeF() for q in range(1, 9)}
+    assert len(sizes) == 1  # the qualities' captions read at one size (a short form where the whole won't fit)
     assert all(not tile.isVisible() for tile in codecs.values()) != classical
     for codec, tile in codecs.items() if classical else ():
         point = window.session.classical[(codec, 2)]

@@ -346,16 +346,17 @@ class ImageTile(QFrame):
         self._fit_caption()
 
     def _fit_caption(self) -> None:
-        """A narrow tile (1280×720, a projector) sets its caption smaller, down to 75 %, then in its
-        short form, rather than cut it."""
+        """A narrow tile (1280×720, a projector) shows the short form of its caption, smaller if need
+        be (down to 75 %), rather than cut it."""
         title, details, short = self._caption
         margins = self._layout.contentsMargins()  # the label's width, also before the layout has placed it
         room = self.contentsRect().width() - margins.left() - margins.right()
         bold = QFont(self.font())
         bold.setBold(True)
         self.title.setFont(_fitting_font(bold, [title], room)[0])
-        # the whole text a little smaller, else the short form (larger again, down to 75 %)
-        for text, smallest in ((details, 0.85), (short, 0.75)) if short else ((details, 0.75),):
+        # the whole text at full size, else the short form (down to 75 %): tiles side by side then
+        # read at one size, whichever form each needs
+        for text, smallest in ((details, 1.0), (short, 0.75)) if short else ((details, 0.75),):
             font, fits = _fitting_font(self.font(), text.splitlines(), room, smallest)
             if fits:
                 break
