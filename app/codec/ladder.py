@@ -86,6 +86,9 @@ def reconstruct_quality(
     decode_seconds = time.perf_counter() - started
     # The bit map is analysis for display, measured outside the timed encode (a few % of it).
     bit_map = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None], cancel=cancel)
+    stop_if_cancelled(cancel)
+    psnr = psnr_rgb(pixels, reconstruction)
+    stop_if_cancelled(cancel)  # PSNR takes a few tenths of a second on a big picture under load
     pixel_count = image.width * image.height
     size = len(encoded.lci)
     return QualityResult(
@@ -94,7 +97,7 @@ def reconstruct_quality(
         reconstruction=reconstruction,
         bpp=size * 8 / pixel_count,
         bpp_estimated=float(bit_map.sum()) / pixel_count,
-        psnr=psnr_rgb(pixels, reconstruction),
+        psnr=psnr,
         ms_ssim=math.nan,
         encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,

@@ -3,7 +3,8 @@
 Large images run the transforms in overlapping tiles: every tile carries a margin wider
 than the transform's receptive field and only its centre is kept, so the result matches
 a whole-image run (up to float rounding) while memory stays bounded. Pictures up to `WHOLE`
-pixels a side run in one piece (no margins to pay); larger ones in `TILE`-pixel tiles.
+pixels a side run in one piece (no margins to pay); larger ones in `TILE`-pixel tiles, small
+enough that one layer of one tile keeps a cancel check waiting only a few tenths of a second.
 
 Encoding and decoding take an optional cancel check, polled between tiles, between the layers
 of each transform and between entropy-coded channels, so a Stop or a closed window ends even
@@ -24,9 +25,13 @@ from lci_studio.codec.lci_format import LciFormatError, LciHeader, centred_paddi
 from lci_studio.codec.model import FAMILY, FactorizedPrior, LoadedModel, ModelInfo
 
 WHOLE = 1024  # a padded picture with both sides within this runs in one piece (a multiple of 16)
-TILE = 1024  # input pixels per tile side of a larger picture (a multiple of 16)
-TILE_MARGIN = 64  # input pixels of context on each side; the analysis field is ±30 px
-LATENT_MARGIN = 4  # latent pixels of context for synthesis; its field is about ±2
+# Input pixels per tile side of a larger picture (a multiple of 16). Small enough that no torch layer,
+# which nothing can interrupt, keeps a Stop waiting long: at 1024 a layer ran 0.9-1.4 s under load, at
+# 512 0.2-0.3 s. With margins just over the transforms' fields (not twice them, as before) the tiles
+# cost no more per pixel than 1024-pixel ones did (docs/results.md, "Stop latency").
+TILE = 512
+TILE_MARGIN = 32  # input pixels of context on each side; a latent pixel sees 30 px before its block, 15 after
+LATENT_MARGIN = 2  # latent pixels of context for synthesis; a block of output sees 1 latent pixel before, 2 after
 # Pixels per band of the conversions before and after the transforms, and latent elements per chunk of
 # the bit map, with a cancel poll between them: whole, each held a Stop 0.7-2 s on a 25 MP photo under load.
 BAND_PIXELS = 1 << 20

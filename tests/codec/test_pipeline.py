@@ -386,6 +386,20 @@ def test_tiled_transforms_match_the_whole_image(loaded, tile):
     assert psnr_end_to_end > 60
 
 
+def test_tile_margins_cover_the_transforms_fields(loaded):
+    """The margins are what makes a tile's centre equal the whole picture's: each must hold the field of the
+    transform it serves (they were twice it; cut to just over it so that 512-pixel tiles cost no more)."""
+    model = loaded.model
+    x = torch.rand(1, 3, 256, 256, requires_grad=True)
+    model.g_a(x)[0, :, 8, 8].sum().backward()  # latent (8, 8) covers input pixels 128…143
+    rows = torch.nonzero(x.grad[0].abs().sum(dim=(0, 2)))
+    assert 128 - int(rows.min()) <= pipeline.TILE_MARGIN and int(rows.max()) - 143 <= pipeline.TILE_MARGIN
+    y = torch.randn(1, loaded.info.M, 16, 16, requires_grad=True)
+    model.g_s(y)[0, :, 128:144, 128:144].sum().backward()  # the output pixels of latent pixel (8, 8)
+    rows = torch.nonzero(y.grad[0].abs().sum(dim=(0, 2)))
+    assert 8 - int(rows.min()) <= pipeline.LATENT_MARGIN and int(rows.max()) - 8 <= pipeline.LATENT_MARGIN
+
+
 # ----------------------------------------------------------------------------------------------- atomic writes
 
 
