@@ -16,6 +16,11 @@ against its target:
     first tile ≤ 0.4 s (quiet) · all 8 ≤ 1.3 × bare ladder · baselines ≤ 2 × bare ladder ·
     lci compare ≤ 2 × its codec time
 
+Each figure's floor is printed beneath it: the first quality's bare encode + decode (under the
+first tile), and the CPU seconds one open costs (ladder, classical codecs, GUI) over the cores the
+process may use (under "baselines plotted", however well the work is packed). Window runs, bare
+ladders and `lci compare` are interleaved, so a change of load on a shared machine hits them alike.
+
 `--busy` runs the same beside one CPU-bound process (a Python busy loop, as a video call or a
 compile keeps a core busy). The first open warms up (loads the models); the median of the
 --repeat runs after it is printed.
@@ -61,15 +66,19 @@ def kodak_crop(photo: Path | None, out: Path) -> Path:
     return target
 
 
-def bare_ladder(source, pixels: np.ndarray) -> float:
-    """Seconds for encode + decode of every quality (models loaded), nothing else."""
+def bare_ladder(source, pixels: np.ndarray) -> tuple[float, float, float]:
+    """(seconds for encode + decode of every quality, of the first quality alone, CPU seconds of it all):
+    models loaded, nothing else. The first quality's is the floor under "open → first tile"."""
     from lci_studio.codec.pipeline import decode_lci, encode_image
 
+    cpu = time.process_time()
     started = time.perf_counter()
+    first = 0.0
     for quality in source.qualities():
         loaded = source.load(quality)
         decode_lci(encode_image(loaded, pixels, with_bit_map=False).lci, loaded)
-    return time.perf_counter() - started
+        first = first or time.perf_counter() - started
+    return time.perf_counter() - started, first, time.process_time() - cpu
 
 
 def window_run(app, window, path: Path, timeout: float = 600.0) -> dict[str, float]:
@@ -156,13 +165,20 @@ def measure(repeat: int, photo: Path, out: Path) -> dict[str, float]:
     pixels = load_rgb(photo).pixels
     try:
         window_run(app, window, photo)  # warm-up: loads the models, first paint of every panel
-        runs = [window_run(app, window, photo) for _ in range(repeat)]
-        bare = [bare_ladder(source, pixels) for _ in range(repeat)]
-        compares = [compare_run(photo, out) for _ in range(max(1, repeat // 2))]
+        runs, bare, compares = [], [], []
+        for i in range(repeat):  # interleaved, so that a change of load on a shared machine hits each alike
+            cpu = time.process_time()
+            runs.append(window_run(app, window, photo))
+            runs[-1]["window_cpu"] = time.process_time() - cpu
+            bare.append(bare_ladder(source, pixels))
+            if i % 2 == 0:
+                compares.append(compare_run(photo, out))
     finally:
         window.close()
-    figures = {key: statistics.median(r[key] for r in runs) for key in ("first_tile", "all_tiles", "baselines")}
-    figures["bare_ladder"] = statistics.median(bare)
+    keys = ("first_tile", "all_tiles", "baselines", "window_cpu")
+    figures = {key: statistics.median(r[key] for r in runs) for key in keys}
+    for i, key in enumerate(("bare_ladder", "bare_first", "bare_cpu")):
+        figures[key] = statistics.median(b[i] for b in bare)
     figures["compare"] = statistics.median(c[0] for c in compares)
     figures["compare_codec"] = statistics.median(c[1] for c in compares)
     return figures
@@ -183,6 +199,15 @@ def report(label: str, f: dict[str, float]) -> None:
     line("open → all 8 tiles", f["all_tiles"], 1.3 * bare, "1.3 × bare")
     line("open → baselines plotted", f["baselines"], 2 * bare, "2 × bare")
     line("lci compare (all metrics)", f["compare"], 2 * f["compare_codec"], f"2 × its codec {f['compare_codec']:.2f} s")
+    # the floors under those figures: what the codec alone takes for the first tile, and the CPU
+    # seconds an open costs (ladder, classical codecs, GUI) against the bare ladder's, over the cores
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    print(
+        f"  floors: first quality's encode + decode {f['bare_first']:.2f} s; CPU per open {f['window_cpu']:.1f} s "
+        f"(bare ladder {f['bare_cpu']:.1f} s), so on {cores} cores the baselines need ≥ "
+        f"{f['window_cpu'] / cores:.2f} s = {f['window_cpu'] / cores / bare:.2f} × bare; "
+        f"lci compare = {f['compare'] / bare:.2f} × the bare ladder"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
