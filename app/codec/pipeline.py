@@ -36,6 +36,9 @@ LATENT_MARGIN = 2  # latent pixels of context for synthesis; a block of output s
 # the bit map, with a cancel poll between them: whole, each held a Stop 0.7-2 s on a 25 MP photo under load.
 BAND_PIXELS = 1 << 20
 BIT_MAP_ELEMENTS = 1 << 18
+# The bit map looks each element up in a table of its channel's values when the latent has at least
+# this many elements per value in its range (`latent_bits`); far outliers make it evaluate each element.
+BIT_TABLE_SPAN = 4
 _SOURCE_KINDS = {"bundled": "bundled", "compressai": "compressai"}
 
 TileProgress = Callable[[int, int], None]  # (tiles done, tiles in all) of one transform
@@ -212,15 +215,29 @@ def latent_bits(
     """-log2 p of every latent element under the model's density (M, h, w), a few channels at a time.
 
     At most `chunk` channels and `BIT_MAP_ELEMENTS` elements (at least one channel) between two polls.
+    A symbol's probability depends only on its channel and value, so when the latent's range of
+    values is small against its size (as it is: a 768×512 picture's spans a few dozen values), the
+    density is evaluated once per channel and value and looked up for each element (the same
+    numbers; ~12k evaluations instead of ~300k there, 0.05-0.15 s → a few ms per quality).
     """
     bottleneck = model.entropy_bottleneck
     values = bottleneck.dequantize(symbols)[0]
     channels, height, width = values.shape
     chunk = max(1, min(chunk, BIT_MAP_ELEMENTS // max(1, height * width)))
     out = np.empty((channels, height, width), dtype=np.float32)
+    low = int(symbols.min()) if symbols.numel() else 0
+    span = int(symbols.max()) - low + 1 if symbols.numel() else 0
+    table = None
+    if 0 < span * BIT_TABLE_SPAN <= height * width:  # a few ms: no poll of its own
+        every = torch.arange(low, low + span, dtype=torch.int32).expand(1, channels, 1, span)
+        table = -torch.log2(bottleneck.bin_likelihood(bottleneck.dequantize(every)[0]))[:, 0]  # (M, span)
     for start in range(0, channels, chunk):
         stop_if_cancelled(cancel)
         stop = min(channels, start + chunk)
+        if table is not None:
+            index = (symbols[0, start:stop] - low).long().reshape(stop - start, -1)
+            out[start:stop] = torch.gather(table[start:stop], 1, index).reshape(stop - start, height, width).numpy()
+            continue
         part = values[start:stop].reshape(stop - start, 1, -1)
         p = bottleneck.bin_likelihood(part, slice(start, stop))
         out[start:stop] = (-torch.log2(p)).reshape(stop - start, height, width).numpy()

@@ -481,3 +481,18 @@ def test_atomic_write_gives_a_normal_files_permissions(tmp_path):
         os.umask(previous)
     assert target.read_bytes() == b"data"
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("outlier", [False, True])
+def test_bit_map_from_a_table_of_values_equals_the_one_element_by_element(monkeypatch, outlier):
+    """latent_bits looks each symbol up in its channel's table when the range is small (the usual case)
+    and evaluates each element when far outliers widen it: the same numbers either way."""
+    model = make_model(seed=4)
+    symbols = torch.randint(-6, 7, (1, model.M, 12, 10), generator=torch.Generator().manual_seed(1), dtype=torch.int32)
+    if outlier:
+        symbols[0, 3, 2, 2] = 900  # a range far wider than the latent: no table
+    looked_up = pipeline.latent_bits(model, symbols)
+    monkeypatch.setattr(pipeline, "BIT_TABLE_SPAN", 10**9)  # element by element
+    evaluated = pipeline.latent_bits(model, symbols, chunk=5)
+    assert looked_up.shape == (model.M, 12, 10) and np.array_equal(looked_up, evaluated)
+    assert np.all(np.isfinite(looked_up)) and looked_up.min() >= 0
