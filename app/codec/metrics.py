@@ -123,15 +123,22 @@ def _banded_ssim(x: torch.Tensor, y: torch.Tensor, cancel: CancelCheck | None) -
         xb = x[:, :, top : top + count + _WINDOW - 1]
         yb = y[:, :, top : top + count + _WINDOW - 1]
         centre = float(xb.mean(dtype=torch.float64) + yb.mean(dtype=torch.float64)) / 2
-        xb, yb = xb - centre, yb - centre
-        moments = _gaussian_filter(torch.cat([xb, yb, xb * xb, yb * yb, xb * yb], dim=1))
-        mx, my, xx, yy, xy = moments.unbind(dim=1)
-        sigma_x = xx - mx * mx
-        sigma_y = yy - my * my
-        sigma_xy = xy - mx * my
-        cs_map = (2 * sigma_xy + c2) / (sigma_x + sigma_y + c2)
-        mx, my = mx + centre, my + centre
-        ssim_map = (2 * mx * my + c1) / (mx * mx + my * my + c1) * cs_map
+        # The five planes written in place and the maps computed in place (the same operations in
+        # the same order, so the same values): each band-sized temporary costs a pass over memory.
+        planes = torch.empty((1, 5, *xb.shape[-2:]))
+        xb = torch.sub(xb, centre, out=planes[:, 0:1])
+        yb = torch.sub(yb, centre, out=planes[:, 1:2])
+        torch.mul(xb, xb, out=planes[:, 2:3])
+        torch.mul(yb, yb, out=planes[:, 3:4])
+        torch.mul(xb, yb, out=planes[:, 4:5])
+        mx, my, xx, yy, xy = _gaussian_filter(planes).unbind(dim=1)
+        sigma_x = xx.sub_(mx * mx)
+        sigma_y = yy.sub_(my * my)
+        sigma_xy = xy.sub_(mx * my)
+        cs_map = sigma_xy.mul_(2).add_(c2).div_(sigma_x.add_(sigma_y).add_(c2))
+        mx, my = mx.add_(centre), my.add_(centre)
+        numerator = mx.mul(2).mul_(my).add_(c1)
+        ssim_map = numerator.div_(torch.mul(mx, mx).add_(my.mul_(my)).add_(c1)).mul_(cs_map)
         ssim_total += float(ssim_map.sum(dtype=torch.float64))
         cs_total += float(cs_map.sum(dtype=torch.float64))
     elements = rows * (x.shape[-1] - (_WINDOW - 1))
