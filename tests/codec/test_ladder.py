@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -245,6 +246,18 @@ def test_avif_point_when_available():
     pixels = make_photo(64, 64, seed=7)
     point = baselines.baseline_point(pixels, "AVIF", 50)
     assert point.bpp > 0 and point.psnr > 20
+
+
+def test_avif_bytes_do_not_depend_on_how_many_cpus_the_machine_has(monkeypatch):
+    """libavif with one thread writes other bytes than with several: a one-core machine would plot other points."""
+    if "AVIF" not in baselines.available_codecs() or not hasattr(os, "sched_getaffinity"):
+        pytest.skip("this Pillow has no AVIF, or this OS reports no CPU affinity")
+    pixels = make_photo(512, 768, seed=3)
+    written = {}
+    for cpus in (1, 2, 8):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cpus=cpus: set(range(cpus)))
+        written[cpus] = baselines.encode_classical(pixels, "AVIF", 50)
+    assert written[1] == written[2] == written[8]
 
 
 def test_a_picture_first_and_its_ms_ssim_later_is_what_measure_quality_gives():
