@@ -1,6 +1,7 @@
 """The documentation's screenshots of the real window: grid on the telling detail (also with JPEG,
 WebP and AVIF at the selected quality's size), where the bits go beside the explanation, split with
-WebP at the same size as a quality, the glossary; at 1600×1000 and 1280×720.
+WebP at the same size as a quality, the glossary; at 1600×1000 and 1280×720; the grid and the split
+(controls wrapped) at 1024×768, a projector's size.
 
 Run it on a display (Xvfb is enough: `Xvfb :77 -screen 0 1600x1000x24 & DISPLAY=:77`); each
 picture is what the screen shows of the window, as a PNG (exact pixels where compressed pictures
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--photo", type=Path)
     parser.add_argument("--quality", type=int, default=2, help="the quality the split compares (low shows most)")
+    parser.add_argument("--sizes", default="1600x1000,1280x720,1024x768", help="window sizes, WIDTHxHEIGHT,...")
     args = parser.parse_args(argv)
     from lci_studio.codec.weights import open_weight_source
     from lci_studio.gui.panels.split import CLASSICAL, SELECTED
@@ -85,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         window = MainWindow(
             open_weight_source("bundled"), settings=QSettings(str(Path(folder) / "s.ini"), QSettings.Format.IniFormat)
         )
-        for width, height in ((1600, 1000), (1280, 720)):
+        sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
+        for width, height in sizes:
+            projector = width < 1280  # only what shows the layout: the grid, the split with its controls wrapped
             window.resize(width, height)
             window.move(0, 0)
             window.show()
@@ -97,13 +101,14 @@ def main(argv: list[str] | None = None) -> int:
             window.session.select(args.quality)
             settle(app)
             save(window, args.out / f"grid-detail-{width}.png")
-            window.commands["bits"].trigger()
-            settle(app)
-            save(window, args.out / f"bits-{width}.png")
-            window.commands["classical_grid"].trigger()  # on: JPEG, WebP, AVIF at the quality's size
-            wait_for_classical(app, window, window.compare.classical_tiles, args.quality)
-            save(window, args.out / f"grid-classical-{width}.png", exact=True)
-            window.commands["classical_grid"].trigger()  # off again
+            if not projector:
+                window.commands["bits"].trigger()
+                settle(app)
+                save(window, args.out / f"bits-{width}.png")
+                window.commands["classical_grid"].trigger()  # on: JPEG, WebP, AVIF at the quality's size
+                wait_for_classical(app, window, window.compare.classical_tiles, args.quality)
+                save(window, args.out / f"grid-classical-{width}.png", exact=True)
+                window.commands["classical_grid"].trigger()  # off again
             window.tabs.setCurrentWidget(window.split)
             settle(app)
             window.split.set_sides(CLASSICAL + "WebP", SELECTED)
@@ -112,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             if detail is not None:
                 window.split.set_divider_fraction(detail.center[0] / window.session.image.width)
             wait_for_classical(app, window, ["WebP"], args.quality)
-            save(window, args.out / f"split-webp-{width}.png", exact=True)
+            save(window, args.out / f"split-webp-{width}.png", exact=not projector)
+            if projector:
+                continue
             window.split.set_difference(True)
             settle(app)
             save(window, args.out / f"difference-{width}.png")

@@ -1,4 +1,4 @@
-"""Layout at the sizes a presenter meets (1600×1000, and 1280×720 on a projector): what must be on
+"""Layout at the sizes a presenter meets (1600×1000, and 1280×720 or 1024×768 on a projector): what must be on
 screen is on screen, whole. Geometry is asserted, never pixels."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fing
 from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QWidget
 
 from tests.conftest import make_model, make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
 
-SIZES = ((1600, 1000), (1280, 720))
+SIZES = ((1600, 1000), (1280, 720), (1024, 768))
 
 
 def fully_shown(widget: QWidget) -> bool:
@@ -232,3 +232,29 @@ def test_split_captions_do_not_cover_each_other(qtbot, make_window, source, smal
     a, b = window.split.label_a, window.split.label_b
     assert fully_shown(a) and fully_shown(b) and fits(a) and fits(b)
     assert not a.geometry().intersects(b.geometry())
+
+
+def test_a_1024_by_768_window_fits_with_every_control_whole(qtbot, make_window, source, small_png):
+    """The window fits a 1024×768 projector: the split's and the plot's controls wrap onto more rows
+    rather than holding the window wider (they needed 655 and 536 px on one row) or being cut off."""
+    window = make_window(source)
+    window.resize(1024, 768)
+    qtbot.waitUntil(lambda: window.size().width() == 1024)
+    assert window.minimumSizeHint().width() <= 1024
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    window.tabs.setCurrentWidget(window.split)
+    qtbot.wait(50)
+    assert window.width() == 1024 and window.height() == 768
+    for bar in (window.split.bar, window.rd_plot.bar):
+        assert fully_shown(bar)
+        for row in bar.rows():
+            for group in row:
+                assert fully_shown(group)
+                for child in group.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+                    assert fully_shown(child), child
+    assert len(window.rd_plot.bar.rows()) == 2  # the dock is narrower than both groups side by side
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: window.size().width() == 1600)
+    qtbot.wait(50)
+    assert len(window.split.bar.rows()) == 1  # one row where it fits

@@ -18,10 +18,11 @@ from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 METRICS = ("psnr", "ms-ssim")
 BPP_KINDS = ("real", "estimated")
@@ -100,19 +101,16 @@ class RdPlot(QWidget):
             "Each point is one compressed file: further left is smaller, higher is closer to the original. "
             "Click a learned-codec point to select that quality."
         )
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(QLabel("Picture quality as"))
-        for button in self._metric_buttons.buttons():
-            bar.addWidget(button)
-        bar.addStretch(1)
-        bar.addWidget(QLabel("Learned-codec size:"))
-        for button in self._bpp_buttons.buttons():
-            bar.addWidget(button)
+        self.bar = WrapBar(
+            (
+                group(QLabel("Picture quality as"), *self._metric_buttons.buttons()),
+                group(QLabel("Learned-codec size:"), *self._bpp_buttons.buttons()),
+            )
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addLayout(bar)
+        layout.addWidget(self.bar)
         layout.addWidget(self._plot, 1)
 
         # Results and classical points arrive in bursts: they are drawn together, at most every 40 ms

@@ -23,6 +23,7 @@ from lci_studio.gui.panels.compare import (
     palette_background,
     show_pixels,
 )
+from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import DecodedLci, Session
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette, QPen
@@ -31,7 +32,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGraphicsItem,
     QGraphicsRectItem,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -97,17 +97,15 @@ class SplitView(QWidget):
         self._auto_gain = 1.0
         self.gain_combo.currentIndexChanged.connect(self._refresh)
 
-        bar = QHBoxLayout()
-        bar.setContentsMargins(4, 2, 4, 2)
-        bar.addWidget(QLabel("Left:"))
-        bar.addWidget(self.combo_a)
-        bar.addWidget(self.swap_button)
-        bar.addWidget(QLabel("Right:"))
-        bar.addWidget(self.combo_b)
-        bar.addSpacing(16)
-        bar.addWidget(self.diff_box)
-        bar.addWidget(self.gain_combo)
-        bar.addStretch(1)
+        self.bar = WrapBar(
+            (
+                group(QLabel("Left:"), self.combo_a),
+                self.swap_button,
+                group(QLabel("Right:"), self.combo_b),
+                group(self.diff_box, self.gain_combo),
+            ),
+            margins=(4, 2, 4, 2),
+        )
 
         self.view = pg.GraphicsView()
         configure_view(self.view)
@@ -139,7 +137,7 @@ class SplitView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addLayout(bar)
+        layout.addWidget(self.bar)
         layout.addWidget(self.view, 1)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._update_colors()
