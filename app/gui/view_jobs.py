@@ -56,7 +56,8 @@ class ViewJobs(QObject):
         self._with_baselines = baselines
         self.view_job: int | None = None
         self.analysis_job: int | None = None
-        self.classical_jobs: dict[int, tuple[str, int]] = {}  # job id → (codec, quality) on its way
+        self.classical_jobs: dict[int, tuple[str, int]] = {}  # the one encode on its way: job id → (codec, quality)
+        self.classical_queue: list[tuple[str, int]] = []  # wishes waiting for it, oldest first
         self._steps = {"view": (0, 0), "analysis": (0, 0)}  # (done, total) of each job the meter counts
         self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
         self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
@@ -155,7 +156,8 @@ class ViewJobs(QObject):
         if self._session.pending and not isinstance(job, LadderJob):
             self._session.finish("cancelled")
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
-        self.classical_jobs = {}
+        self.classical_jobs = {}  # the worker cancels the encode with the view job
+        self.classical_queue = []
         self._points_due = None
         self.view_job = self._worker.start(job)
         self._steps = {"view": (0, 0), "analysis": (0, 0)}
@@ -163,17 +165,42 @@ class ViewJobs(QObject):
         self._window.commands.update()
 
     def want_classical(self, codec: str, quality: int) -> None:
-        """`codec` at `quality`'s file size, as a picture: encoded (nearest setting) unless it is there or coming."""
-        session = self._session
-        result = session.results.get(quality)
+        """`codec` at `quality`'s file size, as a picture: encoded (nearest setting) unless it is there or coming.
+
+        Wishes wait in one queue and are encoded one at a time, so the split and the grid's column never
+        cancel each other's half-done encodes; a wish is kept until served or no longer wanted (its quality
+        is not the selected one any more: only then is a running encode given up for a newer wish).
+        """
         key = (codec, quality)
-        if session.image is None or result is None or key in session.classical or key in self.classical_jobs.values():
+        if self._session.image is None or key in self.classical_queue or key in self.classical_jobs.values():
             return
-        job = ClassicalJob(session.image, codec, result.file_bytes, quality)
-        self.classical_jobs = {self._worker.start(job): key}  # the newest wish replaces the one before
+        if key in self._session.classical or quality not in self._session.results:
+            return
+        self.classical_queue.append(key)
+        running = next(iter(self.classical_jobs.items()), None)
+        if running is not None and running[1] not in self._session.classical and not self._classical_wanted(running[1]):
+            self._worker.cancel(running[0])  # nobody looks at it now: the new wish goes first
+            self.classical_jobs = {}
+        self._serve_classical()
+
+    def _classical_wanted(self, key: tuple[str, int]) -> bool:
+        """Still worth encoding: both views show the selected quality's size, and it is not measured yet."""
+        session = self._session
+        return key[1] == session.selected and key[1] in session.results and key not in session.classical
+
+    def _serve_classical(self) -> None:
+        """The next wish still wanted, when no encode runs (the queue's stale wishes are dropped)."""
+        if self.classical_jobs or self._session.image is None:
+            return
+        self.classical_queue = [key for key in self.classical_queue if self._classical_wanted(key)]
+        if not self.classical_queue:
+            return
+        codec, quality = key = self.classical_queue.pop(0)
+        job = ClassicalJob(self._session.image, codec, self._session.results[quality].file_bytes, quality)
+        self.classical_jobs = {self._worker.start(job): key}
 
     def _on_classical(self, job_id: int, quality_point: tuple) -> None:
-        if self.classical_jobs.pop(job_id, None) is not None and self._session.image is not None:
+        if job_id in self.classical_jobs and self._session.image is not None:
             quality, point = quality_point
             self._session.add_classical(quality, point)
 
@@ -268,7 +295,7 @@ class ViewJobs(QObject):
         self.lciOpened.emit(decoded)
 
     def _on_failed(self, job_id: int, title: str, message: str) -> None:
-        if self.classical_jobs.pop(job_id, None) is not None:
+        if job_id in self.classical_jobs:
             self._window.show_error(title, message)
             return
         lane = self._lane(job_id)
@@ -279,7 +306,8 @@ class ViewJobs(QObject):
         self._window.show_error(title, message)
 
     def _on_job_finished(self, job_id: int, outcome: str) -> None:
-        self.classical_jobs.pop(job_id, None)  # a classical picture that did not come may be asked for again
+        if self.classical_jobs.pop(job_id, None) is not None:  # the next wish only now: a job started
+            self._serve_classical()  # before this one's end would count it as cancelled
         lane = self._lane(job_id)
         if lane is None:
             return

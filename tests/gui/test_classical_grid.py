@@ -40,3 +40,43 @@ def test_classical_column_follows_the_selection_and_waits_while_unseen(qtbot, ma
     assert not again.compare.classical_shown() and not again.commands["classical_grid"].isChecked()
     window.commands["classical_grid"].trigger()
     assert make_window(source).compare.classical_shown()
+
+
+def test_split_and_grid_wishes_are_queued_not_cancelling_each_other(qtbot, make_window, source, small_png):
+    """The split on AVIF and the grid's column both want pictures of quality 2's size: each (codec, size)
+    is encoded once, none is given up half-done for the other view's wish, and all arrive."""
+    from lci_studio.gui.panels.split import CLASSICAL, SELECTED
+    from lci_studio.gui.worker import ClassicalJob
+
+    window = make_window(source)
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    session, worker = window.session, window.worker
+    started, outcomes = [], {}
+    real_start = worker.start
+
+    def start(job):
+        job_id = real_start(job)
+        if isinstance(job, ClassicalJob):
+            started.append((job.codec, job.quality))
+            outcomes[job_id] = None
+        return job_id
+
+    def finished(job_id, outcome):
+        if job_id in outcomes:
+            outcomes[job_id] = outcome
+
+    worker.start = start
+    worker.jobFinished.connect(finished)
+    session.select(2)
+    window.tabs.setCurrentWidget(window.split)
+    window.split.set_sides(CLASSICAL + "AVIF", SELECTED)  # asks for AVIF at quality 2's size
+    window.commands["classical_grid"].trigger()  # shows the grid: asks for its column too
+    codecs = window.compare.classical_tiles
+    qtbot.waitUntil(lambda: all((c, 2) in session.classical for c in codecs), timeout=LADDER_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: None not in outcomes.values() and not window.jobs.classical_jobs)
+    assert sorted(started) == sorted((c, 2) for c in codecs) and started[0] == ("AVIF", 2)
+    assert set(outcomes.values()) == {"done"}
+    window.tabs.setCurrentWidget(window.split)
+    qtbot.waitUntil(lambda: "AVIF" in window.split.label_a.text())
+    assert not window.jobs.classical_queue
