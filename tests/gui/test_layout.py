@@ -258,3 +258,27 @@ def test_a_1024_by_768_window_fits_with_every_control_whole(qtbot, make_window, 
     qtbot.waitUntil(lambda: window.size().width() == 1600)
     qtbot.wait(50)
     assert len(window.split.bar.rows()) == 1  # one row where it fits
+
+
+def test_arrows_point_at_the_selected_channel_and_follow_it(qtbot, wide_results):
+    """The selected cell is one row of 192 (a few pixels): arrows of a fixed screen size beside it, on
+    its row's centre, move with the selected quality and channel rank."""
+    session = Session()
+    latent = LatentView(session)
+    qtbot.addWidget(latent)
+    latent.resize(740, 590)
+    latent.show()
+    qtbot.waitExposed(latent)
+    assert not any(arrow.isVisible() for arrow in latent.row_arrows)
+    for result in wide_results:
+        session.add_result(result)
+    for quality, rank in ((2, 0), (2, 37), (1, 37), (1, 191)):
+        session.select(quality)
+        latent.set_channel_rank(rank)
+        left, right = latent.row_arrows
+        assert left.isVisible() and right.isVisible()
+        assert (left.pos().x(), left.pos().y()) == (quality - 0.5, rank + 1)
+        assert (right.pos().x(), right.pos().y()) == (quality + 0.5, rank + 1)
+        box = latent._heat.getPlotItem().vb.mapViewToScene(left.pos())
+        assert left.sceneBoundingRect().height() >= 10  # screen pixels, whatever the row's height
+        assert abs(left.sceneBoundingRect().center().y() - box.y()) <= 1

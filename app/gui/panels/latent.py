@@ -170,10 +170,16 @@ class LatentView(QWidget):
         heat_item.getAxis("bottom").setTicks([[(q, str(q)) for q in QUALITIES]])
         self._column_box = QGraphicsRectItem()
         self._cell_box = QGraphicsRectItem()
-        for box, z in ((self._column_box, 10), (self._cell_box, 11)):
+        # the selected cell is one row of 160-192, ~1-3 px tall: arrows of a fixed screen size on both
+        # sides of it point it out (the one beside quality 1 or 8 may fall outside the view, not both)
+        self.row_arrows = (
+            pg.ArrowItem(angle=180, headLen=16, headWidth=12, tailLen=10, tailWidth=4),  # left of it, pointing right
+            pg.ArrowItem(angle=0, headLen=16, headWidth=12, tailLen=10, tailWidth=4),
+        )
+        for box, z in ((self._column_box, 10), (self._cell_box, 11), *((a, 12) for a in self.row_arrows)):
             box.setZValue(z)
             box.hide()
-            heat_item.addItem(box)
+            heat_item.addItem(box, ignoreBounds=True)
         self._heat.scene().sigMouseClicked.connect(self._on_heat_click)
         self._heat_empty = pg.TextItem("Channels appear here as each quality finishes.", anchor=(0.5, 0.5))
         self._heat_empty.setPos(4.5, 8.5)
@@ -296,16 +302,19 @@ class LatentView(QWidget):
 
     def _update_boxes(self, result: QualityResult | None, rows: int) -> None:
         if result is None or not rows:
-            self._column_box.hide()
-            self._cell_box.hide()
+            for item in (self._column_box, self._cell_box, *self.row_arrows):
+                item.hide()
             return
         q = result.quality
         channels = result.bits_per_channel.shape[0]
         rank = min(self._rank, channels - 1)
         self._column_box.setRect(QRectF(q - 0.5, 0.5, 1, channels))
         self._cell_box.setRect(QRectF(q - 0.5, rank + 0.5, 1, 1))
-        self._column_box.show()
-        self._cell_box.show()
+        left, right = self.row_arrows
+        left.setPos(q - 0.5, rank + 1)  # the tips touch the cell's sides, on its row's centre
+        right.setPos(q + 0.5, rank + 1)
+        for item in (self._column_box, self._cell_box, *self.row_arrows):
+            item.show()
 
     def _update_maps(self, result: QualityResult | None) -> None:
         if result is None:
@@ -367,6 +376,8 @@ class LatentView(QWidget):
         text = palette.color(QPalette.ColorRole.Text)
         self._column_box.setPen(pg.mkPen("w", width=2))  # on the colour map's dark purple (a fixed map: a fixed colour)
         self._cell_box.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Highlight), width=3))
+        for arrow in self.row_arrows:
+            arrow.setStyle(pen=pg.mkPen("k", width=1), brush=pg.mkBrush(palette.color(QPalette.ColorRole.Highlight)))
         self._heat_empty.setColor(text)
 
     def changeEvent(self, event: QEvent) -> None:
