@@ -28,10 +28,14 @@ stage "build venv: $VENV"
 # Non-editable and forced: the bundle must hold this checkout as pip would install it. pip builds
 # in the source tree (build/, *.egg-info), so it builds from a copy: the checkout stays as it was,
 # and a test suite building its own wheel at the same time (.ci/run) does not share that folder.
+# The tools' caches stay out too: .ci/run's checks write them while this copy is made, and tar
+# fails on a file that changes under it.
 SRC=$BUILD/src
 rm -rf "$SRC" && mkdir -p "$SRC"
 tar -C "$ROOT" --exclude=./.git --exclude=./.venv --exclude=./packaging/build --exclude=./packaging/dist \
-    --exclude=./build --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -C "$SRC" -xf -
+    --exclude=./build --exclude='*.egg-info' --exclude=__pycache__ \
+    --exclude=.mypy_cache --exclude=.pytest_cache --exclude=.ruff_cache --exclude=.hypothesis \
+    -cf - . | tar -C "$SRC" -xf -
 "$VENV/bin/pip" install -q --force-reinstall --no-deps "$SRC" 2> >(grep -v "is ignored" >&2)
 "$VENV/bin/pip" install -q "$SRC" 2> >(grep -v "is ignored" >&2)
 VERSION=$("$VENV/bin/python" -c "import lci_studio; print(lci_studio.__version__)")
