@@ -61,16 +61,22 @@ def wide_results():
     return out
 
 
+def show_panel(qtbot, panel_class, size):
+    """A panel on a fresh session, shown at `size`: (width, height), or a function of the panel giving it."""
+    session = Session()
+    panel = panel_class(session)
+    qtbot.addWidget(panel)
+    panel.resize(*(size(panel) if callable(size) else size))
+    panel.show()
+    qtbot.waitExposed(panel)
+    return session, panel
+
+
 @pytest.mark.parametrize("size", [(560, 600), (740, 590), (1060, 870)])
 def test_latent_view_gives_every_channel_a_row_and_cuts_no_caption(qtbot, wide_results, size):
     """The bits tab at the room it gets in a 1280×720 and a 1600×1000 window (and narrower): a screen
     row per channel in the heatmap, maps of a readable size, every caption whole."""
-    session = Session()
-    latent = LatentView(session)
-    qtbot.addWidget(latent)
-    latent.resize(*size)
-    latent.show()
-    qtbot.waitExposed(latent)
+    session, latent = show_panel(qtbot, LatentView, size)
     for result in wide_results:
         session.add_result(result)
     session.select(2)
@@ -87,12 +93,7 @@ def test_latent_view_gives_every_channel_a_row_and_cuts_no_caption(qtbot, wide_r
 def test_rd_legend_sits_under_the_axes_whole(qtbot, wide_results):
     """The legend never covers a curve: it is below the plotting area and whole, at the narrowest the
     plot gets (the dock at 1280×720 is about as narrow)."""
-    session = Session()
-    plot = RdPlot(session)
-    qtbot.addWidget(plot)
-    plot.resize(plot.minimumSizeHint().width(), 420)
-    plot.show()
-    qtbot.waitExposed(plot)
+    session, plot = show_panel(qtbot, RdPlot, lambda panel: (panel.minimumSizeHint().width(), 420))
     for result in wide_results:
         session.add_result(result)
     photo = make_photo(64, 96)
@@ -114,12 +115,7 @@ def test_exported_plot_has_room_for_title_and_a_legend_drawn_to_scale(qtbot, wid
     with the picture (it ignored the exporter's scaling and came out tiny and off-centre)."""
     import pyqtgraph.exporters
 
-    session = Session()
-    plot = RdPlot(session)
-    qtbot.addWidget(plot)
-    plot.resize(540, 420)
-    plot.show()
-    qtbot.waitExposed(plot)
+    session, plot = show_panel(qtbot, RdPlot, (540, 420))
     for result in wide_results:
         session.add_result(result)
     plot.flush()
@@ -263,12 +259,7 @@ def test_a_1024_by_768_window_fits_with_every_control_whole(qtbot, make_window, 
 def test_arrows_point_at_the_selected_channel_and_follow_it(qtbot, wide_results):
     """The selected cell is one row of 192 (a few pixels): arrows of a fixed screen size beside it, on
     its row's centre, move with the selected quality and channel rank."""
-    session = Session()
-    latent = LatentView(session)
-    qtbot.addWidget(latent)
-    latent.resize(740, 590)
-    latent.show()
-    qtbot.waitExposed(latent)
+    session, latent = show_panel(qtbot, LatentView, (740, 590))
     assert not any(arrow.isVisible() for arrow in latent.row_arrows)
     for result in wide_results:
         session.add_result(result)
