@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,37 @@ def source(ladder_dir):
     from lci_studio.codec.weights import open_weight_source
 
     return open_weight_source(str(ladder_dir))
+
+
+class HeldLadder:
+    """The `source` fixture with its first load of quality 2 held until `release()`: a ladder is then surely
+    still running when a test stops it or opens another picture (a fast machine used to finish it first)."""
+
+    def __init__(self, source) -> None:
+        self.source, self.held = source, []
+        self._gate = threading.Event()
+        load = source.load
+
+        def held_load(quality, *args, **kwargs):
+            if quality == 2 and not self._gate.is_set():
+                self.held.append(quality)
+                assert self._gate.wait(LADDER_TIMEOUT_MS / 1000)
+            return load(quality, *args, **kwargs)
+
+        source.load = held_load
+
+    def wait_held(self, qtbot) -> None:
+        qtbot.waitUntil(lambda: self.held == [2], timeout=LADDER_TIMEOUT_MS)
+
+    def release(self) -> None:
+        self._gate.set()
+
+
+@pytest.fixture
+def held_ladder(source):
+    held = HeldLadder(source)
+    yield held
+    held.release()  # never leave a worker thread waiting at teardown
 
 
 @pytest.fixture

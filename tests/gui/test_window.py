@@ -276,7 +276,8 @@ def test_zoom_one_view_moves_every_view(qtbot, window, small_png):
         assert centre_and_zoom(b) == pytest.approx((cx, cy, zoom), rel=1e-6)
 
 
-def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, small_png):
+def test_opening_another_image_cancels_and_drops_stale_results(qtbot, make_window, held_ladder, small_png):
+    window = make_window(held_ladder.source)
     first = small_png("first.png", height=192, width=256, seed=1)
     second = small_png("second.png", height=64, width=80, seed=2)
     outcomes: dict[int, str] = {}
@@ -287,7 +288,9 @@ def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, sm
     window.open_path(first)
     qtbot.waitUntil(lambda: len(window.session.results) >= 1, timeout=LADDER_TIMEOUT_MS)
     first_job = window.jobs.view_job  # the first picture's ladder (its reading was a job of its own)
+    held_ladder.wait_held(qtbot)
     window.open_path(second)
+    held_ladder.release()
     accepted.clear()
     wait_ladder(qtbot, window)
     second_job = window.jobs.view_job
@@ -305,10 +308,12 @@ def test_opening_another_image_cancels_and_drops_stale_results(qtbot, window, sm
     assert len(window.rd_plot.points()) == 8
 
 
-def test_stop_leaves_the_window_usable(qtbot, window, small_png):
+def test_stop_leaves_the_window_usable(qtbot, make_window, held_ladder, small_png):
+    window = make_window(held_ladder.source)
     window.open_path(small_png(height=128, width=192))
-    qtbot.waitUntil(lambda: len(window.session.results) >= 1, timeout=LADDER_TIMEOUT_MS)
+    held_ladder.wait_held(qtbot)
     window.commands["stop"].trigger()
+    held_ladder.release()
     qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
     assert len(window.session.results) < 8
     assert not window.progress.isVisible()
