@@ -342,6 +342,6 @@ class ViewJobs(QObject):
 
 
 def _and_list(names) -> str:
-    """"JPEG, WebP and AVIF"."""
+    """Names as a reader says them: "JPEG, WebP and AVIF", or the one name alone."""
     names = list(names)
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
