@@ -201,7 +201,9 @@ def report(label: str, f: dict[str, float]) -> None:
     line("lci compare (all metrics)", f["compare"], 2 * f["compare_codec"], f"2 × its codec {f['compare_codec']:.2f} s")
     # the floors under those figures: what the codec alone takes for the first tile, and the CPU
     # seconds an open costs (ladder, classical codecs, GUI) against the bare ladder's, over the cores
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from lci_studio.codec.baselines import usable_cpus
+
+    cores = usable_cpus()
     print(
         f"  floors: first quality's encode + decode {f['bare_first']:.2f} s; CPU per open {f['window_cpu']:.1f} s "
         f"(bare ladder {f['bare_cpu']:.1f} s), so on {cores} cores the baselines need ≥ "

@@ -66,13 +66,15 @@ def available_codecs() -> tuple[str, ...]:
 def encode_classical(pixels: np.ndarray, codec: str, setting: int) -> bytes:
     """Bytes of the image in a classical format at a quality setting (Pillow's defaults otherwise)."""
     buffer = io.BytesIO()
-    options = {"max_threads": max(AVIF_MIN_THREADS, _usable_cpus())} if codec.upper() == "AVIF" else {}
+    options = {"max_threads": max(AVIF_MIN_THREADS, usable_cpus())} if codec.upper() == "AVIF" else {}
     Image.fromarray(pixels, "RGB").save(buffer, format=codec.upper(), quality=setting, **options)
     return buffer.getvalue()
 
 
-def _usable_cpus() -> int:
-    """The CPUs this process may run on, as Pillow counts them for its default thread count."""
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one, as Pillow counts them for
+    its default thread count): a container or `taskset` limits it below `os.cpu_count()`, and every
+    thread count in the core (AVIF's encoder threads, `comparison.analysis_workers`) comes from here."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

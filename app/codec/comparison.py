@@ -7,7 +7,6 @@ all take their numbers from here, so a figure means the same wherever it is show
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -133,9 +132,10 @@ MAX_ANALYSIS_WORKERS = 4  # threads that measure points at once; each holds a de
 
 
 def analysis_workers(pixels: np.ndarray) -> int:
-    """Threads for `measure_around`: one per core (at most MAX_ANALYSIS_WORKERS), one for a large picture."""
+    """Threads for `measure_around`: one per usable core (`baselines.usable_cpus`, at most
+    MAX_ANALYSIS_WORKERS), one for a large picture."""
     height, width = pixels.shape[:2]
-    return 1 if is_large(width, height) else max(1, min(os.cpu_count() or 1, MAX_ANALYSIS_WORKERS))
+    return 1 if is_large(width, height) else max(1, min(baselines.usable_cpus(), MAX_ANALYSIS_WORKERS))
 
 
 def measure_around(

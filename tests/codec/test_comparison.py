@@ -5,14 +5,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import threading
 
+import numpy as np
 import pytest
 import torch
 from lci_studio.codec import baselines
 from lci_studio.codec.baselines import BENCH_SETTINGS, HIGH_EXTRA, LOW_EXTRA, SETTINGS, BaselinePoint, sweep
 from lci_studio.codec.cancel import CancelledError
-from lci_studio.codec.comparison import BenchSummary, Curve, compare_results, measure_around, sweep_around
+from lci_studio.codec.comparison import (
+    MAX_ANALYSIS_WORKERS,
+    BenchSummary,
+    Curve,
+    analysis_workers,
+    compare_results,
+    measure_around,
+    sweep_around,
+)
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_psnr
 from lci_studio.codec.ladder import measure_quality
@@ -93,6 +103,19 @@ def test_measure_around_stops_when_cancelled(results):
     with pytest.raises(CancelledError):
         measure_around(PHOTO, results, ["JPEG", "WebP"], cancel, workers=2)
     assert not [t for t in threading.enumerate() if t.name.startswith("lci-measure")]  # nothing left running
+
+
+def test_one_count_of_usable_cores_sizes_every_thread_pool(monkeypatch):
+    """The CPUs this process may use (its affinity, not the machine's count) size the analysis and AVIF's threads."""
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("this OS reports no CPU affinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # the machine's count is not what this process may use
+    for cpus, workers in ((1, 1), (2, 2), (MAX_ANALYSIS_WORKERS + 4, MAX_ANALYSIS_WORKERS)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cpus=cpus: set(range(cpus)))
+        assert baselines.usable_cpus() == cpus
+        assert analysis_workers(PHOTO) == workers
+    huge = np.broadcast_to(PHOTO[:1, :1], (5000, 4000, 3))  # over LARGE_IMAGE_PIXELS, without the memory
+    assert analysis_workers(huge) == 1
 
 
 def test_non_finite_numbers_have_one_spelling_each_way():
