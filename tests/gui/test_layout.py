@@ -13,7 +13,7 @@ from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fing
 from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QWidget
 
 from tests.conftest import make_model, make_photo
@@ -82,7 +82,8 @@ def test_latent_view_gives_every_channel_a_row_and_cuts_no_caption(qtbot, wide_r
     session.select(2)
     qtbot.wait(20)
     heat_view = latent._heat.getPlotItem().vb
-    assert heat_view.height() >= 192 * HEAT_ROW_PIXELS
+    top, bottom = (heat_view.mapViewToScene(QPointF(1, y)).y() for y in (0.5, 192.5))
+    assert bottom - top >= 192 * HEAT_ROW_PIXELS - 0.5  # the rows themselves, not the margin round them
     for plot in (latent._spatial, latent._channel):
         assert plot.width() >= 240 and plot.height() >= 170 and fully_shown(plot)
     assert len(captions(latent)) == 3
@@ -273,3 +274,24 @@ def test_arrows_point_at_the_selected_channel_and_follow_it(qtbot, wide_results)
         box = latent._heat.getPlotItem().vb.mapViewToScene(left.pos())
         assert left.sceneBoundingRect().height() >= 10  # screen pixels, whatever the row's height
         assert abs(left.sceneBoundingRect().center().y() - box.y()) <= 1
+
+
+@pytest.mark.parametrize("size", [(560, 600), (1060, 870)])
+def test_arrows_of_the_first_and_last_channel_are_whole(qtbot, wide_results, size):
+    """The busiest channel (the top row) and the last one: both arrows within the heatmap's view from top
+    to bottom (half of each was cut at its top or bottom edge), the one towards quality 8 whole."""
+    session, latent = show_panel(qtbot, LatentView, size)
+    for result in wide_results:
+        session.add_result(result)
+    heat = latent._heat
+    for quality, rank in ((2, 0), (2, 191), (1, 0), (1, 191)):
+        session.select(quality)
+        latent.set_channel_rank(rank)
+        qtbot.wait(20)
+        # in the widget's pixels: the arrows ignore the view's scaling (their scene rectangle is no measure)
+        shown = heat.mapFromScene(heat.getPlotItem().vb.sceneBoundingRect()).boundingRect().toRectF()
+        left, right = (a.deviceTransform(heat.viewportTransform()).mapRect(a.boundingRect()) for a in latent.row_arrows)
+        for arrow in (left, right):
+            assert arrow.height() >= 10
+            assert shown.top() <= arrow.top() and arrow.bottom() <= shown.bottom(), (quality, rank, arrow, shown)
+        assert shown.contains(right)  # towards the columns of higher qualities: whole

@@ -43,6 +43,8 @@ CAPTION_SCALE = 1.15  # captions and axis text relative to the application font 
 HEAT_ROW_PIXELS = 1.0  # the heatmap is at least this many screen pixels per channel row
 HEAT_AXES_HEIGHT = 70  # what the quality axis and its label take below the heatmap's rows
 HEAT_MIN_HEIGHT = 200
+ARROW_HALF_HEIGHT = 8  # the arrows beside the selected cell are 16 px tall (a row is 1-3 px), 22 px long
+HEAT_EDGE_PIXELS = ARROW_HALF_HEIGHT + 2  # room above the first row and below the last: those rows' arrows stay whole
 
 
 def _ordinal(n: int) -> str:
@@ -171,11 +173,16 @@ class LatentView(QWidget):
         self._column_box = QGraphicsRectItem()
         self._cell_box = QGraphicsRectItem()
         # the selected cell is one row of 160-192, ~1-3 px tall: arrows of a fixed screen size on both
-        # sides of it point it out (the one beside quality 1 or 8 may fall outside the view, not both)
+        # sides of it point it out; the view keeps HEAT_EDGE_PIXELS above the first row and below the
+        # last, so that the arrows of those rows are whole (beside quality 1 or 8 the outer arrow falls
+        # outside the view, the inner one never: a margin for it would take a column's width at 1280×720)
+        arrow = {"headLen": 14, "headWidth": ARROW_HALF_HEIGHT, "tailLen": 8, "tailWidth": 4}
         self.row_arrows = (
-            pg.ArrowItem(angle=180, headLen=16, headWidth=12, tailLen=10, tailWidth=4),  # left of it, pointing right
-            pg.ArrowItem(angle=0, headLen=16, headWidth=12, tailLen=10, tailWidth=4),
+            pg.ArrowItem(angle=180, **arrow),  # left of it, pointing right
+            pg.ArrowItem(angle=0, **arrow),
         )
+        self._heat_cells: QRectF | None = None  # where the heatmap's cells are, in plot coordinates
+        heat_item.vb.sigResized.connect(lambda _vb: self._frame_heat())
         for box, z in ((self._column_box, 10), (self._cell_box, 11), *((a, 12) for a in self.row_arrows)):
             box.setZValue(z)
             box.hide()
@@ -287,18 +294,35 @@ class LatentView(QWidget):
         rows = matrix.shape[0]
         first_q = self._heatmap.qualities[0] if self._heatmap.qualities else 1
         # every channel gets a screen row of its own (160-192 channels in the bundled models)
-        self._heat.setMinimumHeight(max(HEAT_MIN_HEIGHT, round(rows * HEAT_ROW_PIXELS) + HEAT_AXES_HEIGHT))
+        rows_height = round(rows * HEAT_ROW_PIXELS) + 2 * HEAT_EDGE_PIXELS
+        self._heat.setMinimumHeight(max(HEAT_MIN_HEIGHT, rows_height + HEAT_AXES_HEIGHT))
         if rows:
             # rows sit at 0.5 … rows + 0.5 so that the axis reads 1 at the busiest channel
-            self._heat.show_array(matrix, QRectF(first_q - 0.5, 0.5, matrix.shape[1], rows))
+            self._heat_cells = QRectF(first_q - 0.5, 0.5, matrix.shape[1], rows)
+            self._heat.show_array(matrix, self._heat_cells)
+            self._frame_heat()
             self._heat_empty.hide()
         else:
+            self._heat_cells = None
             self._heat.show_array(None)
             self._heat.getPlotItem().vb.setRange(xRange=(0.5, 8.5), yRange=(0.5, 16.5), padding=0)
             self._heat_empty.show()
         result = self.session.selected_result
         self._update_boxes(result, rows)
         self._update_maps(result)
+
+    def _frame_heat(self) -> None:
+        """Frame the heatmap's cells with HEAT_EDGE_PIXELS of screen above and below them (in plot
+        units, which depend on the view's height: again at every resize)."""
+        cells = self._heat_cells
+        if cells is None:
+            return
+        view = self._heat.getPlotItem().vb
+        inside = view.height() - 2 * HEAT_EDGE_PIXELS
+        margin = HEAT_EDGE_PIXELS * cells.height() / inside if inside > 0 else 0.0
+        view.setRange(
+            xRange=(cells.left(), cells.right()), yRange=(cells.top() - margin, cells.bottom() + margin), padding=0
+        )
 
     def _update_boxes(self, result: QualityResult | None, rows: int) -> None:
         if result is None or not rows:
