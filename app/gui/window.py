@@ -8,6 +8,7 @@ the weights and downloads in weights_flow.py, opening files, the clipboard and d
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +33,8 @@ from lci_studio.gui.view_jobs import ViewJobs
 from lci_studio.gui.weights_flow import WeightsFlow
 from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import Session
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
+from PySide6.QtGui import QIcon, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -48,6 +49,9 @@ from PySide6.QtWidgets import (
 
 ORGANIZATION = "LCI Studio"
 APPLICATION = "LCI Studio"
+# The docks' column (plot over explanation) keeps this share of the window's width as it is resized:
+# 560 px at 1600 (the plot's buttons on one row), 448 at 1280, 358 at 1024 (more room for the pictures).
+DOCK_SHARE = 0.35
 
 
 def app_icon() -> QIcon:
@@ -79,6 +83,9 @@ class MainWindow(QMainWindow):
         self.demo = None
         self.lci_info_dialog: LciInfoDialog | None = None
         self.glossary = None  # GlossaryDialog, made when first asked for
+        self._dock_share = DOCK_SHARE  # a drag of the docks' separator changes it
+        self._fitted_width = 0  # the window width the docks were last fitted to
+        self._pressed_dock_width: int | None = None
 
         self.setWindowTitle("LCI Studio")
         self.setWindowIcon(app_icon())
@@ -156,7 +163,6 @@ class MainWindow(QMainWindow):
         self.rd_dock = self._dock("Rate–distortion", "rd", self.rd_plot, right)
         self.explanation_dock = self._dock("What am I looking at?", "explanation", self.explanation, right)
         self.docks = (self.rd_dock, self.explanation_dock)
-        self.resizeDocks([self.rd_dock], [460], Qt.Orientation.Horizontal)
         # the plot over the explanation, 3 : 2 (at 1280×720 about ten lines of explanation)
         self.resizeDocks([self.rd_dock, self.explanation_dock], [600, 400], Qt.Orientation.Vertical)
 
@@ -194,6 +200,11 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(state, (QByteArray, bytes)):
             self.restoreState(QByteArray(state))
+        try:
+            share = float(self.settings.value("window/dock_share", DOCK_SHARE))
+        except (TypeError, ValueError):
+            share = DOCK_SHARE
+        self._dock_share = min(max(share, 0.15), 0.7) if math.isfinite(share) else DOCK_SHARE
         classical = str(self.settings.value("view/classical_grid", "false")).lower() == "true"
         self.commands["classical_grid"].setChecked(classical)
         self.compare.set_classical_shown(classical)
@@ -333,9 +344,36 @@ class MainWindow(QMainWindow):
 
     # ================================================================================ lifecycle
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_docks()
+
+    def _fit_docks(self) -> None:
+        """Give the docks' column its share of a new window width. Qt gives the central widget all of a
+        resize: docks sized once stayed 460 px, 45 % of a 1024 px projector and too narrow at 1600 for
+        the plot's buttons on one row."""
+        docked = [d for d in self.docks if not d.isHidden() and not d.isFloating()]
+        if not docked or self.width() == self._fitted_width:
+            return
+        self._fitted_width = self.width()
+        self.resizeDocks(docked[:1], [round(self._dock_share * self.width())], Qt.Orientation.Horizontal)
+
+    def event(self, event: QEvent) -> bool:
+        """A drag of the separator beside the docks (the window's own mouse events) sets their share."""
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress:
+            self._pressed_dock_width = self.rd_dock.width()
+        handled = super().event(event)
+        if kind == QEvent.Type.MouseButtonRelease:
+            if self._pressed_dock_width not in (None, self.rd_dock.width()) and self.width() > 0:
+                self._dock_share = self.rd_dock.width() / self.width()
+            self._pressed_dock_width = None
+        return handled
+
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/dock_share", self._dock_share)
         self.settings.sync()
         if self.demo is not None:
             self.demo.close()

@@ -13,8 +13,9 @@ from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fing
 from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
-from PySide6.QtCore import QPoint, QPointF, QRect, Qt
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QWidget
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QLabel, QWidget
 
 from tests.conftest import make_model, make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
@@ -255,6 +256,40 @@ def test_a_1024_by_768_window_fits_with_every_control_whole(qtbot, make_window, 
     qtbot.waitUntil(lambda: window.size().width() == 1600)
     qtbot.wait(50)
     assert len(window.split.bar.rows()) == 1  # one row where it fits
+
+
+def test_the_docks_keep_their_share_and_the_plot_buttons_one_row_at_1600(qtbot, make_window, source):
+    """The docks' column is a share of the window's width at every size (Qt gave a resize all to the
+    central widget: a 460 px dock put the plot's buttons on two rows at 1600×1000 and took 45 % of a
+    1024 px projector); a drag of the separator sets the share that later sizes keep."""
+    from lci_studio.gui.window import DOCK_SHARE
+
+    window = make_window(source)
+    for width, height in (*SIZES, (1600, 1000)):
+        window.resize(width, height)
+        qtbot.waitUntil(lambda w=width: abs(window.rd_dock.width() - DOCK_SHARE * w) <= 2)
+    bar = window.rd_plot.bar
+    qtbot.waitUntil(lambda: len(bar.rows()) == 1)
+    assert fully_shown(bar) and all(fully_shown(group) for group in bar.rows()[0])
+    # the separator between the pictures and the docks, dragged 200 px to the left
+    y = window.rd_dock.y() + window.rd_dock.height() // 2
+    start = QPoint((window.centralWidget().geometry().right() + window.rd_dock.x()) // 2 + 1, y)
+    left = Qt.MouseButton.LeftButton
+    for kind, x, button, held in (
+        (QEvent.Type.MouseButtonPress, 0, left, left),
+        (QEvent.Type.MouseMove, -100, Qt.MouseButton.NoButton, left),
+        (QEvent.Type.MouseMove, -200, Qt.MouseButton.NoButton, left),
+        (QEvent.Type.MouseButtonRelease, -200, left, Qt.MouseButton.NoButton),
+    ):
+        at = QPointF(start + QPoint(x, 0))
+        QApplication.sendEvent(
+            window, QMouseEvent(kind, at, window.mapToGlobal(at), button, held, Qt.KeyboardModifier.NoModifier)
+        )
+        qtbot.wait(20)  # Qt moves the separator on a timer after each move
+    qtbot.waitUntil(lambda: window.rd_dock.width() >= 560 + 190)
+    share = window.rd_dock.width() / 1600
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: abs(window.rd_dock.width() - share * 1280) <= 2)
 
 
 def test_arrows_point_at_the_selected_channel_and_follow_it(qtbot, wide_results):

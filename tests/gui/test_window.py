@@ -652,11 +652,12 @@ def test_settings_remember_recent_files_and_layout(qtbot, make_window, source, s
     wait_ladder(qtbot, window)
     window.session.select(7)
     window.rd_dock.hide()
+    window._dock_share = 0.42  # as a drag of the docks' separator leaves it
     window.close()
     assert str(path.resolve()) in [str(p) for p in settings.value("recent")]
     again = make_window(source)
     assert again.session.selected == 7
-    assert not again.rd_dock.isVisible()
+    assert not again.rd_dock.isVisible() and again._dock_share == pytest.approx(0.42)
     again.opening.fill_recent(again.recent_menu)
     assert any(a.text() == "remember.png" for a in again.recent_menu.actions())
 

@@ -33,7 +33,7 @@ HIT_RADIUS_PX = 12.0
 
 
 def _ms_ssim_text(ms_ssim: float) -> str:
-    """"   MS-SSIM 0.9712 (15.4 dB)", or nothing while it is not measured."""
+    """The hover text's MS-SSIM part ("   MS-SSIM 0.9712 (15.4 dB)"), or nothing while it is not measured."""
     return "" if math.isnan(ms_ssim) else f"   MS-SSIM {ms_ssim:.4f} ({ms_ssim_db(ms_ssim):.1f} dB)"
 
 
@@ -101,10 +101,16 @@ class RdPlot(QWidget):
             "Each point is one compressed file: further left is smaller, higher is closer to the original. "
             "Click a learned-codec point to select that quality."
         )
+        # short labels (the tooltips say the rest): both groups on one row in the dock at 1600×1000
+        size_label = QLabel("LCI size:")
+        size_label.setToolTip(
+            "The learned codec's (LCI's) size on the plot: the real file, or the model's estimate. "
+            "JPEG, WebP and AVIF are always their real file size."
+        )
         self.bar = WrapBar(
             (
                 group(QLabel("Picture quality as"), *self._metric_buttons.buttons()),
-                group(QLabel("Learned-codec size:"), *self._bpp_buttons.buttons()),
+                group(size_label, *self._bpp_buttons.buttons()),
             )
         )
         layout = QVBoxLayout(self)
