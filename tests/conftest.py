@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import numpy as np
 import pytest
 import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def ctrl_c_reaches_it() -> None:
+    """`preexec_fn` for a child that a test interrupts: SIGINT at its default, as for a command in a
+    terminal's foreground, even when the test run itself was started with SIGINT ignored (`… &`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def make_model(N: int = 16, M: int = 24, seed: int = 0):

@@ -7,6 +7,9 @@ QSocketNotifier watches, which wakes the event loop at once. The window then clo
 normal path (settings saved, worker cancelled). Before there is a window (Qt and torch take
 seconds to import) a Ctrl-C is only noted, and `main` returns before opening the window. Exit
 status 130 after Ctrl-C, as `lci` gives: a script sees the program was interrupted, not finished.
+
+A process started with SIGINT ignored (a shell does that for `lci-studio … &` without job control)
+keeps ignoring it, as Python itself and `lci` do: that Ctrl-C was meant for the foreground.
 """
 
 from __future__ import annotations
@@ -21,17 +24,22 @@ import threading
 INTERRUPTED = 130  # 128 + SIGINT, the shell's status for a command stopped by Ctrl-C
 
 _noted = threading.Event()  # a Ctrl-C came while Qt and torch were still being imported
+# read when this module is imported, before any handler of ours replaces the inherited disposition
+_IGNORED_AT_START = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 
 
 def note_ctrl_c() -> None:
     """From the first instant, a Ctrl-C is noted instead of raised: a KeyboardInterrupt inside PySide6's
     import makes shiboken abort the process ("Fatal Python error: libshiboken/signature"); `main` acts
     on it as soon as Qt is up (exit 130)."""
-    signal.signal(signal.SIGINT, lambda *_: _noted.set())
+    if not _IGNORED_AT_START:
+        signal.signal(signal.SIGINT, lambda *_: _noted.set())
 
 
 def raise_on_ctrl_c() -> None:
     """Back to Python's KeyboardInterrupt (for work without a window); raises it for a Ctrl-C noted so far."""
+    if _IGNORED_AT_START:
+        return
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if _noted.is_set():
         raise KeyboardInterrupt
@@ -49,6 +57,8 @@ class CtrlCCloses:
         self.pressed = _noted.is_set()
         self._closing = False
         self._app = app
+        if _IGNORED_AT_START:
+            return
         self._read, self._write = socket.socketpair()
         for end in (self._read, self._write):
             end.setblocking(False)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import make_photo
+from tests.conftest import ctrl_c_reaches_it, make_photo
 
 LCI = Path(sys.executable).with_name("lci")
 
@@ -41,7 +41,7 @@ def test_ctrl_c_gives_one_line_and_130(tmp_path, delay):
     out = tmp_path / "rd.json"
     process = subprocess.Popen(
         [str(LCI if LCI.exists() else shutil.which("lci")), "compare", str(photo), "--json", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_reaches_it,
     )
     _wait_until_torch_loads(process.pid)
     time.sleep(delay)

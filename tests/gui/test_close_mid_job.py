@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import make_photo
+from tests.conftest import ctrl_c_reaches_it, make_photo
 
 DRIVER = textwrap.dedent(
     """
@@ -89,6 +89,7 @@ def run_driver(tmp_path):
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=ctrl_c_reaches_it,
         )
         started.append(process)
         return process
@@ -159,7 +160,7 @@ def test_ctrl_c_while_starting_gives_130_without_a_traceback(tmp_path, big_photo
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
     process = subprocess.Popen(
         [str(LCI_STUDIO), str(big_photo), "--weights", "bundled"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=ctrl_c_reaches_it,
     )
     try:
         time.sleep(delay)
@@ -171,3 +172,37 @@ def test_ctrl_c_while_starting_gives_130_without_a_traceback(tmp_path, big_photo
             process.kill()
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert process.returncode == 130, stderr
+
+
+IGNORING = """
+import os, signal
+from PySide6.QtWidgets import QApplication, QWidget
+from lci_studio.gui.quitting import CtrlCCloses, note_ctrl_c, raise_on_ctrl_c
+
+note_ctrl_c()
+os.kill(os.getpid(), signal.SIGINT)
+raise_on_ctrl_c()
+app = QApplication([])
+window = QWidget()
+window.show()
+ctrl_c = CtrlCCloses(app)
+os.kill(os.getpid(), signal.SIGINT)
+for _ in range(20):
+    app.processEvents()
+print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN, ctrl_c.pressed, window.isVisible())
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_started_with_ctrl_c_ignored_it_stays_ignored(tmp_path):
+    """`lci-studio … &` from a script: the shell starts it with SIGINT ignored, and Ctrl-C is not for it."""
+
+    def background() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", IGNORING], capture_output=True, text=True, env=env, timeout=120, preexec_fn=background
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "True"]  # still ignored, never noted, window left open
