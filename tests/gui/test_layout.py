@@ -14,7 +14,7 @@ from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QImage, QMouseEvent, QPainter
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QLabel, QWidget
 
 from tests.conftest import make_model, make_photo
@@ -290,6 +290,29 @@ def test_the_docks_keep_their_share_and_the_plot_buttons_one_row_at_1600(qtbot, 
     share = window.rd_dock.width() / 1600
     window.resize(1280, 720)
     qtbot.waitUntil(lambda: abs(window.rd_dock.width() - share * 1280) <= 2)
+
+
+def test_last_tick_label_of_the_plot_is_clear_of_the_docks_edge(qtbot, make_window, source, small_png):
+    """At 1024×768 (the narrowest dock) the bits-per-pixel labels, the last one too, lie inside the plot
+    with room to spare, wherever the range ends (the last label touched the dock's edge)."""
+    window = make_window(source)
+    window.resize(1024, 768)
+    qtbot.waitUntil(lambda: window.size().width() == 1024)
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    plot, axis = window.rd_plot.plot_widget(), window.rd_plot._item.getAxis("bottom")
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    rightmost = []
+    for top in np.arange(2.9, 3.1, 0.01):
+        window.rd_plot._item.setRange(xRange=(0, top), padding=0)
+        qtbot.wait(5)
+        painter = QPainter(image)
+        _axis, _ticks, texts = axis.generateDrawSpecs(painter)  # the labels as the axis draws them
+        painter.end()
+        drawn = [plot.mapFromScene(axis.mapRectToScene(rect)).boundingRect() for rect, _flags, _text in texts]
+        assert drawn and all(rect.left() >= 0 for rect in drawn)
+        rightmost.append(max(rect.right() for rect in drawn))
+    assert max(rightmost) <= plot.width() - 6, (max(rightmost), plot.width())
 
 
 def test_arrows_point_at_the_selected_channel_and_follow_it(qtbot, wide_results):

@@ -30,6 +30,9 @@ BPP_KINDS = ("real", "estimated")
 LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
 BASELINE_COLOURS = {"JPEG": "#4c6ef5", "WebP": "#37b24d", "AVIF": "#ae3ec9"}
 HIT_RADIUS_PX = 12.0
+# room right of the axes: pyqtgraph draws a tick label only if it ends inside the axis, which ended at
+# the dock's edge, so the last label touched it (at 1024×768 it looked cut)
+AXIS_RIGHT_MARGIN = 12
 
 
 def _ms_ssim_text(ms_ssim: float) -> str:
@@ -76,7 +79,8 @@ class RdPlot(QWidget):
         self._legend.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
         self._legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
         self._item.legend = self._legend  # PlotItem.addItem(…, name=…) adds a row to it
-        self._margins = self._item.layout.getContentsMargins()
+        left, top, _right, bottom = self._item.layout.getContentsMargins()
+        self._margins = (left, top, AXIS_RIGHT_MARGIN, bottom)
         self._item.geometryChanged.connect(self._fit_legend)
         self._ring = pg.ScatterPlotItem(size=24, brush=None)
         self._ring.setZValue(20)
