@@ -3,9 +3,10 @@
 Each point comes from bytes Pillow actually wrote and decoded again, so the comparison
 with the learned codec is like for like: file size against 8-bit reconstruction.
 
-`sweep` is the one rule for which settings are measured: the window, `lci compare` and
-`lci bench` all call it. To add a codec, teach `available_codecs` and `encode_classical` its
-name; everything downstream (tables, JSON, BD, the RD plot) takes it from there.
+`sweep` (`sweeps` for several codecs, on threads) is the one rule for which settings are measured:
+`lci compare` and `lci bench` call it; the window's analysis job takes the same SETTINGS and
+`extra_settings` a point at a time, between its other work. To add a codec, teach `available_codecs`
+and `encode_classical` its name; everything downstream (tables, JSON, BD, the RD plot) takes it from there.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import dataclasses
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,11 +145,60 @@ def sweep(
     With a bpp range (the ladder's on this image), LOW_EXTRA / HIGH_EXTRA are added when the
     sweep's ends don't reach it (`extra_settings`), so BD-rate can bracket every level. Without
     one the settings are kept as given: `lci bench` needs the same settings on every image to
-    average them. The window measures the same settings a point at a time, in this order.
+    average them. Measured one point after another (`settings`, then the extras) and returned in
+    the order low extras, settings, high extras; `sweeps` is the same rule for several codecs and
+    threads.
     """
-    points = baseline_curve(pixels, codec, settings, cancel)
-    low, high = extra_settings(points, low_bpp, high_bpp)
-    return baseline_curve(pixels, codec, low, cancel) + points + baseline_curve(pixels, codec, high, cancel)
+    return sweeps(pixels, (codec,), low_bpp, high_bpp, settings=settings, cancel=cancel)[codec]
+
+
+# How `sweeps` has a point measured: `submit(fn, *args)` runs `fn(*args)` now or later and returns its
+# Future, as `Executor.submit` does.
+Submit = Callable[..., "Future[BaselinePoint]"]
+
+
+def sweeps(
+    pixels: np.ndarray,
+    codecs: Iterable[str],
+    low_bpp: float | None = None,
+    high_bpp: float | None = None,
+    *,
+    settings: Sequence[int] = SETTINGS,
+    cancel: CancelCheck | None = None,
+    submit: Submit | None = None,
+) -> dict[str, list[BaselinePoint]]:
+    """`sweep` of each of `codecs` (keyed in their order), its points measured by `submit`.
+
+    Without `submit` each point is measured at once, one after another, as `sweep` does. With an
+    executor's submit (`comparison.measure_around`, for `lci compare`) every codec's `settings` are
+    queued first, in the order of `codecs`, and a codec's extras as soon as its own settings are
+    measured (they decide them): the same points, values and order as one after another. `cancel`
+    is checked before each point, in whichever thread measures it; a point's error is raised here.
+    """
+    submit = submit or _measure_now
+
+    def point(codec: str, setting: int) -> BaselinePoint:
+        stop_if_cancelled(cancel)
+        return baseline_point(pixels, codec, setting)
+
+    main = {codec: [submit(point, codec, s) for s in settings] for codec in codecs}
+    ends: dict[str, tuple[list[Future[BaselinePoint]], list[Future[BaselinePoint]]]] = {}
+    while len(ends) < len(main):
+        for codec, futures in main.items():
+            if codec not in ends and all(f.done() for f in futures):
+                before, after = extra_settings([f.result() for f in futures], low_bpp, high_bpp)
+                ends[codec] = ([submit(point, codec, s) for s in before], [submit(point, codec, s) for s in after])
+        waiting = [f for codec, futures in main.items() if codec not in ends for f in futures if not f.done()]
+        if waiting:
+            wait(waiting, return_when=FIRST_COMPLETED)
+    return {c: [f.result() for f in (*ends[c][0], *futures, *ends[c][1])] for c, futures in main.items()}
+
+
+def _measure_now(fn: Callable[..., BaselinePoint], *args: object) -> Future[BaselinePoint]:
+    """`Submit` without threads: measures in the caller's thread, and its errors (a cancel) propagate from here."""
+    future: Future[BaselinePoint] = Future()
+    future.set_result(fn(*args))
+    return future
 
 
 def at_size(pixels: np.ndarray, codec: str, target_bytes: int, cancel: CancelCheck | None = None) -> BaselinePoint:

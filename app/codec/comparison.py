@@ -9,14 +9,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from lci_studio.codec import baselines
-from lci_studio.codec.baselines import BENCH_SETTINGS, SETTINGS, BaselinePoint, available_codecs, extra_settings, sweep
+from lci_studio.codec.baselines import BENCH_SETTINGS, BaselinePoint, available_codecs, sweep, sweeps
 from lci_studio.codec.bdrate import BdError, bd_against, psnr_gap_at_same_rate
 from lci_studio.codec.cancel import stop_if_cancelled
 from lci_studio.codec.image_io import is_large, load_rgb
@@ -145,14 +145,14 @@ def measure_around(
     cancel: Callable[[], bool] | None = None,
     workers: int | None = None,
 ) -> tuple[list[QualityResult], dict[str, list[BaselinePoint]]]:
-    """The ladder's results with their MS-SSIM, and every codec swept around their bpp range (`sweep`'s rule).
+    """The ladder's results with their MS-SSIM, and every codec swept around their bpp range (`sweeps`).
 
     What `lci compare` measures after the timed ladder, on `workers` threads at once (default
     `analysis_workers`), each with one torch thread: the points are independent, and Pillow's
     encoders, PSNR and MS-SSIM's small tensor steps each keep about one core busy, so on two cores
-    this takes about half the time of one point after another. The values are those of
-    `sweep`, in its order (low extras, SETTINGS, high extras); a codec's extras are decided as soon
-    as its own points are in. The slowest codec (the last) starts first.
+    this takes about half the time of one point after another. The sweeps are `baselines.sweeps`
+    given the pool's submit: the same points, values and order as `sweep` one after another. The
+    ladder's MS-SSIM is queued first, then the codecs' settings, the slowest codec (the last) first.
     """
     codecs = tuple(available_codecs() if codecs is None else codecs)
     low = min((r.bpp for r in results), default=None)
@@ -161,10 +161,6 @@ def measure_around(
 
     def stopped() -> bool:
         return stop.is_set() or (cancel is not None and cancel())
-
-    def point(codec: str, setting: int) -> BaselinePoint:
-        stop_if_cancelled(stopped)
-        return baselines.baseline_point(pixels, codec, setting)
 
     def with_ms_ssim(result: QualityResult) -> QualityResult:
         stop_if_cancelled(stopped)
@@ -175,19 +171,9 @@ def measure_around(
     caller_threads = torch.get_num_threads()
     pool = ThreadPoolExecutor(workers or analysis_workers(pixels), "lci-measure", torch.set_num_threads, (1,))
     try:
-        main = {codec: [pool.submit(point, codec, s) for s in SETTINGS] for codec in reversed(codecs)}
         ladder = [pool.submit(with_ms_ssim, r) for r in results]
-        ends: dict[str, tuple[list[Future], list[Future]]] = {}
-        while len(ends) < len(codecs):
-            for codec, futures in main.items():
-                if codec not in ends and all(f.done() for f in futures):
-                    before, after = extra_settings([f.result() for f in futures], low, high)
-                    ends[codec] = tuple([pool.submit(point, codec, s) for s in side] for side in (before, after))  # type: ignore[assignment]
-            waiting = [f for codec, futures in main.items() if codec not in ends for f in futures if not f.done()]
-            if waiting:
-                wait(waiting, return_when=FIRST_COMPLETED)
-        sweeps = {c: [f.result() for f in (*ends[c][0], *main[c], *ends[c][1])] for c in codecs}
-        return [f.result() for f in ladder], sweeps
+        swept = sweeps(pixels, reversed(codecs), low, high, cancel=stopped, submit=pool.submit)
+        return [f.result() for f in ladder], {c: swept[c] for c in codecs}
     except BaseException:
         stop.set()  # Ctrl-C, a cancel or a failed point: the running points stop at their next check
         pool.shutdown(wait=False, cancel_futures=True)

@@ -7,12 +7,22 @@ import json
 import math
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import torch
 from lci_studio.codec import baselines
-from lci_studio.codec.baselines import BENCH_SETTINGS, HIGH_EXTRA, LOW_EXTRA, SETTINGS, BaselinePoint, sweep
+from lci_studio.codec.baselines import (
+    BENCH_SETTINGS,
+    HIGH_EXTRA,
+    LOW_EXTRA,
+    SETTINGS,
+    BaselinePoint,
+    available_codecs,
+    sweep,
+    sweeps,
+)
 from lci_studio.codec.cancel import CancelledError
 from lci_studio.codec.comparison import (
     MAX_ANALYSIS_WORKERS,
@@ -68,6 +78,25 @@ def test_sweep_stops_when_cancelled():
     with pytest.raises(CancelledError):
         sweep(PHOTO, "JPEG", cancel=cancel)
     assert len(calls) == 4
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "extras"),
+    [(None, None, ((), ())), (0.001, 50.0, (LOW_EXTRA, HIGH_EXTRA))],
+    ids=["settings-only", "extras-at-both-ends"],
+)
+def test_sweeps_on_a_pool_measure_what_one_point_after_another_does(low, high, extras):
+    """`lci compare` measures the sweeps several points at a time, `lci bench` and `sweep` one after another:
+    one rule, so every codec Pillow has gives the same points, bytes and values, in the same order."""
+    codecs = available_codecs()
+    with ThreadPoolExecutor(3) as pool:
+        parallel = sweeps(PHOTO, codecs, low, high, submit=pool.submit)
+    assert list(parallel) == list(codecs)
+    for codec in codecs:
+        serial = sweep(PHOTO, codec, low, high)
+        assert [p.setting for p in serial] == [*extras[0], *SETTINGS, *extras[1]]
+        assert parallel[codec] == serial
+        assert [p.data for p in parallel[codec]] == [p.data for p in serial]  # `data` is left out of ==
 
 
 def test_sweep_around_uses_the_ladders_bpp_range(results, monkeypatch):
