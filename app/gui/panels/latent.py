@@ -74,11 +74,18 @@ def _scaled_font(font: QFont, scale: float) -> QFont:
     return font
 
 
+class _RowAxis(pg.AxisItem):
+    """The channel axis: ticks from row 1 on, none in the margin above the first row (it read "0")."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        return super().tickValues(max(minVal, 1.0), maxVal, size)
+
+
 class _ImagePlot(pg.PlotWidget):
     """A PlotWidget holding one row-major ImageItem with a colour bar; no menus."""
 
-    def __init__(self, colours: str, bar_label: str, lock_aspect: bool) -> None:
-        super().__init__()
+    def __init__(self, colours: str, bar_label: str, lock_aspect: bool, axes: dict | None = None) -> None:
+        super().__init__(axisItems=axes)
         self.setMinimumSize(240, 170)
         item = self.getPlotItem()
         item.setMenuEnabled(False)
@@ -165,7 +172,7 @@ class LatentView(QWidget):
             "(the busiest at the top). Bright = many bits, dark = almost none. Channels wake up as the "
             "quality rises: that is how quality sets the file size."
         )
-        self._heat = _ImagePlot(HEATMAP_COLOURS, "bits per square", lock_aspect=False)
+        self._heat = _ImagePlot(HEATMAP_COLOURS, "bits per square", lock_aspect=False, axes={"left": _RowAxis("left")})
         heat_item = self._heat.getPlotItem()
         heat_item.setLabel("left", "channels, busiest first")
         heat_item.setLabel("bottom", "quality")
