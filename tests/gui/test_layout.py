@@ -353,6 +353,8 @@ def test_arrows_of_the_first_and_last_channel_are_whole(qtbot, wide_results, siz
             assert arrow.height() >= 10
             assert shown.top() <= arrow.top() and arrow.bottom() <= shown.bottom(), (quality, rank, arrow, shown)
         assert shown.contains(right)  # towards the columns of higher qualities: whole
-    (low, high) = heat.getPlotItem().vb.viewRange()[1]
-    ticks = heat.getPlotItem().getAxis("left").tickValues(low, high, shown.height())
-    assert low < 0.5 and all(value >= 1 for _spacing, values in ticks for value in values)  # no row "0"
+    axis = heat.getPlotItem().getAxis("left")
+    low, high = axis.range  # as the axis asks for its ticks (high to low: the view is upside down)
+    assert min(low, high) < 0.5
+    ticks = axis.tickValues(low, high, shown.height())
+    assert all(value >= 1 for _spacing, values in ticks for value in values)  # no row "0"

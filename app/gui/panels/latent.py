@@ -78,7 +78,8 @@ class _RowAxis(pg.AxisItem):
     """The channel axis: ticks from row 1 on, none in the margin above the first row (it read "0")."""
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
-        return super().tickValues(max(minVal, 1.0), maxVal, size)
+        low, high = sorted((minVal, maxVal))  # the view is upside down: the axis may ask high to low
+        return super().tickValues(max(low, 1.0), high, size)
 
 
 class _ImagePlot(pg.PlotWidget):
