@@ -109,17 +109,6 @@ def with_ms_ssim(pixels: np.ndarray, point: BaselinePoint, cancel: CancelCheck |
     return dataclasses.replace(point, ms_ssim=ms_ssim_rgb(pixels, decode_classical(point.data), cancel))
 
 
-def baseline_curve(
-    pixels: np.ndarray, codec: str, settings: Sequence[int] = SETTINGS, cancel: CancelCheck | None = None
-) -> list[BaselinePoint]:
-    """The codec at each of `settings`, checking `cancel` before each point."""
-    points = []
-    for setting in settings:
-        stop_if_cancelled(cancel)
-        points.append(baseline_point(pixels, codec, setting))
-    return points
-
-
 def extra_settings(
     points: Sequence[BaselinePoint], low_bpp: float | None, high_bpp: float | None
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -222,7 +222,7 @@ def test_baseline_points_grow_with_the_setting_and_really_decode(codec):
         pytest.skip(f"this Pillow has no {codec}")
     pixels = make_photo(64, 96, seed=6)
     settings = (10, 50, 90)
-    curve = baselines.baseline_curve(pixels, codec, settings)
+    curve = baselines.sweep(pixels, codec, settings=settings)
     assert [p.setting for p in curve] == list(settings)
     assert all(p.codec == codec for p in curve)
     bpps = [p.bpp for p in curve]
@@ -288,7 +288,7 @@ def test_a_point_measured_later_and_the_nearest_size():
 
 def test_the_sweep_adds_range_extras_where_its_settings_miss_the_ladder():
     pixels = make_photo(64, 96, seed=6)
-    points = baselines.baseline_curve(pixels, "JPEG", (30, 50))
+    points = baselines.sweep(pixels, "JPEG", settings=(30, 50))
     low, high = min(p.bpp for p in points), max(p.bpp for p in points)
     assert baselines.extra_settings(points, low, high) == ((), ())
     assert baselines.extra_settings(points, low / 2, high * 2) == (baselines.LOW_EXTRA, baselines.HIGH_EXTRA)

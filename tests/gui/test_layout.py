@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lci_studio.codec.baselines import baseline_curve, decode_classical
+from lci_studio.codec.baselines import decode_classical, sweep
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import measure_quality
@@ -99,7 +99,7 @@ def test_rd_legend_sits_under_the_axes_whole(qtbot, wide_results):
     for result in wide_results:
         session.add_result(result)
     photo = make_photo(64, 96)
-    session.set_baselines([p for codec in ("JPEG", "WebP") for p in baseline_curve(photo, codec, settings=(30, 80))])
+    session.set_baselines([p for codec in ("JPEG", "WebP") for p in sweep(photo, codec, settings=(30, 80))])
     plot.flush()
     qtbot.wait(50)
     legend, item = plot._legend, plot._item

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
 import pytest
-from lci_studio.codec.baselines import baseline_curve
+from lci_studio.codec.baselines import sweep
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio
 from lci_studio.codec.ladder import measure_quality
@@ -41,7 +41,7 @@ def results():
 
 @pytest.fixture(scope="module")
 def jpeg():
-    return baseline_curve(PHOTO, "JPEG", settings=(20, 50, 90))
+    return sweep(PHOTO, "JPEG", settings=(20, 50, 90))
 
 
 @pytest.fixture
