@@ -18,7 +18,8 @@ against its target:
 
 Each figure's floor is printed beneath it: the first quality's bare encode + decode (under the
 first tile), and the CPU seconds one open costs (ladder, classical codecs, GUI) over the cores the
-process may use (under "baselines plotted", however well the work is packed). Window runs, bare
+process may use (under "baselines plotted", however well the work is packed), and the same for
+`lci compare`'s CPU seconds against its codec time. Window runs, bare
 ladders and `lci compare` are interleaved, so a change of load on a shared machine hits them alike.
 
 `--busy` runs the same beside one CPU-bound process (a Python busy loop, as a video call or a
@@ -129,12 +130,12 @@ def window_run(app, window, path: Path, timeout: float = 600.0) -> dict[str, flo
     return marks
 
 
-def compare_run(path: Path, out: Path) -> tuple[float, float]:
-    """(`lci compare` seconds in this process, the encode + decode seconds it reports)."""
+def compare_run(path: Path, out: Path) -> tuple[float, float, float]:
+    """(`lci compare` seconds in this process, the encode + decode seconds it reports, its CPU seconds)."""
     from lci_studio.cli import main as lci
 
     target = out / "compare.json"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with open(os.devnull, "w") as sink:
         stdout = sys.stdout
         sys.stdout = sink
@@ -142,11 +143,11 @@ def compare_run(path: Path, out: Path) -> tuple[float, float]:
             code = lci(["compare", str(path), "--json", str(target)])
         finally:
             sys.stdout = stdout
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     if code != 0:
         raise SystemExit(f"lci compare failed ({code})")
     results = json.loads(target.read_text())["results"]
-    return wall, sum(results["encoding_time"]) + sum(results["decoding_time"])
+    return wall, sum(results["encoding_time"]) + sum(results["decoding_time"]), cpu
 
 
 def measure(repeat: int, photo: Path, out: Path) -> dict[str, float]:
@@ -181,6 +182,7 @@ def measure(repeat: int, photo: Path, out: Path) -> dict[str, float]:
         figures[key] = statistics.median(b[i] for b in bare)
     figures["compare"] = statistics.median(c[0] for c in compares)
     figures["compare_codec"] = statistics.median(c[1] for c in compares)
+    figures["compare_cpu"] = statistics.median(c[2] for c in compares)
     return figures
 
 
@@ -208,7 +210,9 @@ def report(label: str, f: dict[str, float]) -> None:
         f"  floors: first quality's encode + decode {f['bare_first']:.2f} s; CPU per open {f['window_cpu']:.1f} s "
         f"(bare ladder {f['bare_cpu']:.1f} s), so on {cores} cores the baselines need ≥ "
         f"{f['window_cpu'] / cores:.2f} s = {f['window_cpu'] / cores / bare:.2f} × bare; "
-        f"lci compare = {f['compare'] / bare:.2f} × the bare ladder"
+        f"lci compare = {f['compare'] / bare:.2f} × the bare ladder; it costs {f['compare_cpu']:.1f} CPU s, "
+        f"so on {cores} cores it needs ≥ {f['compare_cpu'] / cores:.2f} s = "
+        f"{f['compare_cpu'] / cores / f['compare_codec']:.2f} × its codec time"
     )
 
 
