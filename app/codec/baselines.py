@@ -134,9 +134,9 @@ def sweep(
     With a bpp range (the ladder's on this image), LOW_EXTRA / HIGH_EXTRA are added when the
     sweep's ends don't reach it (`extra_settings`), so BD-rate can bracket every level. Without
     one the settings are kept as given: `lci bench` needs the same settings on every image to
-    average them. Measured one point after another (`settings`, then the extras) and returned in
-    the order low extras, settings, high extras; `sweeps` is the same rule for several codecs and
-    threads.
+    average them. Measured one point after another (`settings`, then the extras) and returned by
+    rising setting (low extras, settings, high extras); `SweepPlan` holds the rule, `sweeps` runs
+    it for several codecs and threads.
     """
     return sweeps(pixels, (codec,), low_bpp, high_bpp, settings=settings, cancel=cancel)[codec]
 
@@ -144,6 +144,65 @@ def sweep(
 # How `sweeps` has a point measured: `submit(fn, *args)` runs `fn(*args)` now or later and returns its
 # Future, as `Executor.submit` does.
 Submit = Callable[..., "Future[BaselinePoint]"]
+
+
+class SweepPlan:
+    """Which settings each codec's sweep measures and in what order: the one rule that `sweeps` (CLI,
+    one point after another or on a pool) and the window's analysis job (a point at a time beside the
+    ladder) both follow, however their points arrive.
+
+    A codec hands out its `settings` first; once they are all measured and the ladder's bpp range is
+    known, `decide` adds its range extras (`extra_settings`), handed out next. `points` lists what is
+    measured in sweep order (low extras, settings, high extras: rising settings). A point added again
+    (with its MS-SSIM measured later) replaces the first.
+    """
+
+    def __init__(self, codecs: Iterable[str], settings: Sequence[int] = SETTINGS) -> None:
+        self.codecs = tuple(codecs)
+        self._settings = tuple(settings)
+        self._measured: dict[str, dict[int, BaselinePoint]] = {codec: {} for codec in self.codecs}
+        self._extras: dict[str, tuple[tuple[int, ...], tuple[int, ...]] | None] = dict.fromkeys(self.codecs)
+        self._handed = dict.fromkeys(self.codecs, 0)  # settings handed out so far, in `_sequence` order
+
+    def _sequence(self, codec: str) -> tuple[int, ...]:
+        """The order settings are handed out: the codec's settings, then its low and high extras."""
+        before, after = self._extras[codec] or ((), ())
+        return (*self._settings, *before, *after)
+
+    def next_setting(self, codec: str) -> int | None:
+        """The codec's next setting to measure, or None while nothing more can be handed out."""
+        sequence, handed = self._sequence(codec), self._handed[codec]
+        if handed == len(sequence):
+            return None
+        self._handed[codec] = handed + 1
+        return sequence[handed]
+
+    def add(self, point: BaselinePoint) -> None:
+        self._measured[point.codec][point.setting] = point
+
+    def settled(self, codec: str) -> bool:
+        """All the codec's settings are measured: its extras can be decided."""
+        return all(s in self._measured[codec] for s in self._settings)
+
+    def undecided(self, codec: str) -> bool:
+        return self._extras[codec] is None
+
+    def decide(self, codec: str, low_bpp: float | None, high_bpp: float | None) -> None:
+        """Fix the codec's extras from its settings' points and the ladder's bpp range (None: no extras)."""
+        measured = self._measured[codec]
+        before, after = extra_settings([measured[s] for s in self._settings], low_bpp, high_bpp)
+        fresh = self._settings  # (a setting both in `settings` and an extra is measured once)
+        self._extras[codec] = (tuple(s for s in before if s not in fresh), tuple(s for s in after if s not in fresh))
+
+    def complete(self, codec: str) -> bool:
+        """Extras decided and every setting of the codec measured."""
+        return not self.undecided(codec) and all(s in self._measured[codec] for s in self._sequence(codec))
+
+    def points(self, codec: str) -> list[BaselinePoint]:
+        """What is measured of the codec, by rising setting: the sweep's order, as the extras lie beyond
+        both ends of the settings (and a curve drawn through them in this order doesn't double back)."""
+        measured = self._measured[codec]
+        return [measured[s] for s in sorted(measured)]
 
 
 def sweeps(
@@ -156,7 +215,7 @@ def sweeps(
     cancel: CancelCheck | None = None,
     submit: Submit | None = None,
 ) -> dict[str, list[BaselinePoint]]:
-    """`sweep` of each of `codecs` (keyed in their order), its points measured by `submit`.
+    """`sweep` of each of `codecs` (keyed in their order), its points measured by `submit` (`SweepPlan`'s rule).
 
     Without `submit` each point is measured at once, one after another, as `sweep` does. With an
     executor's submit (`comparison.measure_around`, for `lci compare`) every codec's `settings` are
@@ -165,22 +224,24 @@ def sweeps(
     is checked before each point, in whichever thread measures it; a point's error is raised here.
     """
     submit = submit or _measure_now
+    plan = SweepPlan(codecs, settings)
 
     def point(codec: str, setting: int) -> BaselinePoint:
         stop_if_cancelled(cancel)
         return baseline_point(pixels, codec, setting)
 
-    main = {codec: [submit(point, codec, s) for s in settings] for codec in codecs}
-    ends: dict[str, tuple[list[Future[BaselinePoint]], list[Future[BaselinePoint]]]] = {}
-    while len(ends) < len(main):
-        for codec, futures in main.items():
-            if codec not in ends and all(f.done() for f in futures):
-                before, after = extra_settings([f.result() for f in futures], low_bpp, high_bpp)
-                ends[codec] = ([submit(point, codec, s) for s in before], [submit(point, codec, s) for s in after])
-        waiting = [f for codec, futures in main.items() if codec not in ends for f in futures if not f.done()]
-        if waiting:
-            wait(waiting, return_when=FIRST_COMPLETED)
-    return {c: [f.result() for f in (*ends[c][0], *futures, *ends[c][1])] for c, futures in main.items()}
+    pending: set[Future[BaselinePoint]] = set()
+    while True:
+        for codec in plan.codecs:
+            if plan.settled(codec) and plan.undecided(codec):
+                plan.decide(codec, low_bpp, high_bpp)
+            while (setting := plan.next_setting(codec)) is not None:
+                pending.add(submit(point, codec, setting))
+        if not pending:
+            return {codec: plan.points(codec) for codec in plan.codecs}
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            plan.add(future.result())
 
 
 def _measure_now(fn: Callable[..., BaselinePoint], *args: object) -> Future[BaselinePoint]:

@@ -434,10 +434,8 @@ class _Analysis:
         self.signals, self.run_, self.job = signals, run, job
         self.pixels = job.image.pixels
         self.given = list(job.points)
-        # per codec, in `sweep`'s order: the low extras, its settings, the high extras
-        self.parts = {codec: ([], [], []) for codec in job.codecs}  # type: dict[str, tuple[list, list, list]]
-        self.main = {codec: list(baselines_mod.SETTINGS) for codec in job.codecs}
-        self.extras: dict[str, list[tuple[int, int]] | None] = {codec: None for codec in job.codecs}  # undecided
+        self.plan = baselines_mod.SweepPlan(job.codecs)  # the CLI's rule: which settings, in what order
+        self.counted: set[str] = set()  # codecs the meter has counted as done
         self.measured: set[int] = set()  # qualities whose MS-SSIM went out
         self.done = 0
         # the meter counts codecs; a job with none (MS-SSIM switched on later) counts what it measures
@@ -466,42 +464,39 @@ class _Analysis:
                     return
                 self.job.feed.wait(self._WAIT)  # the ladder may still bring results to measure
                 continue
-            codec, setting, part = work
+            codec, setting = work
             self._progress(f"{codec} for comparison")
-            point = baselines_mod.baseline_point(self.pixels, codec, setting, ms_ssim=job.wants_ms_ssim())
-            self.parts[codec][part].append(point)
+            self.plan.add(baselines_mod.baseline_point(self.pixels, codec, setting, ms_ssim=job.wants_ms_ssim()))
             self._emit_points()
-            if self._codec_done(codec):
+            self._count_complete()
+
+    def _count_complete(self) -> None:
+        for codec in self.plan.codecs:
+            if codec not in self.counted and self.plan.complete(codec):
+                self.counted.add(codec)
                 self.done += 1
                 self._progress("")
 
-    def _codec_done(self, codec: str) -> bool:
-        extras = self.extras[codec]
-        return not self.main[codec] and extras is not None and not extras
+    def _next_point(self) -> tuple[str, int] | str | None:
+        """(codec, setting) to measure next; "wait" for the ladder's range; None when all are in.
 
-    def _next_point(self) -> tuple[str, int, int] | str | None:
-        """(codec, setting, part) to measure next; "wait" for the ladder's range; None when all are in."""
+        A codec's extras are decided once the ladder is done (its bpp range is final); until then the
+        other codecs' settings go on. Codec by codec, so a decided codec's extras come before the
+        settings of the codecs after it.
+        """
+        plan = self.plan
         results, closed = self.job.feed.snapshot()
-        if not results and not closed and self.job.codecs:
+        if not results and not closed and plan.codecs:
             return "wait"  # the first tile first: on two cores anything beside it delays it
         bpps = [r.bpp for r in results]
-        for codec in self.job.codecs:
-            if closed and not self.main[codec] and self.extras[codec] is None:
-                low, high = baselines_mod.extra_settings(
-                    self.parts[codec][1], min(bpps, default=None), max(bpps, default=None)
-                )
-                self.extras[codec] = [(s, 0) for s in low] + [(s, 2) for s in high]
-                if self._codec_done(codec):
-                    self.done += 1
-                    self._progress("")
-            extras = self.extras[codec]
-            if extras:
-                setting, part = extras.pop(0)
-                return codec, setting, part
-        for codec in self.job.codecs:
-            if self.main[codec]:
-                return codec, self.main[codec].pop(0), 1
-        return "wait" if any(self.extras[c] is None for c in self.job.codecs) else None
+        for codec in plan.codecs:
+            if closed and plan.settled(codec) and plan.undecided(codec):
+                plan.decide(codec, min(bpps, default=None), max(bpps, default=None))
+                self._count_complete()
+            setting = plan.next_setting(codec)
+            if setting is not None:
+                return codec, setting
+        return "wait" if any(plan.undecided(c) for c in plan.codecs) else None
 
     def _serve_ms_ssim(self) -> bool:
         """Measure one missing MS-SSIM while it is shown (ladder results before points); False: none missing."""
@@ -517,14 +512,17 @@ class _Analysis:
                 self.signals.resultReady.emit(run.job_id, measured)
                 self._count_measured()
                 return True
-        for points in self._lists():
-            for i, point in enumerate(points):
-                if not point.has_ms_ssim and point.data:
-                    self._progress(f"MS-SSIM of {point.codec}")
-                    points[i] = baselines_mod.with_ms_ssim(self.pixels, point, run.cancel)
-                    self._emit_points()
-                    self._count_measured()
-                    return True
+        for i, point in enumerate(self._points()):
+            if not point.has_ms_ssim and point.data:
+                self._progress(f"MS-SSIM of {point.codec}")
+                measured = baselines_mod.with_ms_ssim(self.pixels, point, run.cancel)
+                if i < len(self.given):
+                    self.given[i] = measured
+                else:
+                    self.plan.add(measured)  # in its place
+                self._emit_points()
+                self._count_measured()
+                return True
         return False
 
     def _count_measured(self) -> None:
@@ -532,11 +530,12 @@ class _Analysis:
             self.done += 1
             self._progress("")
 
-    def _lists(self) -> list[list[BaselinePoint]]:
-        return [self.given] + [part for parts in self.parts.values() for part in parts]
+    def _points(self) -> list[BaselinePoint]:
+        """The points given to the job, then each codec's sweep so far, in sweep order."""
+        return self.given + [p for codec in self.plan.codecs for p in self.plan.points(codec)]
 
     def _emit_points(self) -> None:
-        self.signals.baselinesReady.emit(self.run_.job_id, [p for points in self._lists() for p in points])
+        self.signals.baselinesReady.emit(self.run_.job_id, self._points())
 
 
 class CodecWorker(_JobSignals):

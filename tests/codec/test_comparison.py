@@ -99,6 +99,43 @@ def test_sweeps_on_a_pool_measure_what_one_point_after_another_does(low, high, e
         assert [p.data for p in parallel[codec]] == [p.data for p in serial]  # `data` is left out of ==
 
 
+def test_a_plan_fed_a_point_at_a_time_out_of_order_gives_the_sweep():
+    """The window's analysis job drives a SweepPlan itself (points one at a time, extras once the ladder
+    is done): in whatever order the points come, the plan lists what `sweep` measures, in its order."""
+    codec, low, high = "JPEG", 0.001, 50.0
+    plan = baselines.SweepPlan([codec])
+    handed = []
+    while (setting := plan.next_setting(codec)) is not None:
+        handed.append(setting)
+    assert handed == list(SETTINGS) and not plan.settled(codec)
+    for setting in reversed(handed):  # arrivals out of order
+        plan.add(baselines.baseline_point(PHOTO, codec, setting))
+    assert plan.settled(codec) and plan.undecided(codec) and not plan.complete(codec)
+    plan.decide(codec, low, high)
+    extras = []
+    while (setting := plan.next_setting(codec)) is not None:
+        extras.append(setting)
+    assert extras == [*LOW_EXTRA, *HIGH_EXTRA]
+    for setting in extras:
+        plan.add(baselines.baseline_point(PHOTO, codec, setting, ms_ssim=False))
+    assert plan.complete(codec)
+    serial = sweep(PHOTO, codec, low, high)
+    assert [p.setting for p in plan.points(codec)] == [p.setting for p in serial]
+    assert [p.file_bytes for p in plan.points(codec)] == [p.file_bytes for p in serial]
+    # a point measured again (its MS-SSIM added later) takes its own place, not a new one
+    first = plan.points(codec)[0]
+    plan.add(baselines.with_ms_ssim(PHOTO, first))
+    assert plan.points(codec)[0].has_ms_ssim and len(plan.points(codec)) == len(serial)
+
+
+def test_a_setting_that_is_also_an_extra_is_measured_once():
+    """BENCH_SETTINGS hold 2 and 98, which are also range extras: a sweep with a range measures each once."""
+    points = sweep(PHOTO, "JPEG", 0.001, 50.0, settings=BENCH_SETTINGS)
+    settings = [p.setting for p in points]
+    assert len(settings) == len(set(settings))
+    assert settings == sorted(settings) and set(settings) == set(BENCH_SETTINGS) | set(LOW_EXTRA) | set(HIGH_EXTRA)
+
+
 def test_sweep_around_uses_the_ladders_bpp_range(results, monkeypatch):
     """Every setting 'measures' 1 bpp here, so the extras say which end of the ladder lies beyond it."""
     monkeypatch.setattr(baselines, "baseline_point", lambda px, codec, s: BaselinePoint(codec, s, 1.0, 30, 0.9, 9))
