@@ -50,6 +50,16 @@ def captions(latent: LatentView) -> list[QLabel]:
     return [label for label in latent.findChildren(QLabel) if label.text()]
 
 
+def window_with_ladder(qtbot, make_window, source, photo, size):
+    """A window at `size` that has compressed `photo` at every quality."""
+    window = make_window(source)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().width() == size[0])
+    window.open_path(photo)
+    wait_ladder(qtbot, window)
+    return window
+
+
 @pytest.fixture(scope="module")
 def wide_results():
     """Two qualities of a model with as many latent channels as the bundled q7/q8 (M = 192)."""
@@ -139,11 +149,7 @@ def test_exported_plot_has_room_for_title_and_a_legend_drawn_to_scale(qtbot, wid
 
 @pytest.mark.parametrize("size", SIZES)
 def test_bits_tab_and_explanation_are_seen_together(qtbot, make_window, source, small_png, size):
-    window = make_window(source)
-    window.resize(*size)
-    qtbot.waitUntil(lambda: window.size().width() == size[0])
-    window.open_path(small_png())
-    wait_ladder(qtbot, window)
+    window = window_with_ladder(qtbot, make_window, source, small_png(), size)
     window.session.select(3)
     window.commands["bits"].trigger()
     qtbot.wait(50)
@@ -160,11 +166,7 @@ def test_bits_tab_and_explanation_are_seen_together(qtbot, make_window, source, 
 def test_tile_captions_are_whole(qtbot, make_window, source, small_png, size, classical):
     """Every tile's caption is on screen whole: smaller or shorter on a narrow tile, never cut; also
     with the column of classical codecs, whose tiles show the selected quality's size."""
-    window = make_window(source)
-    window.resize(*size)
-    qtbot.waitUntil(lambda: window.size().width() == size[0])
-    window.open_path(small_png())
-    wait_ladder(qtbot, window)
+    window = window_with_ladder(qtbot, make_window, source, small_png(), size)
     window.session.select(2)
     codecs = window.compare.classical_tiles
     if classical:
@@ -217,11 +219,7 @@ def test_split_captions_do_not_cover_each_other(qtbot, make_window, source, smal
     by side where they fit, else one under the other."""
     from lci_studio.gui.panels.split import CLASSICAL, SELECTED
 
-    window = make_window(source)
-    window.resize(*size)
-    qtbot.waitUntil(lambda: window.size().width() == size[0])
-    window.open_path(small_png())
-    wait_ladder(qtbot, window)
+    window = window_with_ladder(qtbot, make_window, source, small_png(), size)
     window.session.select(2)
     window.tabs.setCurrentWidget(window.split)
     window.split.set_sides(CLASSICAL + "JPEG", SELECTED)
@@ -295,11 +293,7 @@ def test_the_docks_keep_their_share_and_the_plot_buttons_one_row_at_1600(qtbot, 
 def test_last_tick_label_of_the_plot_is_clear_of_the_docks_edge(qtbot, make_window, source, small_png):
     """At 1024×768 (the narrowest dock) the bits-per-pixel labels, the last one too, lie inside the plot
     with room to spare, wherever the range ends (the last label touched the dock's edge)."""
-    window = make_window(source)
-    window.resize(1024, 768)
-    qtbot.waitUntil(lambda: window.size().width() == 1024)
-    window.open_path(small_png())
-    wait_ladder(qtbot, window)
+    window = window_with_ladder(qtbot, make_window, source, small_png(), (1024, 768))
     plot, axis = window.rd_plot.plot_widget(), window.rd_plot._item.getAxis("bottom")
     image = QImage(8, 8, QImage.Format.Format_ARGB32)
     rightmost = []
