@@ -3,10 +3,10 @@
 Each point comes from bytes Pillow actually wrote and decoded again, so the comparison
 with the learned codec is like for like: file size against 8-bit reconstruction.
 
-`sweep` (`sweeps` for several codecs, on threads) is the one rule for which settings are measured:
-`lci compare` and `lci bench` call it; the window's analysis job takes the same SETTINGS and
-`extra_settings` a point at a time, between its other work. To add a codec, teach `available_codecs`
-and `encode_classical` its name; everything downstream (tables, JSON, BD, the RD plot) takes it from there.
+`SweepPlan` is the one rule for which settings are measured and in what order: `sweep` / `sweeps`
+(`lci compare`, `lci bench`; several codecs, on threads) run it, and the window's analysis job drives
+it a point at a time, between its other work. To add a codec, teach `available_codecs` and
+`encode_classical` its name; everything downstream (tables, JSON, BD, the RD plot) takes it from there.
 """
 
 from __future__ import annotations

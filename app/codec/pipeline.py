@@ -129,7 +129,7 @@ def _transform(layers: torch.nn.Module, x: torch.Tensor, cancel: CancelCheck | N
 
     A fresh copy, because `contiguous` keeps a size-1 batch dimension's stray stride (as `to_tensor`
     makes), which sends every convolution back to the NCHW path. `cancel` is polled before each layer
-    and between the bands of rows each layer runs in (`layers.BAND_MACS`).
+    and between the bands of rows each GDN runs in (`layers.GDN`).
     """
     return layers(x.clone(memory_format=torch.channels_last), poll=lambda: stop_if_cancelled(cancel))
 
