@@ -7,6 +7,7 @@ local error exceeds the highest quality's by the most, so the window can open zo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,9 @@ import numpy as np
 # The detail is this share of the picture's width (the tiles of the grid then show it at ~2-3×).
 DETAIL_SHARE = 1 / 6
 MIN_SIDE = 24
+# The detail has the picture's shape up to this aspect ratio: a 7000×100 panorama's would be a 1167×24 strip,
+# a hairline in a tile; at most 2:1 it is a region of the same area that a tile shows large (197×99 there).
+MAX_ASPECT = 2.0
 _MAX_ANALYSED = 1_000_000  # pixels; larger pictures are analysed on every n-th pixel
 
 
@@ -39,7 +43,8 @@ def _local_error(original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray
 
 
 def telling_detail(original: np.ndarray, low: np.ndarray, high: np.ndarray, share: float = DETAIL_SHARE) -> Detail:
-    """The window (`share` of the width, the picture's aspect) where `low` loses most against `high`.
+    """The window (`share` of the width, the picture's aspect up to `MAX_ASPECT`) where `low` loses most
+    against `high`; a longer picture's window has that much of its area, at `MAX_ASPECT`.
 
     Each pixel scores its squared error in `low` minus that in `high` (both against `original`,
     H×W×3 uint8); the window with the largest sum wins (a summed-area table makes every window
@@ -51,8 +56,10 @@ def telling_detail(original: np.ndarray, low: np.ndarray, high: np.ndarray, shar
     step = max(1, int(np.ceil(np.sqrt(height * width / _MAX_ANALYSED))))
     a, b, c = original[::step, ::step], low[::step, ::step], high[::step, ::step]
     score = _local_error(a, b) - _local_error(a, c)
-    win_w = min(width, max(MIN_SIDE, round(width * share)))
-    win_h = min(height, max(MIN_SIDE, round(win_w * height / width)))
+    ratio = width / height
+    aspect = min(max(ratio, 1 / MAX_ASPECT), MAX_ASPECT)
+    win_w = min(width, max(MIN_SIDE, round(width * share * math.sqrt(aspect / ratio))))
+    win_h = min(height, max(MIN_SIDE, round(win_w * height / width if aspect == ratio else win_w / aspect)))
     cols, rows = max(1, win_w // step), max(1, win_h // step)
     table = np.zeros((score.shape[0] + 1, score.shape[1] + 1), dtype=np.float64)
     table[1:, 1:] = score.cumsum(axis=0).cumsum(axis=1)

@@ -50,3 +50,21 @@ def test_the_auto_gain_keeps_the_difference_below_white():
     shown = difference_image(a, large, auto_gain(a, large))
     assert np.mean(shown == 255) < 0.01
     assert "× 8" in legend_text(8) and "32 or more of 255" in legend_text(8)
+
+
+@pytest.mark.parametrize("height, width", [(60, 4200), (4200, 60)])
+def test_a_panoramas_detail_is_a_region_not_a_hairline_strip(height, width):
+    """The detail of a 70:1 picture has the area a sixth of its width would give it, at 2:1 at most: a tile
+    zoomed onto it shows a region, where the picture's own shape gave a 700×24 strip (Z showed a hairline)."""
+    original = make_photo(height, width, seed=5)
+    high = original.copy()
+    size = 20
+    top, left = (height - size) // 2 if height < width else 3000, 3000 if height < width else (width - size) // 2
+    low = _with_damage(high, top, left, size, 60)
+    detail = telling_detail(original, low, high)
+    long_side, short_side = max(detail.width, detail.height), min(detail.width, detail.height)
+    assert long_side == pytest.approx(2 * short_side, abs=1)
+    assert detail.width * detail.height == pytest.approx(height * width / 36, rel=0.05)
+    assert detail.x <= left and left + size <= detail.x + detail.width
+    assert detail.y <= top and top + size <= detail.y + detail.height
+    assert 0 <= detail.x <= width - detail.width and 0 <= detail.y <= height - detail.height
