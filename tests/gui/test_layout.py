@@ -213,6 +213,40 @@ def test_zoomed_near_an_edge_every_view_shows_picture_to_its_edges(qtbot, make_w
     assert (x0, y0) == (pytest.approx(0.0), pytest.approx(0.0))
 
 
+def divider_share(split) -> float:
+    """Where the split's divider stands on screen: its share of the picture's part in view, left to right."""
+    vb = split.viewbox
+    (x0, x1), _ = vb.viewRange()
+    width = split.session.image.width
+    left, right = (vb.mapViewToScene(QPointF(x, 0)).x() for x in (max(x0, 0.0), min(x1, width)))
+    return (vb.mapViewToScene(QPointF(split.divider.value(), 0)).x() - left) / (right - left)
+
+
+@pytest.mark.parametrize("size", ((1024, 768), (1600, 1000)))
+def test_the_split_opens_with_its_divider_in_the_middle(qtbot, make_window, source, small_png, size):
+    """The divider stands in the middle of the picture in view whenever the split is shown and for a new
+    picture, although the grid opened zoomed onto its detail (it stood where the picture's middle fell:
+    94 %, 31 %, 56 % of the view); it keeps its place as the view zooms, and a drag moves it."""
+    window = window_with_ladder(qtbot, make_window, source, small_png(height=128, width=192), size)
+    split, sync = window.split, window.sync
+    assert sync.zoom is not None  # on the detail
+    sync.set_zoom(4 * sync.zoom, (20.0, 20.0))  # and near a corner: the picture's middle is far out of view
+    window.tabs.setCurrentWidget(split)
+    qtbot.waitUntil(lambda: split.divider.isVisible())
+    assert divider_share(split) == pytest.approx(0.5, abs=0.01)
+    assert split.clip.rect().left() == pytest.approx(split.divider.value())
+    split.set_divider_fraction(0.3)  # as a drag leaves it
+    sync.set_zoom(sync.zoom / 2, sync.center)
+    assert divider_share(split) == pytest.approx(0.3, abs=0.01)
+    window.tabs.setCurrentWidget(window.compare)
+    window.tabs.setCurrentWidget(split)  # shown again: in the middle again
+    assert divider_share(split) == pytest.approx(0.5, abs=0.01)
+    split.set_divider_fraction(0.8)
+    window.open_path(small_png("other.png", height=96, width=128, seed=3))  # a new picture, the split shown
+    wait_ladder(qtbot, window)
+    assert divider_share(split) == pytest.approx(0.5, abs=0.01)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_split_captions_do_not_cover_each_other(qtbot, make_window, source, small_png, size):
     """A classical codec's long caption on the left and the quality's on the right: both whole, side

@@ -1,7 +1,10 @@
 """Two-up split view: any two images in one view with a draggable divider, or their amplified difference.
 
 Side A is drawn whole; side B is drawn on top, clipped to the part right of the divider. The view
-joins the window's `ViewSync`, so it zooms and pans with the compare grid. The difference image
+joins the window's `ViewSync`, so it zooms and pans with the compare grid. The divider stands at a share
+of the part of the picture in view (not of the whole picture: the view opens zoomed onto a detail, where
+the picture's middle can lie near an edge or outside), keeps it as the view zooms and pans, and is back
+in the middle whenever the view is shown and for every new picture. The difference image
 is computed by `lci_studio.codec.difference` (no pixel math here). The images come from the
 `Session`: the original, each quality's result, or a decoded `.lci` file.
 """
@@ -55,7 +58,7 @@ class SplitView(QWidget):
         super().__init__(parent)
         self.session = session
         self.sync = sync
-        self._fraction = 0.5
+        self._fraction = 0.5  # the divider's place: this share of the picture's part in view, from its left
         self._difference = False
         self._size = (0, 0)
         self._ready = False
@@ -122,8 +125,10 @@ class SplitView(QWidget):
         self.divider = pg.InfiniteLine(angle=90, movable=True)
         self.divider.setZValue(10)
         self.divider.setToolTip("Drag to move the divider")
-        self.divider.sigPositionChanged.connect(self._divider_moved)
+        self.divider.sigPositionChanged.connect(self._update_clip)
+        self.divider.sigDragged.connect(self._divider_dragged)
         self.viewbox.addItem(self.divider, ignoreBounds=True)
+        self.viewbox.sigRangeChanged.connect(lambda *_args: self._place_divider())
 
         self.label_a = QLabel(self.view)
         self.label_b = QLabel(self.view)
@@ -164,6 +169,7 @@ class SplitView(QWidget):
         self._file_sides = True  # the file on both sides: only while it is what is shown
 
     def _on_opened(self, session: Session) -> None:
+        self._fraction = 0.5  # a new picture: the divider in the middle again
         if self._file_sides and session.decoded is None:  # a picture after a .lci file: the usual sides again
             self._file_sides = False
             self.set_sides(ORIGINAL, SELECTED)
@@ -216,11 +222,12 @@ class SplitView(QWidget):
         return self.item_a.image
 
     def divider_fraction(self) -> float:
+        """Where the divider stands: its share of the part of the picture in view, from the left."""
         return self._fraction
 
     def set_divider_fraction(self, fraction: float) -> None:
         self._fraction = min(1.0, max(0.0, fraction))
-        self.divider.setValue(self._fraction * self._size[0])
+        self._place_divider()
 
     # ------------------------------------------------------------------------------------- internals
 
@@ -281,7 +288,7 @@ class SplitView(QWidget):
             if (width, height) != self._size:
                 self._size = (width, height)
                 self.divider.setBounds((0, width))
-                self.divider.setValue(self._fraction * width)
+                self._place_divider()
         keys = [key_a] if key_a == key_b else [key_a, key_b]
         missing = [self._name(k) for k, side in zip(keys, (a, b), strict=False) if side is None]
         if not self._has_images():
@@ -315,12 +322,25 @@ class SplitView(QWidget):
         self._place_labels()
         self.sidesChanged.emit()
 
-    def _divider_moved(self) -> None:
-        if self._size[0] > 0:
-            self._fraction = min(1.0, max(0.0, self.divider.value() / self._size[0]))
-        self._update_clip()
+    def _in_view(self) -> tuple[float, float] | None:
+        """The picture's columns in view (left, right), in picture pixels; None while there are none."""
+        (x0, x1), _ = self.viewbox.viewRange()
+        left, right = max(x0, 0.0), min(x1, float(self._size[0]))
+        return (left, right) if right > left else None
 
-    def _update_clip(self) -> None:
+    def _place_divider(self) -> None:
+        """The divider at its share of the part of the picture in view."""
+        span = self._in_view()
+        if span is not None:
+            self.divider.setValue(span[0] + self._fraction * (span[1] - span[0]))
+
+    def _divider_dragged(self) -> None:
+        """A drag: the divider's new place is the share it keeps."""
+        span = self._in_view()
+        if span is not None:
+            self._fraction = min(1.0, max(0.0, (self.divider.value() - span[0]) / (span[1] - span[0])))
+
+    def _update_clip(self, *_args: object) -> None:
         width, height = self._size
         x = min(max(self.divider.value(), 0.0), float(width))
         self.clip.setRect(QRectF(x, 0, max(width - x, 0.0), height))
@@ -356,7 +376,9 @@ class SplitView(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._fraction = 0.5  # shown again: the divider in the middle of what is in view
         self.sync.apply_view(self.viewbox)
+        self._place_divider()
         self._place_labels()
 
     def changeEvent(self, event) -> None:
