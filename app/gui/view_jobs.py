@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.opening import is_lci
 from lci_studio.gui.worker import (
@@ -290,8 +291,13 @@ class ViewJobs(QObject):
         self._session.set_decoded(decoded)
         window = self._window
         window.tabs.setCurrentWidget(window.split)  # one image: show it large
-        window.show_lci_info()
-        window.say(f"{decoded.name}: {decoded.header.describe()}")
+        # what the header says stays a command away (File ▸ .lci File Info), not a dialog over the picture
+        header = decoded.header
+        window.say(
+            f"{decoded.name}: quality {header.quality}, {header.width} × {header.height} px, "
+            f"{format_kb(len(decoded.data))}, decoded in {decoded.decode_seconds:.2f} s. "
+            "File ▸ .lci File Info (Ctrl+I) shows what its header says."
+        )
         self.lciOpened.emit(decoded)
 
     def _on_failed(self, job_id: int, title: str, message: str) -> None:

@@ -247,6 +247,42 @@ def test_the_split_opens_with_its_divider_in_the_middle(qtbot, make_window, sour
     assert divider_share(split) == pytest.approx(0.5, abs=0.01)
 
 
+@pytest.mark.parametrize("size", ((1280, 720), (1024, 768)))
+def test_an_opened_lci_file_says_in_each_view_what_it_can_show(qtbot, make_window, source, small_png, tmp_path, size):
+    """A .lci holds no original: the classical column says so instead of headers over empty tiles, the bits
+    tab's placeholder says so, whole (it read "…nnels appear here as each quality finis…"), and the plot
+    marks the file's own rate, saying why it has no PSNR (it stood empty)."""
+    from lci_studio.codec.image_io import load_rgb
+    from lci_studio.codec.pipeline import encode_image
+
+    encoded = encode_image(source.load(3), load_rgb(small_png()).pixels, with_bit_map=False)
+    path = tmp_path / "photo-q3.lci"
+    path.write_bytes(encoded.lci)
+    window = make_window(source)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().width() == size[0])
+    window.show_classical_in_grid(True)
+    window.open_path(path)
+    qtbot.waitUntil(lambda: window.session.decoded is not None and not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
+    window.tabs.setCurrentWidget(window.compare)
+    for codec, tile in window.compare.classical_tiles.items():
+        assert "No original to compare with" in tile.overlay.text() and codec in tile.overlay.text()
+    window.tabs.setCurrentWidget(window.latent_view)
+    qtbot.wait(50)
+    empty = window.latent_view._heat_empty
+    assert empty.isVisible() and ".lci" in empty.toPlainText() and "appear here" not in empty.toPlainText()
+    view = window.latent_view._heat.getPlotItem().vb.sceneBoundingRect()
+    assert view.contains(empty.sceneBoundingRect())  # whole, not cut at the heatmap's sides
+    mark = window.rd_plot.file_mark()
+    assert mark is not None and "photo-q3.lci" in mark and f"{window.session.decoded.bpp:.3f} bpp" in mark
+    assert "no original" in mark
+    (x0, x1), _ = window.rd_plot.plot_widget().getPlotItem().vb.viewRange()
+    assert x0 < window.session.decoded.bpp < x1
+    window.open_path(small_png())  # a picture again: no file on the plot
+    wait_ladder(qtbot, window)
+    assert window.rd_plot.file_mark() is None
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_split_captions_do_not_cover_each_other(qtbot, make_window, source, small_png, size):
     """A classical codec's long caption on the left and the quality's on the right: both whole, side

@@ -385,6 +385,10 @@ def test_export_all_lci_and_reopen_shows_the_same_pixels(qtbot, window, small_pn
     assert window.tabs.currentWidget() is window.split
     assert np.array_equal(np.asarray(window.split.shown_image()), shown[3])
     assert not window.split.divider.isVisible()
+    # no dialog over the picture at once: what the header says is a command away, and the status bar says where
+    assert window.lci_info_dialog is None or not window.lci_info_dialog.isVisible()
+    assert ".lci File Info" in window.status_label.text()
+    window.commands["info"].trigger()
     assert window.lci_info_dialog is not None and window.lci_info_dialog.isVisible()
     info = window.lci_info_dialog.text()
     assert "3 of 8" in info and decoded.header.fingerprint in info and "96" in info

@@ -569,7 +569,12 @@ class CompareView(QWidget):
                 tile.set_caption(*classical_caption(point, quality, result), short=short)
                 continue
             asked = asked or result is not None
-            if result is not None:
+            if session.decoded is not None and session.image is None:
+                waiting = (  # said, not left as headers over empty tiles
+                    f"No original to compare with: an .lci file holds only the compressed picture, so "
+                    f"there is nothing to encode as {codec}. Open the picture itself to see {codec} beside it."
+                )
+            elif result is not None:
                 waiting = f"{codec} at the size of quality {quality}: being encoded…"
             elif session.image is not None and quality is not None:
                 waiting = f"waiting for quality {quality}"

@@ -45,6 +45,8 @@ HEAT_AXES_HEIGHT = 70  # what the quality axis and its label take below the heat
 HEAT_MIN_HEIGHT = 200
 ARROW_HALF_HEIGHT = 8  # the arrows beside the selected cell are 16 px tall (a row is 1-3 px), 22 px long
 HEAT_EDGE_PIXELS = ARROW_HALF_HEIGHT + 2  # room above the first row and below the last: those rows' arrows stay whole
+HEAT_WAITING = "Channels appear here as each quality finishes."
+HEAT_OF_A_FILE = "An .lci file is only decoded, not measured: open the picture itself to see which channels carry bits."
 
 
 def _ordinal(n: int) -> str:
@@ -196,9 +198,10 @@ class LatentView(QWidget):
             box.hide()
             heat_item.addItem(box, ignoreBounds=True)
         self._heat.scene().sigMouseClicked.connect(self._on_heat_click)
-        self._heat_empty = pg.TextItem("Channels appear here as each quality finishes.", anchor=(0.5, 0.5))
+        self._heat_empty = pg.TextItem(HEAT_WAITING, anchor=(0.5, 0.5))
         self._heat_empty.setPos(4.5, 8.5)
         heat_item.addItem(self._heat_empty, ignoreBounds=True)
+        heat_item.vb.sigResized.connect(lambda _vb: self._wrap_heat_empty())
 
         self._spatial_caption = _caption()
         self._spatial = _ImagePlot(MAP_COLOURS, "bits", lock_aspect=True)
@@ -314,10 +317,18 @@ class LatentView(QWidget):
             self._heat_cells = None
             self._heat.show_array(None)
             self._heat.getPlotItem().vb.setRange(xRange=(0.5, 8.5), yRange=(0.5, 16.5), padding=0)
+            self._heat_empty.setText(HEAT_OF_A_FILE if self.session.decoded is not None else HEAT_WAITING)
+            self._wrap_heat_empty()
             self._heat_empty.show()
         result = self.session.selected_result
         self._update_boxes(result, rows)
         self._update_maps(result)
+
+    def _wrap_heat_empty(self) -> None:
+        """The empty heatmap's words wrapped to its width (on one line they were cut at both sides at 1280×720)."""
+        width = self._heat.getPlotItem().vb.width()
+        if width > 0:
+            self._heat_empty.setTextWidth(max(60.0, width - 16))
 
     def _frame_heat(self) -> None:
         """Frame the heatmap's cells with HEAT_EDGE_PIXELS of screen above and below them (in plot

@@ -85,6 +85,14 @@ class RdPlot(QWidget):
         self._ring = pg.ScatterPlotItem(size=24, brush=None)
         self._ring.setZValue(20)
         self._plot.addItem(self._ring)
+        # an opened .lci file: its own rate as a line (no original, so no PSNR to put it at a height)
+        # (its label right of it, the line a third of the way across: the words fit beside it at 1024×768)
+        self._file_line = pg.InfiniteLine(
+            angle=90, movable=False, label="", labelOpts={"position": 0.9, "anchors": [(0, 0), (0, 0)]}
+        )
+        self._file_line.setZValue(15)
+        self._file_line.hide()
+        self._plot.addItem(self._file_line, ignoreBounds=True)
         self._hover = pg.TextItem(anchor=(0, 1))
         self._hover.setZValue(30)
         self._hover.hide()
@@ -133,6 +141,7 @@ class RdPlot(QWidget):
         self._redraw()
         events = session.events
         events.opened.connect(lambda _session: self._redraw())
+        events.decoded.connect(lambda _decoded: self._redraw(autorange=True))
         for event in (events.ladder_started, events.result_added, events.baselines_changed):
             event.connect(lambda _value: self._due.start() if not self._due.isActive() else None)
         events.selection_changed.connect(lambda _quality: self._update_ring())
@@ -179,6 +188,10 @@ class RdPlot(QWidget):
         if self._due.isActive():
             self._due.stop()
             self._redraw()
+
+    def file_mark(self) -> str | None:
+        """What the plot says of an opened .lci file at its rate (None: no file is open)."""
+        return self._file_line.label.toPlainText() if self._file_line.isVisible() else None
 
     def plot_widget(self) -> pg.PlotWidget:
         return self._plot
@@ -272,9 +285,24 @@ class RdPlot(QWidget):
             self._item.removeItem(item)
         self._update_labels()
         self._update_ring()
+        self._mark_file()
         self._fit_legend()
         if autorange or self._items:
             self._fit_axes()
+
+    def _mark_file(self) -> None:
+        """An opened .lci file at its real bpp: a vertical line, since without its original there is no PSNR
+        or MS-SSIM to give it a height (the plot stood empty)."""
+        decoded = self.session.decoded
+        if decoded is None:
+            self._file_line.hide()
+            return
+        text = f"{decoded.name}\n{decoded.bpp:.3f} bpp\nno original to measure\nits quality against"
+        label = self._file_line.label
+        label.setFormat(text.replace("{", "{{").replace("}", "}}"))  # a format string, redone on every move
+        label.setText(text)  # now: a hidden line's label is not redone
+        self._file_line.setValue(decoded.bpp)
+        self._file_line.show()
 
     def _fit_legend(self) -> None:
         """As many legend entries a row as the plot's width holds, and room for its rows under the axis."""
@@ -294,7 +322,8 @@ class RdPlot(QWidget):
         xs = [p.x for p, _ in self._plotted]
         ys = [p.y for p, _ in self._plotted]
         if not xs:
-            self._item.setRange(xRange=(0, 2), yRange=(20, 40) if self._metric == "psnr" else (5, 25), padding=0)
+            right = 2.0 if self.session.decoded is None else max(3 * self.session.decoded.bpp, 0.25)
+            self._item.setRange(xRange=(0, right), yRange=(20, 40) if self._metric == "psnr" else (5, 25), padding=0)
             return
         top = max(max(xs) * 1.08, 0.25)
         low, high = math.floor(min(ys)) - 1, math.ceil(max(ys)) + 1
@@ -345,6 +374,8 @@ class RdPlot(QWidget):
             axis.setTextPen(pg.mkPen(text))
         self._legend.setLabelTextColor(text)
         self._ring.setPen(pg.mkPen(text, width=2.5))
+        self._file_line.setPen(pg.mkPen(LEARNED_COLOURS[0], width=2.5))
+        self._file_line.label.setColor(text)
         tip_bg = QColor(palette.color(QPalette.ColorRole.ToolTipBase))
         tip_bg.setAlpha(235)
         self._hover.fill = pg.mkBrush(tip_bg)
