@@ -24,9 +24,22 @@ def format_kb(size_bytes: float) -> str:
     return f"{kb:.1f} kB" if kb < 100 else f"{kb:,.0f} kB"
 
 
+def _ratio_number(ratio: float) -> str:
+    """The one rounding of a ratio: whole from ten up, one decimal below."""
+    return f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.1f}"
+
+
 def format_ratio(ratio: float) -> str:
     """A compression ratio as "47:1" (or "3.2:1" below ten)."""
-    return f"{ratio:.0f}:1" if ratio >= 10 else f"{ratio:.1f}:1"
+    return f"{_ratio_number(ratio)}:1"
+
+
+def format_times(ratio: float) -> str:
+    """A compression ratio as a reader says it: "62× smaller"; a file larger than what it is compared with
+    (a 1×1 picture's header alone is 18 times its 3 raw bytes) is "18× larger", never "0.1× smaller"."""
+    if ratio >= 1:
+        return f"{_ratio_number(ratio)}× smaller"
+    return f"{_ratio_number(1 / ratio)}× larger" if ratio > 0 else "larger"
 
 
 def format_psnr(psnr: float) -> str:

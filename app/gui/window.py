@@ -338,9 +338,9 @@ class MainWindow(QMainWindow):
         from lci_studio.gui.panels.demo import DemoWindow
 
         if self.demo is None:
-            self.demo = DemoWindow(self.session)
+            self.demo = DemoWindow(self.session, detail=lambda: self.compare.detail)
             self.demo.setWindowIcon(self.windowIcon())
-        self.demo.present()
+        self.demo.present(self.screen())  # the screen the window is on (a projector), not the first one
 
     # ================================================================================ lifecycle
 

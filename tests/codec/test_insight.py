@@ -19,6 +19,7 @@ from lci_studio.codec.insight import (
     explain,
     format_kb,
     format_ratio,
+    format_times,
     model_label,
     picture_extent,
     spatial_bits,
@@ -177,6 +178,8 @@ def test_formatting():
     assert format_kb(123_456) == "123 kB"
     assert format_ratio(47.4) == "47:1"
     assert format_ratio(3.21) == "3.2:1"
+    assert (format_times(62.4), format_times(3.21)) == ("62× smaller", "3.2× smaller")
+    assert format_times(3 / 53) == "18× larger"  # a 1×1 picture's 53-byte file against its 3 raw bytes
     assert model_label("bundled", "mse") == "LCI (bundled)"
     assert model_label("/home/me/weights/", "ms-ssim") == "LCI (weights, ms-ssim)"
     assert math.isfinite(float(format_kb(0).split()[0]))

@@ -10,7 +10,7 @@ import pyqtgraph.exporters
 import pytest
 from lci_studio.codec.baselines import sweep
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio
+from lci_studio.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio, format_times
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.gui.panels.demo import DemoWindow
@@ -18,8 +18,9 @@ from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
+from PySide6.QtGui import QImage, QKeyEvent
+from PySide6.QtWidgets import QApplication
 
 from tests.conftest import make_model, make_photo
 
@@ -325,8 +326,8 @@ def test_demo_shows_the_original_until_a_result_arrives(demo, session, results):
     session.add_result(results[0])
     assert demo.selected() == 1
     assert demo.caption() == (
-        f"Quality 1 · {format_kb(results[0].file_bytes)} · {format_ratio(results[0].ratio_to_raw)} smaller "
-        f"than raw · {format_psnr(results[0].psnr)}"
+        f"Quality 1 · {format_kb(results[0].file_bytes)} · {format_times(results[0].ratio_to_raw)} · "
+        f"PSNR {format_psnr(results[0].psnr)}"
     )
 
 
@@ -356,9 +357,12 @@ def test_demo_keys(demo, session, results, qtbot):
     assert demo.selected() == 2 and format_kb(results[1].file_bytes) in demo.caption()
     qtbot.keyClick(demo, Qt.Key.Key_Right)
     assert demo.selected() == 3
-    qtbot.keyClick(demo, Qt.Key.Key_Space)
+    qtbot.keyPress(demo, Qt.Key.Key_Space)  # held: the original
     assert demo.showing_original() and demo.caption().startswith("Original")
-    qtbot.keyClick(demo, Qt.Key.Key_Space)
+    repeat = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ", True)
+    QApplication.sendEvent(demo, repeat)  # still held (the key repeats): still the original
+    assert demo.showing_original()
+    qtbot.keyRelease(demo, Qt.Key.Key_Space)  # let go: the quality again (it toggled, and stayed on the original)
     assert not demo.showing_original() and demo.caption().startswith("Quality 3")
     with qtbot.waitSignal(demo.closed):
         qtbot.keyClick(demo, Qt.Key.Key_Escape)
@@ -381,13 +385,120 @@ def test_demo_draws_the_picture(demo, session, results):
 
     for sx, sy in ((10, 20), (64, 48), (100, 70)):
         assert np.abs(np.subtract(shown(sx, sy), picture[sy, sx], dtype=int)).max() <= 1
-    demo.toggle_original()
-    assert not demo.showing_original()  # nothing to flip to yet
+    demo.show_original(True)
+    assert not demo.showing_original()  # nothing to show yet
     session.open_image(RgbImage(PHOTO))  # a new picture starts without results: they come again
     feed(session, results)
-    demo.toggle_original()
+    demo.show_original(True)
     shot = demo._canvas.grab().toImage()
     assert np.abs(np.subtract(shown(64, 48), PHOTO[48, 64], dtype=int)).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720), (800, 600)])
+def test_demo_caption_is_one_line_that_fits_and_says_psnr(demo, session, results, size):
+    """"Quality 3 · 19 kB · 62× smaller · PSNR 31.4 dB" on one line at any width (it wrapped "34.4 / dB"
+    and never said PSNR, and "53:1 smaller" is not how a ratio is said)."""
+    demo.resize(*size)
+    session.open_image(RgbImage(PHOTO))
+    feed(session, results)
+    session.select(2)
+    caption = demo._caption
+    result = results[1]
+    assert caption.text() == (
+        f"Quality 2 · {format_kb(result.file_bytes)} · {format_times(result.ratio_to_raw)} · "
+        f"PSNR {format_psnr(result.psnr)}"
+    )
+    assert "× smaller" in caption.text() and ":1" not in caption.text()
+    assert not caption.wordWrap() and caption.fontMetrics().horizontalAdvance(caption.text()) <= caption.width()
+    assert caption.geometry().right() <= demo.width()
+
+
+def test_demo_zooms_onto_the_grids_detail_and_with_the_wheel(qtbot, session, results):
+    """Z: onto the detail the grid found, drawn as large as the canvas; Z again: all of it. The wheel zooms
+    about the pointer (it did nothing), and the original held with Space shows the same place."""
+    from lci_studio.codec.detail import Detail
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    detail = Detail(80, 50, 24, 18, 1.0)
+    window = DemoWindow(session, detail=lambda: detail)
+    qtbot.addWidget(window)
+    window.resize(800, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    session.open_image(RgbImage(PHOTO))
+    feed(session, results)
+    session.select(1)
+    canvas = window._canvas
+    qtbot.keyClick(window, Qt.Key.Key_Z)
+    view = window.view()
+    assert view is not None and view.contains(QRectF(80, 50, 24, 18)) and view.width() < 64
+    rect = canvas.image_rect()
+    assert rect.width() >= canvas.width() - 2 or rect.height() >= canvas.height() - 2  # as large as fits
+
+    def drawn_at_centre():
+        colour = canvas.grab().toImage().pixelColor(rect.center())
+        return colour.red(), colour.green(), colour.blue()
+
+    x, y = int(view.center().x()), int(view.center().y())
+    assert np.abs(np.subtract(drawn_at_centre(), results[0].reconstruction[y, x], dtype=int)).max() <= 12
+    window.show_original(True)  # Space held: the original, same place
+    assert window.view() == view
+    assert np.abs(np.subtract(drawn_at_centre(), PHOTO[y, x], dtype=int)).max() <= 12
+    window.show_original(False)
+    qtbot.keyClick(window, Qt.Key.Key_Z)
+    assert window.view() is None
+
+    at = QPointF(canvas.image_rect().center()) + QPointF(100, 40)
+    before = canvas.image_rect()
+    under = ((at.x() - before.x()) * 128 / before.width(), (at.y() - before.y()) * 96 / before.height())
+    wheel = QWheelEvent(
+        at, canvas.mapToGlobal(at), QPoint(), QPoint(0, 240), Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )  # fmt: skip
+    QApplication.sendEvent(canvas, wheel)  # two notches in
+    view, after = window.view(), canvas.image_rect()
+    assert view is not None  # two notches: 1.25² times the screen pixels per picture pixel
+    assert after.width() / view.width() == pytest.approx(1.25**2 * before.width() / 128, rel=0.05)
+    still = (view.x() + (at.x() - after.x()) * view.width() / after.width(),
+             view.y() + (at.y() - after.y()) * view.height() / after.height())  # fmt: skip
+    assert still == (pytest.approx(under[0], abs=1.5), pytest.approx(under[1], abs=1.5))  # the point stays put
+    for _ in range(3):
+        window.zoom_by(1 / 1.25)
+    assert window.view() is None  # out past the whole picture: all of it
+
+
+def test_demo_fills_the_screen_the_window_is_on_and_says_how_to_leave(tmp_path):
+    """On the second of two screens (a projector beside a laptop) the demo fills that one, not the first, and its
+    geometry is the screen's even where no window manager honours the full-screen state; its hint names Esc."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "screens.json"
+    config.write_text(json.dumps({"screens": [
+        {"name": "laptop", "x": 0, "y": 0, "width": 1280, "height": 720, "logicalDpi": 96},
+        {"name": "projector", "x": 1280, "y": 0, "width": 1024, "height": 768, "logicalDpi": 96},
+    ]}))  # fmt: skip
+    script = """
+from PySide6.QtWidgets import QApplication
+from lci_studio.gui.panels.demo import DemoWindow
+from lci_studio.session import Session
+app = QApplication([])
+screens = app.screens()
+demo = DemoWindow(Session())
+demo.present(screens[1])
+app.processEvents()
+print(demo.screen().name(), demo.geometry() == screens[1].geometry(), demo.isFullScreen())
+print(demo._hint.text())
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={config}"}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    placed, hint = run.stdout.splitlines()[-2:]
+    assert placed == "projector True True"
+    assert "Esc: leave the demo" in hint and "hold Space" in hint
 
 
 # --------------------------------------------------------------------------------------------- compare grid

@@ -15,7 +15,7 @@ from lci_studio.codec.difference import difference_image
 from lci_studio.codec.image_io import load_rgb
 from lci_studio.codec.weights import BundledSource, open_weight_source
 from lci_studio.gui.opening import sample_images
-from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
@@ -682,7 +682,14 @@ def test_demo_mode_follows_the_results(qtbot, window, small_png):
     wait_ladder(qtbot, window)
     window.commands["demo"].trigger()
     assert window.demo is not None and window.demo.isVisible()
-    window.demo.close()
+    demo = window.demo
+    assert demo.isFullScreen() and demo.screen() is window.screen()  # the window's screen, all of it
+    assert demo.geometry() == window.screen().geometry()
+    demo.zoom_to_detail()  # Z (offscreen the main window stays active and its own Z takes the key)
+    detail = window.compare.detail
+    assert detail is not None and demo.view() is not None
+    assert demo.view().contains(QRectF(detail.x, detail.y, detail.width, detail.height))
+    demo.close()
 
 
 # ------------------------------------------------------------------------------------------- responsiveness

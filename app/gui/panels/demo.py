@@ -1,21 +1,27 @@
 """Demo mode: one large picture, a big quality slider, size and ratio in large type.
 
 A view of the `Session`: it shows the computed quality nearest the session's selection, and a
-slider move or key selects in the session.
+slider move or key selects in the session. It fills the screen the window is on; Z zooms onto the
+detail the grid found (where the qualities differ most), the wheel zooms anywhere, and Space held
+shows the original in the same place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-from lci_studio.codec.insight import format_kb, format_psnr, format_ratio
+from lci_studio.codec.detail import Detail
+from lci_studio.codec.insight import format_kb, format_psnr, format_times
 from lci_studio.codec.model import QUALITIES
 from lci_studio.gui.qimage import to_qimage
 from lci_studio.session import Session
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QColor,
     QFont,
+    QFontMetrics,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -23,32 +29,82 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QResizeEvent,
+    QScreen,
+    QWheelEvent,
 )
-from PySide6.QtWidgets import QLabel, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget
 
 STAGE = QColor("#101114")  # dark stage: projectors and big screens read light-on-dark best
 INK = QColor("#f1f3f5")
 DIM = QColor("#5c636a")
 ACCENT = QColor("#f76707")
+WHEEL_STEP = 1.25  # zoom per notch of the wheel
+MIN_VIEW = 8.0  # picture pixels across the smallest part the canvas zooms onto
+HINT = "← → or 1–8: quality    hold Space: original    Z: detail    wheel: zoom    Esc: leave the demo"
 
 
 class _Canvas(QWidget):
-    """Draws one picture as large as fits, aspect kept; sharp pixels when enlarged 2× or more."""
+    """Draws one picture as large as fits, aspect kept, or the part of it in `view()` (zoomed, the
+    canvas's shape); sharp pixels when enlarged 2× or more. The wheel zooms about the pointer."""
 
     def __init__(self) -> None:
         super().__init__()
         self._image: QImage | None = None
+        self._view: QRectF | None = None  # the part shown, in picture pixels; None: all of it
         self.setMinimumSize(200, 150)
 
     def set_pixels(self, pixels: np.ndarray | None) -> None:
-        self._image = None if pixels is None else to_qimage(pixels)
+        """Another picture; the zoom stays while its size does (the original and each quality alike)."""
+        image = None if pixels is None else to_qimage(pixels)
+        if image is None or self._image is None or image.size() != self._image.size():
+            self._view = None
+        self._image = image
         self.update()
 
+    def view(self) -> QRectF | None:
+        """The part of the picture shown, in picture pixels (None: all of it)."""
+        return None if self._view is None else QRectF(self._view)
+
+    def show_region(self, region: QRectF | None) -> None:
+        """Show `region` (picture pixels) as large as it fits, widened to the canvas's shape and kept on the
+        picture; None, or a region that takes in the whole picture: all of it."""
+        self._view = None if region is None or self._image is None else self._fitted(region)
+        self.update()
+
+    def _fitted(self, region: QRectF) -> QRectF | None:
+        width, height = float(self._image.width()), float(self._image.height())
+        aspect = self.width() / max(self.height(), 1)
+        w, h = max(region.width(), MIN_VIEW), max(region.height(), MIN_VIEW)
+        w, h = (h * aspect, h) if w / h < aspect else (w, w / aspect)
+        if w >= width and h >= height:
+            return None
+        w, h = min(w, width), min(h, height)
+        cx = min(max(region.center().x(), w / 2), width - w / 2)
+        cy = min(max(region.center().y(), h / 2), height - h / 2)
+        return QRectF(cx - w / 2, cy - h / 2, w, h)
+
+    def _source(self) -> QRectF:
+        return self._view if self._view is not None else QRectF(self._image.rect())
+
+    def zoom_by(self, factor: float, at: QPointF | None = None) -> None:
+        """Zoom in (`factor` > 1) or out about the widget point `at` (default: the middle), which stays put."""
+        if self._image is None:
+            return
+        source, target = self._source(), QRectF(self.image_rect())
+        at = at if at is not None else target.center()
+        fx = (at.x() - target.x()) / max(target.width(), 1.0)  # where `at` falls across the picture shown
+        fy = (at.y() - target.y()) / max(target.height(), 1.0)
+        x, y = source.x() + fx * source.width(), source.y() + fy * source.height()
+        w, h = source.width() / factor, source.height() / factor
+        self.show_region(QRectF(x - fx * w, y - fy * h, w, h))
+
     def image_rect(self) -> QRect:
-        """Where the picture is drawn, in widget coordinates."""
+        """Where the picture (or the part of it in view) is drawn, in widget coordinates."""
         if self._image is None:
             return QRect()
-        size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        source = self._source()
+        size = QSize(round(source.width()), round(source.height()))
+        size = size.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
         return QRect(QPoint((self.width() - size.width()) // 2, (self.height() - size.height()) // 2), size)
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -56,10 +112,21 @@ class _Canvas(QWidget):
         painter.fillRect(self.rect(), STAGE)
         if self._image is None:
             return
-        target = self.image_rect()
-        scale = target.width() * self.devicePixelRatioF() / max(self._image.width(), 1)
+        target, source = self.image_rect(), self._source()
+        scale = target.width() * self.devicePixelRatioF() / max(source.width(), 1.0)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 2)
-        painter.drawImage(QRectF(target), self._image)
+        painter.drawImage(QRectF(target), self._image, source)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        notches = event.angleDelta().y() / 120
+        if notches:
+            self.zoom_by(WHEEL_STEP**notches, event.position())
+        event.accept()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._view is not None:
+            self._view = self._fitted(self._view)  # the canvas's new shape (full screen, a resize)
 
 
 class _Ticks(QWidget):
@@ -109,15 +176,19 @@ class _Ticks(QWidget):
 class DemoWindow(QWidget):
     """Full-screen presentation of the ladder: drag the slider or press 1-8 / ← → to change quality.
 
-    Space flips to the original and back; Esc leaves. Only computed qualities can be shown: any
-    other choice snaps to the nearest computed one.
+    Space held shows the original (released: the quality again); Z zooms onto `detail()` (where the
+    grid found the qualities differ most) and back, the wheel zooms; Esc leaves. Only computed
+    qualities can be shown: any other choice snaps to the nearest computed one.
     """
 
     closed = Signal()
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Session, detail: Callable[[], Detail | None] = lambda: None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.session = session
+        self._detail = detail
         self.setWindowTitle("LCI Studio – demo")
         self.setAutoFillBackground(True)
         palette = self.palette()
@@ -132,7 +203,8 @@ class DemoWindow(QWidget):
         self._canvas = _Canvas()
         self._caption = QLabel()
         self._caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._caption.setWordWrap(True)
+        # one line, its font made to fit (wrapped, "34.4 / dB" broke over two); never widens the window
+        self._caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._slider = QSlider(Qt.Orientation.Horizontal)
         self._slider.setRange(min(QUALITIES), max(QUALITIES))
         self._slider.setPageStep(1)
@@ -148,7 +220,7 @@ class DemoWindow(QWidget):
         self._slider.valueChanged.connect(self._on_slider)
         self._ticks = _Ticks(self._slider)
         self._ticks.clicked.connect(self._choose)
-        self._hint = QLabel("← → or 1–8: quality    Space: original    Esc: leave")
+        self._hint = QLabel(HINT)
         self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint_palette = self._hint.palette()
         hint_palette.setColor(QPalette.ColorRole.WindowText, DIM.lighter(140))
@@ -171,8 +243,15 @@ class DemoWindow(QWidget):
 
     # ------------------------------------------------------------------------------------ public API
 
-    def present(self) -> None:
-        """Show full screen and take the keyboard."""
+    def present(self, screen: QScreen | None = None) -> None:
+        """Fill `screen` (the one the window is on; else where Qt puts it) and take the keyboard.
+
+        The geometry is set as well as the state: without a window manager (a bare X server at a
+        venue) the full-screen state alone leaves the window where and as large as it was.
+        """
+        if screen is not None:
+            self.setScreen(screen)
+            self.setGeometry(screen.geometry())
         self.showFullScreen()
         self.raise_()
         self.activateWindow()
@@ -189,9 +268,26 @@ class DemoWindow(QWidget):
     def showing_original(self) -> bool:
         return self._showing_original
 
-    def toggle_original(self) -> None:
-        self._showing_original = not self._showing_original and self._original() is not None
+    def show_original(self, shown: bool) -> None:
+        """The original in place of the quality (while Space is held), or the quality again."""
+        self._showing_original = bool(shown) and self._original() is not None
         self._refresh()
+
+    def zoom_to_detail(self) -> None:
+        """Onto the detail the grid found (where the qualities differ most), or the whole picture again."""
+        detail = self._detail()
+        if self._canvas.view() is not None or detail is None:
+            self._canvas.show_region(None)
+        else:
+            self._canvas.show_region(QRectF(detail.x, detail.y, detail.width, detail.height))
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom about the middle (the wheel zooms about the pointer)."""
+        self._canvas.zoom_by(factor)
+
+    def view(self) -> QRectF | None:
+        """The part of the picture in view, in picture pixels (None: all of it)."""
+        return self._canvas.view()
 
     def caption(self) -> str:
         return self._caption.text()
@@ -205,6 +301,7 @@ class DemoWindow(QWidget):
 
     def _on_opened(self, _session: Session) -> None:
         self._showing_original = False
+        self._canvas.show_region(None)
         self._refresh()
 
     # ------------------------------------------------------------------------------------ choosing
@@ -275,20 +372,42 @@ class DemoWindow(QWidget):
                     text += " · compressing…"
             else:
                 text = "Waiting for a picture…"
-            self._caption.setText(text)
+            self._set_caption(text)
             return
         self._canvas.set_pixels(result.reconstruction)
-        self._caption.setText(
+        self._set_caption(
             f"Quality {result.quality} · {format_kb(result.file_bytes)} · "
-            f"{format_ratio(result.ratio_to_raw)} smaller than raw · {format_psnr(result.psnr)}"
+            f"{format_times(result.ratio_to_raw)} · PSNR {format_psnr(result.psnr)}"
         )
 
+    def _set_caption(self, text: str) -> None:
+        self._caption.setText(text)
+        self._fit_caption()
+
+    def _fit_caption(self) -> None:
+        """The caption on one line: its large type, made smaller (to half) as far as the width needs."""
+        font = QFont(self._caption.font())
+        room = self.width() - 64
+        size = self._unit()
+        while size > max(12, self._unit() // 2):
+            font.setPixelSize(size)
+            if QFontMetrics(font).horizontalAdvance(self._caption.text()) <= room:
+                break
+            size -= 1
+        font.setPixelSize(size)
+        self._caption.setFont(font)
+
+    def _unit(self) -> int:
+        """The caption's type size: larger on a larger screen."""
+        return max(14, min(self.height() // 22, self.width() // 40))
+
     def _update_fonts(self) -> None:
-        unit = max(14, min(self.height() // 22, self.width() // 40))
+        unit = self._unit()
         big = QFont(self.font())
         big.setPixelSize(unit)
         big.setBold(True)
         self._caption.setFont(big)
+        self._fit_caption()
         ticks = QFont(self.font())
         ticks.setPixelSize(max(12, unit * 2 // 3))
         self._ticks.setFont(ticks)
@@ -319,11 +438,24 @@ class DemoWindow(QWidget):
             results = self.session.results
             self._choose(max(results) if results else None)
         elif key == Qt.Key.Key_Space:
-            self.toggle_original()
+            if not event.isAutoRepeat():
+                self.show_original(True)  # while held: released, the quality comes back
+        elif key == Qt.Key.Key_Z:
+            self.zoom_to_detail()
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_by(WHEEL_STEP)
+        elif key == Qt.Key.Key_Minus:
+            self.zoom_by(1 / WHEEL_STEP)
         elif key == Qt.Key.Key_F11:
             self.showNormal() if self.isFullScreen() else self.showFullScreen()
         else:
             super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.show_original(False)
+        else:
+            super().keyReleaseEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.emit()
