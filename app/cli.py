@@ -29,6 +29,7 @@ from lci_studio.codec.bdrate import bracket
 from lci_studio.codec.bundle import TRAINING_DATA, BundleError
 from lci_studio.codec.decoding import NoMatchingWeightsError, candidate_sources, decode_file
 from lci_studio.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
+from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
 from lci_studio.codec.model import FAMILY, METRICS, QUALITIES, LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
@@ -314,7 +315,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     psnr = psnr_rgb(image.pixels, decode_lci(encoded.lci, loaded, progress=decoding))
     size = len(encoded.lci)
     _say(
-        f"{args.output}: {size:,} bytes, {size * 8 / (image.width * image.height):.4f} bpp, "
+        f"{args.output}: {size:,} bytes, {format_bpp(size * 8 / (image.width * image.height))}, "
         f"PSNR {_fmt(psnr, '.2f')} dB (quality {args.quality}, {source.describe()}, encoded in {seconds:.2f} s)"
     )
     return 0
@@ -351,7 +352,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"(offset {header.pad_left},{header.pad_top})"
     )
     _say(f"  latent   {header.M}x{header.latent_height}x{header.latent_width}")
-    _say(f"  rate     {len(data) * 8 / pixels:.4f} bpp, ratio {pixels * 3 / len(data):.1f}:1 to raw 24-bit RGB")
+    _say(f"  rate     {format_bpp(len(data) * 8 / pixels)}, ratio {pixels * 3 / len(data):.1f}:1 to raw 24-bit RGB")
     return 0
 
 

@@ -19,9 +19,19 @@ from lci_studio.codec.report import number_text
 
 
 def format_kb(size_bytes: float) -> str:
-    """File size in kilobytes (1 kB = 1000 bytes), e.g. "12.3 kB"."""
+    """File size in kilobytes (1 kB = 1000 bytes), e.g. "12.3 kB"; under a kilobyte in bytes ("53 bytes":
+    a 1×1 picture's 3 raw bytes read "0 kB")."""
+    if size_bytes < 999.5:
+        return f"{size_bytes:.0f} bytes"
     kb = size_bytes / 1000
     return f"{kb:.1f} kB" if kb < 100 else f"{kb:,.0f} kB"
+
+
+def format_bpp(bpp: float) -> str:
+    """Bits per pixel with as many decimals as say something: "0.364 bpp", "12.4 bpp", "424 bpp" (a 1×1
+    picture's file is mostly header); the window's captions and `lci encode`/`lci info` spell it alike."""
+    decimals = 3 if bpp < 10 else 1 if bpp < 100 else 0
+    return f"{bpp:.{decimals}f} bpp"
 
 
 def _ratio_number(ratio: float) -> str:

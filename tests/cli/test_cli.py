@@ -16,6 +16,7 @@ import torch
 from lci_studio import cli
 from lci_studio.cli import error_text, main
 from lci_studio.codec.baselines import BENCH_SETTINGS
+from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
 from PIL import Image
@@ -109,7 +110,7 @@ def test_info_describes_header(capsys, encoded):
     size = encoded.stat().st_size
     assert f"{size:,} bytes" in out
     assert "quality 3" in out and "N=16, M=24" in out and "64x48" in out
-    assert f"{size * 8 / (64 * 48):.4f} bpp" in out
+    assert format_bpp(size * 8 / (64 * 48)) in out  # spelt as the window's captions spell it
 
 
 # ----------------------------------------------------------------------------------- compare / bench

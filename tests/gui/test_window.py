@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lci_studio.codec.difference import difference_image
-from lci_studio.codec.image_io import load_rgb
+from lci_studio.codec.image_io import load_rgb, save_png
 from lci_studio.codec.weights import BundledSource, open_weight_source
 from lci_studio.gui.opening import sample_images
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
@@ -126,6 +126,27 @@ def test_the_meter_counts_every_codec_and_ends_when_all_are_done(qtbot, make_win
     assert any(f"{codecs[-1]} for comparison" in text for _, _, text in steps)
     assert at_finish and at_finish[-1] == set(codecs)  # not "done" while AVIF still runs
     assert not window.progress.isVisible() and f"{len(codecs)} classical codecs" in window.status_label.text()
+
+
+def test_a_one_pixel_picture_is_captioned_sensibly_and_as_the_cli_says_it(qtbot, window, tmp_path, ladder_dir, capsys):
+    """A 1×1 picture: its raw size in bytes (it read "0 kB as raw RGB"), and each quality's bpp spelt as
+    `lci encode` spells it (the file is mostly header: "424 bpp", not "424.000")."""
+    from lci_studio.cli import main as lci
+    from lci_studio.codec.insight import format_bpp
+
+    path = tmp_path / "dot.png"
+    save_png(path, np.full((1, 1, 3), 200, dtype=np.uint8))
+    window.open_path(path)
+    wait_ladder(qtbot, window)
+    assert "3 bytes as raw RGB" in window.compare.tile(0).caption_text()
+    for quality in (1, 4):
+        result = window.session.results[quality]
+        caption = window.compare.tile(quality).caption_text()
+        assert f"{format_bpp(result.bpp)} · {result.file_bytes} bytes" in caption and ".000 bpp" not in caption
+        capsys.readouterr()
+        assert lci(["encode", str(path), "-o", str(tmp_path / f"q{quality}.lci"), "-q", str(quality),
+                    "--weights", str(ladder_dir)]) == 0  # fmt: skip
+        assert f"{result.file_bytes} bytes, {format_bpp(result.bpp)}," in capsys.readouterr().out
 
 
 def test_the_grid_opens_on_the_telling_detail_and_fit_goes_back(qtbot, window, small_png):

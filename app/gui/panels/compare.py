@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from lci_studio.codec.baselines import BaselinePoint, available_codecs, decode_classical
 from lci_studio.codec.detail import Detail, telling_detail
 from lci_studio.codec.glossary import caption_tip
-from lci_studio.codec.insight import format_kb, format_percent
+from lci_studio.codec.insight import format_bpp, format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.report import number_text
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
@@ -41,7 +41,7 @@ def result_caption(result: QualityResult, basis: SizeBasis | None, short: bool =
     psnr = f"{number_text(result.psnr, '.2f')} dB"  # an identical picture's "inf", spelled as everywhere
     title = f"Quality {result.quality}"
     ms_ssim = f" · MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""  # measured when first shown
-    details = f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)} · {share}\nPSNR {psnr}{ms_ssim}"
+    details = f"{format_bpp(result.bpp)} · {format_kb(result.file_bytes)} · {share}\nPSNR {psnr}{ms_ssim}"
     return title, details
 
 
@@ -53,7 +53,7 @@ def classical_caption(
     title = f"{point.codec} at the size of quality {quality}"
     size = format_kb(point.file_bytes) + ("" if short else f" (q{quality}: {format_kb(result.file_bytes)})")
     setting = f"setting {point.setting}" if short else f"{point.codec} setting {point.setting}"
-    details = f"{point.bpp:.3f} bpp · {size}\nPSNR {number_text(point.psnr, '.2f')} dB · {setting}"
+    details = f"{format_bpp(point.bpp)} · {size}\nPSNR {number_text(point.psnr, '.2f')} dB · {setting}"
     return title, details
 
 
@@ -469,7 +469,7 @@ class CompareView(QWidget):
         self._clear()
         basis = session.basis or SizeBasis.of(image, session.image_path)
         size = f"{image.width} × {image.height} px" + (f" · {basis.detail}" if basis.detail else "")
-        raw = f"\n{image.width * image.height * 3 / 1000:,.0f} kB as raw RGB"
+        raw = f"\n{format_kb(image.width * image.height * 3)} as raw RGB"
         tile = self.tiles[0]
         tile.set_pixels(image.pixels)
         tile.set_caption("Original", f"{image.name} · {size}{raw}", short=size + raw)
@@ -520,7 +520,7 @@ class CompareView(QWidget):
         tile.set_pixels(decoded.pixels)
         tile.set_caption(
             f"Quality {q} · from {decoded.name}",
-            f"{decoded.bpp:.3f} bpp · {format_kb(len(decoded.data))} · "
+            f"{format_bpp(decoded.bpp)} · {format_kb(len(decoded.data))} · "
             f"{format_percent(len(decoded.data) / (header.width * header.height * 3))} of raw RGB\n"
             f"{header.width} × {header.height} px · decoded in {decoded.decode_seconds:.2f} s",
         )

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
-from lci_studio.codec.insight import format_kb
+from lci_studio.codec.insight import format_bpp, format_kb
 from lci_studio.codec.report import number_text
 from lci_studio.gui.panels.compare import (
     ClassicalPictures,
@@ -251,7 +251,7 @@ class SplitView(QWidget):
             return self._classical(key[len(CLASSICAL):])
         result = session.results.get(key)
         if result is not None:
-            details = f"{result.bpp:.3f} bpp · {format_kb(result.file_bytes)}"
+            details = f"{format_bpp(result.bpp)} · {format_kb(result.file_bytes)}"
             return f"Quality {result.quality} · {details}", result.reconstruction
         decoded = session.decoded
         if decoded is not None and decoded.header.quality == key:
@@ -266,7 +266,7 @@ class SplitView(QWidget):
         point, quality, pixels = got
         result = self.session.results[quality]
         caption = (
-            f"{codec} (setting {point.setting}) · {format_kb(point.file_bytes)} · {point.bpp:.3f} bpp · "
+            f"{codec} (setting {point.setting}) · {format_kb(point.file_bytes)} · {format_bpp(point.bpp)} · "
             f"PSNR {number_text(point.psnr, '.2f')} dB  (nearest to quality {quality}'s {format_kb(result.file_bytes)})"
         )
         return caption, pixels
