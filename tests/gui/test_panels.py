@@ -134,6 +134,31 @@ def test_plot_baselines_and_clear(plot, session, results, jpeg):
     assert plot.points() == []
 
 
+def test_plot_says_when_the_original_is_itself_a_jpeg(plot, session, results, jpeg, tmp_path):
+    """A JPEG photo re-encoded as JPEG meets its own 8×8 grid and climbs to ~57 dB: the plot says so above the
+    curves, so that nobody reads it as JPEG winning; not for a PNG, nor before JPEG's curve is drawn."""
+    from PIL import Image
+
+    for suffix, kind in ((".jpg", "JPEG"), (".png", "PNG"), (".jpeg.png", "PNG")):  # the content decides
+        path = tmp_path / f"photo{suffix}"
+        Image.fromarray(PHOTO).save(path, kind)
+        session.open_image(RgbImage(PHOTO, path.stat().st_size, path.name), path)
+        feed(session, results)
+        plot.flush()
+        assert plot.note() is None  # no JPEG curve yet
+        session.set_baselines(jpeg)
+        plot.flush()
+        if kind == "JPEG":
+            assert plot.note() is not None and "itself a JPEG" in plot.note() and "not JPEG winning" in plot.note()
+            assert plot._note.isVisible() and plot._note.width() <= plot.width()
+        else:
+            assert plot.note() is None
+    session.open_image(RgbImage(PHOTO, None, "pasted image"))  # no file at all
+    session.set_baselines(jpeg)
+    plot.flush()
+    assert plot.note() is None
+
+
 def test_plot_click_selects_and_rings_the_quality(plot, session, results, qtbot):
     feed(session, results)
     qtbot.wait(50)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from lci_studio.codec.baselines import BaselinePoint
+from lci_studio.codec.baselines import BaselinePoint, reencodes_itself
 from lci_studio.codec.bdrate import ms_ssim_db
 from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
@@ -125,10 +125,16 @@ class RdPlot(QWidget):
                 group(size_label, *self._bpp_buttons.buttons()),
             )
         )
+        # when the original is itself a JPEG, JPEG's curve on it is flattered: said above the plot
+        self._own_codec: str | None = None
+        self._note = QLabel()
+        self._note.setWordWrap(True)
+        self._note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.bar)
+        layout.addWidget(self._note)
         layout.addWidget(self._plot, 1)
 
         # Results and classical points arrive in bursts: they are drawn together, at most every 40 ms
@@ -140,7 +146,7 @@ class RdPlot(QWidget):
         self._apply_palette()
         self._redraw()
         events = session.events
-        events.opened.connect(lambda _session: self._redraw())
+        events.opened.connect(self._on_opened)
         events.decoded.connect(lambda _decoded: self._redraw(autorange=True))
         for event in (events.ladder_started, events.result_added, events.baselines_changed):
             event.connect(lambda _value: self._due.start() if not self._due.isActive() else None)
@@ -188,6 +194,10 @@ class RdPlot(QWidget):
         if self._due.isActive():
             self._due.stop()
             self._redraw()
+
+    def note(self) -> str | None:
+        """What the plot says above its curves (the original is a JPEG …), None when nothing."""
+        return self._note.text() if not self._note.isHidden() else None
 
     def file_mark(self) -> str | None:
         """What the plot says of an opened .lci file at its rate (None: no file is open)."""
@@ -286,9 +296,25 @@ class RdPlot(QWidget):
         self._update_labels()
         self._update_ring()
         self._mark_file()
+        self._update_note(drawn)
         self._fit_legend()
         if autorange or self._items:
             self._fit_axes()
+
+    def _on_opened(self, session: Session) -> None:
+        self._own_codec = reencodes_itself(session.image_path)  # the file's header: a few ms, once a picture
+        self._redraw()
+
+    def _update_note(self, drawn: set[str]) -> None:
+        codec = self._own_codec
+        if codec is None or codec not in drawn:
+            self._note.hide()
+            return
+        self._note.setText(
+            f"The original is itself a {codec}: re-encoded as {codec} it lands on its own 8×8 blocks, so the {codec} "
+            f"curve climbs far higher than on an uncompressed photo. That is not {codec} winning."
+        )
+        self._note.show()
 
     def _mark_file(self) -> None:
         """An opened .lci file at its real bpp: a vertical line, since without its original there is no PSNR
