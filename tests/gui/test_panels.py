@@ -139,7 +139,7 @@ def test_plot_says_when_the_original_is_itself_a_jpeg(plot, session, results, jp
     curves, so that nobody reads it as JPEG winning; not for a PNG, nor before JPEG's curve is drawn."""
     from PIL import Image
 
-    for suffix, kind in ((".jpg", "JPEG"), (".png", "PNG"), (".jpeg.png", "PNG")):  # the content decides
+    for suffix, kind in ((".jpg", "JPEG"), (".png", "PNG"), ("-a-png.jpg", "PNG")):  # the content decides
         path = tmp_path / f"photo{suffix}"
         Image.fromarray(PHOTO).save(path, kind)
         session.open_image(RgbImage(PHOTO, path.stat().st_size, path.name), path)
