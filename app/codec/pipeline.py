@@ -2,9 +2,9 @@
 
 Large images run the transforms in overlapping tiles: every tile carries a margin wider
 than the transform's receptive field and only its centre is kept, so the result matches
-a whole-image run (up to float rounding) while memory stays bounded. Pictures of up to `WHOLE`²
-pixels run in one piece (no margins to pay), a long thin one too; larger ones in `TILE`-pixel
-tiles, small enough that one layer of one tile keeps a cancel check waiting only a few tenths of a second.
+a whole-image run (up to float rounding) while memory stays bounded. Pictures up to `WHOLE`
+pixels a side run in one piece (no margins to pay); larger ones in `TILE`-pixel tiles, small
+enough that one layer of one tile keeps a cancel check waiting only a few tenths of a second.
 
 Encoding and decoding take an optional cancel check, polled between tiles, between the layers
 of each transform and between entropy-coded channels, so a Stop or a closed window ends even
@@ -24,10 +24,7 @@ from lci_studio.codec.entropy_coding import CdfTables, EntropyCodingError, decod
 from lci_studio.codec.lci_format import LciFormatError, LciHeader, centred_padding, pack_lci, unpack_lci
 from lci_studio.codec.model import FAMILY, FactorizedPrior, LoadedModel, ModelInfo
 
-# A padded picture of at most WHOLE² pixels runs in one piece (a multiple of 16). An area, not a side: a layer's
-# time (what a Stop waits for) and memory go with the pixels, and a 7000×100 panorama cut into 14 tiles of
-# 112×576 ran its transforms 2× slower than in one piece (docs/results.md, "Odd pictures").
-WHOLE = 1024
+WHOLE = 1024  # a padded picture with both sides within this runs in one piece (a multiple of 16)
 # Input pixels per tile side of a larger picture (a multiple of 16). Small enough that no torch layer,
 # which nothing can interrupt, keeps a Stop waiting long: at 1024 a layer ran 0.9-1.4 s under load, at
 # 512 0.2-0.3 s. With margins just over the transforms' fields (not twice them, as before) the tiles
@@ -148,14 +145,13 @@ def _tiles(
 
 
 def tile_side(height: int, width: int, tile: int | None = None) -> int:
-    """The tile side for a padded picture of height×width: `tile` when given, else one piece up to `WHOLE`²
-    pixels (whatever its shape), else `TILE`.
+    """The tile side for a padded picture of height×width: `tile` when given, else one piece up to `WHOLE`, else `TILE`.
 
     Read at call time, so that a bench can try other tile sizes by setting the module's constants.
     """
     if tile is not None:
         return tile
-    return max(height, width) if height * width <= WHOLE * WHOLE else TILE
+    return max(height, width) if height <= WHOLE and width <= WHOLE else TILE
 
 
 def analysis(

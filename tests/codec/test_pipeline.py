@@ -386,23 +386,6 @@ def test_tiled_transforms_match_the_whole_image(loaded, tile):
     assert psnr_end_to_end > 60
 
 
-def test_a_long_thin_picture_runs_in_one_piece(loaded, monkeypatch):
-    """Whether a picture is tiled goes by its pixels, not its longest side: a panorama of no more pixels than a
-    square that runs whole runs whole too (cut into tiles of its own height it ran 2× slower)."""
-    monkeypatch.setattr(pipeline, "WHOLE", 64)  # one piece up to 64² pixels, else 64-pixel tiles
-    monkeypatch.setattr(pipeline, "TILE", 64)
-    calls = {}
-    for name, (height, width) in (("strip", (16, 256)), ("larger", (32, 256))):
-        analysis_calls, synthesis_calls = CallCounter(loaded.model.g_a), CallCounter(loaded.model.g_s)
-        encoded = pipeline.encode_image(loaded, make_photo(height, width, seed=5))
-        pipeline.decode_lci(encoded.lci, loaded)
-        analysis_calls.handle.remove()
-        synthesis_calls.handle.remove()
-        calls[name] = (analysis_calls.calls, synthesis_calls.calls)
-    assert calls["strip"] == (1, 1)
-    assert min(calls["larger"]) > 1  # over 64² pixels: tiled as before
-
-
 def test_tile_margins_cover_the_transforms_fields(loaded):
     """The margins are what makes a tile's centre equal the whole picture's: each must hold the field of the
     transform it serves (they were twice it; cut to just over it so that 512-pixel tiles cost no more)."""
