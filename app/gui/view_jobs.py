@@ -12,6 +12,7 @@ it); progress of both goes to the status bar's one meter, which says done when b
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,6 +63,8 @@ class ViewJobs(QObject):
         self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
         self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
         self._ms_ssim_shown = threading.Event()  # read by the analysis thread: measure MS-SSIM now
+        self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every MS-SSIM (complete_ms_ssim)
+        self._ms_ssim_pass = False  # the job running is a follow-up that only measures MS-SSIM
         worker = self._worker
         worker.jobStarted.connect(self._on_job_started)
         worker.progress.connect(self._on_progress)
@@ -125,7 +128,7 @@ class ViewJobs(QObject):
         # the tiles come at codec speed: MS-SSIM, JPEG/WebP/AVIF are measured beside the ladder
         self._start(LadderJob(session.image, session.source, feed=feed, ms_ssim=False))
         codecs = available_codecs() if self._with_baselines else ()
-        self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._ms_ssim_shown.is_set))
+        self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._wants_ms_ssim))
         session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
         beside = f", with {_and_list(codecs)} beside them for comparison…" if codecs else "…"
         self._window.say(f"Compressing {session.image.name} at {len(qualities)} quality levels{beside}")
@@ -134,7 +137,8 @@ class ViewJobs(QObject):
             session.select(min(qualities, key=lambda q: abs(q - selected)))
 
     def stop(self) -> None:
-        """Stop the running ladder or decoding and the analysis beside it (Esc)."""
+        """Stop the running ladder or decoding and the analysis beside it (Esc); an export waiting for them
+        writes nothing (`_all_finished`)."""
         for job in (self.view_job, self.analysis_job):
             if job is not None:
                 self._worker.cancel(job)
@@ -142,6 +146,34 @@ class ViewJobs(QObject):
     def computing(self) -> bool:
         """A job for what is shown is running (the ladder, a decode, or the analysis beside them)."""
         return any(job is not None and self._worker.is_current(job) for job in (self.view_job, self.analysis_job))
+
+    def complete_ms_ssim(self, then: Callable[[], None]) -> None:
+        """Call `then` once every MS-SSIM is measured (at once when none is missing): the worker measures
+        what lacks it after what is running, the meter counts it, and Stop drops `then` (nothing written).
+        What an export calls: its numbers are never measured on the GUI thread."""
+        self._exports_waiting.append(then)
+        self._measure_missing_ms_ssim()
+        self._deliver_exports()
+
+    def _wants_ms_ssim(self) -> bool:
+        """Read by the analysis thread: MS-SSIM is shown, or an export waits for it."""
+        return self._ms_ssim_shown.is_set() or bool(self._exports_waiting)
+
+    def _deliver_exports(self) -> None:
+        """The exports waiting, written once nothing runs; dropped when what ran left MS-SSIM missing."""
+        if not self._exports_waiting or self.computing():
+            return
+        if self._session.missing_ms_ssim():
+            self._drop_exports("The export was not written: MS-SSIM could not be measured.")
+            return
+        waiting, self._exports_waiting = self._exports_waiting, []
+        for write in waiting:
+            write()
+
+    def _drop_exports(self, why: str) -> None:
+        if self._exports_waiting:
+            self._exports_waiting = []
+            self._window.say(why)
 
     def show_ms_ssim(self, shown: bool) -> None:
         """MS-SSIM is measured only while it is shown: showing it measures what lacks it."""
@@ -155,6 +187,8 @@ class ViewJobs(QObject):
         """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so."""
         if self._session.pending and not isinstance(job, LadderJob):
             self._session.finish("cancelled")
+        self._drop_exports("Another picture was opened: the export was not written.")
+        self._ms_ssim_pass = False
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
         self.classical_jobs = {}  # the worker cancels the encode with the view job
         self.classical_queue = []
@@ -209,23 +243,27 @@ class ViewJobs(QObject):
         self._steps["analysis"] = (0, len(job.codecs))
 
     def _measure_missing_ms_ssim(self) -> None:
-        """A follow-up analysis job for the MS-SSIM still missing, when none runs that would measure it."""
+        """A follow-up analysis job for the MS-SSIM still missing (shown, or an export waits for it), when
+        none runs that would measure it."""
         session = self._session
-        if not self._ms_ssim_shown.is_set() or session.image is None:
+        if not self._wants_ms_ssim() or session.image is None:
             return
         if self.analysis_job is not None and self._worker.is_current(self.analysis_job):
             return
-        missing = [r for r in session.ordered_results() if not r.has_ms_ssim]
-        if not missing and all(p.has_ms_ssim for p in session.baselines):
+        count = session.missing_ms_ssim()
+        if not count:
             return
         if self.view_job is not None and self._worker.is_current(self.view_job):
             return  # a ladder without its analysis job (it failed): the next ladder brings its own
-        feed = LadderFeed(missing, closed=True)
+        feed = LadderFeed([r for r in session.ordered_results() if not r.has_ms_ssim], closed=True)
         self._start_analysis(
-            AnalysisJob(session.image, feed, points=tuple(session.baselines), wants_ms_ssim=self._ms_ssim_shown.is_set)
+            AnalysisJob(session.image, feed, points=tuple(session.baselines), wants_ms_ssim=self._wants_ms_ssim)
         )
-        self._steps["view"] = (0, 0)
-        self._window.progress.start("analysis", 0)
+        self._ms_ssim_pass = True
+        self._view_outcome = "done"  # how this pass ends, not the stopped one before it
+        self._steps = {"view": (0, 0), "analysis": (0, count)}
+        self._window.progress.start("ms-ssim", count)
+        self._window.commands.update()  # Stop, at once
 
     # ------------------------------------------------------------------------------------ worker signals
 
@@ -329,7 +367,9 @@ class ViewJobs(QObject):
         """The ladder and everything beside it ended: the meter goes, the status bar says how."""
         elapsed = self._window.progress.finish()
         session = self._session
-        if outcome == "done" and session.image is not None:
+        if outcome == "done" and session.image is not None and self._ms_ssim_pass:
+            self._window.say(f"{session.image.name}: MS-SSIM measured in {elapsed:.1f} s.")
+        elif outcome == "done" and session.image is not None:
             codecs = len({p.codec for p in session.baselines})
             beside = f" and {codecs} classical codecs" if codecs else ""
             self._window.say(
@@ -337,8 +377,11 @@ class ViewJobs(QObject):
                 "Keys 1–8 pick a quality; wheel zooms, drag pans."
             )
         elif outcome == "cancelled":
-            self._window.say("Stopped.")
-        self._measure_missing_ms_ssim()  # shown while the last job was ending
+            self._window.say("Stopped." + (" The export was not written." if self._exports_waiting else ""))
+            self._exports_waiting = []
+        self._ms_ssim_pass = False
+        self._measure_missing_ms_ssim()  # shown (or an export asked for it) while the last job was ending
+        self._deliver_exports()
 
 
 def _and_list(names) -> str:

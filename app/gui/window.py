@@ -99,7 +99,10 @@ class MainWindow(QMainWindow):
         self.jobs = ViewJobs(self, baselines)
         self.weights.switched.connect(lambda _source: self.jobs.restart())
         self._build_views()
-        self.exports = Exports(self, self.session, self.settings, self.rd_plot, self.say, self.show_error)
+        self.exports = Exports(
+            self, self.session, self.settings, self.rd_plot, self.say, self.show_error, self.jobs.complete_ms_ssim,
+            self.worker,
+        )  # fmt: skip
         self.opening = Opening(self)
         self.commands = ActionTable(self, window_actions(self))
         self.quality_actions = quality_actions(self, self.session.select)

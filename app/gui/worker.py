@@ -194,13 +194,27 @@ class ClassicalJob:
     title: ClassVar[str] = "Could not encode the classical picture"
 
 
-Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob
+@dataclass(frozen=True)
+class WriteJob:
+    """An export's file written by `write(path)` (atomically, the writer's rule): compressing a PNG takes the
+    GUI thread too long (a 1200-px plot 0.1 s, a 24 MP reconstruction seconds). Runs in the classical
+    thread (someone waits for it: not behind the ladder, not niced); no other job cancels it."""
+
+    path: Path
+    write: Callable[[Path], object] = field(compare=False)
+    kind: ClassVar[str] = "write"
+    lane: ClassVar[str] = "write"
+    title: ClassVar[str] = "Could not save"
+
+
+Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob | WriteJob
 # starting a job of one lane cancels the running jobs of these lanes
 _CANCELS = {
     "view": ("view", "analysis", "classical"),
     "analysis": ("analysis",),
     "classical": ("classical",),
     "weights": ("weights",),
+    "write": (),
 }
 
 
@@ -370,6 +384,10 @@ class _Runner(_JobSignals):
         self.jobStarted.emit(run.job_id, "classical", 1)
         point = baselines_mod.at_size(job.image.pixels, job.codec, job.target_bytes, cancel=run.cancel)
         self.classicalReady.emit(run.job_id, (job.quality, point))
+
+    def _write(self, run: _Running, job: WriteJob) -> None:
+        self.jobStarted.emit(run.job_id, "write", 1)
+        job.write(job.path)
 
     def _analysis(self, run: _Running, job: AnalysisJob) -> None:
         _Analysis(self, run, job).run()
@@ -584,7 +602,10 @@ class CodecWorker(_JobSignals):
         with self._lock:
             self._cancelled.update(j for j, lane in self._lanes.items() if lane in _CANCELS[job.lane])
             self._lanes[job_id] = job.lane
-        submit = {"analysis": self._submit_analysis, "classical": self._submit_classical}.get(job.lane, self._submit)
+        threads = {  # an export's write goes beside the classical encodes: someone waits for both
+            "analysis": self._submit_analysis, "classical": self._submit_classical, "write": self._submit_classical
+        }  # fmt: skip
+        submit = threads.get(job.lane, self._submit)
         submit.emit(_Running(job_id, job, cancel=lambda: self._is_cancelled(job_id)))
         return job_id
 

@@ -21,7 +21,7 @@ from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 METRICS = ("psnr", "ms-ssim")
@@ -192,27 +192,31 @@ class RdPlot(QWidget):
     def export_png(self, path: str | os.PathLike, width: int | None = None) -> Path:
         """Write the plot (title, axes, legend, curves; no selection ring or hover) as a PNG, atomically."""
         target = Path(path)
-        exporter = pyqtgraph.exporters.ImageExporter(self._item)
-        exporter.parameters()["width"] = int(width or max(1200, self._plot.width()))
         fd, temp = temp_file_beside(target, suffix=".png")
         os.close(fd)
+        try:
+            if not self.render(width).save(temp, "PNG") or Path(temp).stat().st_size == 0:
+                raise OSError(f"could not write the plot to {target}")
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def render(self, width: int | None = None) -> QImage:
+        """The plot as `export_png` writes it, as an image (the window's export compresses it in the worker)."""
+        exporter = pyqtgraph.exporters.ImageExporter(self._item)
+        exporter.parameters()["width"] = int(width or max(1200, self._plot.width()))
         text = self.palette().color(QPalette.ColorRole.Text).name()
         try:
             self._hover.hide()
             self._ring.hide()
             self._item.setTitle(self.title(), color=text, size="12pt")
             self._item.layout.activate()  # room for the title now, not at the next turn of the event loop
-            exporter.export(temp)
-            if Path(temp).stat().st_size == 0:
-                raise OSError(f"could not write the plot to {target}")
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+            return exporter.export(toBytes=True)
         finally:
             self._item.setTitle(None)
             self._ring.show()
-        return target
 
     def hover_text_at(self, view_x: float, view_y: float) -> str | None:
         """The text hovering at plot coordinates would show (None: no point within reach)."""
