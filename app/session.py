@@ -204,6 +204,18 @@ class Session:
         self.last_end = None
         self.events.ladder_started.emit(self.pending)
 
+    def resume_ladder(self, qualities: Iterable[int]) -> None:
+        """Go on after a stop: `qualities` are on their way again and what was measured stays (announced
+        again after `ladder_started`, so every view draws it as before)."""
+        results, points, classical = self.ordered_results(), self.baselines, dict(self.classical)
+        self.start_ladder(qualities, self.unavailable)
+        for result in results:
+            self.add_result(result)
+        if points:
+            self.set_baselines(points)
+        for (_codec, quality), point in classical.items():
+            self.add_classical(quality, point)
+
     def add_result(self, result: QualityResult) -> None:
         """One quality measured (replaces an earlier result of the same quality)."""
         self.results[result.quality] = result

@@ -170,8 +170,11 @@ class SweepPlan:
         return (*self._settings, *before, *after)
 
     def next_setting(self, codec: str) -> int | None:
-        """The codec's next setting to measure, or None while nothing more can be handed out."""
+        """The codec's next setting to measure, or None while nothing more can be handed out; a setting
+        `add`ed before it was handed out (the window resuming a stopped sweep) is not measured again."""
         sequence, handed = self._sequence(codec), self._handed[codec]
+        while handed < len(sequence) and sequence[handed] in self._measured[codec]:
+            handed += 1
         if handed == len(sequence):
             return None
         self._handed[codec] = handed + 1

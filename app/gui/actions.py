@@ -133,6 +133,8 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
                    icon_text="Weights…", role=QAction.MenuRole.PreferencesRole),
         ActionSpec("quit", "&Quit", w.close, key.Quit, role=QAction.MenuRole.QuitRole),
         ActionSpec("stop", "S&top", w.jobs.stop, "Esc", "Stop computing", enabled=w.jobs.computing),
+        ActionSpec("resume", "&Resume", w.jobs.resume, "R", "Go on with what Stop left unfinished (R)",
+                   enabled=w.jobs.can_resume),
         ActionSpec("fit", "&Fit to View", w.compare.fit, ["Ctrl+0", "F"], "Show the whole image (F)", icon_text="Fit"),
         ActionSpec("detail", "Zoom to the &Telling Detail", w.compare.zoom_to_detail, "Z",
                    "Zoom every tile onto the area where the lowest and highest qualities differ most (Z; F fits "
@@ -168,7 +170,7 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
 EXPORTS: Layout = ("export_lci", "export_all", "export_png", "-", "export_csv", "export_json", "export_plot")
 MENUS: Sequence[tuple[str, Layout]] = (
     ("&File", ("open", "@recent", "paste", "-", ("&Export", EXPORTS), "info", "-", "settings", "-", "quit")),
-    ("&Edit", ("copy", "paste", "-", "stop")),
+    ("&Edit", ("copy", "paste", "-", "stop", "resume")),
     ("S&amples", ("@samples",)),
     ("&View", (
         "grid", "split", "bits", "-", "classical_grid", "detail", "fit", "actual", "zoom_in", "zoom_out", "-",

@@ -65,6 +65,7 @@ class ViewJobs(QObject):
         self._ms_ssim_shown = threading.Event()  # read by the analysis thread: measure MS-SSIM now
         self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every MS-SSIM (complete_ms_ssim)
         self._ms_ssim_pass = False  # the job running is a follow-up that only measures MS-SSIM
+        self._stopped = False  # what is shown was stopped before it was complete (`resume` goes on)
         worker = self._worker
         worker.jobStarted.connect(self._on_job_started)
         worker.progress.connect(self._on_progress)
@@ -143,6 +144,27 @@ class ViewJobs(QObject):
             if job is not None:
                 self._worker.cancel(job)
 
+    def can_resume(self) -> bool:
+        """Stop left the shown picture's qualities or classical points unfinished, and nothing runs."""
+        session = self._session
+        return self._stopped and not self.computing() and session.image is not None and session.source is not None
+
+    def resume(self) -> None:
+        """Go on after Stop (R): the qualities and classical points still missing; what is measured stays."""
+        if not self.can_resume():
+            return
+        session = self._session
+        image, source, points = session.image, session.source, tuple(session.baselines)
+        missing = tuple(q for q in source.qualities() if q not in session.results)
+        feed = LadderFeed(session.ordered_results(), closed=not missing)
+        self._start(LadderJob(image, source, qualities=missing, feed=feed, ms_ssim=False) if missing else None)
+        codecs = available_codecs() if self._with_baselines else ()
+        self._start_analysis(AnalysisJob(image, feed, codecs, points=points, wants_ms_ssim=self._wants_ms_ssim))
+        session.resume_ladder(missing)
+        if not missing:
+            self._window.progress.start("analysis", len(codecs))
+        self._window.say(f"Resuming {image.name}…")
+
     def computing(self) -> bool:
         """A job for what is shown is running (the ladder, a decode, or the analysis beside them)."""
         return any(job is not None and self._worker.is_current(job) for job in (self.view_job, self.analysis_job))
@@ -183,17 +205,18 @@ class ViewJobs(QObject):
         self._ms_ssim_shown.set()  # a running analysis job sees it at its next step
         self._measure_missing_ms_ssim()
 
-    def _start(self, job: LoadJob | LadderJob | DecodeJob) -> None:
-        """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so."""
+    def _start(self, job: LoadJob | LadderJob | DecodeJob | None) -> None:
+        """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so
+        (None: only the analysis goes on, `resume`)."""
         if self._session.pending and not isinstance(job, LadderJob):
             self._session.finish("cancelled")
         self._drop_exports("Another picture was opened: the export was not written.")
-        self._ms_ssim_pass = False
+        self._ms_ssim_pass = self._stopped = False
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
         self.classical_jobs = {}  # the worker cancels the encode with the view job
         self.classical_queue = []
         self._points_due = None
-        self.view_job = self._worker.start(job)
+        self.view_job = self._worker.start(job) if job is not None else None
         self._steps = {"view": (0, 0), "analysis": (0, 0)}
         self._view_outcome = "done"
         self._window.commands.update()
@@ -349,6 +372,7 @@ class ViewJobs(QObject):
         lane = self._lane(job_id)
         if lane is None:
             return
+        self._stopped = self._stopped or outcome == "cancelled"
         if lane == "view":
             if outcome != "failed":  # a failure was told to the session with its title
                 self._session.finish(outcome)
@@ -377,7 +401,8 @@ class ViewJobs(QObject):
                 "Keys 1–8 pick a quality; wheel zooms, drag pans."
             )
         elif outcome == "cancelled":
-            self._window.say("Stopped." + (" The export was not written." if self._exports_waiting else ""))
+            export = " The export was not written." if self._exports_waiting else ""
+            self._window.say(f"Stopped.{export}" + (" Resume (R) goes on from here." if self.can_resume() else ""))
             self._exports_waiting = []
         self._ms_ssim_pass = False
         self._measure_missing_ms_ssim()  # shown (or an export asked for it) while the last job was ending

@@ -145,7 +145,8 @@ class AnalysisJob:
     """What the window shows beside the ladder, in the low-priority thread: the classical codecs'
     points (`baselines.sweep`'s settings, a point at a time, codec by codec; the range extras once
     `feed` is closed) and, while `wants_ms_ssim()` says it is shown, the MS-SSIM of every ladder
-    result and point that lacks it (served first). `points`: those measured already."""
+    result and point that lacks it (served first). `points`: those measured already (of `codecs`: a
+    stopped sweep that goes on)."""
 
     image: RgbImage
     feed: LadderFeed
@@ -451,8 +452,11 @@ class _Analysis:
     def __init__(self, signals: _JobSignals, run: _Running, job: AnalysisJob) -> None:
         self.signals, self.run_, self.job = signals, run, job
         self.pixels = job.image.pixels
-        self.given = list(job.points)
         self.plan = baselines_mod.SweepPlan(job.codecs)  # the CLI's rule: which settings, in what order
+        self.given = [p for p in job.points if p.codec not in self.plan.codecs]
+        for point in job.points:  # a stopped sweep resumed: what it measured is not measured again
+            if point.codec in self.plan.codecs:
+                self.plan.add(point)
         self.counted: set[str] = set()  # codecs the meter has counted as done
         self.measured: set[int] = set()  # qualities whose MS-SSIM went out
         self.done = 0

@@ -128,6 +128,18 @@ def test_a_plan_fed_a_point_at_a_time_out_of_order_gives_the_sweep():
     assert plan.points(codec)[0].has_ms_ssim and len(plan.points(codec)) == len(serial)
 
 
+def test_a_plan_given_the_points_of_a_stopped_sweep_hands_out_only_the_rest():
+    """The window resuming after Stop adds what was measured: those settings are not handed out again."""
+    codec = "JPEG"
+    plan = baselines.SweepPlan([codec])
+    for setting in SETTINGS[:3]:
+        plan.add(baselines.baseline_point(PHOTO, codec, setting, ms_ssim=False))
+    handed = []
+    while (setting := plan.next_setting(codec)) is not None:
+        handed.append(setting)
+    assert handed == list(SETTINGS[3:])
+
+
 def test_a_setting_that_is_also_an_extra_is_measured_once():
     """BENCH_SETTINGS hold 2 and 98, which are also range extras: a sweep with a range measures each once."""
     points = sweep(PHOTO, "JPEG", 0.001, 50.0, settings=BENCH_SETTINGS)

@@ -322,6 +322,38 @@ def test_stop_leaves_the_window_usable(qtbot, make_window, held_ladder, small_pn
     assert len(window.session.results) == 8
 
 
+def test_after_stop_the_window_says_so_and_resume_goes_on_from_there(qtbot, make_window, held_ladder, small_png):
+    """Issue 22: after Stop the classical column said "waiting for quality 6" forever and nothing said how to
+    go on. It says it stopped; Resume (R) computes only what is missing and keeps what was measured."""
+    window = make_window(held_ladder.source, baselines=True)
+    window.commands["classical_grid"].setChecked(True)
+    window.session.select(6)
+    window.open_path(small_png(height=128, width=192))
+    held_ladder.wait_held(qtbot)
+    assert not window.commands["resume"].isEnabled()
+    window.commands["stop"].trigger()
+    held_ladder.release()
+    qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
+    session = window.session
+    kept = dict(session.results)
+    assert 6 not in kept and 1 in kept
+    column = [tile.overlay.text() for tile in window.compare.classical_tiles.values()]
+    assert all("stopped" in text and "Resume (R)" in text for text in column), column
+    assert "Resume (R)" in window.compare.tile(6).overlay.text()
+    assert "Resume (R)" in window.status_label.text()
+    assert window.commands["resume"].isEnabled()
+
+    window.commands["resume"].trigger()
+    wait_ladder(qtbot, window)
+    assert sorted(session.results) == list(range(1, 9))
+    assert all(session.results[q] is kept[q] for q in kept)  # not computed again
+    assert window.compare.tile(1).pixels is not None and window.compare.tile(8).pixels is not None
+    codecs = {p.codec for p in session.baselines}
+    assert codecs and all(len({p.setting for p in session.baselines if p.codec == c}) ==
+                          len([p for p in session.baselines if p.codec == c]) for c in codecs)  # none twice
+    assert "classical codecs" in window.status_label.text() and not window.commands["resume"].isEnabled()
+
+
 def test_an_image_after_an_lci_file_resets_the_split_latents_and_meter(qtbot, make_window, source, small_png, tmp_path):
     """Opening a .lci shows it on both sides; the next picture gets the usual sides, bit maps and meter."""
     window = make_window(source, baselines=True)

@@ -535,11 +535,12 @@ class CompareView(QWidget):
                 return
             message = "failed: see the message"
         elif end.outcome == "cancelled":
-            message = "stopped"
+            message = "stopped: Resume (R) goes on"
         else:
             return
         for q in end.unfinished:
             self.set_tile_message(q, message)
+        self._show_classical()  # no longer "waiting for quality 6"
 
     def _on_selection(self, quality: int | None) -> None:
         for key, tile in self.tiles.items():
@@ -571,8 +572,11 @@ class CompareView(QWidget):
             asked = asked or result is not None
             if result is not None:
                 waiting = f"{codec} at the size of quality {quality}: being encoded…"
-            elif session.image is not None and quality is not None:
+            elif session.is_computing(quality):
                 waiting = f"waiting for quality {quality}"
+            elif session.image is not None and quality is not None and session.last_end is not None:
+                stopped = session.last_end.outcome == "cancelled"  # and Stop has its way to go on
+                waiting = f"stopped before quality {quality}:\nResume (R) goes on" if stopped else "not available"
             else:
                 waiting = ""
             tile.set_pixels(None, waiting)
