@@ -211,10 +211,10 @@ class MainWindow(QMainWindow):
         classical = str(self.settings.value("view/classical_grid", "false")).lower() == "true"
         self.commands["classical_grid"].setChecked(classical)
         self.compare.set_classical_shown(classical)
-        metric = "ms-ssim" if str(self.settings.value("view/metric", "psnr")) == "ms-ssim" else "psnr"
-        self.commands["metric"].setChecked(metric == "ms-ssim")
-        self.rd_plot.set_metric(metric)
-        self.jobs.show_ms_ssim(metric == "ms-ssim")
+        # MS-SSIM is not remembered: it makes every later picture slower (7.1 s → 12.0 s in the rehearsal),
+        # a cost that should not follow a presenter into the next launch unasked; each launch plots PSNR
+        self.settings.remove("view/metric")  # what earlier versions remembered
+        self.rd_plot.set_metric("psnr")
         kind = "estimated" if str(self.settings.value("view/bpp_kind", "real")) == "estimated" else "real"
         self.commands["bpp"].setChecked(kind == "estimated")
         self.rd_plot.set_bpp_kind(kind)
@@ -290,7 +290,6 @@ class MainWindow(QMainWindow):
         metric = "ms-ssim" if on else "psnr"
         if self.rd_plot.current_metric() != metric:
             self.rd_plot.set_metric(metric)
-        self.settings.setValue("view/metric", metric)
 
     def plot_estimated_bpp(self, on: bool) -> None:
         kind = "estimated" if on else "real"

@@ -730,6 +730,24 @@ def test_settings_remember_recent_files_and_layout(qtbot, make_window, source, s
     assert any(a.text() == "remember.png" for a in again.recent_menu.actions())
 
 
+def test_ms_ssim_says_it_costs_time_and_is_not_remembered_across_launches(qtbot, make_window, source, small_png):
+    """Issue 22: once pressed, M stayed on in every later launch and each photo took 12.0 s instead of 7.1 s
+    with nothing saying why. The status bar says MS-SSIM was included; the next launch plots PSNR."""
+    window = make_window(source)
+    window.commands["metric"].trigger()
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    assert all(r.has_ms_ssim for r in window.session.results.values())
+    assert "MS-SSIM included" in window.status_label.text() and "M:" in window.status_label.text()
+    window.close()
+    again = make_window(source)
+    assert again.rd_plot.current_metric() == "psnr" and not again.commands["metric"].isChecked()
+    again.open_path(small_png("next.png", seed=3))
+    wait_ladder(qtbot, again)
+    assert not any(r.has_ms_ssim for r in again.session.results.values())
+    assert "MS-SSIM" not in again.status_label.text()
+
+
 def test_about_names_versions_weights_and_citations(window, dialogs):
     window.show_about()
     kind, _title, text = dialogs.messages[-1]
