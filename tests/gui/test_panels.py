@@ -181,8 +181,8 @@ def test_plot_axes_read_well_from_the_first_point_and_the_export_has_a_title(plo
     assert "ile size against PSNR" in plot.title()
     seen = []
     real_export = pg.exporters.ImageExporter.export
-    pg.exporters.ImageExporter.export = lambda self, path: (
-        seen.append((item.titleLabel.text, plot._ring.isVisible())), real_export(self, path)
+    pg.exporters.ImageExporter.export = lambda self, *args, **kwargs: (
+        seen.append((item.titleLabel.text, plot._ring.isVisible())), real_export(self, *args, **kwargs)
     )[1]
     try:
         plot.export_png(tmp_path / "rd.png", width=700)
