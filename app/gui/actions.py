@@ -129,8 +129,8 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("export_plot", "RD &Plot as PNG…", lambda: w.exports.data_dialog("plot"), enabled=has_results),
         ActionSpec("info", ".lci File &Info", w.show_lci_info, "Ctrl+I", "What the open .lci file says about itself",
                    enabled=lambda: s.decoded is not None),
-        ActionSpec("settings", "&Settings…", w.weights.open_settings, key.Preferences, "Choose the weights",
-                   icon_text="Weights…", role=QAction.MenuRole.PreferencesRole),
+        ActionSpec("settings", "&Weights…", w.weights.open_settings, key.Preferences,
+                   "Choose the weights the pictures are compressed with", role=QAction.MenuRole.PreferencesRole),
         ActionSpec("quit", "&Quit", w.close, key.Quit, role=QAction.MenuRole.QuitRole),
         ActionSpec("stop", "S&top", w.jobs.stop, "Esc", "Stop computing", enabled=w.jobs.computing),
         ActionSpec("resume", "&Resume", w.jobs.resume, "R", "Go on with what Stop left unfinished (R)",
@@ -169,7 +169,7 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
 
 EXPORTS: Layout = ("export_lci", "export_all", "export_png", "-", "export_csv", "export_json", "export_plot")
 MENUS: Sequence[tuple[str, Layout]] = (
-    ("&File", ("open", "@recent", "paste", "-", ("&Export", EXPORTS), "info", "-", "settings", "-", "quit")),
+    ("&File", ("open", "@recent", "paste", "-", ("&Export", EXPORTS), "info", "-", "quit")),
     ("&Edit", ("copy", "paste", "-", "stop", "resume")),
     ("S&amples", ("@samples",)),
     ("&View", (
@@ -177,11 +177,12 @@ MENUS: Sequence[tuple[str, Layout]] = (
         "swap", "diff", "-", "metric", "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
     )),
     ("&Quality", ("@qualities", "-", "next", "prev")),
+    ("&Settings", ("settings",)),  # what the messages mean by "choose … in Settings"; not on the toolbar
     ("&Help", ("glossary", "-", "about", "about_qt")),
 )  # fmt: skip
 TOOLBAR: Layout = (
     "open", "@samples", "-", "@qualities", "-", "detail", "fit", "actual", "-", "grid", "split", "bits", "-",
-    "classical_grid", "-", "demo", "settings",
+    "classical_grid", "-", "demo",
 )  # fmt: skip
 
 

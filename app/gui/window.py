@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
                 ms_ssim = f", MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""
                 self.say(  # the ratio as the explanation words it (format_ratio: one rule)
                     f"Quality {quality}: {result.bpp:.3f} bpp, {format_kb(result.file_bytes)} "
-                    f"({format_ratio(result.ratio_to_raw)} smaller than raw), PSNR {psnr} dB{ms_ssim}, "
+                    f"({format_ratio(result.ratio_to_raw)} against raw), PSNR {psnr} dB{ms_ssim}, "
                     f"{result.active_channels} of {result.info.M} channels carry bits"
                 )
             self.settings.setValue("view/selected", quality)

@@ -101,6 +101,7 @@ def test_ms_ssim_is_measured_when_the_plot_shows_it(qtbot, make_window, source, 
         timeout=LADDER_TIMEOUT_MS,
     )
     assert window.rd_plot.current_metric() == "ms-ssim" and not window.progress.isVisible()
+    assert "MS-SSIM measured in" in window.status_label.text()  # not the ladder's total, made stale
     result = session.results[3]
     assert result.ms_ssim == pytest.approx(ms_ssim_rgb(session.image.pixels, result.reconstruction), abs=1e-12)
     assert f"MS-SSIM {result.ms_ssim:.4f}" in window.compare.tile(3).caption_text()
@@ -748,13 +749,45 @@ def test_ms_ssim_says_it_costs_time_and_is_not_remembered_across_launches(qtbot,
     assert "MS-SSIM" not in again.status_label.text()
 
 
-def test_about_names_versions_weights_and_citations(window, dialogs):
+def test_about_names_versions_weights_and_citations(window, dialogs, monkeypatch):
     window.show_about()
     kind, _title, text = dialogs.messages[-1]
     assert kind == "about"
     for part in ("PyTorch", "PySide6", "pyqtgraph", "constriction", "Ballé", "Bégaint", "CompressAI", "ICLR 2018"):
         assert part in text
     assert window.session.source.describe() in text
+
+    # a build without constriction's metadata (the frozen app said "constriction ?")
+    import importlib.metadata
+
+    def no_metadata(dist):
+        raise importlib.metadata.PackageNotFoundError(dist)
+
+    monkeypatch.setattr(importlib.metadata, "version", no_metadata)
+    window.show_about()
+    text = dialogs.messages[-1][2]
+    assert "?" not in text and "version not recorded" in text
+
+
+def test_words_on_screen_ratios_plot_axis_and_weights(qtbot, window, small_png, tmp_path):
+    """Issue 22, item 8: "53:1 smaller than raw", the .lci dialog's "52.5:1", an empty plot on a 0.1-0.9 dB
+    axis, Weights… on the toolbar."""
+    (x0, x1), (y0, y1) = window.rd_plot._item.viewRange()
+    assert (x0, x1, y0, y1) == (0, 2, 20, 40)  # bpp 0-2, PSNR 20-40 dB before any point
+    window.open_path(small_png("words.png"))
+    wait_ladder(qtbot, window)
+    window.session.select(2)
+    assert "against raw" in window.status_label.text() and "smaller than raw" not in window.status_label.text()
+    lci = tmp_path / "words-q2.lci"
+    lci.write_bytes(window.session.results[2].lci)
+    window.open_path(lci)
+    qtbot.waitUntil(lambda: window.lci_info_dialog is not None and window.lci_info_dialog.isVisible(),
+                    timeout=LADDER_TIMEOUT_MS)
+    import re
+
+    ratio = re.search(r"([0-9.]+):1 against raw RGB", window.lci_info_dialog.text()).group(1)
+    assert "." not in ratio or float(ratio) < 10  # whole numbers from 10:1 up, as the glossary says
+    assert window.commands["settings"] not in window.toolbar.actions()
 
 
 def test_demo_mode_follows_the_results(qtbot, window, small_png):
@@ -852,4 +885,6 @@ def test_menus_and_toolbar_are_built_from_the_action_table(window, small_png, qt
     window.open_path(small_png())
     wait_ladder(qtbot, window)
     assert [table[n].isEnabled() for n in ("export_lci", "export_json", "info", "stop")] == [True, True, False, False]
-    assert table["settings"].iconText() == "Weights…" and table["settings"].text() == "&Settings…"
+    # Weights… is Settings ▸ Weights…, where the messages send people ("choose … in Settings"), not on the toolbar
+    assert table["settings"] not in window.toolbar.actions() and table["settings"].text() == "&Weights…"
+    assert table["settings"] in window.menus["Settings"].actions()

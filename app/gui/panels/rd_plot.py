@@ -277,8 +277,7 @@ class RdPlot(QWidget):
         self._update_labels()
         self._update_ring()
         self._fit_legend()
-        if autorange or self._items:
-            self._fit_axes()
+        self._fit_axes()  # empty too: a bpp and dB range that reads as one, not pyqtgraph's 0-1
 
     def _fit_legend(self) -> None:
         """As many legend entries a row as the plot's width holds, and room for its rows under the axis."""
