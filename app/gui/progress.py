@@ -12,7 +12,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
 
 # what a job kind is doing, before it says
-TEXTS = {"ladder": "", "decode": "decoding", "load": "opening", "ms-ssim": "measuring MS-SSIM"}
+TEXTS = {
+    "ladder": "", "decode": "decoding", "load": "opening", "ms-ssim": "measuring MS-SSIM",
+    "analysis": "classical codecs for comparison",
+}  # fmt: skip
 PARTS = 1000  # bar units per step
 
 
