@@ -331,6 +331,7 @@ def test_after_stop_the_window_says_so_and_resume_goes_on_from_there(qtbot, make
     window.session.select(6)
     window.open_path(small_png(height=128, width=192))
     held_ladder.wait_held(qtbot)
+    qtbot.waitUntil(lambda: 1 in window.session.results, timeout=LADDER_TIMEOUT_MS)  # its signal is queued
     assert not window.commands["resume"].isEnabled()
     window.commands["stop"].trigger()
     held_ladder.release()
