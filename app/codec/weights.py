@@ -284,19 +284,10 @@ class WeightSource(ABC):
 
 
 def bundled_weights_dir() -> Path:
-    """`resources/weights` of the installed package, or of the source checkout when not installed."""
-    try:
-        from importlib.resources import files
+    """`weights/` of the resources folder (`lci_studio.resources.root`: checkout, wheel or frozen bundle)."""
+    from lci_studio import resources
 
-        candidate = files("lci_studio.resources") / "weights"
-        if isinstance(candidate, Path):
-            return candidate
-        # other Traversables (zip imports) fall back below
-    except (ModuleNotFoundError, TypeError):
-        pass
-    import lci_studio
-
-    return Path(lci_studio.__file__).resolve().parents[1] / "resources" / "weights"
+    return resources.root() / "weights"
 
 
 def write_bundled_level(state_dict: Mapping[str, torch.Tensor] | nn.Module, path: str | os.PathLike) -> str:
