@@ -641,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_info)
 
     p = sub.add_parser(
-        "compare", help="every quality plus JPEG/WebP/AVIF on one image", epilog=f"Outputs: {OVERWRITE_RULE}."
+        "compare", help="every quality plus JPEG/WebP/AVIF/JPEG XL on one image", epilog=f"Outputs: {OVERWRITE_RULE}."
     )
     p.add_argument("image", metavar="IMAGE")
     no_clobber(p)

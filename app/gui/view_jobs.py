@@ -1,5 +1,5 @@
 """The jobs behind what the window shows: reading a picture, its ladder, decoding an `.lci` file,
-and the analysis beside the ladder (JPEG/WebP/AVIF, MS-SSIM when shown).
+and the analysis beside the ladder (the classical codecs, MS-SSIM when shown).
 
 The first three share the worker's "view" lane, so a new one cancels the one before (and the
 analysis of the picture it replaces); `view_job` and `analysis_job` are the ids whose signals
@@ -122,7 +122,7 @@ class ViewJobs(QObject):
             return
         qualities = tuple(session.source.qualities())
         feed = LadderFeed()
-        # the tiles come at codec speed: MS-SSIM, JPEG/WebP/AVIF are measured beside the ladder
+        # the tiles come at codec speed: MS-SSIM and the classical codecs are measured beside the ladder
         self._start(LadderJob(session.image, session.source, feed=feed, ms_ssim=False))
         codecs = available_codecs() if self._with_baselines else ()
         self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._ms_ssim_shown.is_set))

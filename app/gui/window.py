@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
         self.commands.update()
 
     def show_classical_in_grid(self, on: bool) -> None:
-        """JPEG, WebP and AVIF at the selected quality's size as a column of the grid (shown at once)."""
+        """The classical codecs at the selected quality's size as a column of the grid (shown at once)."""
         self.compare.set_classical_shown(on)
         self.settings.setValue("view/classical_grid", bool(on))
         if on:

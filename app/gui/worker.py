@@ -4,7 +4,7 @@ decoding, weight downloads, and the analysis beside the ladder (classical codecs
 `CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in private
 QObjects moved to two QThreads, one at a time each, in the order they were started: the codec
 thread (load, ladder, decode, download) and a low-priority analysis thread (`AnalysisJob`), so
-the JPEG/WebP/AVIF points and MS-SSIM come while the ladder runs without delaying its next tile.
+the classical codecs' points and MS-SSIM come while the ladder runs without delaying its next tile.
 On Linux the analysis thread is niced (+10), so on a busy machine the ladder keeps the cores.
 The worker never imports a widget and never does codec math itself: it calls `lci_studio.codec`.
 
@@ -182,7 +182,7 @@ class DownloadJob:
 
 @dataclass(frozen=True)
 class ClassicalJob:
-    """`codec` (JPEG, WebP, AVIF) at the setting whose file is nearest `target_bytes` (quality `quality`'s
+    """`codec` (a classical codec) at the setting whose file is nearest `target_bytes` (quality `quality`'s
     size), as a point that carries its bytes: the split view shows it as a picture."""
 
     image: RgbImage

@@ -15,6 +15,7 @@ import torch
 from lci_studio.codec import baselines
 from lci_studio.codec.baselines import (
     BENCH_SETTINGS,
+    CLASSICAL_CODECS,
     HIGH_EXTRA,
     LOW_EXTRA,
     SETTINGS,
@@ -94,7 +95,8 @@ def test_sweeps_on_a_pool_measure_what_one_point_after_another_does(low, high, e
     assert list(parallel) == list(codecs)
     for codec in codecs:
         serial = sweep(PHOTO, codec, low, high)
-        assert [p.setting for p in serial] == [*extras[0], *SETTINGS, *extras[1]]
+        highest = CLASSICAL_CODECS[codec].highest  # JPEG XL's 100 would be lossless: its sweep stops at 99
+        assert [p.setting for p in serial] == [*extras[0], *SETTINGS, *(s for s in extras[1] if s <= highest)]
         assert parallel[codec] == serial
         assert [p.data for p in parallel[codec]] == [p.data for p in serial]  # `data` is left out of ==
 
