@@ -45,7 +45,6 @@ class ViewJobs(QObject):
     """Starts the view lane's jobs for `window` and feeds their results into its session."""
 
     resultAdded = Signal(object)  # QualityResult accepted for the current image
-    ladderFinished = Signal(str)  # outcome of the current image's ladder job (the analysis may go on)
     lciOpened = Signal(object)  # DecodedLci
 
     def __init__(self, window: MainWindow, baselines: bool = True) -> None:
@@ -315,7 +314,6 @@ class ViewJobs(QObject):
             if outcome != "failed":  # a failure was told to the session with its title
                 self._session.finish(outcome)
             self._view_outcome = outcome
-            self.ladderFinished.emit(outcome)
         else:
             self._apply_points()
             self.analysis_job = None

@@ -23,7 +23,7 @@ from lci_studio.codec.insight import format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.report import number_text
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
-from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -173,10 +173,6 @@ class ViewSync(QObject):
         if self._center is not None and self._zoom is not None:
             return self._center
         return self._image_size[0] / 2, self._image_size[1] / 2
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return self._image_size
 
     def add(self, vb: pg.ViewBox) -> None:
         self._views.append(vb)
@@ -635,9 +631,6 @@ class CompareView(QWidget):
         vb = self.tiles[0].viewbox
         zoom = self.sync.zoom or self.sync.effective_zoom(vb) or 1.0
         self.sync.set_zoom(zoom * factor, self.sync.center)
-
-    def map_to_image(self, key: int, pos: QPointF) -> QPointF:
-        return self.tiles[key].viewbox.mapSceneToView(pos)
 
     def _tile_clicked(self, key: int) -> None:
         if key > 0:
