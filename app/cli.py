@@ -26,10 +26,11 @@ from typing import Any
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BENCH_CODECS, BaselinePoint, available_codecs
 from lci_studio.codec.bdrate import bracket
-from lci_studio.codec.bundle import TRAINING_DATA, BundleError
+from lci_studio.codec.bundle import TRAINING_DATA
 from lci_studio.codec.decoding import NoMatchingWeightsError, candidate_sources, decode_file
-from lci_studio.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
-from lci_studio.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
+from lci_studio.codec.errors import USER_ERRORS
+from lci_studio.codec.image_io import IMAGE_SUFFIXES, RgbImage, atomic_write, encode_png, load_rgb
+from lci_studio.codec.lci_format import HEADER_SIZE, unpack_lci
 from lci_studio.codec.model import FAMILY, METRICS, QUALITIES, LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
 from lci_studio.codec.report import json_text, number_text
@@ -38,8 +39,8 @@ from lci_studio.codec.weights import (
     MetricNotBundledError,
     NoBundledWeightsError,
     UnknownWeightsError,
-    WeightsError,
     WeightSource,
+    level_checkpoint,
     open_weight_source,
 )
 
@@ -520,7 +521,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         total = args.steps
     else:
         plan = training.training_plan(cfg, args.ladder)
-        total = sum(steps for q, steps in plan if not (out / f"q{q}.pth.tar").exists())
+        total = sum(steps for q, steps in plan if not level_checkpoint(out, q).exists())
     talk = _is_main_rank()
     progress, close = _train_progress(total, talk)
     started = time.monotonic()
@@ -805,7 +806,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except (CliError, BundleError, ImageReadError, LciFormatError, WeightsMismatchError, WeightsError) as exc:
+    except (CliError, *USER_ERRORS) as exc:
         print(f"{PROG}: error: {_one_line(error_text(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

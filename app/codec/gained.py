@@ -41,7 +41,7 @@ from lci_studio.codec.training import (
     learning_rate,
     rate_distortion_step,
 )
-from lci_studio.codec.weights import open_weight_source
+from lci_studio.codec.weights import level_checkpoint, level_record, open_weight_source
 from torch import nn
 
 GAINED_KIND = "gained-factorized-prior"
@@ -219,8 +219,8 @@ def train_joint(cfg: TrainConfig, progress: Callable[[str, StepStats], None] | N
     """
     qualities = tuple(sorted(cfg.levels or range(1, 9)))
     out = cfg.out
-    if (out / FINISHED_NAME).exists() and all((out / f"q{q}.pth.tar").exists() for q in qualities):
-        return {q: out / f"q{q}.pth.tar" for q in qualities}
+    if (out / FINISHED_NAME).exists() and all(level_checkpoint(out, q).exists() for q in qualities):
+        return {q: level_checkpoint(out, q) for q in qualities}
     dist = _Distributed()
     if dist.world > 1:
         raise ValueError("joint training runs in one process (one GPU or CPU)")
@@ -301,7 +301,7 @@ def _write_levels(out: Path, model: GainedFactorizedPrior, payload: dict, cfg: T
     total_steps = {q: draws[q] + int(earlier["steps"].get(q, 0)) for q in model.qualities}
     finished = {}
     for quality in model.qualities:
-        path = out / f"q{quality}.pth.tar"
+        path = level_checkpoint(out, quality)
         _save_state(path, model.fold(quality).state_dict())
         record = LevelRecord(
             quality, LAMBDAS[cfg.metric][quality - 1], draws[quality], round(seconds, 1),
@@ -313,7 +313,7 @@ def _write_levels(out: Path, model: GainedFactorizedPrior, payload: dict, cfg: T
             trained_with=list(model.qualities),
             joint_steps=payload["step"],
         )
-        (out / f"q{quality}.json").write_text(json.dumps(asdict(record), indent=1))
+        level_record(out, quality).write_text(json.dumps(asdict(record), indent=1))
         finished[quality] = path
     _save_state(out / FINISHED_NAME, {**payload, "total_steps": total_steps, "seconds": seconds + earlier["seconds"]})
     return finished

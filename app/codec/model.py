@@ -174,6 +174,9 @@ class ModelInfo:
     # The qualities whose levels were trained together with this one (shared transforms, own
     # gains and entropy model; app/codec/gained.py); empty when it was trained on its own.
     trained_with: tuple[int, ...] = ()
+    # The weight source's kind ("bundled" | "compressai" | "folder" | "file": `WeightSource.kind`),
+    # which the .lci header records; "" for a model made by hand, named by `source` alone.
+    kind: str = ""
 
     def describe(self) -> str:
         lam = f", λ={self.lmbda:g}" if self.lmbda is not None else ""

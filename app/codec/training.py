@@ -24,7 +24,13 @@ import torch
 from lci_studio.codec.image_io import IMAGE_SUFFIXES, load_rgb
 from lci_studio.codec.metrics import ms_ssim_loss_value
 from lci_studio.codec.model import LAMBDAS, FactorizedPrior
-from lci_studio.codec.weights import BundledSource, WeightSource, open_weight_source
+from lci_studio.codec.weights import (
+    BundledSource,
+    WeightSource,
+    level_checkpoint,
+    level_record,
+    open_weight_source,
+)
 from torch import nn
 
 NEW_MODEL_M = 160
@@ -343,7 +349,7 @@ def _starting_point(cfg: TrainConfig, ladder: bool, quality: int, available: lis
     if cfg.resume and (quality in available or not ladder):
         return quality if quality in available else available[0]
     if ladder and quality != cfg.warm_quality:
-        return cfg.out / f"q{neighbour(quality, cfg.warm_quality)}.pth.tar"
+        return level_checkpoint(cfg.out, neighbour(quality, cfg.warm_quality))
     return None
 
 
@@ -380,7 +386,7 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
     lambdas = LAMBDAS[cfg.metric]
     finished: dict[int, Path] = {}
     for quality, steps in plan:
-        done = cfg.out / f"q{quality}.pth.tar"
+        done = level_checkpoint(cfg.out, quality)
         if done.exists():
             finished[quality] = done
             continue
@@ -423,7 +429,7 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
                 total_steps=steps + int(earlier.get("steps") or 0),
                 total_seconds=round(seconds + float(earlier.get("training_seconds") or 0.0), 1),
             )
-            (cfg.out / f"q{quality}.json").write_text(json.dumps(asdict(record), indent=1))
+            level_record(cfg.out, quality).write_text(json.dumps(asdict(record), indent=1))
             state_path.unlink(missing_ok=True)
         dist.barrier()  # the next level may start from this one's file, on every rank
         finished[quality] = done

@@ -51,9 +51,9 @@ from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.decoding import candidate_sources, decode_file
-from lci_studio.codec.image_io import ImageReadError, RgbImage
+from lci_studio.codec.errors import USER_ERRORS
+from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder, with_ms_ssim
-from lci_studio.codec.lci_format import LciFormatError
 from lci_studio.codec.model import LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, read_header
 from lci_studio.codec.weights import (
@@ -61,7 +61,6 @@ from lci_studio.codec.weights import (
     DownloadFailedError,
     MetricNotBundledError,
     NoBundledWeightsError,
-    WeightsError,
     WeightSource,
     open_weight_source,
 )
@@ -230,7 +229,7 @@ def _megapixels(picture) -> str:
 def readable(exc: BaseException) -> str:
     """One sentence for a dialog: the codec's own errors already are (with what to do in this window's
     terms); anything else gets its type."""
-    known = isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError))
+    known = isinstance(exc, USER_ERRORS)
     text = str(exc) if known else f"{type(exc).__name__}: {exc}"
     text = text.strip() or type(exc).__name__
     if isinstance(exc, NoBundledWeightsError):
@@ -304,7 +303,7 @@ class _Runner(_JobSignals):
                 outcome = "cancelled"
             else:
                 outcome = "failed"
-                if not isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError)):
+                if not isinstance(exc, USER_ERRORS):
                     log.warning("%s job %d failed:\n%s", job.kind, run.job_id, traceback.format_exc())
                 self.failed.emit(run.job_id, job.title, readable(exc))
         self.jobFinished.emit(run.job_id, outcome)
