@@ -26,10 +26,14 @@ step() { printf '[ci-test %s +%ds] %s\n' "$(date -u +%H:%M:%S)" "$((SECONDS - ST
 fail() { echo "ci-test: FAIL: $*" >&2; exit 1; }
 
 if command -v apt-get >/dev/null 2>&1; then
-    step "tools: Xvfb, xdotool, binutils (strip), desktop-file-utils, appstream, shared-mime-info"
+    step "tools: Xvfb, xdotool, binutils (strip), desktop-file-utils, appstream, shared-mime-info; the X11 libraries the bundle carries"
     export DEBIAN_FRONTEND=noninteractive
+    # The bundle carries the xcb libraries Qt's X11 plugin needs, from this machine (make-artefacts'
+    # check-depends stops the build when one is missing): a bare machine has only some of them.
     apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
-        xvfb xdotool x11-utils binutils desktop-file-utils appstream shared-mime-info >/dev/null
+        xvfb xdotool x11-utils binutils desktop-file-utils appstream shared-mime-info \
+        libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
+        libxcb-shape0 libxcb-xkb1 libxcb-util1 libxkbcommon-x11-0 >/dev/null
 fi
 
 step "build (packaging/build.sh)"
