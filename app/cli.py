@@ -667,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the JSON's name field (default: bmshj2018-factorized)")
     p.set_defaults(handler=cmd_bench)
 
-    from lci_studio.codec.training import NEW_MODEL_M
+    from lci_studio.codec.training import NEW_MODEL_M, NEW_MODEL_N
 
     defaults = _train_defaults()
     p = sub.add_parser(
@@ -693,7 +693,6 @@ def build_parser() -> argparse.ArgumentParser:
         ("--steps", _positive(int), "steps", "steps of a single-quality or --joint run"),
         ("--warm-steps", _positive(int), "warm_steps", "ladder: steps of the --warm-quality level, resumed or not"),
         ("--level-steps", _positive(int), "level_steps", "ladder: steps of every other level"),
-        ("--N", _positive(int), "N", "transform channels of new models"),
         ("--crop", _crop, "crop", "random crop size in pixels"),
         ("--batch", _positive(int), "batch", "crops per step"),
         ("--lr", _positive(float), "lr", "peak learning rate of a model trained from scratch"),
@@ -701,6 +700,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         default = getattr(defaults, name)
         p.add_argument(flag, type=kind, dest=name, default=default, help=f"{meaning} (default {default})")
+    p.add_argument(
+        "--N",
+        type=_positive(int),
+        help=f"transform channels of new models (default {NEW_MODEL_N}); a resumed level keeps its own, "
+        "unless it has fewer than a given N: then it is widened to N, keeping what it learned",
+    )
     p.add_argument(
         "--M",
         type=_positive(int),

@@ -30,6 +30,7 @@ from lci_studio.codec.entropy_model import EntropyBottleneck
 from lci_studio.codec.model import LAMBDAS, FactorizedPrior
 from lci_studio.codec.training import (
     NEW_MODEL_M,
+    NEW_MODEL_N,
     CropStream,
     LevelRecord,
     LossWindow,
@@ -40,6 +41,7 @@ from lci_studio.codec.training import (
     _save_state,
     learning_rate,
     rate_distortion_step,
+    widened,
 )
 from lci_studio.codec.weights import level_checkpoint, level_record, open_weight_source
 from torch import nn
@@ -201,10 +203,9 @@ def _starting_model(cfg: TrainConfig, qualities: tuple[int, ...]) -> tuple[Gaine
             "seconds": float(before.get("training_seconds") or 0.0),
         }
     else:
-        start = FactorizedPrior(cfg.N, cfg.M or NEW_MODEL_M)
+        start = FactorizedPrior(cfg.N or NEW_MODEL_N, cfg.M or NEW_MODEL_M)
         earlier = {"started_from": None, "steps": {}, "seconds": 0.0}
-    if cfg.M and start.M < cfg.M:
-        start = start.with_latent_channels(cfg.M, torch.Generator().manual_seed(cfg.seed))
+    start = widened(start, cfg)
     return GainedFactorizedPrior.from_level(start, cfg.warm_quality, qualities, lambdas), earlier
 
 
