@@ -95,7 +95,7 @@ CLASSICAL_CODECS: dict[str, ClassicalCodec] = {
         ),
         # pillow-jxl-plugin (libjxl at its default effort 7); quality 100 would ask for lossless mode,
         # which the plugin only gives with lossless=True: 99 is the highest lossy setting.
-        ClassicalCodec("JPEG XL", "JXL", "#f08c00", _plugin_registered("pillow_jxl"), highest=99),
+        ClassicalCodec("JPEG XL", "JXL", "#0c8599", _plugin_registered("pillow_jxl"), highest=99),
     )
 }
 

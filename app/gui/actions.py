@@ -148,7 +148,7 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
                    "Which latent channels carry bits at each quality, and where in the picture (W)", icon_text="Bits"),
         ActionSpec("classical_grid", "Classical Codecs in the &Grid", w.show_classical_in_grid, "C",
                    "A column beside the grid: JPEG, WebP, AVIF and JPEG XL at the selected quality's file size (C)",
-                   checkable=True, icon_text="JPEG & co."),
+                   checkable=True, icon_text="JPEG && co."),
         ActionSpec("swap", "S&wap Sides", w.swap_sides, "X", "Swap the two sides of the split view (X)"),
         ActionSpec("diff", "&Difference View", w.toggle_difference, "D", "Show the amplified error (D)"),
         ActionSpec("metric", "Plot &MS-SSIM instead of PSNR", w.plot_ms_ssim, "M", checkable=True),
