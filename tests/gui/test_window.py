@@ -14,7 +14,7 @@ import pytest
 from lci_studio.codec.difference import difference_image
 from lci_studio.codec.image_io import load_rgb
 from lci_studio.codec.weights import BundledSource, open_weight_source
-from lci_studio.gui.opening import sample_images
+from lci_studio.resources import sample_photos
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QPushButton
 from tests.conftest import make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS, pixels_of, wait_ladder
 
-SAMPLES = {p.stem: p for p in sample_images()}
+SAMPLES = {p.stem: p for p in sample_photos()}
 
 
 def wheel(view, steps: int = 3, at: QPointF | None = None) -> None:

@@ -22,7 +22,7 @@ from lci_studio.codec.weights import WeightSource, open_weight_source
 from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, quality_actions, window_actions
 from lci_studio.gui.dialogs import LciInfoDialog, about_html
 from lci_studio.gui.exports import Exports
-from lci_studio.gui.opening import Opening, resources_dir
+from lci_studio.gui.opening import Opening
 from lci_studio.gui.panels.compare import CompareView, ViewSync
 from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
@@ -32,6 +32,7 @@ from lci_studio.gui.progress import JobProgress
 from lci_studio.gui.view_jobs import ViewJobs
 from lci_studio.gui.weights_flow import WeightsFlow
 from lci_studio.gui.worker import CodecWorker
+from lci_studio.resources import icon_path
 from lci_studio.session import Session
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
 from PySide6.QtGui import QIcon, QResizeEvent
@@ -55,7 +56,7 @@ DOCK_SHARE = 0.35
 
 
 def app_icon() -> QIcon:
-    path = resources_dir() / "icons" / "lci-studio.svg"
+    path = icon_path()
     return QIcon(str(path)) if path.is_file() else QIcon()
 
 
@@ -268,7 +269,7 @@ class MainWindow(QMainWindow):
         self.commands.update()
 
     def show_classical_in_grid(self, on: bool) -> None:
-        """JPEG, WebP and AVIF at the selected quality's size as a column of the grid (shown at once)."""
+        """The classical codecs at the selected quality's size as a column of the grid (shown at once)."""
         self.compare.set_classical_shown(on)
         self.settings.setValue("view/classical_grid", bool(on))
         if on:

@@ -1,4 +1,4 @@
-"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs JPEG/WebP/AVIF.
+"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs the classical codecs.
 
 A view of the `Session`'s results and baselines; the metric and the bpp kind are this view's own.
 """
@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from lci_studio.codec.baselines import BaselinePoint
+from lci_studio.codec.baselines import CLASSICAL_CODECS, BaselinePoint
 from lci_studio.codec.bdrate import ms_ssim_db
 from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
@@ -28,7 +28,6 @@ METRICS = ("psnr", "ms-ssim")
 BPP_KINDS = ("real", "estimated")
 # Saturated mid-tones that read on light and dark backgrounds alike.
 LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
-BASELINE_COLOURS = {"JPEG": "#4c6ef5", "WebP": "#37b24d", "AVIF": "#ae3ec9"}
 HIT_RADIUS_PX = 12.0
 # room right of the axes: pyqtgraph draws a tick label only if it ends inside the axis, which ended at
 # the dock's edge, so the last label touched it (at 1024×768 it looked cut)
@@ -109,7 +108,7 @@ class RdPlot(QWidget):
         size_label = QLabel("LCI size:")
         size_label.setToolTip(
             "The learned codec's (LCI's) size on the plot: the real file, or the model's estimate. "
-            "JPEG, WebP and AVIF are always their real file size."
+            "The classical codecs (JPEG, WebP, AVIF, JPEG XL) are always their real file size."
         )
         self.bar = WrapBar(
             (
@@ -268,7 +267,7 @@ class RdPlot(QWidget):
                 for p in points
                 if math.isfinite(p.bpp) and math.isfinite(self._y(p.psnr, p.ms_ssim))
             ]
-            self._set_series(rows, codec, BASELINE_COLOURS.get(codec, "#868e96"), width=1.5, size=6, dashed=True)
+            self._set_series(rows, codec, CLASSICAL_CODECS[codec].colour, width=1.5, size=6, dashed=True)
             drawn.update([codec] if rows else [])
         for name in [n for n in self._items if n not in drawn]:
             item = self._items.pop(name)

@@ -1,5 +1,5 @@
 """The jobs behind what the window shows: reading a picture, its ladder, decoding an `.lci` file,
-and the analysis beside the ladder (JPEG/WebP/AVIF, MS-SSIM when shown).
+and the analysis beside the ladder (the classical codecs, MS-SSIM when shown).
 
 The first three share the worker's "view" lane, so a new one cancels the one before (and the
 analysis of the picture it replaces); `view_job` and `analysis_job` are the ids whose signals
@@ -46,7 +46,6 @@ class ViewJobs(QObject):
     """Starts the view lane's jobs for `window` and feeds their results into its session."""
 
     resultAdded = Signal(object)  # QualityResult accepted for the current image
-    ladderFinished = Signal(str)  # outcome of the current image's ladder job (the analysis may go on)
     lciOpened = Signal(object)  # DecodedLci
 
     def __init__(self, window: MainWindow, baselines: bool = True) -> None:
@@ -126,7 +125,7 @@ class ViewJobs(QObject):
             return
         qualities = tuple(session.source.qualities())
         feed = LadderFeed()
-        # the tiles come at codec speed: MS-SSIM, JPEG/WebP/AVIF are measured beside the ladder
+        # the tiles come at codec speed: MS-SSIM and the classical codecs are measured beside the ladder
         self._start(LadderJob(session.image, session.source, feed=feed, ms_ssim=False))
         codecs = available_codecs() if self._with_baselines else ()
         self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._wants_ms_ssim))
@@ -377,7 +376,6 @@ class ViewJobs(QObject):
             if outcome != "failed":  # a failure was told to the session with its title
                 self._session.finish(outcome)
             self._view_outcome = outcome
-            self.ladderFinished.emit(outcome)
         else:
             self._apply_points()
             self.analysis_job = None

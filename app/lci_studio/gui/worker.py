@@ -4,7 +4,7 @@ decoding, weight downloads, and the analysis beside the ladder (classical codecs
 `CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in private
 QObjects moved to two QThreads, one at a time each, in the order they were started: the codec
 thread (load, ladder, decode, download) and a low-priority analysis thread (`AnalysisJob`), so
-the JPEG/WebP/AVIF points and MS-SSIM come while the ladder runs without delaying its next tile.
+the classical codecs' points and MS-SSIM come while the ladder runs without delaying its next tile.
 On Linux the analysis thread is niced (+10), so on a busy machine the ladder keeps the cores.
 The worker never imports a widget and never does codec math itself: it calls `lci_studio.codec`.
 
@@ -51,9 +51,9 @@ from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.decoding import candidate_sources, decode_file
-from lci_studio.codec.image_io import ImageReadError, RgbImage
+from lci_studio.codec.errors import USER_ERRORS
+from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder, with_ms_ssim
-from lci_studio.codec.lci_format import LciFormatError
 from lci_studio.codec.model import LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, read_header
 from lci_studio.codec.weights import (
@@ -61,7 +61,6 @@ from lci_studio.codec.weights import (
     DownloadFailedError,
     MetricNotBundledError,
     NoBundledWeightsError,
-    WeightsError,
     WeightSource,
     open_weight_source,
 )
@@ -183,7 +182,7 @@ class DownloadJob:
 
 @dataclass(frozen=True)
 class ClassicalJob:
-    """`codec` (JPEG, WebP, AVIF) at the setting whose file is nearest `target_bytes` (quality `quality`'s
+    """`codec` (a classical codec) at the setting whose file is nearest `target_bytes` (quality `quality`'s
     size), as a point that carries its bytes: the split view shows it as a picture."""
 
     image: RgbImage
@@ -245,7 +244,7 @@ def _megapixels(picture) -> str:
 def readable(exc: BaseException) -> str:
     """One sentence for a dialog: the codec's own errors already are (with what to do in this window's
     terms); anything else gets its type."""
-    known = isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError))
+    known = isinstance(exc, USER_ERRORS)
     text = str(exc) if known else f"{type(exc).__name__}: {exc}"
     text = text.strip() or type(exc).__name__
     if isinstance(exc, NoBundledWeightsError):
@@ -319,7 +318,7 @@ class _Runner(_JobSignals):
                 outcome = "cancelled"
             else:
                 outcome = "failed"
-                if not isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError)):
+                if not isinstance(exc, USER_ERRORS):
                     log.warning("%s job %d failed:\n%s", job.kind, run.job_id, traceback.format_exc())
                 self.failed.emit(run.job_id, job.title, readable(exc))
         self.jobFinished.emit(run.job_id, outcome)
