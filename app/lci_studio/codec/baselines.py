@@ -88,9 +88,9 @@ CLASSICAL_CODECS: dict[str, ClassicalCodec] = {
     codec.name: codec
     for codec in (
         ClassicalCodec("JPEG", "JPEG", "#4c6ef5", lambda: True),
-        ClassicalCodec("WebP", "WEBP", "#37b24d", lambda: features.check("webp")),
+        ClassicalCodec("WebP", "WEBP", "#37b24d", lambda: bool(features.check("webp"))),
         ClassicalCodec(
-            "AVIF", "AVIF", "#ae3ec9", lambda: features.check("avif"),
+            "AVIF", "AVIF", "#ae3ec9", lambda: bool(features.check("avif")),
             options=lambda: {"max_threads": max(AVIF_MIN_THREADS, usable_cpus())},
         ),
         # pillow-jxl-plugin (libjxl at its default effort 7); quality 100 would ask for lossless mode,

@@ -226,7 +226,7 @@ class ModelInfo:
     M: int
     fingerprint: str
     # The qualities whose levels were trained together with this one (shared transforms, own
-    # gains and entropy model; app/codec/gained.py); empty when it was trained on its own.
+    # gains and entropy model; app/lci_studio/codec/gained.py); empty when it was trained on its own.
     trained_with: tuple[int, ...] = ()
     # The weight source's kind ("bundled" | "compressai" | "folder" | "file": `WeightSource.kind`),
     # which the .lci header records; "" for a model made by hand, named by `source` alone.

@@ -106,7 +106,7 @@ class LevelRecord:
     total_steps: int = 0
     total_seconds: float = 0.0
     # "per-level": this level's own transforms; "joint": transforms shared with `trained_with`
-    # (app/codec/gained.py), `steps` being the draws of this level among `joint_steps`.
+    # (app/lci_studio/codec/gained.py), `steps` being the draws of this level among `joint_steps`.
     recipe: str = "per-level"
     trained_with: list[int] | None = None
     joint_steps: int | None = None

@@ -296,7 +296,8 @@ class WeightSource(ABC):
 
 def bundled_weights_dir() -> Path:
     """`weights/` of the resources folder (`lci_studio.resources.root`: checkout, wheel or frozen bundle)."""
-    from lci_studio import resources
+    # resources/ is installed as lci_studio.resources but lies outside app/, where mypy looks
+    from lci_studio import resources  # type: ignore[attr-defined]
 
     return resources.root() / "weights"
 

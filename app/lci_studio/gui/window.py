@@ -1,6 +1,6 @@
 """The LCI Studio main window: the shell around the session's panels (docks, tabs, status bar).
 
-The state is the `Session`; the panels (app/gui/panels) draw it. The window builds them and
+The state is the `Session`; the panels (app/lci_studio/gui/panels) draw it. The window builds them and
 keeps the status bar in step with the selection; its other jobs live beside it: the jobs behind
 what is shown in view_jobs.py, the commands and their menus in actions.py, exports in exports.py,
 the weights and downloads in weights_flow.py, opening files, the clipboard and drops in opening.py.
