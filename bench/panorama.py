@@ -37,8 +37,9 @@ LCI = Path(sys.executable).with_name("lci")
 
 def panorama(out: Path, width: int, height: int) -> Path:
     """A width×height PNG: the first eval photo's middle rows stretched, or a synthetic strip."""
-    from lci_studio.codec.image_io import save_png
     from PIL import Image
+
+    from lci_studio.codec.image_io import save_png
 
     photos = sorted(EVAL.glob("*.png")) if EVAL.is_dir() else []
     if photos:
@@ -110,10 +111,11 @@ def launched(path: Path, out: Path) -> float:
 
 def child(path: Path, settings_path: Path) -> None:
     """The window in this fresh process opens `path`; prints the clock at its first tile and leaves at once."""
-    from lci_studio.codec.weights import open_weight_source
-    from lci_studio.gui.window import MainWindow
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
+
+    from lci_studio.codec.weights import open_weight_source
+    from lci_studio.gui.window import MainWindow
 
     app = QApplication([])
     window = MainWindow(
@@ -143,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     width, height = (int(v) for v in args.size.lower().split("x"))
 
-    from lci_studio.codec.weights import open_weight_source
-    from lci_studio.gui.window import MainWindow
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
+
+    from lci_studio.codec.weights import open_weight_source
+    from lci_studio.gui.window import MainWindow
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)

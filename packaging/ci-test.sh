@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI for the standalone build (.ci/run calls it): build the bundle, the .tar.gz and the .deb from
 # this checkout, then use them as a person would:
-#   1. the frozen self-test, offscreen; lci encode / info / decode from the bundle;
+#   1. the frozen self-test, offscreen (its window check opens Samples ▸, which must list the shipped
+#      photos, and waits for the first one's 8 tiles); lci encode / info / decode from the bundle;
 #   2. the frozen app in a real X window (Xvfb, QT_QPA_PLATFORM=xcb) on a sample: a window titled
 #      "LCI Studio" appears and the process is still alive after 30 s;
 #   3. the .tar.gz's per-user install.sh / uninstall.sh into a temporary HOME;
@@ -25,10 +26,14 @@ step() { printf '[ci-test %s +%ds] %s\n' "$(date -u +%H:%M:%S)" "$((SECONDS - ST
 fail() { echo "ci-test: FAIL: $*" >&2; exit 1; }
 
 if command -v apt-get >/dev/null 2>&1; then
-    step "tools: Xvfb, xdotool, binutils (strip), desktop-file-utils, appstream, shared-mime-info"
+    step "tools: Xvfb, xdotool, binutils (strip), desktop-file-utils, appstream, shared-mime-info; the X11 libraries the bundle carries"
     export DEBIAN_FRONTEND=noninteractive
+    # The bundle carries the xcb libraries Qt's X11 plugin needs, from this machine (make-artefacts'
+    # check-depends stops the build when one is missing): a bare machine has only some of them.
     apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
-        xvfb xdotool x11-utils binutils desktop-file-utils appstream shared-mime-info >/dev/null
+        xvfb xdotool x11-utils binutils desktop-file-utils appstream shared-mime-info \
+        libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
+        libxcb-shape0 libxcb-xkb1 libxcb-util1 libxkbcommon-x11-0 >/dev/null
 fi
 
 step "build (packaging/build.sh)"
@@ -41,7 +46,12 @@ DEB=$(ls "$DIST"/lci-studio_*_amd64.deb)
 TARBALL=$(ls "$DIST"/lci-studio-*-linux-x86_64.tar.gz)
 
 step "1. frozen self-test, offscreen"
-env -u DISPLAY QT_QPA_PLATFORM=offscreen "$APP/lci-studio" --self-test
+env -u DISPLAY QT_QPA_PLATFORM=offscreen "$APP/lci-studio" --self-test | tee "$WORK/self-test.log"
+# The installed app's Samples menu: the self-test opens it offscreen, checks it lists the photos this
+# checkout ships and waits for the first one's 8 tiles (the menu was once empty in the bundle only).
+SHIPPED=$(cd "$ROOT/resources/samples" && ls ./*.png | sed 's|^\./||' | paste -sd, - | sed 's/,/, /g')
+grep -q "^PASS window: Samples ▸ lists $SHIPPED; .* gave 8 tiles" "$WORK/self-test.log" \
+    || fail "the frozen app's Samples menu does not list $SHIPPED (or its first photo got no 8 tiles)"
 "$APP/lci-studio" --version
 "$APP/lci" encode "$SAMPLE" -o "$WORK/coffee.lci" -q 2
 "$APP/lci" info "$WORK/coffee.lci"

@@ -17,7 +17,7 @@ from pathlib import Path
 import lci_studio.codec
 
 ROOT = Path(__file__).resolve().parents[1]
-CODEC = ROOT / "app" / "codec"
+CODEC = ROOT / "app" / "lci_studio" / "codec"
 GUI_ROOTS = ("PySide6", "pyqtgraph", "shiboken6")
 # Qt-free modules above the core: the command line and the window's session model.
 QT_FREE = ("lci_studio.cli", "lci_studio.session")
@@ -72,5 +72,5 @@ def test_the_core_imports_nothing_from_the_faces():
 
 
 def test_the_command_line_imports_nothing_from_the_window():
-    names = imported_names(ROOT / "app" / "cli.py")
+    names = imported_names(ROOT / "app" / "lci_studio" / "cli.py")
     assert not [n for n in names if n.startswith(("lci_studio.gui", *GUI_ROOTS))]

@@ -139,7 +139,7 @@ def test_compare_table_and_json(tmp_path, capsys, ladder, image):
 def test_compare_json_is_the_document_the_window_exports(tmp_path, capsys, ladder, image):
     """`lci compare --json` writes `report.comparison_json` of the ladder and the one baseline sweep, which the
     window's Export JSON calls with its own results: the same document (but for the timings)."""
-    from lci_studio.codec.comparison import sweep_around
+    from lci_studio.codec.comparison import measure_around
     from lci_studio.codec.image_io import load_rgb
     from lci_studio.codec.ladder import encode_ladder
     from lci_studio.codec.report import comparison_json
@@ -151,7 +151,7 @@ def test_compare_json_is_the_document_the_window_exports(tmp_path, capsys, ladde
     source = open_weight_source(str(ladder))
     picture = load_rgb(image)
     results = list(encode_ladder(picture, source))
-    points = [p for sweep in sweep_around(picture.pixels, results).values() for p in sweep]
+    points = [p for sweep in measure_around(picture.pixels, results)[1].values() for p in sweep]
     again = comparison_json(results, points, picture, source.describe())
     for doc in (written, again):
         for key in ("encoding_time", "decoding_time"):

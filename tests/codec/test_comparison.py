@@ -15,6 +15,7 @@ import torch
 from lci_studio.codec import baselines
 from lci_studio.codec.baselines import (
     BENCH_SETTINGS,
+    CLASSICAL_CODECS,
     HIGH_EXTRA,
     LOW_EXTRA,
     SETTINGS,
@@ -31,7 +32,6 @@ from lci_studio.codec.comparison import (
     analysis_workers,
     compare_results,
     measure_around,
-    sweep_around,
 )
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_psnr
@@ -94,7 +94,8 @@ def test_sweeps_on_a_pool_measure_what_one_point_after_another_does(low, high, e
     assert list(parallel) == list(codecs)
     for codec in codecs:
         serial = sweep(PHOTO, codec, low, high)
-        assert [p.setting for p in serial] == [*extras[0], *SETTINGS, *extras[1]]
+        highest = CLASSICAL_CODECS[codec].highest  # JPEG XL's 100 would be lossless: its sweep stops at 99
+        assert [p.setting for p in serial] == [*extras[0], *SETTINGS, *(s for s in extras[1] if s <= highest)]
         assert parallel[codec] == serial
         assert [p.data for p in parallel[codec]] == [p.data for p in serial]  # `data` is left out of ==
 
@@ -128,6 +129,18 @@ def test_a_plan_fed_a_point_at_a_time_out_of_order_gives_the_sweep():
     assert plan.points(codec)[0].has_ms_ssim and len(plan.points(codec)) == len(serial)
 
 
+def test_a_plan_given_the_points_of_a_stopped_sweep_hands_out_only_the_rest():
+    """The window resuming after Stop adds what was measured: those settings are not handed out again."""
+    codec = "JPEG"
+    plan = baselines.SweepPlan([codec])
+    for setting in SETTINGS[:3]:
+        plan.add(baselines.baseline_point(PHOTO, codec, setting, ms_ssim=False))
+    handed = []
+    while (setting := plan.next_setting(codec)) is not None:
+        handed.append(setting)
+    assert handed == list(SETTINGS[3:])
+
+
 def test_a_setting_that_is_also_an_extra_is_measured_once():
     """BENCH_SETTINGS hold 2 and 98, which are also range extras: a sweep with a range measures each once."""
     points = sweep(PHOTO, "JPEG", 0.001, 50.0, settings=BENCH_SETTINGS)
@@ -136,12 +149,12 @@ def test_a_setting_that_is_also_an_extra_is_measured_once():
     assert settings == sorted(settings) and set(settings) == set(BENCH_SETTINGS) | set(LOW_EXTRA) | set(HIGH_EXTRA)
 
 
-def test_sweep_around_uses_the_ladders_bpp_range(results, monkeypatch):
+def test_measure_around_uses_the_ladders_bpp_range(results, monkeypatch):
     """Every setting 'measures' 1 bpp here, so the extras say which end of the ladder lies beyond it."""
     monkeypatch.setattr(baselines, "baseline_point", lambda px, codec, s: BaselinePoint(codec, s, 1.0, 30, 0.9, 9))
     low, high = min(r.bpp for r in results), max(r.bpp for r in results)
     expected = [*(LOW_EXTRA if low < 1 else ()), *SETTINGS, *(HIGH_EXTRA if high > 1 else ())]
-    sweeps = sweep_around(PHOTO, results, ["JPEG"])
+    sweeps = measure_around(PHOTO, results, ["JPEG"])[1]
     assert list(sweeps) == ["JPEG"] and [p.setting for p in sweeps["JPEG"]] == expected
 
 
@@ -195,7 +208,7 @@ def test_non_finite_numbers_have_one_spelling_each_way():
 
 
 def test_comparison_json_lists_bracketing_points_and_bd(results):
-    points = [p for ps in sweep_around(PHOTO, results, ["JPEG", "WebP"]).values() for p in ps]
+    points = [p for ps in measure_around(PHOTO, results, ["JPEG", "WebP"])[1].values() for p in ps]
     image = RgbImage(PHOTO, 5000, "p.png")
     doc = comparison_json(reversed(results), points, image, "bundled (mse)")
     assert doc["name"] == "bmshj2018-factorized" and doc["description"] == "LCI Studio, bundled (mse), on p.png"

@@ -1,4 +1,4 @@
-"""Joint training of the ladder (app/codec/gained.py): folding, the starting point, and runs
+"""Joint training of the ladder (app/lci_studio/codec/gained.py): folding, the starting point, and runs
 that stop, go on and ship as ordinary per-level checkpoints."""
 
 from __future__ import annotations

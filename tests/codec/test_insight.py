@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import (
+    HOW_IT_WORKS,
     INTRO,
     busiest_area_share,
     channel_bits_per_element,
@@ -163,7 +164,19 @@ def test_explain_all_active_and_comparison_with_lower_quality(results):
     )
     assert "network" not in explain(results[1], results).comparison  # same size as quality 1
     assert explain(results[0], results).comparison == ""
-    assert explain(results[0]).paragraphs()[0].startswith("Quality 1 was trained with λ = 0.0018")
+    assert explain(results[0]).how_it_works()[0].startswith("Quality 1 was trained with λ = 0.0018")
+
+
+def test_explain_leads_with_what_a_viewer_sees_and_keeps_the_model_under_how_it_works(results):
+    """Issue 22: the explanation opened with λ, "average squared pixel error" and "N = 96 filters"."""
+    explanation = explain(results[2], results)
+    seen = " ".join(explanation.seen())
+    assert explanation.paragraphs()[0].startswith("The file is") and "a ratio of" in seen
+    assert "The difference view (D) shows where" in seen or "amplifies them" in seen  # what is lost
+    for term in ("λ", "N =", "M =", "channel"):
+        assert term not in seen, term
+    text = explanation.text()
+    assert text.index(HOW_IT_WORKS) < text.index("λ") and text.index(HOW_IT_WORKS) < text.index("N = ")
 
 
 def test_explain_ms_ssim_and_unknown_lambda(results):

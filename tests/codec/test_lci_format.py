@@ -375,3 +375,22 @@ def test_a_header_whose_padding_is_not_the_v1_padding_is_refused():
     header = LciHeader("bmshj2018-factorized", "mse", 1, "bundled", 16, 24, "00" * 8, 100, 60, 0, 0, 8, 8)
     with pytest.raises(LciFormatError, match="does not fit"):
         unpack_lci(pack_lci(header, b""))
+
+
+@pytest.mark.parametrize(("name", "kind"), [("model.ckpt", "file"), ("q2.pth.tar", "file"), ("run.pt", "folder")])
+def test_the_header_records_the_weight_sources_own_kind(tmp_path, name, kind):
+    """The kind comes from the `WeightSource` that loaded the model, not from the look of its name: a
+    checkpoint named `.ckpt` is a file, a folder named `run.pt` a folder."""
+    from lci_studio.codec.weights import open_weight_source
+
+    state = make_model(seed=2).state_dict()
+    if kind == "folder":
+        (tmp_path / name).mkdir()
+        torch.save(state, tmp_path / name / "q2.pth.tar")
+    else:
+        torch.save(state, tmp_path / name)
+    source = open_weight_source(str(tmp_path / name), quality_label=2)
+    loaded = source.load(2)
+    assert source.kind == kind and loaded.info.kind == kind
+    header = unpack_lci(pipeline.encode_image(loaded, make_photo(32, 48)).lci)[0]
+    assert header.source_kind == kind

@@ -1,4 +1,4 @@
-"""Growing a trained level's latent: what it must keep, and what the new channels must be."""
+"""Growing a trained level, its latent (M) or its transforms (N): what it must keep, what new channels must be."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ from tests.conftest import make_model, make_photo
 
 def _loaded(model) -> LoadedModel:
     return LoadedModel(model, ModelInfo("bundled", 8, "mse", 0.18, model.N, model.M, weights_fingerprint(model)))
+
+
+def assert_decodes_alike(before, narrow, after, wide) -> None:
+    """The same picture back from both files (each decoded by its model), but that oneDNN sums a wider
+    layer in another order: a pixel that sits on a rounding boundary may land one level away."""
+    back = pipeline.decode_lci(after.lci, _loaded(wide)).astype(int)
+    reference = pipeline.decode_lci(before.lci, _loaded(narrow)).astype(int)
+    assert np.abs(back - reference).max() <= 1
+    assert np.count_nonzero(back != reference) <= back.size // 1000
 
 
 def test_a_widened_model_decodes_every_picture_exactly_as_before():
@@ -32,10 +41,7 @@ def test_a_widened_model_decodes_every_picture_exactly_as_before():
     # ... and the picture that comes back is the same: the zero g_s weights add exact zeros, but
     # oneDNN sums 32 input channels in another order than 24, so a pixel that sits on a rounding
     # boundary may land one level away (seen: 1 pixel of 9,216)
-    back = pipeline.decode_lci(after.lci, _loaded(wide)).astype(int)
-    reference = pipeline.decode_lci(before.lci, _loaded(narrow)).astype(int)
-    assert np.abs(back - reference).max() <= 1
-    assert np.count_nonzero(back != reference) <= back.size // 1000
+    assert_decodes_alike(before, narrow, after, wide)
 
 
 def test_new_channels_carry_a_projection_at_the_trained_scale_that_g_s_ignores():
@@ -61,3 +67,59 @@ def test_new_channels_carry_a_projection_at_the_trained_scale_that_g_s_ignores()
 def test_a_latent_cannot_be_narrowed():
     with pytest.raises(ValueError, match="cannot narrow the latent from 24 to 16"):
         make_model(N=16, M=24).with_latent_channels(16)
+
+
+# ------------------------------------------------------------------------- growing the transforms (N)
+
+
+def test_widened_transforms_give_the_same_latents_and_pictures():
+    narrow = make_model(N=16, M=24, seed=3)
+    with torch.no_grad():
+        narrow.g_a[6].weight.mul_(40)  # latents of a few units, so the payload carries real information
+    narrow.entropy_bottleneck.build_tables()
+    wide = narrow.with_hidden_channels(40, torch.Generator().manual_seed(0)).eval()
+    assert (wide.N, wide.M) == (40, 24)
+    x = pipeline.to_tensor(make_photo(64, 64, seed=6))
+    with torch.no_grad():
+        assert torch.allclose(wide.g_a(x), narrow.g_a(x), atol=1e-5)
+        y_hat = torch.round(narrow.g_a(x))
+        assert torch.allclose(wide.g_s(y_hat), narrow.g_s(y_hat), atol=1e-5)
+    # the file's symbols, tables and decoded pixels (oneDNN may sum the wider layers in another order:
+    # a pixel on a rounding boundary may land one level away)
+    pixels = make_photo(48, 64, seed=5)
+    before = pipeline.encode_image(_loaded(narrow), pixels)
+    after = pipeline.encode_image(_loaded(wide), pixels)
+    assert np.array_equal(after.symbols, before.symbols)
+    assert torch.equal(wide.entropy_bottleneck._quantized_cdf, narrow.entropy_bottleneck._quantized_cdf)
+    assert_decodes_alike(before, narrow, after, wide)
+
+
+def test_new_hidden_channels_are_active_and_learn_from_the_first_step():
+    narrow = make_model(N=16, M=24, seed=4)
+    wide = narrow.with_hidden_channels(40, torch.Generator().manual_seed(1))
+    # what a new channel sends on starts at zero (so the output is unchanged) ...
+    for sends in (wide.g_a[2].weight[:16, 16:], wide.g_a[6].weight[:, 16:], wide.g_s[6].weight[16:],
+                  wide.g_s[2].weight[16:, :16]):
+        assert torch.count_nonzero(sends) == 0
+    # ... what it receives is a projection at the trained scale, so it varies ...
+    x = pipeline.to_tensor(make_photo(64, 64, seed=6))
+    hidden = wide.g_a[1](wide.g_a[0](x))
+    old_spread, new_spread = hidden[:, :16].std(dim=(0, 2, 3)).median(), hidden[:, 16:].std(dim=(0, 2, 3))
+    assert bool((new_spread > 0.1 * old_spread).all())
+    # ... and its outgoing weights get a gradient from the first step
+    out = wide.train()(x)
+    loss = (out["x_hat"] - x).pow(2).mean() - 1e-3 * out["likelihoods"].log2().mean()
+    loss.backward()
+    assert wide.g_a[6].weight.grad[:, 16:].abs().sum() > 0 and wide.g_s[6].weight.grad[16:].abs().sum() > 0
+    # GDN: no cross terms between old and new channels; a new channel's own term is a fresh layer's
+    gamma = wide.g_a[1].effective_parameters()[1][..., 0, 0]
+    assert gamma[:16, 16:].abs().max() < 1e-9 and gamma[16:, :16].abs().max() < 1e-9
+    assert torch.allclose(gamma[16:, 16:].diagonal(), torch.full((24,), 0.1), atol=1e-6)
+    # the same generator seed gives the same model
+    again = narrow.with_hidden_channels(40, torch.Generator().manual_seed(1))
+    assert torch.equal(again.g_a[0].weight, wide.g_a[0].weight)
+
+
+def test_transforms_cannot_be_narrowed():
+    with pytest.raises(ValueError, match="cannot narrow the transforms from 16 to 8"):
+        make_model(N=16, M=24).with_hidden_channels(8)

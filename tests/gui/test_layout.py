@@ -134,11 +134,11 @@ def test_exported_plot_has_room_for_title_and_a_legend_drawn_to_scale(qtbot, wid
     seen = []
     real_export = pyqtgraph.exporters.ImageExporter.export
 
-    def export(exporter, path):
+    def export(exporter, *args, **kwargs):
         item = plot._item
         flags = plot._legend.flags()
         seen.append((item.titleLabel.sceneBoundingRect(), item.vb.sceneBoundingRect(), flags))
-        return real_export(exporter, path)
+        return real_export(exporter, *args, **kwargs)
 
     monkeypatch.setattr(pyqtgraph.exporters.ImageExporter, "export", export)
     plot.export_png(tmp_path / "rd.png", width=1200)

@@ -207,8 +207,8 @@ def test_plot_axes_read_well_from_the_first_point_and_the_export_has_a_title(plo
     assert "ile size against PSNR" in plot.title()
     seen = []
     real_export = pg.exporters.ImageExporter.export
-    pg.exporters.ImageExporter.export = lambda self, path: (
-        seen.append((item.titleLabel.text, plot._ring.isVisible())), real_export(self, path)
+    pg.exporters.ImageExporter.export = lambda self, *args, **kwargs: (
+        seen.append((item.titleLabel.text, plot._ring.isVisible())), real_export(self, *args, **kwargs)
     )[1]
     try:
         plot.export_png(tmp_path / "rd.png", width=700)
@@ -441,9 +441,10 @@ def test_demo_caption_is_one_line_that_fits_and_says_psnr(demo, session, results
 def test_demo_zooms_onto_the_grids_detail_and_with_the_wheel(qtbot, session, results):
     """Z: onto the detail the grid found, drawn as large as the canvas; Z again: all of it. The wheel zooms
     about the pointer (it did nothing), and the original held with Space shows the same place."""
-    from lci_studio.codec.detail import Detail
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QWheelEvent
+
+    from lci_studio.codec.detail import Detail
 
     detail = Detail(80, 50, 24, 18, 1.0)
     window = DemoWindow(session, detail=lambda: detail)

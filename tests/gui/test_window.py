@@ -14,7 +14,7 @@ import pytest
 from lci_studio.codec.difference import difference_image
 from lci_studio.codec.image_io import load_rgb, save_png
 from lci_studio.codec.weights import BundledSource, open_weight_source
-from lci_studio.gui.opening import sample_images
+from lci_studio.resources import sample_photos
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QPushButton
 from tests.conftest import make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS, pixels_of, wait_ladder
 
-SAMPLES = {p.stem: p for p in sample_images()}
+SAMPLES = {p.stem: p for p in sample_photos()}
 
 
 def wheel(view, steps: int = 3, at: QPointF | None = None) -> None:
@@ -101,6 +101,7 @@ def test_ms_ssim_is_measured_when_the_plot_shows_it(qtbot, make_window, source, 
         timeout=LADDER_TIMEOUT_MS,
     )
     assert window.rd_plot.current_metric() == "ms-ssim" and not window.progress.isVisible()
+    assert "MS-SSIM measured in" in window.status_label.text()  # not the ladder's total, made stale
     result = session.results[3]
     assert result.ms_ssim == pytest.approx(ms_ssim_rgb(session.image.pixels, result.reconstruction), abs=1e-12)
     assert f"MS-SSIM {result.ms_ssim:.4f}" in window.compare.tile(3).caption_text()
@@ -343,6 +344,39 @@ def test_stop_leaves_the_window_usable(qtbot, make_window, held_ladder, small_pn
     assert len(window.session.results) == 8
 
 
+def test_after_stop_the_window_says_so_and_resume_goes_on_from_there(qtbot, make_window, held_ladder, small_png):
+    """Issue 22: after Stop the classical column said "waiting for quality 6" forever and nothing said how to
+    go on. It says it stopped; Resume (R) computes only what is missing and keeps what was measured."""
+    window = make_window(held_ladder.source, baselines=True)
+    window.commands["classical_grid"].setChecked(True)
+    window.session.select(6)
+    window.open_path(small_png(height=128, width=192))
+    held_ladder.wait_held(qtbot)
+    qtbot.waitUntil(lambda: 1 in window.session.results, timeout=LADDER_TIMEOUT_MS)  # its signal is queued
+    assert not window.commands["resume"].isEnabled()
+    window.commands["stop"].trigger()
+    held_ladder.release()
+    qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
+    session = window.session
+    kept = dict(session.results)
+    assert 6 not in kept and 1 in kept
+    column = [tile.overlay.text() for tile in window.compare.classical_tiles.values()]
+    assert all("stopped" in text and "Resume (R)" in text for text in column), column
+    assert "Resume (R)" in window.compare.tile(6).overlay.text()
+    assert "Resume (R)" in window.status_label.text()
+    assert window.commands["resume"].isEnabled()
+
+    window.commands["resume"].trigger()
+    wait_ladder(qtbot, window)
+    assert sorted(session.results) == list(range(1, 9))
+    assert all(session.results[q] is kept[q] for q in kept)  # not computed again
+    assert window.compare.tile(1).pixels is not None and window.compare.tile(8).pixels is not None
+    codecs = {p.codec for p in session.baselines}
+    assert codecs and all(len({p.setting for p in session.baselines if p.codec == c}) ==
+                          len([p for p in session.baselines if p.codec == c]) for c in codecs)  # none twice
+    assert "classical codecs" in window.status_label.text() and not window.commands["resume"].isEnabled()
+
+
 def test_an_image_after_an_lci_file_resets_the_split_latents_and_meter(qtbot, make_window, source, small_png, tmp_path):
     """Opening a .lci shows it on both sides; the next picture gets the usual sides, bit maps and meter."""
     window = make_window(source, baselines=True)
@@ -417,6 +451,11 @@ def test_export_all_lci_and_reopen_shows_the_same_pixels(qtbot, window, small_pn
     assert dialogs.errors == []
 
 
+def exported(qtbot, window, *paths: Path) -> None:
+    """Wait for an export the worker finishes: the RD data's missing MS-SSIM, a PNG's compression."""
+    qtbot.waitUntil(lambda: not window.worker.busy() and all(p.exists() for p in paths), timeout=LADDER_TIMEOUT_MS)
+
+
 def test_export_png_csv_json_and_plot(qtbot, window, small_png, tmp_path):
     window.open_path(small_png("photo.png"))
     wait_ladder(qtbot, window)
@@ -424,20 +463,24 @@ def test_export_png_csv_json_and_plot(qtbot, window, small_png, tmp_path):
     assert window.exports.selected_lci(tmp_path / "q4.lci")
     assert (tmp_path / "q4.lci").read_bytes() == window.session.results[4].lci
     assert window.exports.png(tmp_path / "q4.png")
+    exported(qtbot, window, tmp_path / "q4.png")
     assert np.array_equal(load_rgb(tmp_path / "q4.png").pixels, window.session.results[4].reconstruction)
 
     assert window.exports.json(tmp_path / "rd.json")
+    exported(qtbot, window, tmp_path / "rd.json")
     data = json.loads((tmp_path / "rd.json").read_text())
     assert {"name", "description", "results"} <= set(data)  # CompressAI's shape, plus what `lci compare` adds
     assert set(data["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
     assert data["results"]["bpp"] == pytest.approx([window.session.results[q].bpp for q in range(1, 9)])
 
     assert window.exports.csv(tmp_path / "rd.csv")
+    exported(qtbot, window, tmp_path / "rd.csv")
     lines = (tmp_path / "rd.csv").read_text().splitlines()
     assert lines[0].startswith("codec,quality")
     assert len(lines) == 9
 
     assert window.exports.plot(tmp_path / "rd.png")
+    exported(qtbot, window, tmp_path / "rd.png")
     assert load_rgb(tmp_path / "rd.png").width >= 600
 
 
@@ -450,6 +493,7 @@ def test_export_json_is_what_lci_compare_writes(qtbot, make_window, source, ladd
     wait_ladder(qtbot, window)
     assert window.session.baselines
     assert window.exports.json(tmp_path / "window.json") and window.exports.csv(tmp_path / "window.csv")
+    exported(qtbot, window, tmp_path / "window.json", tmp_path / "window.csv")
     argv = ["compare", str(picture), "--weights", str(ladder_dir), "--json", str(tmp_path / "cli.json")]
     assert lci([*argv, "--csv", str(tmp_path / "cli.csv")]) == 0
     capsys.readouterr()
@@ -464,6 +508,32 @@ def test_export_json_is_what_lci_compare_writes(qtbot, make_window, source, ladd
         rows = list(csv.DictReader((tmp_path / f"{face}.csv").read_text().splitlines()))
         tables.append([{k: v for k, v in row.items() if not k.endswith("_seconds")} for row in rows])
     assert tables[0] == tables[1] and len(tables[0]) > 8
+
+
+def test_an_export_measures_ms_ssim_in_the_worker_with_the_meter_and_stop_writes_nothing(
+    qtbot, make_window, source, small_png, tmp_path
+):
+    """Issue 22: Export RD data froze the window for seconds while MS-SSIM was measured on the GUI thread."""
+    window = make_window(source, baselines=True)
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    session = window.session
+    assert session.missing_ms_ssim() > 0
+    assert window.exports.json(tmp_path / "stopped.json")
+    assert not (tmp_path / "stopped.json").exists() and window.progress.isVisible()
+    assert "MS-SSIM" in window.progress.bar.format() and "0/0" not in window.progress.bar.format()
+    assert window.commands["stop"].isEnabled()
+    window.commands["stop"].trigger()
+    qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
+    assert not (tmp_path / "stopped.json").exists() and not list(tmp_path.glob(".*part"))
+    assert "not written" in window.status_label.text()
+
+    assert window.exports.csv(tmp_path / "rd.csv")
+    exported(qtbot, window, tmp_path / "rd.csv")
+    assert session.missing_ms_ssim() == 0 and not window.progress.isVisible()
+    rows = list(csv.DictReader((tmp_path / "rd.csv").read_text().splitlines()))
+    assert len(rows) > 8 and all(float(row["ms_ssim"]) > 0 for row in rows)
+    assert window.status_label.text().startswith("Saved")
 
 
 # ---------------------------------------------------------------------------------------------- failures
@@ -689,13 +759,63 @@ def test_settings_remember_recent_files_and_layout(qtbot, make_window, source, s
     assert any(a.text() == "remember.png" for a in again.recent_menu.actions())
 
 
-def test_about_names_versions_weights_and_citations(window, dialogs):
+def test_ms_ssim_says_it_costs_time_and_is_not_remembered_across_launches(qtbot, make_window, source, small_png):
+    """Issue 22: once pressed, M stayed on in every later launch and each photo took 12.0 s instead of 7.1 s
+    with nothing saying why. The status bar says MS-SSIM was included; the next launch plots PSNR."""
+    window = make_window(source)
+    window.commands["metric"].trigger()
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    assert all(r.has_ms_ssim for r in window.session.results.values())
+    assert "MS-SSIM included" in window.status_label.text() and "M:" in window.status_label.text()
+    window.close()
+    again = make_window(source)
+    assert again.rd_plot.current_metric() == "psnr" and not again.commands["metric"].isChecked()
+    again.open_path(small_png("next.png", seed=3))
+    wait_ladder(qtbot, again)
+    assert not any(r.has_ms_ssim for r in again.session.results.values())
+    assert "MS-SSIM" not in again.status_label.text()
+
+
+def test_about_names_versions_weights_and_citations(window, dialogs, monkeypatch):
     window.show_about()
     kind, _title, text = dialogs.messages[-1]
     assert kind == "about"
     for part in ("PyTorch", "PySide6", "pyqtgraph", "constriction", "Ballé", "Bégaint", "CompressAI", "ICLR 2018"):
         assert part in text
     assert window.session.source.describe() in text
+
+    # a build without constriction's metadata (the frozen app said "constriction ?")
+    import importlib.metadata
+
+    def no_metadata(dist):
+        raise importlib.metadata.PackageNotFoundError(dist)
+
+    monkeypatch.setattr(importlib.metadata, "version", no_metadata)
+    window.show_about()
+    text = dialogs.messages[-1][2]
+    assert "?" not in text and "version not recorded" in text
+
+
+def test_words_on_screen_ratios_plot_axis_and_weights(qtbot, window, small_png, tmp_path):
+    """Issue 22, item 8: "53:1 smaller than raw", the .lci dialog's "52.5:1", an empty plot on a 0.1-0.9 dB
+    axis, Weights… on the toolbar."""
+    (x0, x1), (y0, y1) = window.rd_plot._item.viewRange()
+    assert (x0, x1, y0, y1) == (0, 2, 20, 40)  # bpp 0-2, PSNR 20-40 dB before any point
+    window.open_path(small_png("words.png"))
+    wait_ladder(qtbot, window)
+    window.session.select(2)
+    assert "against raw" in window.status_label.text() and "smaller than raw" not in window.status_label.text()
+    lci = tmp_path / "words-q2.lci"
+    lci.write_bytes(window.session.results[2].lci)
+    window.open_path(lci)
+    qtbot.waitUntil(lambda: window.lci_info_dialog is not None and window.lci_info_dialog.isVisible(),
+                    timeout=LADDER_TIMEOUT_MS)
+    import re
+
+    ratio = re.search(r"([0-9.]+):1 against raw RGB", window.lci_info_dialog.text()).group(1)
+    assert "." not in ratio or float(ratio) < 10  # whole numbers from 10:1 up, as the glossary says
+    assert window.commands["settings"] not in window.toolbar.actions()
 
 
 def test_demo_mode_follows_the_results(qtbot, window, small_png):
@@ -716,8 +836,11 @@ def test_demo_mode_follows_the_results(qtbot, window, small_png):
 # ------------------------------------------------------------------------------------------- responsiveness
 
 
-def test_event_loop_never_stalls_during_a_full_ladder(qtbot, make_window, source, small_png, capsys):
-    """A 5 ms timer in the UI thread during a whole ladder (with the JPEG/WebP/AVIF baselines).
+def test_event_loop_never_stalls_during_a_full_ladder_and_the_exports(
+    qtbot, make_window, source, small_png, capsys, tmp_path
+):
+    """A 5 ms timer in the UI thread during a whole ladder (with the JPEG/WebP/AVIF baselines), then
+    every export (the RD data's MS-SSIM, not yet measured, included).
 
     Two numbers: the worst wall-clock gap between ticks (what a user feels; on a loaded shared
     machine it includes time the OS gives to other processes) and the worst UI-thread CPU time
@@ -746,10 +869,25 @@ def test_event_loop_never_stalls_during_a_full_ladder(qtbot, make_window, source
         started = time.monotonic()
         window.open_path(small_png("stall.png", height=128, width=192))
         qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
+        # every export and copy, one at a time as a user asks for them, the RD data's missing MS-SSIM
+        # included (measured in the worker)
+        exports = window.exports
+        for export in (
+            lambda: exports.json(tmp_path / "rd.json"),
+            lambda: exports.csv(tmp_path / "rd.csv"),
+            lambda: exports.all_lci(tmp_path),
+            lambda: exports.png(tmp_path / "q4.png"),
+            lambda: exports.plot(tmp_path / "plot.png"),
+            lambda: exports.copy_selected() is None,
+        ):
+            assert export()
+            qtbot.wait(20)
+        exported(qtbot, window, *(tmp_path / name for name in ("rd.json", "rd.csv", "q4.png", "plot.png")))
         timer.stop()
     finally:
         gc.enable()
     assert len(window.session.results) == 8 and window.session.baselines
+    assert window.session.missing_ms_ssim() == 0
     wall = max(g[0] for g in gaps[1:])
     cpu = max(g[1] for g in gaps[1:])
     with capsys.disabled():
@@ -782,4 +920,6 @@ def test_menus_and_toolbar_are_built_from_the_action_table(window, small_png, qt
     window.open_path(small_png())
     wait_ladder(qtbot, window)
     assert [table[n].isEnabled() for n in ("export_lci", "export_json", "info", "stop")] == [True, True, False, False]
-    assert table["settings"].iconText() == "Weights…" and table["settings"].text() == "&Settings…"
+    # Weights… is Settings ▸ Weights…, where the messages send people ("choose … in Settings"), not on the toolbar
+    assert table["settings"] not in window.toolbar.actions() and table["settings"].text() == "&Weights…"
+    assert table["settings"] in window.menus["Settings"].actions()

@@ -66,5 +66,5 @@ def test_the_wheel_carries_every_source_module(wheel):
     import zipfile
 
     names = set(zipfile.ZipFile(wheel).namelist())
-    modules = {f"lci_studio/{p.relative_to(ROOT / 'app').as_posix()}" for p in (ROOT / "app").rglob("*.py")}
+    modules = {p.relative_to(ROOT / "app").as_posix() for p in (ROOT / "app").rglob("*.py")}
     assert modules <= names, sorted(modules - names)

@@ -66,10 +66,9 @@ class EncodedImage:
 
 
 def source_kind(info: ModelInfo) -> str:
-    """The header's weight-source code for a model's source label."""
-    if info.source in _SOURCE_KINDS:
-        return info.source
-    return "folder" if not info.source.endswith((".tar", ".pth", ".pt", ".safetensors")) else "file"
+    """The header's weight-source kind: the one its `WeightSource` has (a model made by hand, without one,
+    is a single file unless its source names the bundled or official ladder)."""
+    return info.kind or _SOURCE_KINDS.get(info.source, "file")
 
 
 def to_tensor(pixels: np.ndarray) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """The LCI Studio main window: the shell around the session's panels (docks, tabs, status bar).
 
-The state is the `Session`; the panels (app/gui/panels) draw it. The window builds them and
+The state is the `Session`; the panels (app/lci_studio/gui/panels) draw it. The window builds them and
 keeps the status bar in step with the selection; its other jobs live beside it: the jobs behind
 what is shown in view_jobs.py, the commands and their menus in actions.py, exports in exports.py,
 the weights and downloads in weights_flow.py, opening files, the clipboard and drops in opening.py.
@@ -22,7 +22,7 @@ from lci_studio.codec.weights import WeightSource, open_weight_source
 from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, quality_actions, window_actions
 from lci_studio.gui.dialogs import LciInfoDialog, about_html
 from lci_studio.gui.exports import Exports
-from lci_studio.gui.opening import Opening, resources_dir
+from lci_studio.gui.opening import Opening
 from lci_studio.gui.panels.compare import CompareView, ViewSync
 from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
@@ -32,6 +32,7 @@ from lci_studio.gui.progress import JobProgress
 from lci_studio.gui.view_jobs import ViewJobs
 from lci_studio.gui.weights_flow import WeightsFlow
 from lci_studio.gui.worker import CodecWorker
+from lci_studio.resources import icon_path
 from lci_studio.session import Session
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
 from PySide6.QtGui import QIcon, QResizeEvent
@@ -55,7 +56,7 @@ DOCK_SHARE = 0.35
 
 
 def app_icon() -> QIcon:
-    path = resources_dir() / "icons" / "lci-studio.svg"
+    path = icon_path()
     return QIcon(str(path)) if path.is_file() else QIcon()
 
 
@@ -99,7 +100,10 @@ class MainWindow(QMainWindow):
         self.jobs = ViewJobs(self, baselines)
         self.weights.switched.connect(lambda _source: self.jobs.restart())
         self._build_views()
-        self.exports = Exports(self, self.session, self.settings, self.rd_plot, self.say, self.show_error)
+        self.exports = Exports(
+            self, self.session, self.settings, self.rd_plot, self.say, self.show_error, self.jobs.complete_ms_ssim,
+            self.worker,
+        )  # fmt: skip
         self.opening = Opening(self)
         self.commands = ActionTable(self, window_actions(self))
         self.quality_actions = quality_actions(self, self.session.select)
@@ -208,10 +212,10 @@ class MainWindow(QMainWindow):
         classical = str(self.settings.value("view/classical_grid", "false")).lower() == "true"
         self.commands["classical_grid"].setChecked(classical)
         self.compare.set_classical_shown(classical)
-        metric = "ms-ssim" if str(self.settings.value("view/metric", "psnr")) == "ms-ssim" else "psnr"
-        self.commands["metric"].setChecked(metric == "ms-ssim")
-        self.rd_plot.set_metric(metric)
-        self.jobs.show_ms_ssim(metric == "ms-ssim")
+        # MS-SSIM is not remembered: it makes every later picture slower (7.1 s → 12.0 s in the rehearsal),
+        # a cost that should not follow a presenter into the next launch unasked; each launch plots PSNR
+        self.settings.remove("view/metric")  # what earlier versions remembered
+        self.rd_plot.set_metric("psnr")
         kind = "estimated" if str(self.settings.value("view/bpp_kind", "real")) == "estimated" else "real"
         self.commands["bpp"].setChecked(kind == "estimated")
         self.rd_plot.set_bpp_kind(kind)
@@ -258,14 +262,14 @@ class MainWindow(QMainWindow):
                 ms_ssim = f", MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""
                 self.say(  # the ratio as the explanation words it (format_ratio: one rule)
                     f"Quality {quality}: {result.bpp:.3f} bpp, {format_kb(result.file_bytes)} "
-                    f"({format_ratio(result.ratio_to_raw)} smaller than raw), PSNR {psnr} dB{ms_ssim}, "
+                    f"({format_ratio(result.ratio_to_raw)} against raw), PSNR {psnr} dB{ms_ssim}, "
                     f"{result.active_channels} of {result.info.M} channels carry bits"
                 )
             self.settings.setValue("view/selected", quality)
         self.commands.update()
 
     def show_classical_in_grid(self, on: bool) -> None:
-        """JPEG, WebP and AVIF at the selected quality's size as a column of the grid (shown at once)."""
+        """The classical codecs at the selected quality's size as a column of the grid (shown at once)."""
         self.compare.set_classical_shown(on)
         self.settings.setValue("view/classical_grid", bool(on))
         if on:
@@ -287,7 +291,6 @@ class MainWindow(QMainWindow):
         metric = "ms-ssim" if on else "psnr"
         if self.rd_plot.current_metric() != metric:
             self.rd_plot.set_metric(metric)
-        self.settings.setValue("view/metric", metric)
 
     def plot_estimated_bpp(self, on: bool) -> None:
         kind = "estimated" if on else "real"

@@ -51,7 +51,6 @@ AUTO = 0  # the gain combo's "auto" entry: the largest gain that does not satura
 class SplitView(QWidget):
     """Compare two images: A left of the divider, B right of it; X swaps, D shows |A − B| × gain."""
 
-    sidesChanged = Signal()
     classicalWanted = Signal(str, int)  # (codec, quality): show this codec at that quality's size, please
 
     def __init__(self, session: Session, sync: ViewSync, parent: QWidget | None = None) -> None:
@@ -320,7 +319,6 @@ class SplitView(QWidget):
             self.label_b.setText(f"{b[0]} ▶" if (b and a) else (b[0] if b else ""))
         self._update_clip()
         self._place_labels()
-        self.sidesChanged.emit()
 
     def _in_view(self) -> tuple[float, float] | None:
         """The picture's columns in view (left, right), in picture pixels; None while there are none."""

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
-from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
-from lci_studio.codec.ladder import QualityResult, with_ms_ssim
+from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.lci_format import LciHeader
 from lci_studio.codec.model import QUALITIES, ModelInfo
 
@@ -205,6 +204,18 @@ class Session:
         self.last_end = None
         self.events.ladder_started.emit(self.pending)
 
+    def resume_ladder(self, qualities: Iterable[int]) -> None:
+        """Go on after a stop: `qualities` are on their way again and what was measured stays (announced
+        again after `ladder_started`, so every view draws it as before)."""
+        results, points, classical = self.ordered_results(), self.baselines, dict(self.classical)
+        self.start_ladder(qualities, self.unavailable)
+        for result in results:
+            self.add_result(result)
+        if points:
+            self.set_baselines(points)
+        for (_codec, quality), point in classical.items():
+            self.add_classical(quality, point)
+
     def add_result(self, result: QualityResult) -> None:
         """One quality measured (replaces an earlier result of the same quality)."""
         self.results[result.quality] = result
@@ -227,16 +238,13 @@ class Session:
         self.pending = ()
         self.events.finished.emit(self.last_end)
 
-    def complete_ms_ssim(self) -> None:
-        """Measure every MS-SSIM still missing (the window measures it only while it is shown), so an
-        export holds what `lci compare` writes. Announced like any new result or points."""
+    def missing_ms_ssim(self) -> int:
+        """How many results and classical points still lack their MS-SSIM (the window measures it only
+        while it is shown, and in the worker before an export: an export holds what `lci compare` writes)."""
         if self.image is None:
-            return
-        for result in self.ordered_results():
-            if not result.has_ms_ssim:
-                self.add_result(with_ms_ssim(result, self.image))
-        if not all(p.has_ms_ssim for p in self.baselines):
-            self.set_baselines([baselines_mod.with_ms_ssim(self.image.pixels, p) for p in self.baselines])
+            return 0
+        results = sum(not r.has_ms_ssim for r in self.results.values())
+        return results + sum(not p.has_ms_ssim and bool(p.data) for p in self.baselines)
 
     def ordered_results(self) -> list[QualityResult]:
         return [self.results[q] for q in sorted(self.results)]

@@ -1,17 +1,20 @@
-"""Classical codecs on the same image (JPEG, WebP, AVIF where Pillow has it), really encoded.
+"""Classical codecs on the same image (JPEG, WebP, AVIF, JPEG XL where installed), really encoded.
 
 Each point comes from bytes Pillow actually wrote and decoded again, so the comparison
 with the learned codec is like for like: file size against 8-bit reconstruction.
 
-`SweepPlan` is the one rule for which settings are measured and in what order: `sweep` / `sweeps`
-(`lci compare`, `lci bench`; several codecs, on threads) run it, and the window's analysis job drives
-it a point at a time, between its other work. To add a codec, teach `available_codecs` and
-`encode_classical` its name; everything downstream (tables, JSON, BD, the RD plot) takes it from there.
+`CLASSICAL_CODECS` is the table of codecs: each is declared once (its name, how Pillow writes it,
+its setting range, its colour, whether this install has it), and everything downstream (the sweep,
+the tables, JSON, BD, the RD plot, the split's and the grid's pictures at a quality's size) iterates
+over the ones `available_codecs` finds. `SweepPlan` is the one rule for which settings are measured
+and in what order: `sweep` / `sweeps` (`lci compare`, `lci bench`; several codecs, on threads) run it,
+and the window's analysis job drives it a point at a time, between its other work.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import io
 import math
 import os
@@ -43,7 +46,7 @@ AVIF_MIN_THREADS = 2
 
 @dataclass(frozen=True)
 class BaselinePoint:
-    codec: str  # "JPEG" | "WebP" | "AVIF"
+    codec: str  # a name in CLASSICAL_CODECS
     setting: int  # the codec's own quality setting
     bpp: float
     psnr: float
@@ -56,20 +59,59 @@ class BaselinePoint:
         return not math.isnan(self.ms_ssim)
 
 
+@dataclass(frozen=True)
+class ClassicalCodec:
+    """A classical codec as every face shows it: one row of `CLASSICAL_CODECS`."""
+
+    name: str  # as shown, and the key in tables and JSON
+    pillow_format: str  # the format name Pillow saves it under
+    colour: str  # its curve and legend colour (#rrggbb), the same wherever it is drawn
+    available: Callable[[], bool]  # whether this Pillow (and its plugins) can write it
+    options: Callable[[], dict] = dict  # extra save options, asked at each encode
+    highest: int = 100  # the highest quality setting that is still a lossy encode
+
+
+def _plugin_registered(module: str) -> Callable[[], bool]:
+    """A Pillow plugin's availability: importing the module registers its format."""
+
+    def available() -> bool:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return False
+        return True
+
+    return available
+
+
+CLASSICAL_CODECS: dict[str, ClassicalCodec] = {
+    codec.name: codec
+    for codec in (
+        ClassicalCodec("JPEG", "JPEG", "#4c6ef5", lambda: True),
+        ClassicalCodec("WebP", "WEBP", "#37b24d", lambda: bool(features.check("webp"))),
+        ClassicalCodec(
+            "AVIF", "AVIF", "#ae3ec9", lambda: bool(features.check("avif")),
+            options=lambda: {"max_threads": max(AVIF_MIN_THREADS, usable_cpus())},
+        ),
+        # pillow-jxl-plugin (libjxl at its default effort 7); quality 100 would ask for lossless mode,
+        # which the plugin only gives with lossless=True: 99 is the highest lossy setting.
+        ClassicalCodec("JPEG XL", "JXL", "#0c8599", _plugin_registered("pillow_jxl"), highest=99),
+    )
+}
+
+
 def available_codecs() -> tuple[str, ...]:
-    codecs = ["JPEG"]
-    if features.check("webp"):
-        codecs.append("WebP")
-    if features.check("avif"):
-        codecs.append("AVIF")
-    return tuple(codecs)
+    """The codecs of `CLASSICAL_CODECS` this install can write, in the table's order."""
+    return tuple(name for name, codec in CLASSICAL_CODECS.items() if codec.available())
 
 
 def encode_classical(pixels: np.ndarray, codec: str, setting: int) -> bytes:
     """Bytes of the image in a classical format at a quality setting (Pillow's defaults otherwise)."""
+    spec = CLASSICAL_CODECS[codec]
+    if not 0 <= setting <= spec.highest:
+        raise ValueError(f"{codec} quality settings go from 0 to {spec.highest}, not {setting}")
     buffer = io.BytesIO()
-    options = {"max_threads": max(AVIF_MIN_THREADS, usable_cpus())} if codec.upper() == "AVIF" else {}
-    Image.fromarray(pixels, "RGB").save(buffer, format=codec.upper(), quality=setting, **options)
+    Image.fromarray(pixels, "RGB").save(buffer, format=spec.pillow_format, quality=setting, **spec.options())
     return buffer.getvalue()
 
 
@@ -188,8 +230,11 @@ class SweepPlan:
         return (*self._settings, *before, *after)
 
     def next_setting(self, codec: str) -> int | None:
-        """The codec's next setting to measure, or None while nothing more can be handed out."""
+        """The codec's next setting to measure, or None while nothing more can be handed out; a setting
+        `add`ed before it was handed out (the window resuming a stopped sweep) is not measured again."""
         sequence, handed = self._sequence(codec), self._handed[codec]
+        while handed < len(sequence) and sequence[handed] in self._measured[codec]:
+            handed += 1
         if handed == len(sequence):
             return None
         self._handed[codec] = handed + 1
@@ -210,7 +255,11 @@ class SweepPlan:
         measured = self._measured[codec]
         before, after = extra_settings([measured[s] for s in self._settings], low_bpp, high_bpp)
         fresh = self._settings  # (a setting both in `settings` and an extra is measured once)
-        self._extras[codec] = (tuple(s for s in before if s not in fresh), tuple(s for s in after if s not in fresh))
+        highest = CLASSICAL_CODECS[codec].highest if codec in CLASSICAL_CODECS else max(HIGH_EXTRA)
+        self._extras[codec] = (
+            tuple(s for s in before if s not in fresh),
+            tuple(s for s in after if s not in fresh and s <= highest),
+        )
 
     def complete(self, codec: str) -> bool:
         """Extras decided and every setting of the codec measured."""
@@ -270,7 +319,7 @@ def _measure_now(fn: Callable[..., BaselinePoint], *args: object) -> Future[Base
 
 
 def at_size(pixels: np.ndarray, codec: str, target_bytes: int, cancel: CancelCheck | None = None) -> BaselinePoint:
-    """The codec's setting (1…100) whose file is nearest `target_bytes`, measured (PSNR; MS-SSIM left NaN).
+    """The codec's setting (1 to its highest) whose file is nearest `target_bytes`, measured (PSNR; MS-SSIM NaN).
 
     File size grows with the setting, so a bisection finds it in about seven encodes; the nearest
     of the two settings around the target wins (ties: the smaller file).
@@ -283,7 +332,7 @@ def at_size(pixels: np.ndarray, codec: str, target_bytes: int, cancel: CancelChe
             tried[setting] = baseline_point(pixels, codec, setting, ms_ssim=False)
         return tried[setting]
 
-    lo, hi = 1, 100
+    lo, hi = 1, CLASSICAL_CODECS[codec].highest
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if point(mid).file_bytes <= target_bytes:

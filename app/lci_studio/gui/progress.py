@@ -11,7 +11,11 @@ from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
 
-TEXTS = {"ladder": "", "decode": "decoding", "load": "opening"}  # what a job kind is doing, before it says
+# what a job kind is doing, before it says
+TEXTS = {
+    "ladder": "", "decode": "decoding", "load": "opening", "ms-ssim": "measuring MS-SSIM",
+    "analysis": "classical codecs for comparison",
+}  # fmt: skip
 PARTS = 1000  # bar units per step
 
 

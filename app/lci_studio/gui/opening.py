@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import lci_studio
 from lci_studio.codec.image_io import IMAGE_SUFFIXES
 from lci_studio.codec.lci_format import MAGIC
+from lci_studio.resources import sample_photos
 from PySide6.QtCore import QMimeData, QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
@@ -21,26 +21,6 @@ if TYPE_CHECKING:
     from lci_studio.gui.window import MainWindow
 
 MAX_RECENT = 10
-
-
-def resources_dir() -> Path:
-    """`resources/` of the installed package (lci_studio.resources) or of the source checkout."""
-    try:
-        from importlib.resources import files
-
-        candidate = files("lci_studio.resources")
-        if isinstance(candidate, Path):
-            return candidate
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(lci_studio.__file__).resolve().parents[1] / "resources"
-
-
-def sample_images() -> list[Path]:
-    folder = resources_dir() / "samples"
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def is_lci(path: Path) -> bool:
@@ -143,7 +123,7 @@ class Opening:
 
     def fill_samples(self, menu: QMenu) -> None:
         menu.clear()
-        samples = sample_images()
+        samples = sample_photos()
         for path in samples:
             action = menu.addAction(path.stem.replace("_", " ").title())
             action.setStatusTip(str(path))

@@ -118,16 +118,6 @@ def compare_results(ladder: Curve, references: Mapping[str, Curve]) -> dict[str,
     return out
 
 
-def sweep_around(
-    pixels: np.ndarray,
-    results: Sequence[QualityResult],
-    codecs: Iterable[str] | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> dict[str, list[BaselinePoint]]:
-    """Every codec (default: all Pillow has) swept around the ladder's bpp range on this image."""
-    return measure_around(pixels, results, codecs, cancel)[1]
-
-
 MAX_ANALYSIS_WORKERS = 4  # threads that measure points at once; each holds a decoded picture and MS-SSIM's bands
 
 

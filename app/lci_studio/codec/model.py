@@ -7,6 +7,7 @@ tables are used exactly as stored.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Mapping
@@ -92,6 +93,59 @@ class FactorizedPrior(nn.Module):
         wide.entropy_bottleneck.build_tables()
         return wide
 
+    def with_hidden_channels(self, N: int, generator: torch.Generator | None = None) -> FactorizedPrior:
+        """A copy with N ≥ self.N channels between the layers of g_a and g_s, decoding as this model does.
+
+        The capacity counterpart of `with_latent_channels` (CompressAI's q6-q8 use N = 192): each
+        new hidden channel gets random incoming weights at the scale of the trained ones, so it is
+        active and its outgoing weights get a gradient from the first step, while those outgoing
+        weights, the bias and GDN's cross terms (γ between an old and a new channel) start at zero,
+        so the latents and the reconstruction are this model's (up to GDN's reparametrization floor
+        of ~1e-11 on a cross term) until training finds a use for the new channels. A new channel's
+        own GDN starts as a fresh layer's (β = 1, γ = 0.1).
+        """
+        if N < self.N:
+            raise ValueError(f"cannot narrow the transforms from {self.N} to {N} channels")
+        wide = FactorizedPrior(N, self.M).to(next(self.g_a.parameters()).device)
+        old = self.state_dict()
+        n = self.N
+        for name, value in wide.state_dict().items():
+            source = old[name]
+            if name.startswith("entropy_bottleneck."):
+                continue  # the latent is unchanged: its entropy model is copied whole, tables included
+            if value.shape == source.shape:
+                value.copy_(source)
+                continue
+            owner, key = name.rsplit(".", 1)
+            module = wide.get_submodule(owner)
+            if isinstance(module, GDN):  # beta (N,) or gamma (N, N), both stored reparametrized
+                fresh = getattr(GDN(N - n, module.inverse), key).detach()
+                if key == "gamma":
+                    value.copy_(module.gamma_reparam.init(torch.zeros_like(value)))  # no cross terms
+                    value[n:, n:], value[:n, :n] = fresh, source
+                else:
+                    value[n:], value[:n] = fresh, source
+                continue
+            value.zero_()  # new outgoing weights and new biases start at zero
+            if key == "bias":
+                value[:n] = source
+                continue
+            # a conv's weight is (out, in, k, k), a transposed conv's (in, out, k, k): the new channels it
+            # produces (rows of a conv, columns of a transposed conv) get random weights from every input
+            produced = 0 if name.startswith("g_a") else 1
+            consumed = 1 - produced
+            keep = [slice(None)] * 4
+            keep[produced], keep[consumed] = slice(0, source.shape[produced]), slice(0, source.shape[consumed])
+            value[tuple(keep)] = source
+            if value.shape[produced] > source.shape[produced]:
+                scale = source.transpose(0, produced).flatten(1).std(dim=1).median()
+                rows = [slice(None)] * 4
+                rows[produced] = slice(source.shape[produced], None)
+                noise = torch.randn(value[tuple(rows)].shape, generator=generator).to(value)
+                value[tuple(rows)] = scale * noise
+        wide.entropy_bottleneck = copy.deepcopy(self.entropy_bottleneck)
+        return wide
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, torch.Tensor]) -> FactorizedPrior:
         """Build a model of the checkpoint's size and load it (any CompressAI key layout)."""
@@ -172,8 +226,11 @@ class ModelInfo:
     M: int
     fingerprint: str
     # The qualities whose levels were trained together with this one (shared transforms, own
-    # gains and entropy model; app/codec/gained.py); empty when it was trained on its own.
+    # gains and entropy model; app/lci_studio/codec/gained.py); empty when it was trained on its own.
     trained_with: tuple[int, ...] = ()
+    # The weight source's kind ("bundled" | "compressai" | "folder" | "file": `WeightSource.kind`),
+    # which the .lci header records; "" for a model made by hand, named by `source` alone.
+    kind: str = ""
 
     def describe(self) -> str:
         lam = f", λ={self.lmbda:g}" if self.lmbda is not None else ""

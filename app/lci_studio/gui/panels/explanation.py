@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from lci_studio.codec.insight import INTRO, INTRO_TITLE, explain
+from lci_studio.codec.insight import HOW_IT_WORKS, INTRO, INTRO_TITLE, explain
 from lci_studio.session import Session
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
@@ -81,8 +81,11 @@ class ExplanationPanel(QWidget):
             self._browser.setHtml("".join(parts))
             return
         explanation = explain(result, results.values())
-        paragraphs = [p for p in explanation.paragraphs() if p != explanation.why]
-        body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-        why = f"<p><i>{html.escape(explanation.why)}</i></p>"
-        self._browser.setHtml(f"<h2>{html.escape(explanation.title)}</h2>{body}{why}")
+        seen = "".join(f"<p>{html.escape(p)}</p>" for p in explanation.seen())
+        how = "".join(  # the model's terms after what a viewer sees; the why in italics
+            f"<p><i>{html.escape(p)}</i></p>" if p == explanation.why else f"<p>{html.escape(p)}</p>"
+            for p in explanation.how_it_works()
+        )
+        title = html.escape(explanation.title)
+        self._browser.setHtml(f"<h2>{title}</h2>{seen}<h3>{html.escape(HOW_IT_WORKS)}</h3>{how}")
         self._browser.verticalScrollBar().setValue(scroll)

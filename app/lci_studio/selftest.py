@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lci_studio import resources
+
 # A working level decodes a photo crop well above this; broken weights, a wrong fingerprint
 # check or a damaged decoder land far below (noise is ~10 dB). Quality 4 averages 32.9 dB on
 # the held-out photos (README), so 25 dB leaves room for a hard crop without hiding a fault.
@@ -21,6 +23,7 @@ SELF_TEST_QUALITY = 4
 MIN_PSNR_DB = 25.0
 SAMPLE = "coffee.png"
 CROP = 128
+WINDOW_TIMEOUT_S = 120  # the 8 tiles of a sample take seconds; a slow machine gets room
 
 
 @dataclass
@@ -28,13 +31,6 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
-
-
-def resources_root() -> Path:
-    """The installed `lci_studio.resources` folder (inside a frozen bundle too), via the weights' lookup."""
-    from lci_studio.codec.weights import bundled_weights_dir
-
-    return bundled_weights_dir().parent
 
 
 def check_weights() -> str:
@@ -55,7 +51,7 @@ def check_codec() -> str:
     from lci_studio.codec.pipeline import decode_lci, encode_image
     from lci_studio.codec.weights import BundledSource
 
-    pixels = load_rgb(resources_root() / "samples" / SAMPLE).pixels[:CROP, :CROP].copy()
+    pixels = load_rgb(resources.root() / "samples" / SAMPLE).pixels[:CROP, :CROP].copy()
     loaded = BundledSource().load(SELF_TEST_QUALITY)
     start = time.perf_counter()
     encoded = encode_image(loaded, pixels, with_bit_map=False)
@@ -80,7 +76,7 @@ def check_icon() -> str:
 
     # A widgets application, as the window uses: one made here must not stand in the way of one later.
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    path = resources_root() / "icons" / "lci-studio.svg"
+    path = resources.icon_path()
     if not path.is_file():
         raise AssertionError(f"{path} is missing")
     image: QImage = QIcon(str(path)).pixmap(64, 64).toImage()
@@ -92,10 +88,64 @@ def check_icon() -> str:
     return f"{path.name} at 64x64 on the {app.platformName()} platform, {opaque} of 256 sampled pixels drawn"
 
 
+def check_samples() -> str:
+    """The sample photos are where the Samples menu looks (the frozen build once had them but looked elsewhere)."""
+    photos = resources.sample_photos()
+    if not photos:
+        raise AssertionError(f"no sample photos in {resources.root() / 'samples'}")
+    return f"{len(photos)} photos ({', '.join(p.name for p in photos)}) in {photos[0].parent}"
+
+
+def check_window() -> str:
+    """A window, offscreen, as a presenter uses it: Samples ▸ lists the shipped photos, and the first one
+    opened from that menu gets its 8 reconstructions. Its settings go to a temporary file, so a
+    self-test leaves no recent file or window state behind."""
+    import tempfile
+
+    from lci_studio.codec.model import QUALITIES
+    from lci_studio.gui.window import MainWindow
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    with tempfile.TemporaryDirectory() as folder:
+        settings = QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings=settings, baselines=False)
+        try:
+            menu = window.menus["Samples"]
+            menu.aboutToShow.emit()  # the menu fills itself when it opens
+            entries = [a for a in menu.actions() if a.isEnabled() and not a.isSeparator()]
+            names = [Path(a.statusTip()).name for a in entries]  # an entry's status tip is its photo's path
+            expected = [p.name for p in resources.sample_photos()]
+            if not names or names != expected:
+                shown = [a.text() for a in menu.actions()]
+                raise AssertionError(f"Samples ▸ lists {shown or 'nothing'}; the bundle has {expected or 'no photos'}")
+            start = time.perf_counter()
+            entries[0].trigger()
+            loop = QEventLoop()
+            poll = QTimer(interval=50, timeout=lambda: loop.quit() if window.session.last_end else None)
+            poll.start()
+            QTimer.singleShot(WINDOW_TIMEOUT_S * 1000, loop.quit)
+            loop.exec()
+            poll.stop()
+            seconds = time.perf_counter() - start
+            shown = sorted(window.session.results)
+            end = window.session.last_end
+            if shown != list(QUALITIES):
+                why = f"{end.outcome}: {end.failure}" if end else f"not done after {WINDOW_TIMEOUT_S} s"
+                raise AssertionError(f"{names[0]} from Samples ▸ gave qualities {shown} ({why})")
+            return f"Samples ▸ lists {', '.join(names)}; {names[0]} gave {len(shown)} tiles in {seconds:.1f} s"
+        finally:
+            window.close()
+            app.processEvents()
+
+
 CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("weights", check_weights),
     ("codec", check_codec),
     ("icon", check_icon),
+    ("samples", check_samples),
+    ("window", check_window),
 ]
 
 

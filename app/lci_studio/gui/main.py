@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "environment variable LCI_STUDIO_WEIGHTS)",
     )
     parser.add_argument("--metric", choices=("mse", "ms-ssim"), default="mse", help="with --weights compressai")
-    parser.add_argument("--no-baselines", action="store_true", help="skip the JPEG/WebP/AVIF comparison curves")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the classical codecs' comparison curves")
     parser.add_argument("--select", type=int, choices=range(1, 9), metavar="Q", help="select quality Q at start")
     parser.add_argument("--demo", action="store_true", help="start in demo mode (full screen)")
     parser.add_argument(

@@ -4,7 +4,7 @@ decoding, weight downloads, and the analysis beside the ladder (classical codecs
 `CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in private
 QObjects moved to two QThreads, one at a time each, in the order they were started: the codec
 thread (load, ladder, decode, download) and a low-priority analysis thread (`AnalysisJob`), so
-the JPEG/WebP/AVIF points and MS-SSIM come while the ladder runs without delaying its next tile.
+the classical codecs' points and MS-SSIM come while the ladder runs without delaying its next tile.
 On Linux the analysis thread is niced (+10), so on a busy machine the ladder keeps the cores.
 The worker never imports a widget and never does codec math itself: it calls `lci_studio.codec`.
 
@@ -51,9 +51,9 @@ from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.decoding import candidate_sources, decode_file
-from lci_studio.codec.image_io import ImageReadError, RgbImage
+from lci_studio.codec.errors import USER_ERRORS
+from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder, with_ms_ssim
-from lci_studio.codec.lci_format import LciFormatError
 from lci_studio.codec.model import LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, read_header
 from lci_studio.codec.weights import (
@@ -61,7 +61,6 @@ from lci_studio.codec.weights import (
     DownloadFailedError,
     MetricNotBundledError,
     NoBundledWeightsError,
-    WeightsError,
     WeightSource,
     open_weight_source,
 )
@@ -145,7 +144,8 @@ class AnalysisJob:
     """What the window shows beside the ladder, in the low-priority thread: the classical codecs'
     points (`baselines.sweep`'s settings, a point at a time, codec by codec; the range extras once
     `feed` is closed) and, while `wants_ms_ssim()` says it is shown, the MS-SSIM of every ladder
-    result and point that lacks it (served first). `points`: those measured already."""
+    result and point that lacks it (served first). `points`: those measured already (of `codecs`: a
+    stopped sweep that goes on)."""
 
     image: RgbImage
     feed: LadderFeed
@@ -182,7 +182,7 @@ class DownloadJob:
 
 @dataclass(frozen=True)
 class ClassicalJob:
-    """`codec` (JPEG, WebP, AVIF) at the setting whose file is nearest `target_bytes` (quality `quality`'s
+    """`codec` (a classical codec) at the setting whose file is nearest `target_bytes` (quality `quality`'s
     size), as a point that carries its bytes: the split view shows it as a picture."""
 
     image: RgbImage
@@ -194,13 +194,27 @@ class ClassicalJob:
     title: ClassVar[str] = "Could not encode the classical picture"
 
 
-Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob
+@dataclass(frozen=True)
+class WriteJob:
+    """An export's file written by `write(path)` (atomically, the writer's rule): compressing a PNG takes the
+    GUI thread too long (a 1200-px plot 0.1 s, a 24 MP reconstruction seconds). Runs in the classical
+    thread (someone waits for it: not behind the ladder, not niced); no other job cancels it."""
+
+    path: Path
+    write: Callable[[Path], object] = field(compare=False)
+    kind: ClassVar[str] = "write"
+    lane: ClassVar[str] = "write"
+    title: ClassVar[str] = "Could not save"
+
+
+Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob | WriteJob
 # starting a job of one lane cancels the running jobs of these lanes
 _CANCELS = {
     "view": ("view", "analysis", "classical"),
     "analysis": ("analysis",),
     "classical": ("classical",),
     "weights": ("weights",),
+    "write": (),
 }
 
 
@@ -230,7 +244,7 @@ def _megapixels(picture) -> str:
 def readable(exc: BaseException) -> str:
     """One sentence for a dialog: the codec's own errors already are (with what to do in this window's
     terms); anything else gets its type."""
-    known = isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError))
+    known = isinstance(exc, USER_ERRORS)
     text = str(exc) if known else f"{type(exc).__name__}: {exc}"
     text = text.strip() or type(exc).__name__
     if isinstance(exc, NoBundledWeightsError):
@@ -304,7 +318,7 @@ class _Runner(_JobSignals):
                 outcome = "cancelled"
             else:
                 outcome = "failed"
-                if not isinstance(exc, (ImageReadError, LciFormatError, WeightsMismatchError, WeightsError)):
+                if not isinstance(exc, USER_ERRORS):
                     log.warning("%s job %d failed:\n%s", job.kind, run.job_id, traceback.format_exc())
                 self.failed.emit(run.job_id, job.title, readable(exc))
         self.jobFinished.emit(run.job_id, outcome)
@@ -371,6 +385,10 @@ class _Runner(_JobSignals):
         point = baselines_mod.at_size(job.image.pixels, job.codec, job.target_bytes, cancel=run.cancel)
         self.classicalReady.emit(run.job_id, (job.quality, point))
 
+    def _write(self, run: _Running, job: WriteJob) -> None:
+        self.jobStarted.emit(run.job_id, "write", 1)
+        job.write(job.path)
+
     def _analysis(self, run: _Running, job: AnalysisJob) -> None:
         _Analysis(self, run, job).run()
 
@@ -433,8 +451,11 @@ class _Analysis:
     def __init__(self, signals: _JobSignals, run: _Running, job: AnalysisJob) -> None:
         self.signals, self.run_, self.job = signals, run, job
         self.pixels = job.image.pixels
-        self.given = list(job.points)
         self.plan = baselines_mod.SweepPlan(job.codecs)  # the CLI's rule: which settings, in what order
+        self.given = [p for p in job.points if p.codec not in self.plan.codecs]
+        for point in job.points:  # a stopped sweep resumed: what it measured is not measured again
+            if point.codec in self.plan.codecs:
+                self.plan.add(point)
         self.counted: set[str] = set()  # codecs the meter has counted as done
         self.measured: set[int] = set()  # qualities whose MS-SSIM went out
         self.done = 0
@@ -584,7 +605,10 @@ class CodecWorker(_JobSignals):
         with self._lock:
             self._cancelled.update(j for j, lane in self._lanes.items() if lane in _CANCELS[job.lane])
             self._lanes[job_id] = job.lane
-        submit = {"analysis": self._submit_analysis, "classical": self._submit_classical}.get(job.lane, self._submit)
+        threads = {  # an export's write goes beside the classical encodes: someone waits for both
+            "analysis": self._submit_analysis, "classical": self._submit_classical, "write": self._submit_classical
+        }  # fmt: skip
+        submit = threads.get(job.lane, self._submit)
         submit.emit(_Running(job_id, job, cancel=lambda: self._is_cancelled(job_id)))
         return job_id
 

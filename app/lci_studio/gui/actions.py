@@ -129,10 +129,12 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("export_plot", "RD &Plot as PNG…", lambda: w.exports.data_dialog("plot"), enabled=has_results),
         ActionSpec("info", ".lci File &Info", w.show_lci_info, "Ctrl+I", "What the open .lci file says about itself",
                    enabled=lambda: s.decoded is not None),
-        ActionSpec("settings", "&Settings…", w.weights.open_settings, key.Preferences, "Choose the weights",
-                   icon_text="Weights…", role=QAction.MenuRole.PreferencesRole),
+        ActionSpec("settings", "&Weights…", w.weights.open_settings, key.Preferences,
+                   "Choose the weights the pictures are compressed with", role=QAction.MenuRole.PreferencesRole),
         ActionSpec("quit", "&Quit", w.close, key.Quit, role=QAction.MenuRole.QuitRole),
         ActionSpec("stop", "S&top", w.jobs.stop, "Esc", "Stop computing", enabled=w.jobs.computing),
+        ActionSpec("resume", "&Resume", w.jobs.resume, "R", "Go on with what Stop left unfinished (R)",
+                   enabled=w.jobs.can_resume),
         ActionSpec("fit", "&Fit to View", w.compare.fit, ["Ctrl+0", "F"], "Show the whole image (F)", icon_text="Fit"),
         ActionSpec("detail", "Zoom to the &Telling Detail", w.compare.zoom_to_detail, "Z",
                    "Zoom every tile onto the area where the lowest and highest qualities differ most (Z; F fits "
@@ -146,9 +148,9 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("split", "&Split Compare", lambda: w.tabs.setCurrentIndex(1), "S", icon_text="Split"),
         ActionSpec("bits", "&Where the Bits Go", lambda: w.tabs.setCurrentIndex(2), "W",
                    "Which latent channels carry bits at each quality, and where in the picture (W)", icon_text="Bits"),
-        ActionSpec("classical_grid", "JPEG, WebP, AVIF in the &Grid", w.show_classical_in_grid, "C",
-                   "A column beside the grid: each classical codec at the selected quality's file size (C)",
-                   checkable=True, icon_text="JPEG · WebP · AVIF"),
+        ActionSpec("classical_grid", "Classical Codecs in the &Grid", w.show_classical_in_grid, "C",
+                   "A column beside the grid: JPEG, WebP, AVIF and JPEG XL at the selected quality's file size (C)",
+                   checkable=True, icon_text="JPEG && co."),
         ActionSpec("swap", "S&wap Sides", w.swap_sides, "X", "Swap the two sides of the split view (X)"),
         ActionSpec("diff", "&Difference View", w.toggle_difference, "D", "Show the amplified error (D)"),
         ActionSpec("metric", "Plot &MS-SSIM instead of PSNR", w.plot_ms_ssim, "M", checkable=True),
@@ -167,19 +169,20 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
 
 EXPORTS: Layout = ("export_lci", "export_all", "export_png", "-", "export_csv", "export_json", "export_plot")
 MENUS: Sequence[tuple[str, Layout]] = (
-    ("&File", ("open", "@recent", "paste", "-", ("&Export", EXPORTS), "info", "-", "settings", "-", "quit")),
-    ("&Edit", ("copy", "paste", "-", "stop")),
+    ("&File", ("open", "@recent", "paste", "-", ("&Export", EXPORTS), "info", "-", "quit")),
+    ("&Edit", ("copy", "paste", "-", "stop", "resume")),
     ("S&amples", ("@samples",)),
     ("&View", (
         "grid", "split", "bits", "-", "classical_grid", "detail", "fit", "actual", "zoom_in", "zoom_out", "-",
         "swap", "diff", "-", "metric", "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
     )),
     ("&Quality", ("@qualities", "-", "next", "prev")),
+    ("&Settings", ("settings",)),  # what the messages mean by "choose … in Settings"; not on the toolbar
     ("&Help", ("glossary", "-", "about", "about_qt")),
 )  # fmt: skip
 TOOLBAR: Layout = (
     "open", "@samples", "-", "@qualities", "-", "detail", "fit", "actual", "-", "grid", "split", "bits", "-",
-    "classical_grid", "-", "demo", "settings",
+    "classical_grid", "-", "demo",
 )  # fmt: skip
 
 

@@ -194,36 +194,40 @@ INTRO = (
 )
 
 
+HOW_IT_WORKS = "How it works"
+
+
 @dataclass(frozen=True)
 class Explanation:
-    """Plain-language sentences about one quality level, grouped by topic."""
+    """Plain-language sentences about one quality level, grouped by topic: first what a viewer sees (the
+    size, the ratio, what is lost, where the bits go), then, under `HOW_IT_WORKS`, the model's terms
+    (λ, N, M, channels), which a non-programmer only has a reason to read once the first part made them care."""
 
     title: str
     training: str  # what the quality level is: its λ
     network: str  # what the network makes of the picture: N, M, the latent grid
     channels: str  # how many latent channels carry bits
     size: str  # file size and ratios
-    fidelity: str  # how close the picture is
+    fidelity: str  # how close the picture is, and what is lost
     where: str  # where in the picture the bits go
     comparison: str  # against the neighbouring computed quality ("" when there is none)
     why: str  # why quality controls the file size
     extra: tuple[str, ...] = field(default_factory=tuple)
 
+    def seen(self) -> list[str]:
+        """What a viewer sees, in their words."""
+        return [p for p in (self.size, self.fidelity, self.where) if p]
+
+    def how_it_works(self) -> list[str]:
+        """The model's side: λ, N, M, the channels, the step from the quality below, and why."""
+        parts = (self.training, self.network, self.channels, self.comparison, self.why, *self.extra)
+        return [p for p in parts if p]
+
     def paragraphs(self) -> list[str]:
-        parts = [
-            self.training,
-            self.network,
-            self.channels,
-            self.size,
-            self.fidelity,
-            self.where,
-            self.comparison,
-            self.why,
-        ]
-        return [p for p in (*parts, *self.extra) if p]
+        return [*self.seen(), *self.how_it_works()]
 
     def text(self) -> str:
-        return "\n\n".join([self.title, *self.paragraphs()])
+        return "\n\n".join([self.title, *self.seen(), HOW_IT_WORKS, *self.how_it_works()])
 
 
 def _training_sentence(result: QualityResult) -> str:
@@ -297,7 +301,7 @@ def _size_sentence(result: QualityResult) -> str:
     raw_share = 1 / result.ratio_to_raw
     sentence = (
         f"The file is {format_kb(result.file_bytes)} ({result.bpp:.2f} bits per pixel): "
-        f"{format_percent(raw_share)} of the raw pixels, {format_ratio(result.ratio_to_raw)} smaller than "
+        f"{format_percent(raw_share)} of the raw pixels, a ratio of {format_ratio(result.ratio_to_raw)} against "
         f"storing every pixel as 3 bytes."
     )
     if result.ratio_to_input:
@@ -314,11 +318,31 @@ def _size_sentence(result: QualityResult) -> str:
 def _fidelity_sentence(result: QualityResult) -> str:
     if not result.has_ms_ssim:  # measured only when shown
         psnr = format_psnr(result.psnr)
-        return f"The picture it gives back scores {psnr} PSNR against the original (higher is closer)."
-    return (
-        f"The picture it gives back scores {format_psnr(result.psnr)} PSNR and {result.ms_ssim:.3f} "
-        f"MS-SSIM against the original (higher is closer; MS-SSIM 1.000 would be identical)."
-    )
+        score = f"The picture it gives back scores {psnr} PSNR against the original (higher is closer)."
+    else:
+        score = (
+            f"The picture it gives back scores {format_psnr(result.psnr)} PSNR and {result.ms_ssim:.3f} "
+            f"MS-SSIM against the original (higher is closer; MS-SSIM 1.000 would be identical)."
+        )
+    return f"{score} {_loss_sentence(result.psnr)}"
+
+
+# PSNR (dB) below which what is lost reads as the words beside it; above the last, hard to find at all
+LOSS_WORDS = (
+    (28.0, "Fine texture (hair, grass, fabric) is smoothed away and edges blur: visible at a glance."),
+    (33.0, "Fine texture softens and small detail blurs: visible when you look closely or zoom in."),
+    (38.0, "What is lost is hard to see without zooming in: the faintest texture and grain."),
+)
+
+
+def _loss_sentence(psnr: float) -> str:
+    """What a viewer loses at this PSNR, in words (a rule of thumb; the difference view, D, shows where)."""
+    if not math.isfinite(psnr):
+        return "Nothing is lost: the picture comes back identical."
+    for below, words in LOSS_WORDS:
+        if psnr < below:
+            return f"{words} The difference view (D) shows where."
+    return "Differences are hard to find even zoomed in; the difference view (D) amplifies them."
 
 
 def _where_sentence(result: QualityResult) -> str:

@@ -2,7 +2,9 @@
 
 Each export has a direct form (a path in, True/the paths written out; what scripts and tests call)
 and a dialog form for the menus. Writes are atomic and asked about once when they would replace
-files; a failure becomes a dialog and the window keeps running.
+files; a failure becomes a dialog and the window keeps running. No codec or metric work runs on the
+GUI thread: the RD data holds every MS-SSIM, and what is missing is measured by the worker first
+(`complete`, with the meter; Stop writes nothing); PNGs are compressed and written by the worker.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from lci_studio.codec import image_io, report
 from lci_studio.gui.panels.rd_plot import RdPlot
-from lci_studio.gui.qimage import to_qimage
+from lci_studio.gui.qimage import from_qimage, to_qimage
+from lci_studio.gui.worker import CodecWorker, WriteJob
 from lci_studio.session import Session
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 
 class Exports:
-    """The window's exports of its `session`; `say` puts a line in the status bar."""
+    """The window's exports of its `session`; `say` puts a line in the status bar, `complete(then)` calls
+    `then` once the worker has measured every missing MS-SSIM (`ViewJobs.complete_ms_ssim`); PNGs are
+    compressed and written by `worker`."""
 
     def __init__(
         self,
@@ -29,9 +36,15 @@ class Exports:
         plot: RdPlot,
         say: Callable[[str], None],
         show_error: Callable[[str, str], None],
+        complete: Callable[[Callable[[], None]], None],
+        worker: CodecWorker,
     ) -> None:
         self._parent, self._session, self._settings, self._plot = parent, session, settings, plot
-        self._say, self._show_error = say, show_error
+        self._say, self._show_error, self._complete = say, show_error, complete
+        self._worker = worker
+        self._writing: dict[int, Path] = {}  # PNGs being written in the worker: job id → path
+        worker.failed.connect(self._on_write_failed)
+        worker.jobFinished.connect(self._on_write_finished)
 
     # ------------------------------------------------------------------------------------ direct
 
@@ -50,35 +63,50 @@ class Exports:
         return self._write(writes)
 
     def png(self, path: str | Path) -> bool:
+        """The selected picture as a PNG, compressed and written in the worker (True: on its way)."""
         pixels = self._session.selected_pixels
         if pixels is None:
             return False
-        return bool(self._write([(Path(path), lambda p: image_io.save_png(p, pixels))]))
+        return self._write_png(Path(path), pixels)
 
     def csv(self, path: str | Path) -> bool:
-        """What `lci compare --csv` writes for the same picture."""
-        self._complete()
-        text = report.comparison_csv(self._session.results.values(), self._session.baselines)
-        return self._write_text(Path(path), text)
+        """What `lci compare --csv` writes for the same picture (see `_when_measured`)."""
+        session = self._session
+
+        def text() -> str:
+            return report.comparison_csv(session.results.values(), session.baselines)
+
+        return self._when_measured(Path(path), text)
 
     def json(self, path: str | Path) -> bool:
-        """What `lci compare --json` writes for the same picture and weights (but for the timings)."""
+        """What `lci compare --json` writes for the same picture and weights, but for the timings (see
+        `_when_measured`)."""
         session = self._session
-        self._complete()
-        weights = session.source.describe() if session.source is not None else "unknown weights"
-        document = report.comparison_json(session.results.values(), session.baselines, session.image, weights)
-        return self._write_text(Path(path), report.json_text(document))
 
-    def _complete(self) -> None:
-        """The MS-SSIM not measured yet (it is, only while shown), measured now: exports hold every number."""
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self._session.complete_ms_ssim()
-        finally:
-            QApplication.restoreOverrideCursor()
+        def text() -> str:
+            weights = session.source.describe() if session.source is not None else "unknown weights"
+            document = report.comparison_json(session.results.values(), session.baselines, session.image, weights)
+            return report.json_text(document)
+
+        return self._when_measured(Path(path), text)
+
+    def _when_measured(self, path: Path, text: Callable[[], str]) -> bool:
+        """Write `text()` to `path` once every MS-SSIM is measured: at once when none is missing, else after
+        the worker has measured it (the meter counts it; Stop writes nothing). The overwrite question
+        comes first. True when written or on its way, False when the question was declined."""
+        if not self.confirm_overwrite([path]):
+            return False
+        if self._session.missing_ms_ssim():
+            self._say(f"Measuring MS-SSIM for {path.name}: it is written when that is done (Esc stops).")
+        self._complete(lambda: self._write_text(path, text(), asked=True))
+        return True
 
     def plot(self, path: str | Path) -> bool:
-        return bool(self._write([(Path(path), lambda p: self._plot.export_png(p))]))
+        """The RD plot as a PNG: drawn here, compressed and written in the worker (True: on its way)."""
+        if not self.confirm_overwrite([Path(path)]):
+            return False
+        opaque = self._plot.render().convertToFormat(QImage.Format.Format_RGB888)  # the plot has a background
+        return self._write_png(Path(path), from_qimage(opaque, "plot").pixels, asked=True)
 
     def copy_selected(self) -> None:
         pixels = self._session.selected_pixels
@@ -162,12 +190,31 @@ class Exports:
         self._settings.setValue("export/dir", str(Path(path).parent))
         return Path(path)
 
-    def _write_text(self, path: Path, text: str) -> bool:
-        return bool(self._write([(path, lambda p: image_io.atomic_write(p, text.encode("utf-8")))]))
+    def _write_png(self, path: Path, pixels: np.ndarray, asked: bool = False) -> bool:
+        """Compress and write a PNG in the worker (seconds for a big picture); the status bar says when it is
+        saved, a dialog why not."""
+        if not asked and not self.confirm_overwrite([path]):
+            return False
+        self._writing[self._worker.start(WriteJob(path, lambda p: image_io.save_png(p, pixels)))] = path
+        return True
 
-    def _write(self, writes: list[tuple[Path, Callable[[Path], object]]]) -> list[Path]:
-        """Run writers after one overwrite question; errors become a dialog. Returns what was written."""
-        if not self.confirm_overwrite([p for p, _ in writes]):
+    def _on_write_failed(self, job_id: int, _title: str, message: str) -> None:
+        path = self._writing.pop(job_id, None)
+        if path is not None:
+            self._show_error("Could not save", f"{path}: {message}")
+
+    def _on_write_finished(self, job_id: int, outcome: str) -> None:
+        path = self._writing.pop(job_id, None)
+        if path is not None and outcome == "done":
+            self._say(f"Saved {path}")
+
+    def _write_text(self, path: Path, text: str, asked: bool = False) -> bool:
+        return bool(self._write([(path, lambda p: image_io.atomic_write(p, text.encode("utf-8")))], asked))
+
+    def _write(self, writes: list[tuple[Path, Callable[[Path], object]]], asked: bool = False) -> list[Path]:
+        """Run writers after one overwrite question (unless `asked` already); errors become a dialog.
+        Returns what was written."""
+        if not asked and not self.confirm_overwrite([p for p, _ in writes]):
             return []
         done: list[Path] = []
         for path, writer in writes:

@@ -23,7 +23,7 @@ from lci_studio.codec.insight import format_bpp, format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.report import number_text
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
-from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -49,8 +49,8 @@ def classical_caption(
     point: BaselinePoint, quality: int, result: QualityResult, short: bool = False
 ) -> tuple[str, str]:
     """(title, details) of a classical codec shown at `quality`'s file size: its setting, real size, bpp,
-    PSNR; `short`: without the quality's own size, for a narrow tile."""
-    title = f"{point.codec} at the size of quality {quality}"
+    PSNR; `short`: without the quality's own size, and a shorter title, for a narrow tile."""
+    title = f"{point.codec} · size of q{quality}" if short else f"{point.codec} at the size of quality {quality}"
     size = format_kb(point.file_bytes) + ("" if short else f" (q{quality}: {format_kb(result.file_bytes)})")
     setting = f"setting {point.setting}" if short else f"{point.codec} setting {point.setting}"
     details = f"{format_bpp(point.bpp)} · {size}\nPSNR {number_text(point.psnr, '.2f')} dB · {setting}"
@@ -173,10 +173,6 @@ class ViewSync(QObject):
         if self._center is not None and self._zoom is not None:
             return self._center
         return self._image_size[0] / 2, self._image_size[1] / 2
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return self._image_size
 
     def add(self, vb: pg.ViewBox) -> None:
         self._views.append(vb)
@@ -321,6 +317,7 @@ class ImageTile(QFrame):
         self.view.scene().sigMouseClicked.connect(self._scene_clicked)
         self.selected = False
         self._caption = (self.title.text(), "", "")
+        self._short_title = ""
         self.pixels: np.ndarray | None = None
         self.update_colors()
         sync.add(self.viewbox)
@@ -337,11 +334,11 @@ class ImageTile(QFrame):
         self.overlay.setVisible(bool(text))
         self._place_overlay()
 
-    def set_caption(self, title: str, details: str, short: str = "") -> None:
-        """The caption; `short`, a shorter form of `details` for a tile too narrow for it (the
-        tooltip keeps the whole)."""
+    def set_caption(self, title: str, details: str, short: str = "", short_title: str = "") -> None:
+        """The caption; `short` and `short_title`, shorter forms of `details` and `title` for a tile too
+        narrow for them (the tooltip keeps the whole)."""
         self._caption = (title, details, short)
-        self.title.setText(title)
+        self._short_title = short_title
         self.setToolTip(caption_tip(f"{title}\n{details}"))
         self._fit_caption()
 
@@ -353,7 +350,12 @@ class ImageTile(QFrame):
         room = self.contentsRect().width() - margins.left() - margins.right()
         bold = QFont(self.font())
         bold.setBold(True)
-        self.title.setFont(_fitting_font(bold, [title], room)[0])
+        font, fits = _fitting_font(bold, [title], room)
+        if not fits and self._short_title:
+            title = self._short_title
+            font = _fitting_font(bold, [title], room)[0]
+        self.title.setText(title)
+        self.title.setFont(font)
         # the whole text at full size, else the short form (down to 75 %): tiles side by side then
         # read at one size, whichever form each needs
         for text, smallest in ((details, 1.0), (short, 0.75)) if short else ((details, 0.75),):
@@ -410,7 +412,7 @@ class ImageTile(QFrame):
 
 class CompareView(QWidget):
     """The grid: original + one tile per quality, filled in from the session as results arrive; on
-    request (`set_classical_shown`) a column of JPEG, WebP and AVIF at the selected quality's size."""
+    request (`set_classical_shown`) a column of the classical codecs at the selected quality's size."""
 
     WELCOME = "Open an image (File ▸ Open, drag it here, or pick one from Samples)"
     classicalWanted = Signal(str, int)  # (codec, quality): this codec at that quality's size, please
@@ -435,17 +437,24 @@ class CompareView(QWidget):
             grid.addWidget(tile, index // columns, index % columns)
         for c in range(columns):
             grid.setColumnStretch(c, 1)
-        for r in range((len(keys) + columns - 1) // columns):
+        rows = (len(keys) + columns - 1) // columns
+        for r in range(rows):
             grid.setRowStretch(r, 1)
-        # the classical codecs, a column of their own beside the qualities (hidden until asked for)
+        # the classical codecs, a column of their own beside the qualities (hidden until asked for): it
+        # spans the qualities' rows, however many codecs the table has
         self._grid, self._classical_column = grid, columns
         self.pictures = ClassicalPictures(session, self.classicalWanted.emit)
         self.classical_tiles: dict[str, ImageTile] = {}
+        self._classical_box = QWidget(self)
+        stack = QVBoxLayout(self._classical_box)
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.setSpacing(grid.spacing())
         for row, codec in enumerate(available_codecs()):
-            tile = ImageTile(-1 - row, self.sync, self)
-            tile.hide()
+            tile = ImageTile(-1 - row, self.sync, self._classical_box)
             self.classical_tiles[codec] = tile
-            grid.addWidget(tile, row, columns)
+            stack.addWidget(tile, 1)
+        self._classical_box.hide()
+        grid.addWidget(self._classical_box, 0, columns, rows, 1)
         self._classical_shown = False
         self._clear(self.WELCOME)
         events = session.events
@@ -535,11 +544,12 @@ class CompareView(QWidget):
                 return
             message = "failed: see the message"
         elif end.outcome == "cancelled":
-            message = "stopped"
+            message = "stopped: Resume (R) goes on"
         else:
             return
         for q in end.unfinished:
             self.set_tile_message(q, message)
+        self._show_classical()  # no longer "waiting for quality 6"
 
     def _on_selection(self, quality: int | None) -> None:
         for key, tile in self.tiles.items():
@@ -565,8 +575,8 @@ class CompareView(QWidget):
             if got is not None and result is not None:
                 point, _quality, pixels = got
                 tile.set_pixels(pixels)
-                short = classical_caption(point, quality, result, short=True)[1]
-                tile.set_caption(*classical_caption(point, quality, result), short=short)
+                short_title, short = classical_caption(point, quality, result, short=True)
+                tile.set_caption(*classical_caption(point, quality, result), short=short, short_title=short_title)
                 continue
             asked = asked or result is not None
             if session.decoded is not None and session.image is None:
@@ -576,18 +586,20 @@ class CompareView(QWidget):
                 )
             elif result is not None:
                 waiting = f"{codec} at the size of quality {quality}: being encoded…"
-            elif session.image is not None and quality is not None:
+            elif session.is_computing(quality):
                 waiting = f"waiting for quality {quality}"
+            elif session.image is not None and quality is not None and session.last_end is not None:
+                stopped = session.last_end.outcome == "cancelled"  # and Stop has its way to go on
+                waiting = f"stopped before quality {quality}:\nResume (R) goes on" if stopped else "not available"
             else:
                 waiting = ""
             tile.set_pixels(None, waiting)
             tile.set_caption(codec if quality is None else f"{codec} at the size of quality {quality}", "")
 
     def set_classical_shown(self, shown: bool) -> None:
-        """A column of JPEG, WebP and AVIF at the selected quality's file size beside the grid, or not."""
+        """A column of the classical codecs at the selected quality's file size beside the grid, or not."""
         self._classical_shown = bool(shown)
-        for tile in self.classical_tiles.values():
-            tile.setVisible(self._classical_shown)
+        self._classical_box.setVisible(self._classical_shown)
         self._grid.setColumnStretch(self._classical_column, 1 if self._classical_shown else 0)
         self._show_classical()
 
@@ -628,9 +640,6 @@ class CompareView(QWidget):
         vb = self.tiles[0].viewbox
         zoom = self.sync.zoom or self.sync.effective_zoom(vb) or 1.0
         self.sync.set_zoom(zoom * factor, self.sync.center)
-
-    def map_to_image(self, key: int, pos: QPointF) -> QPointF:
-        return self.tiles[key].viewbox.mapSceneToView(pos)
 
     def _tile_clicked(self, key: int) -> None:
         if key > 0:

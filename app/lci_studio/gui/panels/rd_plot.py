@@ -1,4 +1,4 @@
-"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs JPEG/WebP/AVIF.
+"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs the classical codecs.
 
 A view of the `Session`'s results and baselines; the metric and the bpp kind are this view's own.
 """
@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from lci_studio.codec.baselines import BaselinePoint, reencodes_itself
+from lci_studio.codec.baselines import CLASSICAL_CODECS, BaselinePoint, reencodes_itself
 from lci_studio.codec.bdrate import ms_ssim_db
 from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
@@ -21,14 +21,13 @@ from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 METRICS = ("psnr", "ms-ssim")
 BPP_KINDS = ("real", "estimated")
 # Saturated mid-tones that read on light and dark backgrounds alike.
 LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
-BASELINE_COLOURS = {"JPEG": "#4c6ef5", "WebP": "#37b24d", "AVIF": "#ae3ec9"}
 HIT_RADIUS_PX = 12.0
 # room right of the axes: pyqtgraph draws a tick label only if it ends inside the axis, which ended at
 # the dock's edge, so the last label touched it (at 1024×768 it looked cut)
@@ -117,7 +116,7 @@ class RdPlot(QWidget):
         size_label = QLabel("LCI size:")
         size_label.setToolTip(
             "The learned codec's (LCI's) size on the plot: the real file, or the model's estimate. "
-            "JPEG, WebP and AVIF are always their real file size."
+            "The classical codecs (JPEG, WebP, AVIF, JPEG XL) are always their real file size."
         )
         self.bar = WrapBar(
             (
@@ -215,27 +214,31 @@ class RdPlot(QWidget):
     def export_png(self, path: str | os.PathLike, width: int | None = None) -> Path:
         """Write the plot (title, axes, legend, curves; no selection ring or hover) as a PNG, atomically."""
         target = Path(path)
-        exporter = pyqtgraph.exporters.ImageExporter(self._item)
-        exporter.parameters()["width"] = int(width or max(1200, self._plot.width()))
         fd, temp = temp_file_beside(target, suffix=".png")
         os.close(fd)
+        try:
+            if not self.render(width).save(temp, "PNG") or Path(temp).stat().st_size == 0:
+                raise OSError(f"could not write the plot to {target}")
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def render(self, width: int | None = None) -> QImage:
+        """The plot as `export_png` writes it, as an image (the window's export compresses it in the worker)."""
+        exporter = pyqtgraph.exporters.ImageExporter(self._item)
+        exporter.parameters()["width"] = int(width or max(1200, self._plot.width()))
         text = self.palette().color(QPalette.ColorRole.Text).name()
         try:
             self._hover.hide()
             self._ring.hide()
             self._item.setTitle(self.title(), color=text, size="12pt")
             self._item.layout.activate()  # room for the title now, not at the next turn of the event loop
-            exporter.export(temp)
-            if Path(temp).stat().st_size == 0:
-                raise OSError(f"could not write the plot to {target}")
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+            return exporter.export(toBytes=True)
         finally:
             self._item.setTitle(None)
             self._ring.show()
-        return target
 
     def hover_text_at(self, view_x: float, view_y: float) -> str | None:
         """The text hovering at plot coordinates would show (None: no point within reach)."""
@@ -287,7 +290,7 @@ class RdPlot(QWidget):
                 for p in points
                 if math.isfinite(p.bpp) and math.isfinite(self._y(p.psnr, p.ms_ssim))
             ]
-            self._set_series(rows, codec, BASELINE_COLOURS.get(codec, "#868e96"), width=1.5, size=6, dashed=True)
+            self._set_series(rows, codec, CLASSICAL_CODECS[codec].colour, width=1.5, size=6, dashed=True)
             drawn.update([codec] if rows else [])
         for name in [n for n in self._items if n not in drawn]:
             item = self._items.pop(name)
@@ -298,8 +301,7 @@ class RdPlot(QWidget):
         self._mark_file()
         self._update_note(drawn)
         self._fit_legend()
-        if autorange or self._items:
-            self._fit_axes()
+        self._fit_axes()  # empty too: a bpp and dB range that reads as one, not pyqtgraph's 0-1
 
     def _on_opened(self, session: Session) -> None:
         self._own_codec = reencodes_itself(session.image_path)  # the file's header: a few ms, once a picture

@@ -57,6 +57,16 @@ _OFFICIAL_NAME = re.compile(
 )
 _Q_NAME = re.compile(r"^q([1-8])\.(?:pth\.tar|pth|pt|safetensors)$", re.IGNORECASE)
 _TABLE_KEYS = ("_offset", "_quantized_cdf", "_cdf_length")
+
+
+def level_checkpoint(folder: Path, quality: int) -> Path:
+    """`q{n}.pth.tar` in a run folder: what `lci train` writes per level, `export-bundle` and a folder source read."""
+    return Path(folder) / f"q{quality}.pth.tar"
+
+
+def level_record(folder: Path, quality: int) -> Path:
+    """`q{n}.json` beside a level's checkpoint: its training record (steps, λ, time, where it resumed from)."""
+    return Path(folder) / f"q{quality}.json"
 # Tensors kept in float32 by `write_bundled_level`: their tiny constants (1e-9, 2^-36) vanish in
 # float16, and the medians in `quantiles` decide quantization and were used to build the tables.
 _KEEP_FLOAT32 = re.compile(r"(quantiles|pedestal|\.bound|\.target)$")
@@ -267,6 +277,7 @@ class WeightSource(ABC):
                 M=model.M,
                 fingerprint=weights_fingerprint(model),
                 trained_with=self._trained_with(quality),
+                kind=self.kind,
             )
             loaded = LoadedModel(model=model, info=info)
             self._models[quality] = loaded
@@ -284,19 +295,11 @@ class WeightSource(ABC):
 
 
 def bundled_weights_dir() -> Path:
-    """`resources/weights` of the installed package, or of the source checkout when not installed."""
-    try:
-        from importlib.resources import files
+    """`weights/` of the resources folder (`lci_studio.resources.root`: checkout, wheel or frozen bundle)."""
+    # resources/ is installed as lci_studio.resources but lies outside app/, where mypy looks
+    from lci_studio import resources  # type: ignore[attr-defined]
 
-        candidate = files("lci_studio.resources") / "weights"
-        if isinstance(candidate, Path):
-            return candidate
-        # other Traversables (zip imports) fall back below
-    except (ModuleNotFoundError, TypeError):
-        pass
-    import lci_studio
-
-    return Path(lci_studio.__file__).resolve().parents[1] / "resources" / "weights"
+    return resources.root() / "weights"
 
 
 def write_bundled_level(state_dict: Mapping[str, torch.Tensor] | nn.Module, path: str | os.PathLike) -> str:

@@ -23,6 +23,8 @@ from lci_studio.codec.weights import (
     BundledSource,
     WeightsError,
     bundled_weights_dir,
+    level_checkpoint,
+    level_record,
     load_checkpoint,
     write_bundled_level,
 )
@@ -53,7 +55,7 @@ def finished_levels(run: Path) -> dict[int, Path]:
     """The checkpoints `lci train` finished in a run folder, by quality."""
     if not run.is_dir():
         raise BundleError(f"{run}: no such folder")
-    found = {q: run / f"q{q}.pth.tar" for q in QUALITIES if (run / f"q{q}.pth.tar").is_file()}
+    found = {q: level_checkpoint(run, q) for q in QUALITIES if level_checkpoint(run, q).is_file()}
     if not found:
         raise BundleError(f"{run}: no finished levels (q1.pth.tar … q8.pth.tar) in it")
     return found
@@ -76,7 +78,7 @@ def export_bundle(
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BundleError(f"cannot create {dest}: {exc.strerror or exc}") from None
-    records = {quality: _record(run / f"q{quality}.json") for quality in found}
+    records = {quality: _record(level_record(run, quality)) for quality in found}
     metric = metric or metric_of(records)
     levels = []
     for quality, path in found.items():

@@ -30,6 +30,7 @@ from lci_studio.codec.entropy_model import EntropyBottleneck
 from lci_studio.codec.model import LAMBDAS, FactorizedPrior
 from lci_studio.codec.training import (
     NEW_MODEL_M,
+    NEW_MODEL_N,
     CropStream,
     LevelRecord,
     LossWindow,
@@ -40,8 +41,9 @@ from lci_studio.codec.training import (
     _save_state,
     learning_rate,
     rate_distortion_step,
+    widened,
 )
-from lci_studio.codec.weights import open_weight_source
+from lci_studio.codec.weights import level_checkpoint, level_record, open_weight_source
 from torch import nn
 
 GAINED_KIND = "gained-factorized-prior"
@@ -201,10 +203,9 @@ def _starting_model(cfg: TrainConfig, qualities: tuple[int, ...]) -> tuple[Gaine
             "seconds": float(before.get("training_seconds") or 0.0),
         }
     else:
-        start = FactorizedPrior(cfg.N, cfg.M or NEW_MODEL_M)
+        start = FactorizedPrior(cfg.N or NEW_MODEL_N, cfg.M or NEW_MODEL_M)
         earlier = {"started_from": None, "steps": {}, "seconds": 0.0}
-    if cfg.M and start.M < cfg.M:
-        start = start.with_latent_channels(cfg.M, torch.Generator().manual_seed(cfg.seed))
+    start = widened(start, cfg)
     return GainedFactorizedPrior.from_level(start, cfg.warm_quality, qualities, lambdas), earlier
 
 
@@ -219,8 +220,8 @@ def train_joint(cfg: TrainConfig, progress: Callable[[str, StepStats], None] | N
     """
     qualities = tuple(sorted(cfg.levels or range(1, 9)))
     out = cfg.out
-    if (out / FINISHED_NAME).exists() and all((out / f"q{q}.pth.tar").exists() for q in qualities):
-        return {q: out / f"q{q}.pth.tar" for q in qualities}
+    if (out / FINISHED_NAME).exists() and all(level_checkpoint(out, q).exists() for q in qualities):
+        return {q: level_checkpoint(out, q) for q in qualities}
     dist = _Distributed()
     if dist.world > 1:
         raise ValueError("joint training runs in one process (one GPU or CPU)")
@@ -301,7 +302,7 @@ def _write_levels(out: Path, model: GainedFactorizedPrior, payload: dict, cfg: T
     total_steps = {q: draws[q] + int(earlier["steps"].get(q, 0)) for q in model.qualities}
     finished = {}
     for quality in model.qualities:
-        path = out / f"q{quality}.pth.tar"
+        path = level_checkpoint(out, quality)
         _save_state(path, model.fold(quality).state_dict())
         record = LevelRecord(
             quality, LAMBDAS[cfg.metric][quality - 1], draws[quality], round(seconds, 1),
@@ -313,7 +314,7 @@ def _write_levels(out: Path, model: GainedFactorizedPrior, payload: dict, cfg: T
             trained_with=list(model.qualities),
             joint_steps=payload["step"],
         )
-        (out / f"q{quality}.json").write_text(json.dumps(asdict(record), indent=1))
+        level_record(out, quality).write_text(json.dumps(asdict(record), indent=1))
         finished[quality] = path
     _save_state(out / FINISHED_NAME, {**payload, "total_steps": total_steps, "seconds": seconds + earlier["seconds"]})
     return finished

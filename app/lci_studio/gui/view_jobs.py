@@ -1,5 +1,5 @@
 """The jobs behind what the window shows: reading a picture, its ladder, decoding an `.lci` file,
-and the analysis beside the ladder (JPEG/WebP/AVIF, MS-SSIM when shown).
+and the analysis beside the ladder (the classical codecs, MS-SSIM when shown).
 
 The first three share the worker's "view" lane, so a new one cancels the one before (and the
 analysis of the picture it replaces); `view_job` and `analysis_job` are the ids whose signals
@@ -12,6 +12,7 @@ it); progress of both goes to the status bar's one meter, which says done when b
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,6 @@ class ViewJobs(QObject):
     """Starts the view lane's jobs for `window` and feeds their results into its session."""
 
     resultAdded = Signal(object)  # QualityResult accepted for the current image
-    ladderFinished = Signal(str)  # outcome of the current image's ladder job (the analysis may go on)
     lciOpened = Signal(object)  # DecodedLci
 
     def __init__(self, window: MainWindow, baselines: bool = True) -> None:
@@ -63,6 +63,9 @@ class ViewJobs(QObject):
         self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
         self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
         self._ms_ssim_shown = threading.Event()  # read by the analysis thread: measure MS-SSIM now
+        self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every MS-SSIM (complete_ms_ssim)
+        self._ms_ssim_pass = False  # the job running is a follow-up that only measures MS-SSIM
+        self._stopped = False  # what is shown was stopped before it was complete (`resume` goes on)
         worker = self._worker
         worker.jobStarted.connect(self._on_job_started)
         worker.progress.connect(self._on_progress)
@@ -123,10 +126,10 @@ class ViewJobs(QObject):
             return
         qualities = tuple(session.source.qualities())
         feed = LadderFeed()
-        # the tiles come at codec speed: MS-SSIM, JPEG/WebP/AVIF are measured beside the ladder
+        # the tiles come at codec speed: MS-SSIM and the classical codecs are measured beside the ladder
         self._start(LadderJob(session.image, session.source, feed=feed, ms_ssim=False))
         codecs = available_codecs() if self._with_baselines else ()
-        self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._ms_ssim_shown.is_set))
+        self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._wants_ms_ssim))
         session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
         beside = f", with {_and_list(codecs)} beside them for comparison…" if codecs else "…"
         self._window.say(f"Compressing {session.image.name} at {len(qualities)} quality levels{beside}")
@@ -135,14 +138,64 @@ class ViewJobs(QObject):
             session.select(min(qualities, key=lambda q: abs(q - selected)))
 
     def stop(self) -> None:
-        """Stop the running ladder or decoding and the analysis beside it (Esc)."""
+        """Stop the running ladder or decoding and the analysis beside it (Esc); an export waiting for them
+        writes nothing (`_all_finished`)."""
         for job in (self.view_job, self.analysis_job):
             if job is not None:
                 self._worker.cancel(job)
 
+    def can_resume(self) -> bool:
+        """Stop left the shown picture's qualities or classical points unfinished, and nothing runs."""
+        session = self._session
+        return self._stopped and not self.computing() and session.image is not None and session.source is not None
+
+    def resume(self) -> None:
+        """Go on after Stop (R): the qualities and classical points still missing; what is measured stays."""
+        if not self.can_resume():
+            return
+        session = self._session
+        image, source, points = session.image, session.source, tuple(session.baselines)
+        missing = tuple(q for q in source.qualities() if q not in session.results)
+        feed = LadderFeed(session.ordered_results(), closed=not missing)
+        self._start(LadderJob(image, source, qualities=missing, feed=feed, ms_ssim=False) if missing else None)
+        codecs = available_codecs() if self._with_baselines else ()
+        self._start_analysis(AnalysisJob(image, feed, codecs, points=points, wants_ms_ssim=self._wants_ms_ssim))
+        session.resume_ladder(missing)
+        if not missing:
+            self._window.progress.start("analysis", len(codecs))
+        self._window.say(f"Resuming {image.name}…")
+
     def computing(self) -> bool:
         """A job for what is shown is running (the ladder, a decode, or the analysis beside them)."""
         return any(job is not None and self._worker.is_current(job) for job in (self.view_job, self.analysis_job))
+
+    def complete_ms_ssim(self, then: Callable[[], None]) -> None:
+        """Call `then` once every MS-SSIM is measured (at once when none is missing): the worker measures
+        what lacks it after what is running, the meter counts it, and Stop drops `then` (nothing written).
+        What an export calls: its numbers are never measured on the GUI thread."""
+        self._exports_waiting.append(then)
+        self._measure_missing_ms_ssim()
+        self._deliver_exports()
+
+    def _wants_ms_ssim(self) -> bool:
+        """Read by the analysis thread: MS-SSIM is shown, or an export waits for it."""
+        return self._ms_ssim_shown.is_set() or bool(self._exports_waiting)
+
+    def _deliver_exports(self) -> None:
+        """The exports waiting, written once nothing runs; dropped when what ran left MS-SSIM missing."""
+        if not self._exports_waiting or self.computing():
+            return
+        if self._session.missing_ms_ssim():
+            self._drop_exports("The export was not written: MS-SSIM could not be measured.")
+            return
+        waiting, self._exports_waiting = self._exports_waiting, []
+        for write in waiting:
+            write()
+
+    def _drop_exports(self, why: str) -> None:
+        if self._exports_waiting:
+            self._exports_waiting = []
+            self._window.say(why)
 
     def show_ms_ssim(self, shown: bool) -> None:
         """MS-SSIM is measured only while it is shown: showing it measures what lacks it."""
@@ -152,15 +205,18 @@ class ViewJobs(QObject):
         self._ms_ssim_shown.set()  # a running analysis job sees it at its next step
         self._measure_missing_ms_ssim()
 
-    def _start(self, job: LoadJob | LadderJob | DecodeJob) -> None:
-        """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so."""
+    def _start(self, job: LoadJob | LadderJob | DecodeJob | None) -> None:
+        """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so
+        (None: only the analysis goes on, `resume`)."""
         if self._session.pending and not isinstance(job, LadderJob):
             self._session.finish("cancelled")
+        self._drop_exports("Another picture was opened: the export was not written.")
+        self._ms_ssim_pass = self._stopped = False
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
         self.classical_jobs = {}  # the worker cancels the encode with the view job
         self.classical_queue = []
         self._points_due = None
-        self.view_job = self._worker.start(job)
+        self.view_job = self._worker.start(job) if job is not None else None
         self._steps = {"view": (0, 0), "analysis": (0, 0)}
         self._view_outcome = "done"
         self._window.commands.update()
@@ -210,23 +266,27 @@ class ViewJobs(QObject):
         self._steps["analysis"] = (0, len(job.codecs))
 
     def _measure_missing_ms_ssim(self) -> None:
-        """A follow-up analysis job for the MS-SSIM still missing, when none runs that would measure it."""
+        """A follow-up analysis job for the MS-SSIM still missing (shown, or an export waits for it), when
+        none runs that would measure it."""
         session = self._session
-        if not self._ms_ssim_shown.is_set() or session.image is None:
+        if not self._wants_ms_ssim() or session.image is None:
             return
         if self.analysis_job is not None and self._worker.is_current(self.analysis_job):
             return
-        missing = [r for r in session.ordered_results() if not r.has_ms_ssim]
-        if not missing and all(p.has_ms_ssim for p in session.baselines):
+        count = session.missing_ms_ssim()
+        if not count:
             return
         if self.view_job is not None and self._worker.is_current(self.view_job):
             return  # a ladder without its analysis job (it failed): the next ladder brings its own
-        feed = LadderFeed(missing, closed=True)
+        feed = LadderFeed([r for r in session.ordered_results() if not r.has_ms_ssim], closed=True)
         self._start_analysis(
-            AnalysisJob(session.image, feed, points=tuple(session.baselines), wants_ms_ssim=self._ms_ssim_shown.is_set)
+            AnalysisJob(session.image, feed, points=tuple(session.baselines), wants_ms_ssim=self._wants_ms_ssim)
         )
-        self._steps["view"] = (0, 0)
-        self._window.progress.start("analysis", 0)
+        self._ms_ssim_pass = True
+        self._view_outcome = "done"  # how this pass ends, not the stopped one before it
+        self._steps = {"view": (0, 0), "analysis": (0, count)}
+        self._window.progress.start("ms-ssim", count)
+        self._window.commands.update()  # Stop, at once
 
     # ------------------------------------------------------------------------------------ worker signals
 
@@ -317,11 +377,11 @@ class ViewJobs(QObject):
         lane = self._lane(job_id)
         if lane is None:
             return
+        self._stopped = self._stopped or outcome == "cancelled"
         if lane == "view":
             if outcome != "failed":  # a failure was told to the session with its title
                 self._session.finish(outcome)
             self._view_outcome = outcome
-            self.ladderFinished.emit(outcome)
         else:
             self._apply_points()
             self.analysis_job = None
@@ -335,16 +395,24 @@ class ViewJobs(QObject):
         """The ladder and everything beside it ended: the meter goes, the status bar says how."""
         elapsed = self._window.progress.finish()
         session = self._session
-        if outcome == "done" and session.image is not None:
+        if outcome == "done" and session.image is not None and self._ms_ssim_pass:
+            self._window.say(f"{session.image.name}: MS-SSIM measured in {elapsed:.1f} s.")
+        elif outcome == "done" and session.image is not None:
             codecs = len({p.codec for p in session.baselines})
             beside = f" and {codecs} classical codecs" if codecs else ""
+            # why this picture took longer than the last: MS-SSIM costs about as much again (M turns it off)
+            slower = ", MS-SSIM included (M: PSNR only, faster)" if self._ms_ssim_shown.is_set() else ""
             self._window.say(
-                f"{session.image.name}: {len(session.results)} qualities{beside} in {elapsed:.1f} s. "
+                f"{session.image.name}: {len(session.results)} qualities{beside} in {elapsed:.1f} s{slower}. "
                 "Keys 1–8 pick a quality; wheel zooms, drag pans."
             )
         elif outcome == "cancelled":
-            self._window.say("Stopped.")
-        self._measure_missing_ms_ssim()  # shown while the last job was ending
+            export = " The export was not written." if self._exports_waiting else ""
+            self._window.say(f"Stopped.{export}" + (" Resume (R) goes on from here." if self.can_resume() else ""))
+            self._exports_waiting = []
+        self._ms_ssim_pass = False
+        self._measure_missing_ms_ssim()  # shown (or an export asked for it) while the last job was ending
+        self._deliver_exports()
 
 
 def _and_list(names) -> str:

@@ -83,24 +83,6 @@ def curve_json(name: str, description: str, curve: Curve, times: bool = True) ->
     return {"name": name, "description": description, "results": results}
 
 
-def rd_json(results: Iterable[QualityResult], name: str = FAMILY, description: str | None = None) -> dict[str, Any]:
-    """RD points of a ladder in CompressAI's results shape (a dict ready for `json_text`)."""
-    ordered = latest_by_quality(results)
-    if description is None:
-        if ordered:
-            info = ordered[0].info
-            description = f"LCI Studio, {info.metric} weights from {info.source}, qualities " + ", ".join(
-                str(r.quality) for r in ordered
-            )
-        else:
-            description = "LCI Studio (no results)"
-    return curve_json(name, description, Curve.of_results(ordered))
-
-
-def rd_json_text(results: Iterable[QualityResult], name: str = FAMILY, description: str | None = None) -> str:
-    return json_text(rd_json(results, name, description))
-
-
 def shown_baselines(
     results: Iterable[QualityResult], baselines: Iterable[BaselinePoint]
 ) -> dict[str, list[BaselinePoint]]:

@@ -26,11 +26,12 @@ from typing import Any
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BENCH_CODECS, BaselinePoint, available_codecs
 from lci_studio.codec.bdrate import bracket
-from lci_studio.codec.bundle import TRAINING_DATA, BundleError
+from lci_studio.codec.bundle import TRAINING_DATA
 from lci_studio.codec.decoding import NoMatchingWeightsError, candidate_sources, decode_file
-from lci_studio.codec.image_io import IMAGE_SUFFIXES, ImageReadError, RgbImage, atomic_write, encode_png, load_rgb
+from lci_studio.codec.errors import USER_ERRORS
+from lci_studio.codec.image_io import IMAGE_SUFFIXES, RgbImage, atomic_write, encode_png, load_rgb
 from lci_studio.codec.insight import format_bpp
-from lci_studio.codec.lci_format import HEADER_SIZE, LciFormatError, unpack_lci
+from lci_studio.codec.lci_format import HEADER_SIZE, unpack_lci
 from lci_studio.codec.model import FAMILY, METRICS, QUALITIES, LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
 from lci_studio.codec.report import json_text, number_text
@@ -39,8 +40,8 @@ from lci_studio.codec.weights import (
     MetricNotBundledError,
     NoBundledWeightsError,
     UnknownWeightsError,
-    WeightsError,
     WeightSource,
+    level_checkpoint,
     open_weight_source,
 )
 
@@ -521,7 +522,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         total = args.steps
     else:
         plan = training.training_plan(cfg, args.ladder)
-        total = sum(steps for q, steps in plan if not (out / f"q{q}.pth.tar").exists())
+        total = sum(steps for q, steps in plan if not level_checkpoint(out, q).exists())
     talk = _is_main_rank()
     progress, close = _train_progress(total, talk)
     started = time.monotonic()
@@ -642,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_info)
 
     p = sub.add_parser(
-        "compare", help="every quality plus JPEG/WebP/AVIF on one image", epilog=f"Outputs: {OVERWRITE_RULE}."
+        "compare", help="every quality plus JPEG/WebP/AVIF/JPEG XL on one image", epilog=f"Outputs: {OVERWRITE_RULE}."
     )
     p.add_argument("image", metavar="IMAGE")
     no_clobber(p)
@@ -667,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the JSON's name field (default: bmshj2018-factorized)")
     p.set_defaults(handler=cmd_bench)
 
-    from lci_studio.codec.training import NEW_MODEL_M
+    from lci_studio.codec.training import NEW_MODEL_M, NEW_MODEL_N
 
     defaults = _train_defaults()
     p = sub.add_parser(
@@ -693,7 +694,6 @@ def build_parser() -> argparse.ArgumentParser:
         ("--steps", _positive(int), "steps", "steps of a single-quality or --joint run"),
         ("--warm-steps", _positive(int), "warm_steps", "ladder: steps of the --warm-quality level, resumed or not"),
         ("--level-steps", _positive(int), "level_steps", "ladder: steps of every other level"),
-        ("--N", _positive(int), "N", "transform channels of new models"),
         ("--crop", _crop, "crop", "random crop size in pixels"),
         ("--batch", _positive(int), "batch", "crops per step"),
         ("--lr", _positive(float), "lr", "peak learning rate of a model trained from scratch"),
@@ -701,6 +701,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         default = getattr(defaults, name)
         p.add_argument(flag, type=kind, dest=name, default=default, help=f"{meaning} (default {default})")
+    p.add_argument(
+        "--N",
+        type=_positive(int),
+        help=f"transform channels of new models (default {NEW_MODEL_N}); a resumed level keeps its own, "
+        "unless it has fewer than a given N: then it is widened to N, keeping what it learned",
+    )
     p.add_argument(
         "--M",
         type=_positive(int),
@@ -806,7 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except (CliError, BundleError, ImageReadError, LciFormatError, WeightsMismatchError, WeightsError) as exc:
+    except (CliError, *USER_ERRORS) as exc:
         print(f"{PROG}: error: {_one_line(error_text(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lci_studio
 from lci_studio.codec.glossary import glossary_html
+from lci_studio.codec.insight import format_ratio
 from lci_studio.codec.lci_format import LciHeader
 from lci_studio.codec.model import METRICS
 from PySide6.QtCore import Qt
@@ -137,7 +138,8 @@ class LciInfoDialog(QDialog):
             ("File", escape(name)),
             (
                 "Size",
-                f"{size:,} bytes ({size * 8 / pixels:.3f} bits per pixel, {pixels * 3 / size:.1f}:1 against raw RGB)",
+                f"{size:,} bytes ({size * 8 / pixels:.3f} bits per pixel, "
+                f"{format_ratio(pixels * 3 / size)} against raw RGB)",
             ),
             ("Image", f"{header.width} × {header.height} pixels"),
             ("Model", f"{escape(header.family)}, trained for {escape(header.metric)}"),
@@ -155,11 +157,13 @@ class LciInfoDialog(QDialog):
 
 
 def _version(dist: str, module: str | None = None) -> str:
+    """The installed version; a library that has no version to tell (constriction in a build that left out
+    its metadata: About said "constriction ?") is said to be installed, not questioned."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         try:
-            return getattr(__import__(module or dist), "__version__", "?")
+            return getattr(__import__(module or dist), "__version__", "installed (version not recorded)")
         except ImportError:
             return "not installed"
 

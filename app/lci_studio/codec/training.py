@@ -24,9 +24,16 @@ import torch
 from lci_studio.codec.image_io import IMAGE_SUFFIXES, load_rgb
 from lci_studio.codec.metrics import ms_ssim_loss_value
 from lci_studio.codec.model import LAMBDAS, FactorizedPrior
-from lci_studio.codec.weights import BundledSource, WeightSource, open_weight_source
+from lci_studio.codec.weights import (
+    BundledSource,
+    WeightSource,
+    level_checkpoint,
+    level_record,
+    open_weight_source,
+)
 from torch import nn
 
+NEW_MODEL_N = 96
 NEW_MODEL_M = 160
 
 
@@ -35,7 +42,9 @@ class TrainConfig:
     data: Path
     out: Path
     metric: str = "mse"
-    N: int = 96
+    # Transform channels of a new model (None: NEW_MODEL_N). A resumed level keeps its own, unless it
+    # has fewer: then it is widened to N, function-preserving (`FactorizedPrior.with_hidden_channels`).
+    N: int | None = None
     # Latent channels of a new model (None: NEW_MODEL_M). A resumed level keeps its own,
     # unless M is given and it has fewer: then it is widened to M, keeping what it learned.
     M: int | None = None
@@ -97,7 +106,7 @@ class LevelRecord:
     total_steps: int = 0
     total_seconds: float = 0.0
     # "per-level": this level's own transforms; "joint": transforms shared with `trained_with`
-    # (app/codec/gained.py), `steps` being the draws of this level among `joint_steps`.
+    # (app/lci_studio/codec/gained.py), `steps` being the draws of this level among `joint_steps`.
     recipe: str = "per-level"
     trained_with: list[int] | None = None
     joint_steps: int | None = None
@@ -337,13 +346,23 @@ def training_plan(cfg: TrainConfig, ladder: bool) -> list[tuple[int, int]]:
     return [(q, cfg.warm_steps if q == cfg.warm_quality else cfg.level_steps) for q in order]
 
 
+def widened(model: FactorizedPrior, cfg: TrainConfig) -> FactorizedPrior:
+    """`model` grown to the run's --N and --M where it is narrower (a level that outgrew its capacity),
+    keeping what it learned: both widenings decode exactly as before until training uses the new channels."""
+    if cfg.N and model.N < cfg.N:
+        model = model.with_hidden_channels(cfg.N, torch.Generator().manual_seed(cfg.seed))
+    if cfg.M and model.M < cfg.M:
+        model = model.with_latent_channels(cfg.M, torch.Generator().manual_seed(cfg.seed))
+    return model
+
+
 def _starting_point(cfg: TrainConfig, ladder: bool, quality: int, available: list[int]) -> int | Path | None:
     """Where a level starts: a quality of the `--resume` weights, the finished checkpoint of its
     ladder neighbour, or None for random weights. (A stopped level's own state file wins over all.)"""
     if cfg.resume and (quality in available or not ladder):
         return quality if quality in available else available[0]
     if ladder and quality != cfg.warm_quality:
-        return cfg.out / f"q{neighbour(quality, cfg.warm_quality)}.pth.tar"
+        return level_checkpoint(cfg.out, neighbour(quality, cfg.warm_quality))
     return None
 
 
@@ -380,7 +399,7 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
     lambdas = LAMBDAS[cfg.metric]
     finished: dict[int, Path] = {}
     for quality, steps in plan:
-        done = cfg.out / f"q{quality}.pth.tar"
+        done = level_checkpoint(cfg.out, quality)
         if done.exists():
             finished[quality] = done
             continue
@@ -397,9 +416,8 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
         elif isinstance(start, Path):
             model = FactorizedPrior.from_state_dict(torch.load(start, weights_only=True))
         else:
-            model = FactorizedPrior(cfg.N, cfg.M or NEW_MODEL_M)
-        if cfg.M and model.M < cfg.M:  # a level that outgrew its latent
-            model = model.with_latent_channels(cfg.M, torch.Generator().manual_seed(cfg.seed))
+            model = FactorizedPrior(cfg.N or NEW_MODEL_N, cfg.M or NEW_MODEL_M)
+        model = widened(model, cfg)
         model.to(dist.device)
         lr = cfg.level_lr if start is not None else cfg.lr
 
@@ -423,7 +441,7 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
                 total_steps=steps + int(earlier.get("steps") or 0),
                 total_seconds=round(seconds + float(earlier.get("training_seconds") or 0.0), 1),
             )
-            (cfg.out / f"q{quality}.json").write_text(json.dumps(asdict(record), indent=1))
+            level_record(cfg.out, quality).write_text(json.dumps(asdict(record), indent=1))
             state_path.unlink(missing_ok=True)
         dist.barrier()  # the next level may start from this one's file, on every rank
         finished[quality] = done
