@@ -809,8 +809,9 @@ def test_words_on_screen_ratios_plot_axis_and_weights(qtbot, window, small_png, 
     lci = tmp_path / "words-q2.lci"
     lci.write_bytes(window.session.results[2].lci)
     window.open_path(lci)
-    qtbot.waitUntil(lambda: window.lci_info_dialog is not None and window.lci_info_dialog.isVisible(),
-                    timeout=LADDER_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.decoded is not None, timeout=LADDER_TIMEOUT_MS)
+    window.commands["info"].trigger()  # the header is a command away, not a dialog at once (item 4)
+    assert window.lci_info_dialog is not None and window.lci_info_dialog.isVisible()
     import re
 
     ratio = re.search(r"([0-9.]+):1 against raw RGB", window.lci_info_dialog.text()).group(1)
