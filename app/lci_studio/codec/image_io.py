@@ -9,7 +9,8 @@ Conversion rule, in this order, each step named in `RgbImage.note` when it chang
 - an embedded colour profile (ICC) that is not sRGB converts the pixels to sRGB with Pillow's
   ImageCms (LittleCMS): relative colorimetric with black point compensation, so colours outside
   sRGB are clipped to its edge, as most viewers show them; a profile whose name says sRGB is
-  taken as sRGB; an unreadable one is ignored (and noted);
+  taken as sRGB; an unreadable one is ignored (and noted); a HEIF's nclx colour description
+  (Display P3 from a phone) becomes such a profile first (`icc`);
 - CMYK without a profile goes through Pillow's formula; palette/grey/YCbCr/LAB through
   Pillow's RGB conversion (not noted);
 - transparency is composited over white (noted when some pixel is not opaque).
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pillow_heif
+from lci_studio.codec import icc
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 pillow_heif.register_heif_opener()  # .heic/.heif open like any Pillow format, here and wherever Pillow reads
@@ -125,7 +127,7 @@ def to_rgb(image: Image.Image) -> tuple[np.ndarray, str]:
         notes.append(f"first of {frames} frames")
     depth = _stored_depth(image)  # from the decoder's raw mode, known only before loading
     image.load()
-    profile = image.info.get("icc_profile")
+    profile = image.info.get("icc_profile") or _nclx_profile(image.info.get("nclx_profile"), notes)
     colour, alpha = _split_alpha(ImageOps.exif_transpose(image))
     rgb = _to_srgb(_to_eight_bits(colour, depth, notes), profile, notes)
     if alpha is not None and alpha.getextrema()[0] < 255:
@@ -157,7 +159,7 @@ def _split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     if image.mode in ("RGBa", "La", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA"):
-        return image.convert(image.mode[0] if image.mode == "LA" else "RGB"), image.getchannel("A")
+        return image.convert("L" if image.mode == "LA" else "RGB"), image.getchannel("A")
     if image.mode in ("P", "1"):
         return image.convert("RGB" if image.mode == "P" else "L"), None
     return image, None
@@ -179,6 +181,34 @@ def _to_eight_bits(image: Image.Image, depth: int, notes: list[str]) -> Image.Im
     if depth > 8:
         notes.append(f"{depth}-bit → 8-bit")
     return image
+
+
+# HEIF's nclx code points (ISO/IEC 23091-2) that `_nclx_profile` reads: the curves it knows (2 is
+# "unspecified", taken as sRGB's), and names for the primaries (1, BT.709, is sRGB's).
+_NCLX_CURVES = {2: icc.SRGB_CURVE, 13: icc.SRGB_CURVE, 1: icc.BT709_CURVE, 6: icc.BT709_CURVE, 14: icc.BT709_CURVE}
+_NCLX_PRIMARIES = {9: "BT.2020", 11: "DCI-P3", 12: "Display P3"}
+
+
+def _nclx_profile(nclx: object, notes: list[str]) -> bytes | None:
+    """An ICC profile for a HEIF's nclx colour description (pillow-heif's `nclx_profile`), or None
+    where it is sRGB's (BT.709 primaries, sRGB curve) or absent."""
+    if not isinstance(nclx, dict):
+        return None
+    primaries, transfer = nclx.get("color_primaries", 2), nclx.get("transfer_characteristics", 2)
+    if primaries in (1, 2) and transfer in (2, 13):
+        return None
+    if transfer not in _NCLX_CURVES:  # PQ, HLG: HDR, which this rule does not tone-map
+        notes.append(f"HDR colour (nclx transfer {transfer}) shown as sRGB")
+        return None
+    try:
+        red, green, blue, white = (
+            (float(nclx[f"color_primary_{c}_x"]), float(nclx[f"color_primary_{c}_y"]))
+            for c in ("red", "green", "blue", "white")
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    name = _NCLX_PRIMARIES.get(primaries, f"nclx primaries {primaries}")
+    return icc.matrix_profile(name, red, green, blue, white, curve=_NCLX_CURVES[transfer])
 
 
 # The ICC colour space that each Pillow mode's pixels are in; a profile for another is ignored.
