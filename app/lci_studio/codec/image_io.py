@@ -137,11 +137,6 @@ def to_rgb(image: Image.Image) -> tuple[np.ndarray, str]:
     return np.asarray(rgb, dtype=np.uint8).copy(), "; ".join(notes)
 
 
-def to_rgb_array(image: Image.Image) -> np.ndarray:
-    """The pixels of `to_rgb`, without its note."""
-    return to_rgb(image)[0]
-
-
 def _stored_depth(image: Image.Image) -> int:
     """Bits per channel in the file where Pillow decodes to 8: 16-bit colour PNG/TIFF (raw modes
     such as "RGB;16B"), 10/12-bit HEIF (pillow-heif's `bit_depth`); 8 otherwise."""

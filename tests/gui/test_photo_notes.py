@@ -1,0 +1,28 @@
+"""The Original tile names how the file became 8-bit sRGB (image_io's note), and says nothing when nothing changed."""
+
+from __future__ import annotations
+
+import numpy as np
+from lci_studio.codec import icc
+from lci_studio.codec.image_io import load_rgb
+from PIL import Image
+
+from tests.codec.test_photos import P3
+from tests.conftest import make_photo
+from tests.gui.conftest import wait_ladder
+
+
+def test_original_caption_names_the_colour_conversion(qtbot, window, tmp_path):
+    path = tmp_path / "p3.png"
+    Image.fromarray(make_photo(96, 128, seed=8)).save(path, icc_profile=icc.matrix_profile(*P3))
+    window.open_path(path)
+    wait_ladder(qtbot, window)
+    tile = window.compare.tile(0)
+    assert tile.caption_text().splitlines()[0] == "Original · Display P3 → sRGB"
+    assert np.array_equal(tile.pixels, load_rgb(path).pixels)  # the converted pixels are what is shown and coded
+
+
+def test_plain_file_keeps_the_plain_caption(qtbot, window, small_png):
+    window.open_path(small_png())
+    wait_ladder(qtbot, window)
+    assert window.compare.tile(0).caption_text().splitlines()[0] == "Original"
