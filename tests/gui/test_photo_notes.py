@@ -26,3 +26,18 @@ def test_plain_file_keeps_the_plain_caption(qtbot, window, small_png):
     window.open_path(small_png())
     wait_ladder(qtbot, window)
     assert window.compare.tile(0).caption_text().splitlines()[0] == "Original"
+
+
+def test_open_dialog_offers_heic_in_both_cases(window, monkeypatch):
+    from lci_studio.gui import opening
+
+    offered: list[str] = []
+
+    def dialog(parent, title, folder, filters):
+        offered.append(filters)
+        return "", ""
+
+    monkeypatch.setattr(opening.QFileDialog, "getOpenFileName", dialog)
+    window.opening.open_dialog()
+    images = offered[0].split(";;")[1]  # "Images (*.avif *.AVIF …)"
+    assert {"*.heic", "*.HEIC", "*.heif", "*.HEIF", "*.png", "*.JPG"} <= set(images[8:-1].split()), images
