@@ -212,6 +212,20 @@ def test_animation_gives_its_first_frame(format):
     assert image.note == "first of 3 frames"
 
 
+def test_multi_page_tiff_gives_its_first_page_and_a_phone_jpeg_its_primary_image():
+    pages = [Image.new("RGB", (12, 10), colour) for colour in FRAMES]
+    tiff, mpo = io.BytesIO(), io.BytesIO()
+    pages[0].save(tiff, format="TIFF", save_all=True, append_images=pages[1:])
+    image = load_rgb(tiff.getvalue())
+    assert image.pixels[0, 0].tolist() == list(FRAMES[0]) and image.note == "first of 3 pages"
+    # a JPEG with a second picture (MPO: a phone's depth or gain map) is a photo, not an animation
+    pages[0].save(mpo, format="MPO", save_all=True, append_images=pages[1:2], quality=98)
+    with Image.open(io.BytesIO(mpo.getvalue())) as reopened:
+        assert reopened.format == "MPO" and reopened.n_frames == 2
+    image = load_rgb(mpo.getvalue())
+    assert np.abs(image.pixels.astype(int) - FRAMES[0]).max() <= 3 and image.note == ""
+
+
 def heic_bytes(pixels: np.ndarray, **options) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="HEIF", quality=95, **options)

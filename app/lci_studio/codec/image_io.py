@@ -1,8 +1,9 @@
 """Reading any image Pillow reads (and HEIC/HEIF, through pillow-heif) as 8-bit sRGB, and writing files atomically.
 
 Conversion rule, in this order, each step named in `RgbImage.note` when it changed the picture:
-- a file of several frames or images (animated GIF/WebP/PNG, a multi-page TIFF, a HEIC burst)
-  gives the one Pillow opens first (the first frame; HEIF's primary image);
+- a file of several frames or images gives the one Pillow opens first: the first frame of an
+  animated GIF/WebP/PNG/AVIF or page of a TIFF (noted), the primary image of a phone's JPEG (MPO)
+  or HEIC (not noted: the others are depth maps, gain maps, bursts);
 - EXIF orientation is applied (not noted: every viewer does it);
 - 16-bit and 32-bit grey is scaled to 8 bits (v / 65535 · 255, rounded); 16-bit colour keeps
   Pillow's 8 bits (the high byte, at most one level under rounding); 10/12-bit HEIC libheif's;
@@ -11,8 +12,8 @@ Conversion rule, in this order, each step named in `RgbImage.note` when it chang
   sRGB are clipped to its edge, as most viewers show them; a profile whose name says sRGB is
   taken as sRGB; an unreadable one is ignored (and noted); a HEIF's nclx colour description
   (Display P3 from a phone) becomes such a profile first (`icc`);
-- CMYK without a profile goes through Pillow's formula; palette/grey/YCbCr/LAB through
-  Pillow's RGB conversion (not noted);
+- CMYK without a profile goes through Pillow's formula (noted: approximate); palette, grey,
+  YCbCr and LAB through Pillow's RGB conversion (not noted);
 - transparency is composited over white (noted when some pixel is not opaque).
 Pillow's decompression-bomb guard stays on.
 
@@ -122,9 +123,10 @@ def to_rgb(image: Image.Image) -> tuple[np.ndarray, str]:
     """Apply the conversion rule of this module to an open Pillow image: 8-bit sRGB pixels and the
     note that says which steps changed them ("" when none did)."""
     notes: list[str] = []
-    frames = getattr(image, "n_frames", 1)
+    kind = _SEVERAL.get(image.format or "")
+    frames = getattr(image, "n_frames", 1) if kind else 1
     if frames > 1:
-        notes.append(f"first of {frames} frames")
+        notes.append(f"first of {frames} {kind}")
     depth = _stored_depth(image)  # from the decoder's raw mode, known only before loading
     image.load()
     profile = image.info.get("icc_profile") or _nclx_profile(image.info.get("nclx_profile"), notes)
@@ -135,6 +137,11 @@ def to_rgb(image: Image.Image) -> tuple[np.ndarray, str]:
         rgb = Image.alpha_composite(Image.new("RGBA", rgb.size, (255, 255, 255, 255)), rgb).convert("RGB")
         notes.append("transparency on white")
     return np.asarray(rgb, dtype=np.uint8).copy(), "; ".join(notes)
+
+
+# Formats whose further frames or pages are pictures of their own, the note names them; the second
+# image of a phone's JPEG (MPO: a depth or gain map) or of a HEIC (a burst, beside the primary) is not.
+_SEVERAL = {"GIF": "frames", "PNG": "frames", "WEBP": "frames", "AVIF": "frames", "TIFF": "pages"}
 
 
 def _stored_depth(image: Image.Image) -> int:
