@@ -132,7 +132,7 @@ def to_rgb(image: Image.Image) -> tuple[np.ndarray, str]:
     profile = image.info.get("icc_profile") or _nclx_profile(image.info.get("nclx_profile"), notes)
     colour, alpha = _split_alpha(ImageOps.exif_transpose(image))
     rgb = _to_srgb(_to_eight_bits(colour, depth, notes), profile, notes)
-    if alpha is not None and alpha.getextrema()[0] < 255:
+    if alpha is not None and alpha.getextrema() != (255, 255):  # some pixel is not opaque
         rgb.putalpha(alpha)
         rgb = Image.alpha_composite(Image.new("RGBA", rgb.size, (255, 255, 255, 255)), rgb).convert("RGB")
         notes.append("transparency on white")
