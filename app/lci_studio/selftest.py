@@ -23,8 +23,11 @@ SELF_TEST_QUALITY = 4
 MIN_PSNR_DB = 25.0
 SAMPLE = "coffee.png"
 CROP = 128
-# A Display P3 orange and the sRGB it is, by the published P3 and sRGB matrices (tests/codec/test_photos.py
-# holds the conversion to them); HEVC at quality 90 keeps a flat colour within a level or two.
+# 64x48 of one Display P3 orange, written by pillow-heif 1.9.0 (x265, quality 90, nclx primaries 12,
+# sRGB curve; tests/packaging/test_self_test.py checks it is that), and the sRGB that orange is by the
+# published P3 and sRGB matrices (tests/codec/test_photos.py holds the conversion to them); HEVC keeps
+# a flat colour within a level or two.
+HEIC = "selftest/display-p3.heic"
 HEIC_P3_COLOUR, HEIC_SRGB_COLOUR = (200, 80, 60), (216, 69, 50)
 WINDOW_TIMEOUT_S = 120  # the 8 tiles of a sample take seconds; a slow machine gets room
 
@@ -72,20 +75,14 @@ def check_codec() -> str:
 
 
 def check_heic() -> str:
-    """Write a small HEIC in memory (libheif's x265) and open it through image_io (libde265), in Display P3
-    as an Android phone describes it (nclx), so that the colour conversion (ImageCms) runs too."""
-    import io
-
+    """Open the shipped HEIC through image_io: pi-heif's libheif and libde265, then icc and ImageCms, since it
+    is in Display P3 as an Android phone describes it (nclx). (The app has no HEIC encoder to make one.)"""
     from lci_studio.codec.image_io import load_rgb
-    from PIL import Image
 
-    buffer = io.BytesIO()
-    p3 = {"color_primaries": 12, "transfer_characteristics": 13, "matrix_coefficients": 6, "full_range_flag": 1}
-    Image.new("RGB", (64, 48), HEIC_P3_COLOUR).save(buffer, format="HEIF", quality=90, **p3)
-    image = load_rgb(buffer.getvalue())
+    image = load_rgb(resources.root() / HEIC)
     mean = [round(float(v)) for v in image.pixels.reshape(-1, 3).mean(axis=0)]
     detail = (
-        f"{len(buffer.getvalue())} bytes, {image.width}x{image.height}, P3 {HEIC_P3_COLOUR} opened as sRGB "
+        f"{image.name}, {image.width}x{image.height}, P3 {HEIC_P3_COLOUR} opened as sRGB "
         f"{tuple(mean)} ({image.note or 'no conversion'})"
     )
     if (image.width, image.height) != (64, 48) or image.note != "Display P3 → sRGB":

@@ -105,15 +105,29 @@ def test_version_and_self_test_from_the_command_line():
 
 
 def test_self_test_fails_when_heic_does_not_open(monkeypatch, capsys):
-    """A build whose Pillow lacks pillow-heif's plugin fails the check and says where."""
+    """A build whose Pillow lacks the HEIF plugin fails the check and says why."""
     from lci_studio.codec import image_io  # noqa: F401  (registers HEIF, which the test then takes away)
     from lci_studio.selftest import CHECKS
     from lci_studio.selftest import main as self_test
     from PIL import Image
 
     monkeypatch.delitem(Image.OPEN, "HEIF")
+    monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "HEIF"])
     assert self_test([check for check in CHECKS if check[0] == "heic"]) == 1
-    assert capsys.readouterr().out.splitlines()[1:] == [
-        "FAIL heic: KeyError: 'HEIF'",
-        "FAIL: 1 of 1 checks failed (heic); exit code 1",
-    ]
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert lines[0].startswith("FAIL heic: ImageReadError: ") and "display-p3.heic: not a readable image" in lines[0]
+    assert lines[1] == "FAIL: 1 of 1 checks failed (heic); exit code 1"
+
+
+def test_the_shipped_heic_is_what_the_self_test_says():
+    """One colour of Display P3 by nclx, no ICC profile: what the check's expected sRGB is computed for."""
+    import numpy as np
+    from lci_studio import resources, selftest
+    from PIL import Image
+
+    with Image.open(resources.root() / selftest.HEIC) as image:
+        assert image.format == "HEIF" and image.size == (64, 48) and "icc_profile" not in image.info
+        nclx = image.info["nclx_profile"]
+        assert (nclx["color_primaries"], nclx["transfer_characteristics"]) == (12, 13)
+        stored = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    assert np.abs(stored.astype(int) - selftest.HEIC_P3_COLOUR).max() <= 3

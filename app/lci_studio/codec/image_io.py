@@ -1,4 +1,8 @@
-"""Reading any image Pillow reads (and HEIC/HEIF, through pillow-heif) as 8-bit sRGB, and writing files atomically.
+"""Reading any image Pillow reads (and HEIC/HEIF, through pi-heif) as 8-bit sRGB, and writing files atomically.
+
+pi-heif is pillow-heif's decode-only build: libheif and libde265 (LGPLv3), without the x265 encoder,
+which makes pillow-heif's wheels GPLv2 and would put GPL code in this Apache-2.0 app's bundle
+(23 MB of it). Only the tests write HEIC, with pillow-heif (a dev dependency).
 
 Conversion rule, in this order, each step named in `RgbImage.note` when it changed the picture:
 - a file of several frames or images gives the one Pillow opens first: the first frame of an
@@ -32,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pillow_heif
+import pi_heif
 from lci_studio.codec import icc
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-pillow_heif.register_heif_opener()  # .heic/.heif open like any Pillow format, here and wherever Pillow reads
+pi_heif.register_heif_opener()  # .heic/.heif open like any Pillow format, here and wherever Pillow reads
 
 # A 90 MP PNG took 156 s and 4.4 GB to encode at one quality on the 2-core machine; 100 MP is
 # past every common camera (phones' 48-50 MP, most medium-format backs) and stays under Pillow's
@@ -146,7 +150,7 @@ _SEVERAL = {"GIF": "frames", "PNG": "frames", "WEBP": "frames", "AVIF": "frames"
 
 def _stored_depth(image: Image.Image) -> int:
     """Bits per channel in the file where Pillow decodes to 8: 16-bit colour PNG/TIFF (raw modes
-    such as "RGB;16B"), 10/12-bit HEIF (pillow-heif's `bit_depth`); 8 otherwise."""
+    such as "RGB;16B"), 10/12-bit HEIF (pi-heif's `bit_depth`); 8 otherwise."""
     for tile in getattr(image, "tile", None) or []:
         args = tile[3] if len(tile) > 3 else None
         rawmode = args[0] if isinstance(args, tuple) and args else args
@@ -192,7 +196,7 @@ _NCLX_PRIMARIES = {9: "BT.2020", 11: "DCI-P3", 12: "Display P3"}
 
 
 def _nclx_profile(nclx: object, notes: list[str]) -> bytes | None:
-    """An ICC profile for a HEIF's nclx colour description (pillow-heif's `nclx_profile`), or None
+    """An ICC profile for a HEIF's nclx colour description (pi-heif's `nclx_profile`), or None
     where it is sRGB's (BT.709 primaries, sRGB curve) or absent."""
     if not isinstance(nclx, dict):
         return None
