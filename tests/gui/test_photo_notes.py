@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from lci_studio.codec import icc
 from lci_studio.codec.image_io import load_rgb
 from PIL import Image
 
-from tests.codec.test_photos import P3
+from tests.codec.test_photos import P3, heic_bytes
 from tests.conftest import make_photo
 from tests.gui.conftest import wait_ladder
 
 
-def test_original_caption_names_the_colour_conversion(qtbot, window, tmp_path):
-    path = tmp_path / "p3.png"
-    Image.fromarray(make_photo(96, 128, seed=8)).save(path, icc_profile=icc.matrix_profile(*P3))
+@pytest.mark.parametrize("name", ["p3.png", "IMG_0001.HEIC"])
+def test_original_caption_names_the_colour_conversion(qtbot, window, tmp_path, name):
+    """A PNG with a Display P3 ICC profile, and a phone's HEIC in Display P3 by its nclx description."""
+    path = tmp_path / name
+    if path.suffix == ".png":
+        Image.fromarray(make_photo(96, 128, seed=8)).save(path, icc_profile=icc.matrix_profile(*P3))
+    else:
+        path.write_bytes(heic_bytes(make_photo(96, 128, seed=8), color_primaries=12, transfer_characteristics=13))
     window.open_path(path)
     wait_ladder(qtbot, window)
     tile = window.compare.tile(0)
