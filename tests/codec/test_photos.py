@@ -257,3 +257,15 @@ def test_heic_in_display_p3_by_its_nclx_description_is_converted():
     assert image.note == "Display P3 → sRGB"
     centres = image.pixels[8, 8::16].astype(int)
     assert np.abs(centres[3:6] - expected_srgb(SWATCHES, "Display P3")[0, 3:6]).max() <= 4
+
+
+def test_ten_bit_heic_is_noted():
+    """A 10-bit HEIC (what HDR-capable phones may write): libheif gives 8 bits, and the note says so."""
+    wide = np.full((16, 16, 3), [200 * 257, 80 * 257, 60 * 257], dtype=np.uint16)
+    buffer = io.BytesIO()
+    pillow_heif.from_bytes(mode="RGB;16", size=(16, 16), data=wide.tobytes()).save(buffer, quality=95)
+    with Image.open(io.BytesIO(buffer.getvalue())) as reopened:
+        assert reopened.info["bit_depth"] == 10
+    image = load_rgb(buffer.getvalue())
+    assert np.abs(image.pixels.astype(int) - [200, 80, 60]).max() <= 3
+    assert image.note == "10-bit → 8-bit"
