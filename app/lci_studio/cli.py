@@ -316,7 +316,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     size = len(encoded.lci)
     _say(
         f"{args.output}: {size:,} bytes, {size * 8 / (image.width * image.height):.4f} bpp, "
-        f"PSNR {_fmt(psnr, '.2f')} dB (quality {args.quality}, {source.describe()}, encoded in {seconds:.2f} s)"
+        f"PSNR {_fmt(psnr, '.2f')} dB (quality {args.quality}, {source.describe()}, encoded in {seconds:.2f} s"
+        + (f"; {image.name}: {image.note})" if image.note else ")")
     )
     return 0
 
@@ -387,7 +388,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     source = open_source(args.weights, args.metric)
     for quality in source.qualities():  # fetch anything missing first, with a progress bar
         load_quality(source, quality)
-    _say(f"{image.name}: {image.width}x{image.height}, {source.describe()}")
+    _say(f"{image.name}: {image.width}x{image.height}, {source.describe()}" + (f"; {image.note}" if image.note else ""))
     tiles = big_picture_progress(image.name, image.width, image.height)
     progress = (lambda quality, stage, done, total: tiles(f"q{quality} {stage}", done, total)) if tiles else None
     _say(_TABLE_HEAD)
