@@ -18,7 +18,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves `server.files`, honouring Range unless `server.ranges` is off; counts the body bytes it sends.
 
     `server.cut[path] = n` ends the connection after n bytes of that file (as a lost connection does);
-    a path in `server.slow` trickles (16 kB every 50 ms).
+    a path in `server.slow` trickles (16 kB every 50 ms); `server.stall_after[path] = n` sends n bytes,
+    then nothing until the test ends (`server.release`).
     """
 
     def do_GET(self):
@@ -57,6 +58,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
         body = data[start : self.server.cut.get(self.path, len(data))]  # type: ignore[attr-defined]
+        if self.path in self.server.stall_after:  # type: ignore[attr-defined]
+            self.wfile.write(body[: self.server.stall_after[self.path]])  # type: ignore[attr-defined]
+            self.wfile.flush()
+            self.server.release.wait(30)  # type: ignore[attr-defined]
+            return
         step = 16384 if self.path in self.server.slow else len(body) or 1  # type: ignore[attr-defined]
         try:
             for at in range(0, len(body), step):
@@ -87,6 +93,7 @@ def server(monkeypatch):
     httpd.cut = {}  # type: ignore[attr-defined]
     httpd.sent = 0  # type: ignore[attr-defined]
     httpd.slow = set()  # type: ignore[attr-defined]
+    httpd.stall_after = {}  # type: ignore[attr-defined]
     httpd.release = threading.Event()  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()

@@ -725,6 +725,47 @@ def download_checkpoint(
                         part.unlink()
 
 
+class FetchTally:
+    """One progress over several downloads, as one bar shows it: files done of all, bytes of the total.
+
+    Each file counts at its expected size (`CompressAISource.expected_size`) until its download
+    says the real one; a file that turns out damaged in the cache joins the tally when it starts.
+    """
+
+    def __init__(self, sizes: Mapping[int, int]) -> None:
+        self._sizes = dict(sizes)
+        self._received = dict.fromkeys(self._sizes, 0)
+        self.files_done = 0
+
+    def update(self, quality: int, received: int, total: int | None) -> None:
+        if total is not None:
+            self._sizes[quality] = total
+        self._sizes.setdefault(quality, received)
+        self._received[quality] = received
+
+    def finish(self, quality: int) -> None:
+        if quality in self._sizes:
+            self._received[quality] = self._sizes[quality]
+            self.files_done += 1
+
+    @property
+    def files(self) -> int:
+        return len(self._sizes)
+
+    @property
+    def received(self) -> int:
+        return sum(self._received.values())
+
+    @property
+    def total(self) -> int:
+        return sum(self._sizes.values())
+
+    def text(self) -> str:
+        """E.g. "file 3 of 8, 40.2 of 144.3 MB"."""
+        current = min(self.files_done + 1, self.files)
+        return f"file {current} of {self.files}, {self.received / 1e6:.1f} of {self.total / 1e6:.1f} MB"
+
+
 class CompressAISource(WeightSource):
     """CompressAI's 16 official checkpoints, downloaded on first use into (and reused from) torch.hub's cache.
 
