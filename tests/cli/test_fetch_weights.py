@@ -119,3 +119,15 @@ def test_the_mismatch_advice_for_official_files_is_a_decode_command_line():
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"lci {__version__}"
+
+
+def test_fetch_weights_on_a_terminal_draws_a_bar_per_file(capsys, official, monkeypatch):
+    from lci_studio import cli
+
+    monkeypatch.setattr(cli, "_tty", lambda: True)
+    assert main(["fetch-weights"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("CompressAI official (mse): downloading 8 files")
+    for q in range(1, 9):
+        assert f"q{q} ({q} of 8): " in err  # the bar's label, then the file's line once it is in
+        assert f"  q{q} ({q} of 8): {compressai_filename(q, 'mse')}, " in err
