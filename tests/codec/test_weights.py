@@ -753,3 +753,19 @@ def test_the_saving_figure_comes_from_the_readme():
     assert -float(bundled.group(1)) == weights.BUNDLED_BD_RATE
     assert -float(official.group(1)) == weights.OFFICIAL_BD_RATE
     assert weights.official_saving_percent() == pytest.approx(29.6, abs=0.05)
+
+
+def test_fetch_tally_is_one_progress_over_all_files():
+    tally = weights.FetchTally({1: 10_000_000, 6: 30_000_000})
+    assert tally.text() == "file 1 of 2, 0.0 of 40.0 MB"
+    tally.update(1, 2_000_000, 12_000_000)  # the server tells the real size
+    assert tally.text() == "file 1 of 2, 2.0 of 42.0 MB"
+    tally.finish(1)
+    tally.update(6, 1_000_000, None)  # no Content-Length: the estimate stays
+    assert tally.text() == "file 2 of 2, 13.0 of 42.0 MB"
+    tally.update(6, 31_000_000, None)
+    tally.update(3, 500_000, 12_000_000)  # a cached file found damaged joins
+    assert (tally.files, tally.received, tally.total) == (3, 43_500_000, 55_000_000)
+    tally.finish(6)
+    tally.finish(3)
+    assert tally.text() == "file 3 of 3, 55.0 of 55.0 MB"

@@ -738,9 +738,8 @@ class FetchTally:
         self.files_done = 0
 
     def update(self, quality: int, received: int, total: int | None) -> None:
-        if total is not None:
-            self._sizes[quality] = total
-        self._sizes.setdefault(quality, received)
+        # no Content-Length: the estimate, or what has arrived once it is more
+        self._sizes[quality] = total if total is not None else max(self._sizes.get(quality, 0), received)
         self._received[quality] = received
 
     def finish(self, quality: int) -> None:
