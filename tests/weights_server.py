@@ -64,10 +64,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.release.wait(30)  # type: ignore[attr-defined]
             return
         step = 16384 if self.path in self.server.slow else len(body) or 1  # type: ignore[attr-defined]
+        transfer = [self.headers.get("Range"), 0]  # this request's body bytes (a killed one may still count)
+        self.server.transfers.append(transfer)  # type: ignore[attr-defined]
         try:
             for at in range(0, len(body), step):
                 self.wfile.write(body[at : at + step])
                 self.server.sent += len(body[at : at + step])  # type: ignore[attr-defined]
+                transfer[1] += len(body[at : at + step])
                 if step < len(body):
                     self.wfile.flush()
                     time.sleep(0.05)
@@ -94,6 +97,7 @@ def server(monkeypatch):
     httpd.sent = 0  # type: ignore[attr-defined]
     httpd.slow = set()  # type: ignore[attr-defined]
     httpd.stall_after = {}  # type: ignore[attr-defined]
+    httpd.transfers = []  # type: ignore[attr-defined]
     httpd.release = threading.Event()  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
