@@ -15,7 +15,7 @@ import pytest
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves `server.files`, honouring Range unless `server.ranges` is off; counts the body bytes it sends.
+    """Serves `server.files`, honouring Range unless `server.ranges` is off; counts each request's body bytes.
 
     `server.cut[path] = n` ends the connection after n bytes of that file (as a lost connection does);
     a path in `server.slow` trickles (16 kB every 50 ms); `server.stall_after[path] = n` sends n bytes,
@@ -69,7 +69,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             for at in range(0, len(body), step):
                 self.wfile.write(body[at : at + step])
-                self.server.sent += len(body[at : at + step])  # type: ignore[attr-defined]
                 transfer[1] += len(body[at : at + step])
                 if step < len(body):
                     self.wfile.flush()
@@ -83,7 +82,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server(monkeypatch):
-    """A file server on 127.0.0.1: `server.files[path] = bytes`, `server.url`, `server.sent` (body bytes)."""
+    """A file server on 127.0.0.1: `server.files[path] = bytes`, `server.url`, and `server.transfers`:
+    [Range header, body bytes sent] of each request, in the order they came."""
     # a proxy from the environment must not intercept it
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
@@ -94,7 +94,6 @@ def server(monkeypatch):
     httpd.range_headers = []  # type: ignore[attr-defined]
     httpd.ranges = True  # type: ignore[attr-defined]
     httpd.cut = {}  # type: ignore[attr-defined]
-    httpd.sent = 0  # type: ignore[attr-defined]
     httpd.slow = set()  # type: ignore[attr-defined]
     httpd.stall_after = {}  # type: ignore[attr-defined]
     httpd.transfers = []  # type: ignore[attr-defined]
