@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from lci_studio import __version__
 from lci_studio.cli import build_parser, error_text, main
 from lci_studio.codec import weights
@@ -99,7 +100,6 @@ def test_the_mismatch_advice_for_official_files_is_a_decode_command_line():
     from lci_studio.codec.lci_format import unpack_lci
     from lci_studio.codec.model import LoadedModel, ModelInfo, weights_fingerprint
     from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
-
     from tests.conftest import make_model, make_photo
 
     def loaded(seed: int) -> LoadedModel:
