@@ -657,7 +657,7 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, make_window, source
     dialog = window.weights.dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: "MB" in dialog.labelText(), timeout=60_000)
-    assert "downloading q1" in dialog.labelText().lower()
+    assert "downloading compressai official (ms-ssim): file 1 of 8," in dialog.labelText().lower()
     qtbot.mouseClick(dialog.findChild(QPushButton), Qt.MouseButton.LeftButton)  # the dialog's Cancel
     qtbot.waitUntil(lambda: window.weights.dialog is None and not window.worker.busy(), timeout=60_000)
     assert "cancelled" in window.status_label.text()
