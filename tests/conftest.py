@@ -11,6 +11,8 @@ import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+pytest_plugins = ["tests.weights_server"]  # local stand-ins for CompressAI's host: server, refused_url, …
+
 
 def ctrl_c_reaches_it() -> None:
     """`preexec_fn` for a child that a test interrupts: SIGINT at its default, as for a command in a

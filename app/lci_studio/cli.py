@@ -19,10 +19,12 @@ import os
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lci_studio import __version__
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BENCH_CODECS, BaselinePoint, available_codecs
 from lci_studio.codec.bdrate import bracket
@@ -36,11 +38,16 @@ from lci_studio.codec.model import FAMILY, METRICS, QUALITIES, LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
 from lci_studio.codec.report import json_text, number_text
 from lci_studio.codec.weights import (
+    MIRROR_ENV,
+    BundledSource,
+    CompressAISource,
     DownloadFailedError,
     MetricNotBundledError,
     NoBundledWeightsError,
     UnknownWeightsError,
+    WeightsError,
     WeightSource,
+    compressai_cache_dir,
     level_checkpoint,
     open_weight_source,
 )
@@ -172,23 +179,69 @@ def _fmt(value: float, spec: str) -> str:
     return number_text(value, spec)
 
 
-def _download_progress() -> Callable[[int, int | None], None] | None:
-    """A byte progress bar for first-use downloads, on a terminal only."""
-    if not _tty():
-        return None
-    bar = None
+def fetch_official(source: WeightSource, qualities: Sequence[int], *, every_file: bool = False) -> None:
+    """Official weights not in the cache are fetched before any work, and said so on stderr, terminal or not.
 
-    def update(done: int, total: int | None) -> None:
-        nonlocal bar
-        if bar is None:
+    One line first (how many files, how large, from where, into which folder), then a bar per file on
+    a terminal or a line per file elsewhere. Cached files are checked against their hash quietly
+    (`every_file`: with a line each, as `lci fetch-weights` does); the missing ones come first, so an
+    offline run fails at once. Other sources: nothing to do.
+    """
+    if not isinstance(source, CompressAISource):
+        return
+    missing = source.missing(qualities)
+    order = missing + [q for q in qualities if q not in missing]
+    host = (urllib.parse.urlsplit(source.url(order[0])).netloc or "the file system") if order else ""
+    there = len(order) - len(missing)
+    if missing:
+        size = sum(source.expected_size(q) for q in missing) / 1e6
+        plural = "s" if len(missing) > 1 else ""
+        already = f" ({there} already there)" if there else ""
+        _note(f"{source.describe()}: downloading {len(missing)} file{plural}, about {size:.1f} MB, from {host} "
+              f"into {source.cache_dir}{already}")  # fmt: skip
+    elif every_file:
+        _note(f"{source.describe()}: all {len(order)} files are in {source.cache_dir}; checking them")
+    for number, quality in enumerate(order, 1):
+        report = _FileReport(f"q{quality} ({number} of {len(order)})", source.filename(quality))
+        source.fetch(quality, progress=report.update)
+        report.close(every_file)
+
+
+class _FileReport:
+    """One file's download on stderr: a byte bar on a terminal, one line once it is in elsewhere."""
+
+    def __init__(self, label: str, name: str) -> None:
+        self.label, self.name = label, name
+        self.bar: Any = None
+        self.first: tuple[int, int | None] | None = None  # (bytes already there, size) at the first update
+        self.size: int | None = None
+
+    def update(self, done: int, total: int | None) -> None:
+        if self.first is None:
+            self.first = (done, total)
+        self.size = total if total is not None else done
+        if not _tty():
+            return
+        if self.bar is None:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, unit="B", unit_scale=True, desc="download", file=sys.stderr, leave=False)
-        bar.update(done - bar.n)
-        if total is not None and done >= total:
-            bar.close()
+            self.bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, desc=self.label, file=sys.stderr,
+                            leave=False)  # fmt: skip
+        self.bar.update(done - self.bar.n)
 
-    return update
+    def close(self, every_file: bool) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.first is None:  # it was in the cache, and its hash matched
+            if every_file:
+                _note(f"  {self.label}: {self.name} already there, verified")
+            return
+        resumed = f", resumed at {self.first[0] / 1e6:.1f} MB" if self.first[0] else ""
+        _note(f"  {self.label}: {self.name}, {(self.size or 0) / 1e6:.1f} MB{resumed}, downloaded and verified")
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def big_picture_progress(name: str, width: int, height: int) -> Callable[[str, int, int], None] | None:
@@ -230,7 +283,8 @@ def open_source(spec: str, metric: str = "mse", quality_label: int | None = None
 
 
 def load_quality(source: WeightSource, quality: int) -> LoadedModel:
-    return source.load(quality, progress=_download_progress())
+    fetch_official(source, [quality])
+    return source.load(quality)
 
 
 def image_paths(folder: str | os.PathLike) -> list[Path]:
@@ -317,7 +371,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     size = len(encoded.lci)
     _say(
         f"{args.output}: {size:,} bytes, {format_bpp(size * 8 / (image.width * image.height))}, "
-        f"PSNR {_fmt(psnr, '.2f')} dB (quality {args.quality}, {source.describe()}, encoded in {seconds:.2f} s)"
+        f"PSNR {_fmt(psnr, '.2f')} dB (quality {args.quality}, {source.describe()}, encoded in {seconds:.2f} s"
+        + (f"; {image.name}: {image.note})" if image.note else ")")
     )
     return 0
 
@@ -386,9 +441,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_outputs([args.json, args.csv], [args.image], args.no_clobber)
     image: RgbImage = load_rgb(args.image)
     source = open_source(args.weights, args.metric)
-    for quality in source.qualities():  # fetch anything missing first, with a progress bar
+    fetch_official(source, source.qualities())  # anything missing first, with its progress
+    for quality in source.qualities():
         load_quality(source, quality)
-    _say(f"{image.name}: {image.width}x{image.height}, {source.describe()}")
+    _say(f"{image.name}: {image.width}x{image.height}, {source.describe()}" + (f"; {image.note}" if image.note else ""))
     tiles = big_picture_progress(image.name, image.width, image.height)
     progress = (lambda quality, stage, done, total: tiles(f"q{quality} {stage}", done, total)) if tiles else None
     _say(_TABLE_HEAD)
@@ -421,6 +477,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     paths = image_paths(args.folder)
     check_outputs([args.json], paths, args.no_clobber)
     source = open_source(args.weights, args.metric)
+    fetch_official(source, source.qualities())
     for quality in source.qualities():
         load_quality(source, quality)
     codecs = [c for c in BENCH_CODECS if c in available_codecs()] if args.baselines else []
@@ -562,6 +619,20 @@ def _train_progress(total: int, talk: bool):
     return progress, (bar.close if bar is not None else lambda: None)
 
 
+def cmd_fetch_weights(args: argparse.Namespace) -> int:
+    source = open_source("compressai", args.metric)
+    if not isinstance(source, CompressAISource):  # open_weight_source gives one for "compressai"
+        raise CliError("no official weights source")
+    fetch_official(source, source.qualities(), every_file=True)
+    size = sum(source.expected_size(q) for q in source.qualities()) / 1e6
+    flags = "--weights compressai" + (f" --metric {source.metric}" if source.metric != "mse" else "")
+    _say(
+        f"{source.describe()}: {len(source.qualities())} files, {size:.1f} MB, verified in {source.cache_dir}; "
+        f"{flags} works offline now"
+    )
+    return 0
+
+
 def cmd_export_bundle(args: argparse.Namespace) -> int:
     from lci_studio.codec.bundle import export_bundle, finished_levels
 
@@ -603,6 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="--weights takes: bundled (default), compressai (official weights, downloaded on first use), "
         "a folder of checkpoints (q1.pth.tar … or CompressAI's file names), or one checkpoint file.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def weights(p: argparse.ArgumentParser, metric: bool = True) -> None:
@@ -747,6 +819,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_train)
 
+    p = sub.add_parser(
+        "fetch-weights",
+        help="download and check CompressAI's official weights ahead of time, for use without a network",
+        epilog=f"Into $TORCH_HOME/hub/checkpoints (here {compressai_cache_dir()}), shared with CompressAI; from "
+        f"${MIRROR_ENV} when it is set (a mirror: the files are checked against the official hashes), "
+        "else from CompressAI's host. An interrupted download resumes where it stopped.",
+    )
+    p.add_argument("--metric", default="mse", choices=METRICS, help="the weights trained for this metric")
+    p.set_defaults(handler=cmd_fetch_weights)
+
     p = sub.add_parser("export-bundle", help="turn a finished ladder run into the bundled weights + manifest")
     p.add_argument("run_dir", metavar="TRAIN_OUT_DIR")
     p.add_argument("--eval", metavar="DIR", help="measure each level on these images for the manifest")
@@ -773,9 +855,20 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, UnknownWeightsError):
         return f"--weights {text}"
     if isinstance(exc, DownloadFailedError):
-        return f"{text.rstrip('.')}, or use --weights bundled."
+        return f"{text.rstrip('.')}{_offline_hint(exc.metric)}"
     hint = _hint(exc)
     return f"{text.rstrip('.')}; {hint}" if hint else text
+
+
+def _offline_hint(metric: str | None) -> str:
+    """What works without the network: the bundled ladder, said with its own metric (not one it lacks)."""
+    try:
+        bundled = BundledSource().metric
+    except WeightsError:
+        return "."
+    if metric in (None, bundled):
+        return ", or use --weights bundled."
+    return f"; without it, the bundled weights work, trained for {bundled} only: --weights bundled --metric {bundled}."
 
 
 def _hint(exc: BaseException) -> str | None:
@@ -787,12 +880,12 @@ def _hint(exc: BaseException) -> str | None:
     if isinstance(exc, MetricNotBundledError):
         return f"use --weights compressai --metric {exc.metric}."
     if isinstance(exc, WeightsMismatchError) and exc.header is not None:
-        kind, metric = exc.header.source_kind, exc.header.metric
+        kind = exc.header.source_kind
         if isinstance(exc, NoMatchingWeightsError) and kind in ("folder", "file") and not exc.tried:
             return "pass that folder or checkpoint with --weights"
         return "decode it with " + {
             "bundled": "--weights bundled",
-            "compressai": f"--weights compressai --metric {metric}",
+            "compressai": "--weights compressai",  # decode takes the metric from the file
         }.get(kind, "--weights with the folder or checkpoint it was made with")
     return None
 

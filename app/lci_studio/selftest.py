@@ -23,6 +23,12 @@ SELF_TEST_QUALITY = 4
 MIN_PSNR_DB = 25.0
 SAMPLE = "coffee.png"
 CROP = 128
+# 64x48 of one Display P3 orange, written by pillow-heif 1.9.0 (x265, quality 90, nclx primaries 12,
+# sRGB curve; tests/packaging/test_self_test.py checks it is that), and the sRGB that orange is by the
+# published P3 and sRGB matrices (tests/codec/test_photos.py holds the conversion to them); HEVC keeps
+# a flat colour within a level or two.
+HEIC = "selftest/display-p3.heic"
+HEIC_P3_COLOUR, HEIC_SRGB_COLOUR = (200, 80, 60), (216, 69, 50)
 WINDOW_TIMEOUT_S = 120  # the 8 tiles of a sample take seconds; a slow machine gets room
 
 
@@ -65,6 +71,24 @@ def check_codec() -> str:
     )
     if not psnr >= MIN_PSNR_DB:
         raise AssertionError(f"{detail}; expected at least {MIN_PSNR_DB:g} dB")
+    return detail
+
+
+def check_heic() -> str:
+    """Open the shipped HEIC through image_io: pi-heif's libheif and libde265, then icc and ImageCms, since it
+    is in Display P3 as an Android phone describes it (nclx). (The app has no HEIC encoder to make one.)"""
+    from lci_studio.codec.image_io import load_rgb
+
+    image = load_rgb(resources.root() / HEIC)
+    mean = [round(float(v)) for v in image.pixels.reshape(-1, 3).mean(axis=0)]
+    detail = (
+        f"{image.name}, {image.width}x{image.height}, P3 {HEIC_P3_COLOUR} opened as sRGB "
+        f"{tuple(mean)} ({image.note or 'no conversion'})"
+    )
+    if (image.width, image.height) != (64, 48) or image.note != "Display P3 → sRGB":
+        raise AssertionError(f"{detail}; expected 64x48 and Display P3 → sRGB")
+    if max(abs(m - e) for m, e in zip(mean, HEIC_SRGB_COLOUR, strict=True)) > 4:
+        raise AssertionError(f"{detail}; expected about sRGB {HEIC_SRGB_COLOUR}")
     return detail
 
 
@@ -143,6 +167,7 @@ def check_window() -> str:
 CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("weights", check_weights),
     ("codec", check_codec),
+    ("heic", check_heic),
     ("icon", check_icon),
     ("samples", check_samples),
     ("window", check_window),

@@ -281,7 +281,7 @@ def test_errors_say_what_to_do_in_command_line_terms(tmp_path, capsys, image, mo
 
     for source, metric, hint in (
         ("bundled", "mse", "decode it with --weights bundled"),
-        ("compressai", "ms-ssim", "decode it with --weights compressai --metric ms-ssim"),
+        ("compressai", "ms-ssim", "decode it with --weights compressai"),
     ):
         data = pipeline.encode_image(loaded(source, metric, 1), make_photo(16, 16)).lci
         with pytest.raises(pipeline.WeightsMismatchError) as caught:

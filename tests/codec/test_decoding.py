@@ -87,6 +87,18 @@ def test_a_bundled_file_decodes_with_the_bundled_ladder_unless_weights_were_name
     assert candidate_sources(header, offered, own_kind=False) == offered
 
 
+def test_official_weights_are_not_fetched_for_a_bundled_file(bundle, tmp_path):
+    """The header says the bundled ladder made it: no download of q2 to learn that the official one didn't."""
+    data = encode_image(BundledSource().load(2), PHOTO).lci
+    official = CompressAISource("mse", cache_dir=tmp_path / "cache", base_url="http://127.0.0.1:9")
+    loads = []
+    with pytest.raises(WeightsMismatchError) as caught:
+        decode_file(data, [official], load=lambda source, quality: loads.append(quality))
+    assert loads == [] and not (tmp_path / "cache").exists()
+    assert caught.value.header.source_kind == "bundled"
+    assert str(caught.value).endswith("but the weights offered are CompressAI official (mse)")
+
+
 def test_official_weights_are_added_only_when_cached_or_downloads_are_allowed(tmp_path, monkeypatch, ladder):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     loaded = FolderSource(ladder).load(3)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +15,9 @@ from lci_studio.codec.model import LAMBDAS, weights_fingerprint
 from lci_studio.codec.weights import (
     BundledSource,
     CompressAISource,
+    DamagedDownloadError,
     DownloadCancelledError,
+    DownloadFailedError,
     FileSource,
     FolderSource,
     NoBundledWeightsError,
@@ -27,6 +26,7 @@ from lci_studio.codec.weights import (
     compressai_filename,
     download_checkpoint,
     open_weight_source,
+    partial_path,
     write_bundled_level,
 )
 
@@ -398,91 +398,6 @@ def test_compressai_names_and_cache_dir(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------- local HTTP servers
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        files: dict[str, bytes] = self.server.files  # type: ignore[attr-defined]
-        self.server.requests.append(self.path)  # type: ignore[attr-defined]
-        if self.path == "/short":
-            self.send_response(200)
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            self.wfile.write(b"only a little")
-            return
-        if self.path == "/stall":  # a first block, then silence until the test lets go
-            self.send_response(200)
-            self.send_header("Content-Length", "1000000")
-            self.end_headers()
-            self.wfile.write(b"x" * 1000)
-            self.wfile.flush()
-            self.server.release.wait(30)  # type: ignore[attr-defined]
-            return
-        data = files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.files = {}  # type: ignore[attr-defined]
-    httpd.requests = []  # type: ignore[attr-defined]
-    httpd.release = threading.Event()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"  # type: ignore[attr-defined]
-    yield httpd
-    httpd.release.set()  # type: ignore[attr-defined]
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
-
-
-@pytest.fixture
-def stalled_url():
-    """A server that accepts connections and never says a word."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.1)
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=5)
-    for conn in held:
-        conn.close()
-    listener.close()
-
-
-@pytest.fixture
-def refused_url():
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def served(server, model, tmp_path):
     """A legacy-layout checkpoint served under an official-style name carrying its real hash prefix."""
@@ -539,12 +454,14 @@ def test_download_bad_hash_leaves_nothing(server, served, tmp_path):
 
 
 @pytest.mark.parametrize("path", ["/missing.pth.tar", "/short"])
-def test_download_http_error_and_truncation_leave_nothing(server, tmp_path, path):
+def test_download_http_error_and_truncation_leave_no_checkpoint(server, tmp_path, path):
     cache = tmp_path / "cache"
     with pytest.raises(WeightsError, match=r"Could not download x\.pth\.tar from 127\.0\.0\.1") as info:
         download_checkpoint(server.url + path, cache / "x.pth.tar", None, timeout=5)
     assert ("404" in str(info.value)) == (path != "/short")
-    assert list(cache.iterdir()) == []
+    # a 404 leaves nothing; a cut connection leaves what arrived, for the next try to resume
+    kept = [p.name for p in cache.iterdir()]
+    assert kept == ([] if path != "/short" else [".x.pth.tar.part"])
 
 
 def test_download_refused(refused_url, tmp_path):
@@ -611,3 +528,243 @@ def test_download_file_url(tmp_path):
     with pytest.raises(WeightsError, match="Could not download"):
         download_checkpoint((tmp_path / "absent.bin").as_uri(), tmp_path / "cache" / "absent.bin", None)
     assert [p.name for p in dest.parent.iterdir()] == ["copy.bin"]
+
+
+# ------------------------------------------------------------------------------ resume, clean-up, mirrors
+
+
+def blob(size: int = 512 * 1024, seed: int = 7) -> bytes:
+    """Bytes no two tests share, many chunks long."""
+    return hashlib.sha256(str(seed).encode()).digest() * (size // 32)
+
+
+def test_download_cut_at_half_resumes_with_range(server, tmp_path):
+    data = blob()
+    server.files["/w.pth.tar"] = data
+    server.cut["/w.pth.tar"] = len(data) // 2
+    dest = tmp_path / "cache" / "w.pth.tar"
+    with pytest.raises(DownloadFailedError, match=r"connection ended after 262144 of 524288 bytes\. Check the"):
+        download_checkpoint(f"{server.url}/w.pth.tar", dest, sha(data)[:8], timeout=5)
+    assert partial_path(dest).stat().st_size == len(data) // 2 and not dest.exists()
+
+    del server.cut["/w.pth.tar"]
+    calls = []
+    url = f"{server.url}/w.pth.tar"
+    download_checkpoint(url, dest, sha(data)[:8], timeout=5, progress=lambda d, t: calls.append((d, t)))
+    assert dest.read_bytes() == data and not partial_path(dest).exists()
+    resumed_with, sent = server.transfers[-1]
+    assert resumed_with == f"bytes={len(data) // 2}-"
+    assert sent <= 0.55 * len(data)  # the issue's target: a download cut at 50 % fetches ≤ 55 % again
+    assert calls[0] == (len(data) // 2, len(data)) and calls[-1] == (len(data), len(data))
+
+
+def test_server_that_ignores_range_restarts_cleanly(server, tmp_path):
+    data = blob(seed=8)
+    server.files["/w.pth.tar"] = data
+    server.cut["/w.pth.tar"] = len(data) // 3
+    server.ranges = False
+    dest = tmp_path / "cache" / "w.pth.tar"
+    with pytest.raises(DownloadFailedError):
+        download_checkpoint(f"{server.url}/w.pth.tar", dest, sha(data)[:8], timeout=5)
+    del server.cut["/w.pth.tar"]
+    download_checkpoint(f"{server.url}/w.pth.tar", dest, sha(data)[:8], timeout=5)
+    asked, sent = server.transfers[-1]
+    assert asked == f"bytes={len(data) // 3}-"  # it was asked to resume, and sent everything instead
+    assert sent == len(data) and dest.read_bytes() == data  # not the first third twice
+    assert [p.name for p in dest.parent.iterdir()] == ["w.pth.tar"]
+
+
+def test_a_damaged_partial_file_is_fetched_again_from_the_start(server, tmp_path):
+    data = blob(seed=9)
+    server.files["/w.pth.tar"] = data
+    dest = tmp_path / "cache" / "w.pth.tar"
+    dest.parent.mkdir()
+    partial_path(dest).write_bytes(b"\0" * 1000)  # not the file's first bytes
+    download_checkpoint(f"{server.url}/w.pth.tar", dest, sha(data)[:8], timeout=5)
+    assert dest.read_bytes() == data and server.range_headers == ["bytes=1000-", None]
+    # a partial file longer than the file itself: the server answers 416, the download starts over
+    partial_path(dest).write_bytes(b"\0" * (len(data) + 10))
+    dest.unlink()
+    download_checkpoint(f"{server.url}/w.pth.tar", dest, sha(data)[:8], timeout=5)
+    assert dest.read_bytes() == data and [p.name for p in dest.parent.iterdir()] == ["w.pth.tar"]
+
+
+def test_corrupted_download_is_refused_and_not_kept(server, tmp_path):
+    data = blob(seed=10)
+    server.files["/w.pth.tar"] = data[:-1] + b"!"  # one byte off: the name's hash prefix is the real file's
+    dest = tmp_path / "cache" / "w.pth.tar"
+    with pytest.raises(DamagedDownloadError, match=r"w\.pth\.tar .* is damaged \(SHA-256 starts with"):
+        download_checkpoint(f"{server.url}/w.pth.tar", dest, sha(data)[:8], timeout=5)
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_a_stall_in_the_body_is_bounded_by_the_timeout_and_kept_for_resuming(server, tmp_path):
+    dest = tmp_path / "cache" / "x.pth.tar"
+    start = time.monotonic()
+    with pytest.raises(DownloadFailedError, match="no answer within 1 s"):
+        download_checkpoint(f"{server.url}/stall", dest, None, timeout=1)
+    assert time.monotonic() - start < 20  # generous: bounded by the timeout, not by the server
+    assert partial_path(dest).stat().st_size == 1000
+
+
+def test_404_is_worded_as_a_missing_file_not_as_a_connection_problem(server, tmp_path):
+    with pytest.raises(DownloadFailedError) as info:
+        download_checkpoint(f"{server.url}/nothing.pth.tar", tmp_path / "nothing.pth.tar", None, timeout=5)
+    text = str(info.value)
+    assert "HTTP 404" in text and f"no such file (HTTP 404 Not Found) at {server.url}/nothing.pth.tar" in text
+    assert "internet connection" not in text and info.value.status == 404
+
+
+_KILLED_DOWNLOAD = """
+import sys
+from pathlib import Path
+from lci_studio.codec.weights import download_checkpoint
+download_checkpoint(sys.argv[1], Path(sys.argv[2]), None, timeout=30)
+"""
+
+
+def test_a_killed_download_is_resumed_and_its_part_file_removed(server, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    data = blob(size=4 * 1024 * 1024, seed=11)  # 4 MiB at 16 kB / 50 ms: ~13 s if left alone
+    server.files["/w.pth.tar"] = data
+    server.slow.add("/w.pth.tar")
+    dest = tmp_path / "cache" / "w.pth.tar"
+    dest.parent.mkdir()
+    legacy = dest.parent / ".w.pth.tar.k3j2h1.part"  # what earlier versions left, one per killed try
+    legacy.write_bytes(b"old")
+    os.utime(legacy, (time.time() - 3600, time.time() - 3600))
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_DOWNLOAD, f"{server.url}/w.pth.tar", str(dest)])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            partial_path(dest).exists() and partial_path(dest).stat().st_size >= 256 * 1024
+        ):
+            assert child.poll() is None, "the download ended before it could be killed"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    kept = partial_path(dest).stat().st_size
+    assert 0 < kept < len(data) and not dest.exists()
+
+    server.slow.clear()
+    download_checkpoint(f"{server.url}/w.pth.tar", dest, sha(data)[:8], timeout=5)
+    assert dest.read_bytes() == data
+    assert server.transfers[-1] == [f"bytes={kept}-", len(data) - kept]  # only the rest travelled again
+    assert [p.name for p in dest.parent.iterdir()] == ["w.pth.tar"]  # the stale temp file went too
+
+
+def test_a_download_in_progress_elsewhere_is_left_alone(server, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    data = blob(seed=12)
+    server.files["/w.pth.tar"] = data
+    dest = tmp_path / "cache" / "w.pth.tar"
+    dest.parent.mkdir()
+    with open(partial_path(dest), "wb") as other:
+        other.write(b"abc")
+        other.flush()
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(WeightsError, match=r"is being downloaded into .* by another program"):
+            download_checkpoint(f"{server.url}/w.pth.tar", dest, sha(data)[:8], timeout=5)
+        assert partial_path(dest).read_bytes() == b"abc"
+    assert server.requests == []
+
+
+def test_mirror_from_the_environment_and_the_hash_still_decides(server, served, tmp_path, monkeypatch, model):
+    name, _ = served
+    monkeypatch.setenv("LCI_WEIGHTS_URL", server.url + "/")
+    source = CompressAISource("mse", cache_dir=tmp_path / "cache", filenames={3: name}, timeout=5)
+    assert source.url(3) == f"{server.url}/{name}"
+    assert source.load(3).info.fingerprint == weights_fingerprint(model)
+    # the window's Settings choice comes before the environment
+    source.mirror = "http://127.0.0.1:9/mirror"
+    assert source.url(3) == f"http://127.0.0.1:9/mirror/{name}"
+
+    # a mirror that serves other bytes under an official name is refused, and nothing is kept
+    other = CompressAISource("mse", cache_dir=tmp_path / "other", filenames={3: name}, timeout=5)
+    server.files["/" + name] = checkpoint_bytes(make_model(N=16, M=24, seed=9).state_dict(), tmp_path)
+    with pytest.raises(DamagedDownloadError, match="is damaged"):
+        other.load(3)
+    assert list((tmp_path / "other").iterdir()) == []
+
+    monkeypatch.setenv("LCI_WEIGHTS_URL", "ftp://mirror.example/models")
+    with pytest.raises(WeightsError, match=r"'ftp://mirror.example/models' \(LCI_WEIGHTS_URL\) is not an http"):
+        CompressAISource("mse")
+    monkeypatch.delenv("LCI_WEIGHTS_URL")
+    assert CompressAISource("mse").base_url == weights.COMPRESSAI_URL_ROOT
+
+
+def test_damaged_cache_file_is_named_moved_aside_and_fetched_again(server, served, refused_url, tmp_path, model):
+    name, data = served
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / name).write_bytes(data[:-100])
+    offline = CompressAISource("mse", base_url=refused_url, cache_dir=cache, filenames={3: name}, timeout=2)
+    with pytest.raises(DownloadFailedError) as info:
+        offline.load(3)
+    text = str(info.value)
+    assert f"The cached {name} was damaged" in text and f"moved aside to {cache / name}.damaged" in text
+    assert "Check the internet connection" in text and info.value.metric == "mse"
+    assert not (cache / name).exists() and (cache / f"{name}.damaged").exists()
+
+    online = CompressAISource("mse", base_url=server.url, cache_dir=cache, filenames={3: name}, timeout=5)
+    assert online.load(3).info.fingerprint == weights_fingerprint(model)
+    assert [p.name for p in cache.iterdir()] == [name]
+
+
+def test_fetch_checks_a_file_once_and_again_when_it_changes(server, served, tmp_path, monkeypatch):
+    name, data = served
+    source = CompressAISource("mse", base_url=server.url, cache_dir=tmp_path, filenames={3: name}, timeout=5)
+    assert source.missing() == [3] and source.expected_size(3) == weights.OFFICIAL_SIZES[2]
+    path = source.fetch(3)
+    assert source.missing() == [] and source.expected_size(3) == len(data)
+    hashed = []
+    monkeypatch.setattr(weights, "_verify_prefix", lambda p, prefix: hashed.append(p) or True)
+    source.fetch(3)
+    assert hashed == []  # checked as it arrived
+    time.sleep(0.01)
+    path.write_bytes(data)  # touched: checked again
+    source.fetch(3)
+    assert hashed == [path]
+
+
+def test_official_sizes_are_the_architectures_parameters():
+    from lci_studio.codec.model import FactorizedPrior
+
+    for quality, (N, M) in ((1, (128, 192)), (6, (192, 320))):
+        state = FactorizedPrior(N, M).state_dict()
+        floats = sum(t.numel() * 4 for t in state.values() if t.is_floating_point())
+        assert weights.OFFICIAL_SIZES[quality - 1] == floats
+    assert round(sum(weights.OFFICIAL_SIZES) / 1e6) == 144  # "~145 MB" in the issue, 144.3 here
+
+
+def test_the_saving_figure_comes_from_the_readme():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    bundled = re.search(r"BD-rate against Pillow JPEG: −([\d.]+) % \(PSNR\)", readme)
+    official = re.search(r"official ladder \(−([\d.]+) % on Kodak\)", readme)
+    assert bundled and official
+    assert -float(bundled.group(1)) == weights.BUNDLED_BD_RATE
+    assert -float(official.group(1)) == weights.OFFICIAL_BD_RATE
+    assert weights.official_saving_percent() == pytest.approx(29.6, abs=0.05)
+
+
+def test_fetch_tally_is_one_progress_over_all_files():
+    tally = weights.FetchTally({1: 10_000_000, 6: 30_000_000})
+    assert tally.text() == "file 1 of 2, 0.0 of 40.0 MB"
+    tally.update(1, 2_000_000, 12_000_000)  # the server tells the real size
+    assert tally.text() == "file 1 of 2, 2.0 of 42.0 MB"
+    tally.finish(1)
+    tally.update(6, 1_000_000, None)  # no Content-Length: the estimate stays
+    assert tally.text() == "file 2 of 2, 13.0 of 42.0 MB"
+    tally.update(6, 31_000_000, None)
+    tally.update(3, 500_000, 12_000_000)  # a cached file found damaged joins
+    assert (tally.files, tally.received, tally.total) == (3, 43_500_000, 55_000_000)
+    tally.finish(6)
+    tally.finish(3)
+    assert tally.text() == "file 3 of 3, 55.0 of 55.0 MB"

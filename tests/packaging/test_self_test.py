@@ -19,12 +19,13 @@ def test_self_test_passes_on_the_shipped_resources(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"LCI Studio {__version__}")
     assert [line.split(":")[0] for line in lines[1:]] == [
-        "PASS weights", "PASS codec", "PASS icon", "PASS samples", "PASS window", "PASS"
+        "PASS weights", "PASS codec", "PASS heic", "PASS icon", "PASS samples", "PASS window", "PASS"
     ]
     assert "8 levels" in lines[1]
     assert "PSNR" in lines[2]
-    assert "astronaut.png, chelsea.png, coffee.png" in lines[4]
-    assert "Samples ▸ lists astronaut.png, chelsea.png, coffee.png; astronaut.png gave 8 tiles" in lines[5]
+    assert "Display P3 → sRGB" in lines[3]
+    assert "astronaut.png, chelsea.png, coffee.png" in lines[5]
+    assert "Samples ▸ lists astronaut.png, chelsea.png, coffee.png; astronaut.png gave 8 tiles" in lines[6]
     assert lines[-1].endswith("exit code 0")
 
 
@@ -58,7 +59,7 @@ def test_self_test_names_damaged_weights_and_fails(damaged_resources, capsys):
     out = capsys.readouterr().out
     assert "FAIL weights: WeightsError: The weights file q3.safetensors does not match its manifest" in out
     assert "PASS codec" in out  # q4, the level the codec check uses, is intact: the other checks still run
-    assert out.splitlines()[-1] == "FAIL: 1 of 4 checks failed (weights); exit code 1"
+    assert out.splitlines()[-1] == "FAIL: 1 of 5 checks failed (weights); exit code 1"
 
 
 def test_self_test_reports_a_missing_icon(damaged_resources, capsys):
@@ -101,3 +102,32 @@ def test_version_and_self_test_from_the_command_line():
     assert version.stdout.strip() == f"lci-studio {__version__}"
     helped = subprocess.run([sys.executable, "-m", "lci_studio.gui.main", "--help"], capture_output=True, text=True)
     assert "--self-test" in helped.stdout
+
+
+def test_self_test_fails_when_heic_does_not_open(monkeypatch, capsys):
+    """A build whose Pillow lacks the HEIF plugin fails the check and says why."""
+    from lci_studio.codec import image_io  # noqa: F401  (registers HEIF, which the test then takes away)
+    from lci_studio.selftest import CHECKS
+    from lci_studio.selftest import main as self_test
+    from PIL import Image
+
+    monkeypatch.delitem(Image.OPEN, "HEIF")
+    monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "HEIF"])
+    assert self_test([check for check in CHECKS if check[0] == "heic"]) == 1
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert lines[0].startswith("FAIL heic: ImageReadError: ") and "display-p3.heic: not a readable image" in lines[0]
+    assert lines[1] == "FAIL: 1 of 1 checks failed (heic); exit code 1"
+
+
+def test_the_shipped_heic_is_what_the_self_test_says():
+    """One colour of Display P3 by nclx, no ICC profile: what the check's expected sRGB is computed for."""
+    import numpy as np
+    from lci_studio import resources, selftest
+    from PIL import Image
+
+    with Image.open(resources.root() / selftest.HEIC) as image:
+        assert image.format == "HEIF" and image.size == (64, 48) and "icc_profile" not in image.info
+        nclx = image.info["nclx_profile"]
+        assert (nclx["color_primaries"], nclx["transfer_characteristics"]) == (12, 13)
+        stored = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    assert np.abs(stored.astype(int) - selftest.HEIC_P3_COLOUR).max() <= 3

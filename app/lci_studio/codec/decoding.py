@@ -92,13 +92,20 @@ def decode_file(
     """Decode with the first candidate whose weights match the file (`progress`: its synthesis tiles).
 
     Raises the fingerprint mismatch of the last candidate tried, or `NoMatchingWeightsError`
-    when no candidate holds the file's metric and quality.
+    when no candidate holds the file's metric and quality. The bundled ladder is never tried on
+    an official file nor the reverse: their header says they cannot match.
     """
     header = unpack_lci(data)[0]
     load = load or (lambda source, quality: source.load(quality, cancel=cancel))
     mismatch: WeightsMismatchError | None = None
     for source in candidates:
         if header.quality not in source.qualities() or source.metric != header.metric:
+            continue
+        if {source.kind, header.source_kind} == {"bundled", "compressai"}:
+            # neither ever made the other's files: the header says so, no download needed to find out
+            mismatch = WeightsMismatchError(
+                f"{needed_weights(header)}, but the weights offered are {source.describe()}", header
+            )
             continue
         loaded = load(source, header.quality)
         stop_if_cancelled(cancel)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import platform
 from html import escape
 from pathlib import Path
@@ -12,6 +13,13 @@ from lci_studio.codec.glossary import glossary_html
 from lci_studio.codec.insight import format_ratio
 from lci_studio.codec.lci_format import LciHeader
 from lci_studio.codec.model import METRICS
+from lci_studio.codec.weights import (
+    COMPRESSAI_URL_ROOT,
+    MIRROR_ENV,
+    OFFICIAL_SIZES,
+    WeightsError,
+    official_base_url,
+)
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -31,15 +39,32 @@ from PySide6.QtWidgets import (
 )
 
 
-class SettingsDialog(QDialog):
-    """Where the weights come from: bundled, CompressAI official (mse / ms-ssim), or a folder."""
+def about_megabytes(size: int) -> str:
+    """"~145 MB": a download's size as the window announces it, rounded up to 5 MB (the sizes are estimates
+    from the parameter count, which leaves out a file's CDF tables and container)."""
+    return f"~{max(5, 5 * math.ceil(size / 5e6))} MB"
 
-    def __init__(self, spec: str, metric: str, parent: QWidget | None = None, last_folder: str = "") -> None:
+
+class SettingsDialog(QDialog):
+    """Where the weights come from: bundled, CompressAI official (mse / ms-ssim, and from which address), or a
+    folder."""
+
+    def __init__(
+        self, spec: str, metric: str, parent: QWidget | None = None, last_folder: str = "", mirror: str = ""
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings — Weights")
         self.setMinimumWidth(560)
         self.bundled = QRadioButton("Bundled ladder (trained for LCI Studio, works offline)")
-        self.official = QRadioButton("CompressAI official weights (downloaded once, about 100 MB per metric)")
+        self.official = QRadioButton(
+            f"CompressAI official weights (downloaded once, {about_megabytes(sum(OFFICIAL_SIZES))} per metric)"
+        )
+        self.mirror_edit = QLineEdit(mirror)
+        self.mirror_edit.setPlaceholderText(_usual_address())
+        self.mirror_edit.setToolTip(
+            f"Another address for the official files, e.g. your institution's mirror (also ${MIRROR_ENV}). "
+            "Empty: the usual one. Every file is checked against the official SHA-256 whatever its address."
+        )
         self.folder = QRadioButton("A folder of checkpoints (q1.pth.tar … q8.pth.tar or CompressAI file names)")
         self.group = QButtonGroup(self)
         for button in (self.bundled, self.official, self.folder):
@@ -65,12 +90,14 @@ class SettingsDialog(QDialog):
         grid.addWidget(self.official, 1, 0, 1, 3)
         grid.addWidget(QLabel("    Trained for:"), 2, 0)
         grid.addWidget(self.metric_box, 2, 1, 1, 2)
-        grid.addWidget(self.folder, 3, 0, 1, 3)
+        grid.addWidget(QLabel("    Download from:"), 3, 0)
+        grid.addWidget(self.mirror_edit, 3, 1, 1, 2)
+        grid.addWidget(self.folder, 4, 0, 1, 3)
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
-        grid.addWidget(QLabel("    Folder:"), 4, 0)
-        grid.addLayout(row, 4, 1, 1, 2)
+        grid.addWidget(QLabel("    Folder:"), 5, 0)
+        grid.addLayout(row, 5, 1, 1, 2)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -91,6 +118,7 @@ class SettingsDialog(QDialog):
 
     def _sync_enabled(self, *_args) -> None:
         self.metric_box.setEnabled(not self.bundled.isChecked())
+        self.mirror_edit.setEnabled(self.official.isChecked())
         self.path.setEnabled(self.folder.isChecked())
 
     def _browse(self) -> None:
@@ -107,12 +135,32 @@ class SettingsDialog(QDialog):
             return "compressai", self.metric_box.currentData()
         return self.path.text().strip(), self.metric_box.currentData()
 
+    def mirror(self) -> str:
+        """The address typed for the official files ("" for the usual one)."""
+        return self.mirror_edit.text().strip()
+
     def accept(self) -> None:
         if self.folder.isChecked() and not self.path.text().strip():
             self.path.setFocus()
             self.path.setPlaceholderText("Choose a folder first (Browse…)")
             return
+        if self.mirror():
+            try:
+                official_base_url(self.mirror())
+            except WeightsError as exc:
+                self.mirror_edit.setFocus()
+                self.mirror_edit.setToolTip(str(exc))
+                self.mirror_edit.selectAll()
+                return
         super().accept()
+
+
+def _usual_address() -> str:
+    """Where the official files come from when no address is typed ($LCI_WEIGHTS_URL or CompressAI's)."""
+    try:
+        return official_base_url()
+    except WeightsError:
+        return COMPRESSAI_URL_ROOT
 
 
 class LciInfoDialog(QDialog):

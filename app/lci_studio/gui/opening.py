@@ -52,13 +52,15 @@ class Opening:
         self._settings = window.settings
 
     def open_dialog(self) -> None:
-        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+        # both cases: a native dialog may match patterns with their case, and phones and cameras
+        # write IMG_0001.HEIC, DSC0001.JPG
+        patterns = " ".join(f"*{s} *{s.upper()}" for s in sorted(IMAGE_SUFFIXES))
         start = str(self._settings.value("open/dir", str(Path.home())) or Path.home())
         path, _ = QFileDialog.getOpenFileName(
             self._window,
             "Open an image or .lci file",
             start,
-            f"Images and .lci files ({patterns} *.lci);;Images ({patterns});;LCI files (*.lci);;All files (*)",
+            f"Images and .lci files ({patterns} *.lci *.LCI);;Images ({patterns});;LCI files (*.lci);;All files (*)",
         )
         if path:
             self._settings.setValue("open/dir", str(Path(path).parent))

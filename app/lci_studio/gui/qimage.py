@@ -8,7 +8,7 @@ pixels off the UI thread.
 from __future__ import annotations
 
 import numpy as np
-from lci_studio.codec.image_io import ImageReadError, RgbImage, refuse_oversized, to_rgb_array
+from lci_studio.codec.image_io import ImageReadError, RgbImage, refuse_oversized, to_rgb
 from PIL import Image
 from PySide6.QtGui import QImage
 
@@ -39,4 +39,5 @@ def from_qimage(image: QImage, name: str) -> RgbImage:
     if not image.hasAlphaChannel():
         return RgbImage(_rows(image.convertToFormat(QImage.Format.Format_RGB888), 3), None, name)
     rgba = _rows(image.convertToFormat(QImage.Format.Format_RGBA8888), 4)
-    return RgbImage(to_rgb_array(Image.fromarray(rgba, "RGBA")), None, name)
+    pixels, note = to_rgb(Image.fromarray(rgba, "RGBA"))
+    return RgbImage(pixels, None, name, note)

@@ -65,6 +65,7 @@ class ViewJobs(QObject):
         self._ms_ssim_shown = threading.Event()  # read by the analysis thread: measure MS-SSIM now
         self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every MS-SSIM (complete_ms_ssim)
         self._ms_ssim_pass = False  # the job running is a follow-up that only measures MS-SSIM
+        self._ms_ssim_due: list[tuple[RgbImage | None, QualityResult]] = []  # (its picture, result), in order
         self._stopped = False  # what is shown was stopped before it was complete (`resume` goes on)
         worker = self._worker
         worker.jobStarted.connect(self._on_job_started)
@@ -326,10 +327,26 @@ class ViewJobs(QObject):
         lane = self._lane(job_id)
         if lane is None or self._session.image is None:
             return  # a late result of an image that is no longer shown
-        if lane == "analysis" and result.quality not in self._session.results:
-            return  # an MS-SSIM for a result this session no longer holds
+        if lane == "analysis":  # a result with its MS-SSIM: they come in bursts, so one per turn of the loop
+            self._ms_ssim_due.append((self._session.image, result))
+            if len(self._ms_ssim_due) == 1:
+                QTimer.singleShot(0, self._apply_ms_ssim)
+            return
         self._session.add_result(result)
         self.resultAdded.emit(result)
+
+    def _apply_ms_ssim(self, everything: bool = False) -> None:
+        """The oldest result with its MS-SSIM into the session (`everything`: all waiting, as the analysis
+        ends); each redraws every panel, and eight in one go held the window ~100 ms."""
+        while self._ms_ssim_due:
+            image, result = self._ms_ssim_due.pop(0)
+            if image is self._session.image and result.quality in self._session.results:
+                self._session.add_result(result)  # (not for a picture or result no longer shown)
+                self.resultAdded.emit(result)
+            if not everything:
+                break
+        if self._ms_ssim_due:
+            QTimer.singleShot(0, self._apply_ms_ssim)
 
     def _on_baselines(self, job_id: int, points: list) -> None:
         """Points come one by one; those that arrive within POINTS_EVERY_MS are drawn once (the newest list
@@ -384,6 +401,7 @@ class ViewJobs(QObject):
             self._view_outcome = outcome
         else:
             self._apply_points()
+            self._apply_ms_ssim(everything=True)
             self.analysis_job = None
             if outcome == "cancelled" and self._view_outcome == "done":
                 self._view_outcome = "cancelled"

@@ -1,29 +1,46 @@
-"""Which weights the window compresses with: the Settings choice, the no-weights banner, and downloads.
+"""Which weights the window compresses with: the Settings choice, the no-weights banner, the invitation to
+the official models, and downloads.
 
 Switching is all or nothing: a choice that cannot be used, or a download that fails or is
-cancelled, leaves the previous weights in place and says so. A CompressAI choice that is not in
-the cache downloads first (in the worker's "weights" lane, with a progress dialog); `switched`
-fires once the new weights are in use.
+cancelled, leaves the previous weights in place and says so. A CompressAI choice is fetched and
+checked first (in the worker's "weights" lane, with one progress dialog over all files: missing
+ones downloaded, cached ones checked against their hash, every model loaded); `switched` fires
+once the new weights are in use. While the bundled ladder is in use a quiet bar says what it is
+and offers the official models in one click, until it is dismissed (remembered).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
-from lci_studio.codec.weights import CompressAISource, WeightsError, WeightSource, open_weight_source
-from lci_studio.gui.dialogs import SettingsDialog
+from lci_studio.codec.weights import (
+    BUNDLED_BD_RATE,
+    OFFICIAL_BD_RATE,
+    OFFICIAL_SIZES,
+    CompressAISource,
+    WeightsError,
+    WeightSource,
+    official_saving_percent,
+    open_weight_source,
+)
+from lci_studio.gui.dialogs import SettingsDialog, about_megabytes
 from lci_studio.gui.worker import CodecWorker, DownloadJob, readable
 from lci_studio.session import Session
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QToolButton, QWidget
+
+INVITE_DISMISSED = "weights/invite-dismissed"  # QSettings key: the invitation was closed for good
+MIRROR = "weights/mirror"  # QSettings key: another address for the official files (empty: the usual)
 
 
 class WeightsFlow(QObject):
     """The weight source of `session`, chosen in Settings and remembered in `settings`.
 
-    Widgets for the window to place: `banner` (shown while there are no weights) and `label`
-    (the status-bar note of the weights in use). `dialog` is the download's progress dialog.
+    Widgets for the window to place: `banner` (shown while there are no weights), `invite` (shown
+    while the bundled ladder is in use, until dismissed) and `label` (the status-bar note of the
+    weights in use). `dialog` is the download's progress dialog.
     """
 
     switched = Signal(object)  # the WeightSource now in use, after a choice (not at start)
@@ -58,6 +75,7 @@ class WeightsFlow(QObject):
         row.addWidget(self.banner_label, 1)
         row.addWidget(button)
         self.banner.hide()
+        self._build_invite()
         self.label = QLabel()
 
         worker.jobStarted.connect(self._on_job_started)
@@ -65,6 +83,60 @@ class WeightsFlow(QObject):
         worker.sourceReady.connect(self._on_source_ready)
         worker.failed.connect(self._on_failed)
         worker.jobFinished.connect(self._on_job_finished)
+
+    def _build_invite(self) -> None:
+        self.invite = QFrame()
+        self.invite.setObjectName("invite")
+        self.invite_label = QLabel(
+            "LCI Studio's own ladder, trained on a laptop CPU. CompressAI's official models make files "
+            f"about {5 * round(official_saving_percent() / 5)} % smaller at the same quality."
+        )
+        self.invite_label.setWordWrap(True)
+        self.invite_label.setToolTip(
+            f"From the README's measurements: BD-rate against JPEG {BUNDLED_BD_RATE:g} % for this ladder "
+            f"(9 photos), {OFFICIAL_BD_RATE:g} % for the official one (Kodak)."
+        )
+        self.get_button = QPushButton()
+        self.get_button.clicked.connect(lambda: self.apply("compressai", "mse"))
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Don't show this again (Settings still offers the official models)")
+        close.clicked.connect(self.dismiss_invite)
+        row = QHBoxLayout(self.invite)
+        row.setContentsMargins(10, 4, 4, 4)
+        row.addWidget(self.invite_label, 1)
+        row.addWidget(self.get_button)
+        row.addWidget(close)
+        role = QPalette.ColorRole
+        palette = self.invite.palette()
+        self.invite.setStyleSheet(
+            f"QFrame#invite {{ background: {palette.color(role.AlternateBase).name()}; "
+            f"border-bottom: 1px solid {palette.color(role.Mid).name()}; }}"
+        )
+        self.invite.hide()
+
+    def _sync_invite(self) -> None:
+        """The invitation shows while the bundled ladder is in use, no download runs and it was not dismissed."""
+        source = self._session.source
+        wanted = (
+            source is not None
+            and source.kind == "bundled"
+            and self._pending is None
+            and not self._settings.value(INVITE_DISMISSED, False, type=bool)
+        )
+        if wanted:
+            size = sum(OFFICIAL_SIZES)
+            with contextlib.suppress(WeightsError):
+                official = self.source_for("compressai", "mse")
+                if isinstance(official, CompressAISource):
+                    size = sum(official.expected_size(q) for q in official.missing())
+            self.get_button.setText(f"Get them ({about_megabytes(size)})" if size else "Use them")
+        self.invite.setVisible(wanted)
+
+    def dismiss_invite(self) -> None:
+        self._settings.setValue(INVITE_DISMISSED, True)
+        self.invite.hide()
 
     # ------------------------------------------------------------------------------------ choosing
 
@@ -88,10 +160,11 @@ class WeightsFlow(QObject):
         spec = str(self._settings.value("weights/spec", "bundled") or "bundled")
         metric = str(self._settings.value("weights/metric", "mse") or "mse")
         folder = str(self._settings.value("weights/folder", "") or "")
-        dialog = SettingsDialog(spec, metric, self._parent, last_folder=folder)
+        dialog = SettingsDialog(spec, metric, self._parent, last_folder=folder, mirror=self._mirror())
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         spec, metric = dialog.choice()
+        self._settings.setValue(MIRROR, dialog.mirror())
         if spec not in ("bundled", "compressai"):
             self._settings.setValue("weights/folder", spec)
         self.apply(spec, metric)
@@ -105,11 +178,15 @@ class WeightsFlow(QObject):
         except WeightsError as exc:
             self._show_error("Could not use these weights", f"{exc}\n\nStill using {previous}.")
             return False
-        if isinstance(source, CompressAISource) and not all(source.is_cached(q) for q in source.qualities()):
+        if isinstance(source, CompressAISource):  # checked (and fetched where missing) before the switch
+            source.mirror = self._mirror() or None
             self._start_download(source, previous)
             return False
         self._switch_to(source)
         return True
+
+    def _mirror(self) -> str:
+        return str(self._settings.value(MIRROR, "") or "").strip()
 
     def show_missing(self, reason: str = "") -> None:
         """No weights to compress with: the banner says why and offers Settings."""
@@ -122,6 +199,7 @@ class WeightsFlow(QObject):
             f"QFrame#banner QLabel {{ color: {text.name()}; }}"
         )
         self.banner.show()
+        self.invite.hide()
         self.label.setText("Weights: none (see Settings)")
         self._say("Choose weights in Settings (Ctrl+,) to compress images.")
 
@@ -129,6 +207,7 @@ class WeightsFlow(QObject):
         self._worker.keep_source(source)
         self._session.set_source(source)
         self.banner.hide()
+        self._sync_invite()
         self.label.setText(f"Weights: {source.describe()}")
         self.label.setToolTip(source.describe())
         if persist:
@@ -157,6 +236,7 @@ class WeightsFlow(QObject):
         dialog.canceled.connect(lambda: self._worker.cancel(job))
         dialog.show()
         self.dialog = dialog
+        self._sync_invite()
 
     def _close_dialog(self) -> None:
         if self.dialog is not None:
@@ -170,6 +250,7 @@ class WeightsFlow(QObject):
         previous = self._pending[1] if self._pending else "the previous weights"
         self._pending = None
         self._close_dialog()
+        self._sync_invite()
         return previous
 
     def _on_job_started(self, job_id: int, kind: str, total: int) -> None:

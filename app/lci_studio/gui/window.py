@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.weights.banner)
+        column.addWidget(self.weights.invite)
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 

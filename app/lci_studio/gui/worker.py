@@ -28,7 +28,7 @@ Signals (all delivered in the GUI thread, only for jobs that are still current):
     baselinesReady(id, list)         classical-codec points so far (grows point by point)
     classicalReady(id, (q, point))   a classical codec at quality q's file size, with its bytes
     lciDecoded(id, DecodedLci)
-    sourceReady(id, WeightSource)    a download job finished: every model of the source is loaded
+    sourceReady(id, WeightSource)    a download job finished: every file checked, every model loaded
     failed(id, title, message)       an exception in the job, as one readable sentence
     jobFinished(id, outcome)         "done" | "cancelled" | "failed" (always the last signal of a job)
 """
@@ -57,8 +57,10 @@ from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder
 from lci_studio.codec.model import LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, read_header
 from lci_studio.codec.weights import (
+    CompressAISource,
     DownloadCancelledError,
     DownloadFailedError,
+    FetchTally,
     MetricNotBundledError,
     NoBundledWeightsError,
     WeightSource,
@@ -326,15 +328,19 @@ class _Runner(_JobSignals):
     # ------------------------------------------------------------------------------------------ jobs
 
     def _download_reporter(self, run: _Running, done_before: Callable[[], int], total_steps: int):
-        last = [0.0]
+        """A download's progress inside a ladder: the step it belongs to, the file's MB (the last always shown)."""
+        now: list[tuple[int, int, int | None]] = []
 
-        def report(quality: int, received: int, total: int | None) -> None:
-            now = time.monotonic()
-            if now - last[0] < _PROGRESS_INTERVAL and (total is None or received < total):
-                return
-            last[0] = now
+        def show() -> None:
+            quality, received, total = now[-1]
             size = f"{received / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{received / 1e6:.1f} MB"
             self.progress.emit(run.job_id, done_before(), total_steps, f"downloading q{quality} weights ({size})")
+
+        throttle = _Throttle(show)
+
+        def report(quality: int, received: int, total: int | None) -> None:
+            now[:] = [(quality, received, total)]
+            throttle(at_once=total is not None and received >= total)
 
         return report
 
@@ -411,19 +417,90 @@ class _Runner(_JobSignals):
         self.progress.emit(run.job_id, 1, 1, "")
 
     def _download(self, run: _Running, job: DownloadJob) -> None:
-        qualities = tuple(job.qualities or job.source.qualities())
-        total = len(qualities)
-        done = [0]
-        self.jobStarted.emit(run.job_id, "download", total)
-        report = self._download_reporter(run, lambda: done[0], total)
-        for quality in qualities:
+        """Official files first (missing ones before cached ones, so an offline try fails at once), as one
+        progress over all files and bytes; then every model loaded, so `sourceReady` means usable."""
+        source = job.source
+        qualities = tuple(job.qualities or source.qualities())
+        self.jobStarted.emit(run.job_id, "download", len(qualities))
+        if isinstance(source, CompressAISource):
+            self._fetch_files(run, source, qualities)
+        for done, quality in enumerate(qualities):
             if run.cancel():
                 raise CancelledError()
-            self.progress.emit(run.job_id, done[0], total, f"loading quality {quality} weights")
-            job.source.load(quality, progress=lambda r, t, q=quality: report(q, r, t), cancel=run.cancel)
-            done[0] += 1
-            self.progress.emit(run.job_id, done[0], total, "")
-        self.sourceReady.emit(run.job_id, job.source)
+            self.progress.emit(run.job_id, done, len(qualities), f"checking and loading quality {quality} weights")
+            source.load(quality, cancel=run.cancel)
+        self.progress.emit(run.job_id, len(qualities), len(qualities), "")
+        self.sourceReady.emit(run.job_id, source)
+
+    def _fetch_files(self, run: _Running, source: CompressAISource, qualities: tuple[int, ...]) -> None:
+        missing = source.missing(qualities)
+        tally = FetchTally({q: source.expected_size(q) for q in missing})
+
+        def show() -> None:  # in kB: a progress value is an int
+            text = f"downloading {source.describe()}: {tally.text()}"
+            self.progress.emit(run.job_id, tally.received // 1000, max(1, tally.total // 1000), text)
+
+        throttle = _Throttle(show)
+        try:
+            for quality in missing + [q for q in qualities if q not in missing]:
+                if run.cancel():
+                    raise CancelledError()
+
+                def progress(received: int, total: int | None, quality: int = quality) -> None:
+                    tally.update(quality, received, total)
+                    throttle()
+
+                source.fetch(quality, progress=progress, cancel=run.cancel)
+                tally.finish(quality)
+                if tally.files:  # a cached file that checked out is no download to show
+                    throttle(at_once=True)
+        finally:
+            throttle.close()
+
+
+class _Throttle:
+    """Calls `show` at most every `interval` seconds, and once more after a call it skipped: the newest
+    state always reaches the window, also when updates stop (a stalled download used to show the
+    figure of up to 0.1 s before the stall, "0.0 of 7.2 MB" with 2.4 MB in, for the whole timeout)."""
+
+    def __init__(self, show: Callable[[], None], interval: float = _PROGRESS_INTERVAL) -> None:
+        self._show, self._interval = show, interval
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def __call__(self, at_once: bool = False) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            wait = self._last + self._interval - time.monotonic()
+            if wait <= 0 or at_once:
+                self._fire()
+            elif self._timer is None:
+                self._timer = threading.Timer(wait, self._late)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _late(self) -> None:
+        with self._lock:
+            self._timer = None
+            if not self._closed:
+                self._fire()
+
+    def _fire(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._last = time.monotonic()
+        self._show()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
 
 def lower_thread_priority(nice: int = ANALYSIS_NICE) -> None:

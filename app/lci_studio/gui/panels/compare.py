@@ -481,7 +481,9 @@ class CompareView(QWidget):
         raw = f"\n{format_kb(image.width * image.height * 3)} as raw RGB"
         tile = self.tiles[0]
         tile.set_pixels(image.pixels)
-        tile.set_caption("Original", f"{image.name} · {size}{raw}", short=size + raw)
+        # how the file became 8-bit sRGB, when it took more than decoding (a profile, 16-bit, …)
+        title = f"Original · {image.note}" if image.note else "Original"
+        tile.set_caption(title, f"{image.name} · {size}{raw}", short=size + raw)
         self.sync.set_image_size(image.width, image.height)
         self._show_classical()
 
