@@ -306,10 +306,8 @@ def _size_sentence(result: QualityResult) -> str:
     )
     if result.ratio_to_input:
         r = result.ratio_to_input
-        if r >= 1.05:
-            sentence += f" It is {r:.1f}× smaller than the file you opened."
-        elif r <= 0.95:
-            sentence += f" It is {1 / r:.1f}× larger than the file you opened."
+        if r >= 1.05 or r <= 0.95:  # rounded as every ratio the window shows (format_times)
+            sentence += f" It is {format_times(r)} than the file you opened."
         else:
             sentence += " It is about the size of the file you opened."
     return sentence
