@@ -5,6 +5,11 @@
     python bench/refinement.py efforts --photos 041,044,047 --crop 768x512 --efforts normal,best
         BD-rate (PSNR-RGB) of each effort against plain over all 8 qualities, on the mean curves over
         the photos as `lci bench` averages them, and the time per quality.
+    python bench/refinement.py large --size 6000x4000 --tiles 2 --steps 50
+        A 24 MP synthetic photo (bench/large_photo.py's) through `refined_encode` at CompressAI's largest
+        size (N=192, M=320, random weights): peak RSS of the whole run, and the longest stretch between
+        two cancel polls while refining (what a Stop waits for at most). Only the first `--tiles` tiles
+        are refined (each tile's memory is freed before the next), so the run takes minutes, not hours.
 
 Photos are read from ../shared/data/eval (`--folder`); `--crop WxH` takes the centre of each (omit it
 for whole photos). Every number comes from real files: the bytes written and the real decode's PSNR.
@@ -71,6 +76,48 @@ def bd(plain: list[dict], other: list[dict]) -> float:
 def mean_curve(rows: list[list[dict]]) -> list[dict]:
     """Per quality, the mean over photos of bpp and PSNR (as `lci bench` averages)."""
     return [{k: float(np.mean([photo[i][k] for photo in rows])) for k in ("bpp", "psnr")} for i in range(len(rows[0]))]
+
+
+def large(args: argparse.Namespace) -> None:
+    import resource
+
+    import torch
+    from lci_studio.codec import refinement
+    from lci_studio.codec.refinement import Encoder, refined_encode
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from large_photo import largest_model, synthetic_photo
+
+    width, height = (int(v) for v in args.size.split("x"))
+    pixels = synthetic_photo(height, width)
+    loaded = largest_model(192, 320)
+    every = refinement._tiles
+    refinement._tiles = lambda *a: every(*a)[: args.tiles]  # the first tiles only; the rest stay plain
+    polls: list[float] = []
+    steps: list[float] = []
+
+    def check() -> bool:
+        polls.append(time.perf_counter())
+        return False
+
+    print(f"large: {width}x{height}, N=192 M=320, {args.tiles} tiles of {args.steps} steps; {load_line()}", flush=True)
+    started = time.perf_counter()
+    result = refined_encode(
+        loaded, pixels, Encoder("custom", args.steps), check, refining=lambda d, t: steps.append(time.perf_counter())
+    )
+    seconds = time.perf_counter() - started
+    inside = [t for t in polls if steps[0] <= t <= steps[-1]]
+    gaps = np.diff(inside)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    per_step = (steps[-1] - steps[0]) / max(1, len(steps) - 1)
+    print(
+        f"  {seconds:.0f} s in all, {per_step:.2f} s per step of a {refinement.TILE_LATENT * 16}-pixel tile, "
+        f"peak RSS {peak / 1e9:.2f} GB (target 3 GB: {'PASS' if peak < 3e9 else 'FAIL'}); while refining "
+        f"{len(inside)} polls, longest gap {gaps.max():.3f} s, 99th percentile {np.percentile(gaps, 99):.3f} s "
+        f"(target 0.5 s: {'PASS' if gaps.max() <= 0.5 else 'FAIL'}); kept plain: {result.kept_plain}; "
+        f"torch {torch.get_num_threads()} threads; {load_line()}",
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -140,17 +187,20 @@ def run(args: argparse.Namespace) -> None:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("ab", "efforts"))
+    parser.add_argument("mode", choices=("ab", "efforts", "large"))
     parser.add_argument("--folder", default=str(ROOT.parent / "shared" / "data" / "eval"))
     parser.add_argument("--photos", default="041,042,043,044,045,046,047,048,049")
     parser.add_argument("--crop", default="768x512", help="WxH centre crop; '' for whole photos")
     parser.add_argument("--qualities", default="1,2,3,4,5,6,7,8")
     parser.add_argument("--weights", default="bundled")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=50, help="ab: steps of each method")
+    parser.add_argument("--steps", type=int, default=50, help="ab, large: steps of each refinement")
     parser.add_argument("--methods", default="ste,sga", help="ab: the methods compared")
     parser.add_argument("--efforts", default="normal,best", help="efforts: levels, or level:steps")
-    run(parser.parse_args())
+    parser.add_argument("--size", default="6000x4000", help="large: WxH of the synthetic photo")
+    parser.add_argument("--tiles", type=int, default=2, help="large: tiles refined")
+    args = parser.parse_args()
+    large(args) if args.mode == "large" else run(args)
 
 
 if __name__ == "__main__":

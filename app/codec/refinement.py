@@ -45,10 +45,12 @@ METHOD = "ste"  # the default, chosen by measurement (docs/results.md, "Refined 
 LEARNING_RATE = 0.004  # Adam's peak, decayed to 0 along a cosine; 0.02 made every level worse
 SGA_TAU = (0.5, 0.05)  # SGA's temperature, annealed geometrically from the first to the second
 SGA_EVERY = 5  # SGA: a hard candidate is judged every this many steps (STE judges one at each step)
-# Latent pixels per side of a refinement tile (16 picture pixels each); a padded picture whose latent
-# fits in WHOLE_LATENT on both sides is refined in one piece. The gradients through g_s hold several
-# activations of the window: at N=192 a 64×64-latent window peaks near 2 GB, 40×40 under 1 GB.
-WHOLE_LATENT = 64
+# Latent pixels per side of a refinement tile (16 picture pixels each). The gradients through g_s hold
+# several activations of the whole window g_s runs on: at N=192, M=320 a 40×32-latent window (640×512
+# pixels) peaked at 1.14 GB for the whole process. A picture whose latent has at most WHOLE_LATENT_AREA
+# elements per channel (768×512 has 1536) is refined in one piece, a larger one in TILE_LATENT tiles,
+# whose windows (CONTEXT more on each side) hold no more.
+WHOLE_LATENT_AREA = 40 * 40
 TILE_LATENT = 32
 # How far a latent reaches into the picture: output block j is made from latents j-1 … j+2, so latent
 # i changes blocks i-2 … i+1 (`REACH`), and those blocks need latents up to `CONTEXT` away from the tile.
@@ -311,7 +313,7 @@ def refine_symbols(
     the picture inside the padding, at `picture` = (top, left, height, width) in x).
 
     `y` is g_a(x) when the caller has it. `tile` is the side of a refinement tile in latent pixels
-    (default: whole up to WHOLE_LATENT, else TILE_LATENT). `progress(steps done, steps in all)`.
+    (default: whole up to WHOLE_LATENT_AREA, else TILE_LATENT). `progress(steps done, steps in all)`.
     """
     model = loaded.model
     lmbda = _lambda(loaded)
@@ -319,29 +321,22 @@ def refine_symbols(
     if y is None:
         with torch.inference_mode():
             y = analysis(model, x, cancel=cancel)
-    y = y.detach().clone()
+    y = y.detach().clone()  # out of inference mode: each tile's steps start from it
     bottleneck = model.entropy_bottleneck
     medians = bottleneck.medians.reshape(1, -1, 1, 1).detach().clone()
     symbols = torch.round(y - medians).to(torch.int32)
     _, _, lat_h, lat_w = y.shape
     if tile is None:
-        tile = max(lat_h, lat_w) if lat_h <= WHOLE_LATENT and lat_w <= WHOLE_LATENT else TILE_LATENT
+        tile = max(lat_h, lat_w) if lat_h * lat_w <= WHOLE_LATENT_AREA else TILE_LATENT
     tiles = _tiles(lat_h, lat_w, tile)
     cost = SymbolCost(CdfTables.from_bottleneck(bottleneck))
     g_s = _Frozen(model)
     bf16 = encoder.precision == "bf16" or (encoder.precision == "auto" and native_bf16())
     scale = lmbda * 255.0**2 / 3.0  # SSE over the three channels of [0, 1] values → λ·255²·MSE·pixels
-    top_px, left_px, height_px, width_px = picture
-    original = torch.zeros(1, 3, x.shape[2], x.shape[3])
-    original[:, :, top_px : top_px + height_px, left_px : left_px + width_px] = (
-        torch.from_numpy(np.ascontiguousarray(target)).permute(2, 0, 1)[None].float()
-    )
-    mask = torch.zeros(1, 1, x.shape[2], x.shape[3])
-    mask[:, :, top_px : top_px + height_px, left_px : left_px + width_px] = 1.0
     total = len(tiles) * encoder.steps
     if progress is not None:
         progress(0, total)
-    problem = _Problem(y, symbols, medians, x, original, mask, g_s, bottleneck, cost, scale, encoder, bf16, poll)
+    problem = _Problem(y, symbols, medians, x, target, picture, g_s, bottleneck, cost, scale, encoder, bf16, poll)
     outcome = Refinement(symbols, bf16=bf16)
     for index, piece in enumerate(tiles):
 
@@ -362,8 +357,23 @@ class _Problem:
     symbols: torch.Tensor  # the current symbols, refined tile by tile in place
     medians: torch.Tensor  # (1, M, 1, 1)
     x: torch.Tensor  # the padded picture, [0, 1]
-    original: torch.Tensor  # its 8-bit values (0 … 255) inside the picture, 0 in the padding
-    mask: torch.Tensor  # 1 inside the picture, 0 in the padding
+    target: np.ndarray  # the picture's 8-bit pixels (H×W×3), without the padding
+    picture: tuple[int, int, int, int]  # where they sit in x: top, left, height, width
+
+    def targets(self, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x's values, the 8-bit values, 1 inside the picture / 0 in the padding) over a window of x's pixels."""
+        top, left, height, width = self.picture
+        shape = (1, 3, rows[1] - rows[0], cols[1] - cols[0])
+        values = torch.zeros(shape)
+        weight = torch.zeros(1, 1, *shape[2:])
+        r0, r1 = max(rows[0], top), min(rows[1], top + height)
+        c0, c1 = max(cols[0], left), min(cols[1], left + width)
+        if r0 < r1 and c0 < c1:
+            inside = self.target[r0 - top : r1 - top, c0 - left : c1 - left]
+            at = (slice(None), slice(None), slice(r0 - rows[0], r1 - rows[0]), slice(c0 - cols[0], c1 - cols[0]))
+            values[at] = torch.from_numpy(np.ascontiguousarray(inside)).permute(2, 0, 1)[None].float()
+            weight[at] = 1.0
+        return self.x[:, :, rows[0] : rows[1], cols[0] : cols[1]].float().clone(), values, weight
     g_s: _Frozen
     bottleneck: EntropyBottleneck
     cost: SymbolCost
@@ -377,9 +387,7 @@ def _refine_tile(
     problem: _Problem, piece: _Tile, generator: torch.Generator, progress: Callable[[int], None]
 ) -> TileOutcome:
     """Refine the problem's symbols inside one tile in place (kept only where the exact objective falls)."""
-    y, symbols, medians, x, original, mask = (
-        problem.y, problem.symbols, problem.medians, problem.x, problem.original, problem.mask
-    )
+    y, symbols, medians = problem.y, problem.symbols, problem.medians
     g_s, bottleneck, cost, scale, encoder, bf16, poll = (
         problem.g_s, problem.bottleneck, problem.cost, problem.scale, problem.encoder, problem.bf16, problem.poll
     )
@@ -394,10 +402,7 @@ def _refine_tile(
         slice((rtop - wtop) * 16, (rbottom - wtop) * 16),
         slice((rleft - wleft) * 16, (rright - wleft) * 16),
     )
-    pixels = (slice(None), slice(None), slice(rtop * 16, rbottom * 16), slice(rleft * 16, rright * 16))
-    want = x[pixels].float()
-    want8 = original[pixels]
-    weight = mask[pixels]
+    want, want8, weight = problem.targets((rtop * 16, rbottom * 16), (rleft * 16, rright * 16))
     context = symbols[:, :, wtop:wbottom, wleft:wright].float() + medians
 
     def window_with(values: torch.Tensor) -> torch.Tensor:
@@ -499,9 +504,14 @@ class RefinedImage:
 
 def objective(lmbda: float, file_bytes: int, pixels: np.ndarray, decoded: np.ndarray) -> float:
     """R + λ·D as the ladder was trained for it: bits per pixel of the real file + λ·255²·MSE of the real decode."""
-    count = pixels.shape[0] * pixels.shape[1]
-    mse = float(np.mean((pixels.astype(np.float64) - decoded.astype(np.float64)) ** 2)) / 255.0**2
-    return file_bytes * 8 / count + lmbda * 255.0**2 * mse
+    height, width = pixels.shape[:2]
+    rows = max(1, (1 << 20) // max(1, width))
+    sse = 0
+    for top in range(0, height, rows):  # in bands: whole-picture float64 temporaries are GBs at 24 MP
+        diff = pixels[top : top + rows].astype(np.int32) - decoded[top : top + rows]
+        sse += int(np.einsum("ijk,ijk->", diff, diff, dtype=np.int64))
+    mse = sse / (height * width * 3) / 255.0**2
+    return file_bytes * 8 / (height * width) + lmbda * 255.0**2 * mse
 
 
 def refined_encode(
@@ -526,11 +536,9 @@ def refined_encode(
     with torch.inference_mode():
         x = padded_input(pixels, padding, cancel)
         y = analysis(model, x, cancel=cancel, progress=encoding)
-    plain = pack_symbols(loaded, torch.round(y - model.entropy_bottleneck.medians.reshape(1, -1, 1, 1)).to(torch.int32),
-                         width, height, padding, cancel)
-    x = x.clone()  # out of inference mode: the steps take gradients against it
-    y = y.clone()
+    plain = pack_symbols(loaded, model.entropy_bottleneck.quantize_symbols(y), width, height, padding, cancel)
     refinement = refine_symbols(loaded, x, pixels, (top, left, height, width), encoder, y, tile, cancel, refining)
+    del x, y  # the decodes below need their memory on a large picture
     plain_objective = objective(lmbda, len(plain.lci), pixels, decode_lci(plain.lci, loaded, cancel=cancel))
     if all(t.kept_plain for t in refinement.tiles):
         return RefinedImage(plain, True, plain_objective, plain_objective, refinement)

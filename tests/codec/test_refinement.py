@@ -151,14 +151,14 @@ def _refine(loaded: LoadedModel, pixels: np.ndarray, encoder: Encoder, tile: int
 
 def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture():
     loaded = BundledSource().load(3)
-    pixels = make_photo(128, 176, seed=5)  # latent 8 × 11: tiles of 4 latents make 2 × 3 tiles
-    encoder = Encoder("custom", 8)
+    pixels = make_photo(96, 144, seed=5)  # latent 6 × 9: tiles of 4 latents make 2 × 3 tiles
+    encoder = Encoder("custom", 6)
     whole = _refine(loaded, pixels, encoder, None)
     tiled = _refine(loaded, pixels, encoder, 4)
     assert len(whole.tiles) == 1 and len(tiled.tiles) == 6
     with torch.no_grad():
         plain = loaded.model.entropy_bottleneck.quantize_symbols(
-            analysis(loaded.model, padded_input(pixels, centred_padding(128, 176)).contiguous())
+            analysis(loaded.model, padded_input(pixels, centred_padding(96, 144)).contiguous())
         )
     start = _table_objective(loaded, pixels, plain)
     for result in (whole, tiled):
@@ -174,7 +174,7 @@ def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture
 
 
 def test_a_large_picture_is_refined_in_tiles_with_progress(monkeypatch):
-    monkeypatch.setattr(refinement, "WHOLE_LATENT", 4)
+    monkeypatch.setattr(refinement, "WHOLE_LATENT_AREA", 16)
     monkeypatch.setattr(refinement, "TILE_LATENT", 3)
     loaded = _loaded(5)
     pixels = make_photo(80, 96, seed=6)  # latent 5 × 6 → 2 × 2 tiles
