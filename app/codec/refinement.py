@@ -45,13 +45,15 @@ METHOD = "ste"  # the default, chosen by measurement (docs/results.md, "Refined 
 LEARNING_RATE = 0.004  # Adam's peak, decayed to 0 along a cosine; 0.02 made every level worse
 SGA_TAU = (0.5, 0.05)  # SGA's temperature, annealed geometrically from the first to the second
 SGA_EVERY = 5  # SGA: a hard candidate is judged every this many steps (STE judges one at each step)
-# Latent pixels per side of a refinement tile (16 picture pixels each). The gradients through g_s hold
-# several activations of the whole window g_s runs on: at N=192, M=320 a 40×32-latent window (640×512
-# pixels) peaked at 1.14 GB for the whole process. A picture whose latent has at most WHOLE_LATENT_AREA
-# elements per channel (768×512 has 1536) is refined in one piece, a larger one in TILE_LATENT tiles,
-# whose windows (CONTEXT more on each side) hold no more.
-WHOLE_LATENT_AREA = 40 * 40
-TILE_LATENT = 32
+RUN_STEPS = 50  # a larger budget makes several runs of up to this many steps (`runs`)
+# The latent area (elements per channel) of the window g_s runs on in each step, at N=96 (the bundled
+# ladder); a wider model gets (96/N)² of it. Memory: the gradients hold several activations of the window
+# (N=192, M=320: a 40×32 window peaked at 1.14 GB for the whole process). Stop: no layer of a step can be
+# interrupted, and at N=192 a 40×40 window's largest backward layer held a cancel poll 0.8-1.4 s on two
+# quiet cores. A picture whose latent fits the area is refined in one piece (768×512 is 1536), a larger
+# one in square tiles whose windows (CONTEXT more on each side) fit it (`tile_latent`).
+WINDOW_AREA = 40 * 40
+WINDOW_AREA_N = 96
 # How far a latent reaches into the picture: output block j is made from latents j-1 … j+2, so latent
 # i changes blocks i-2 … i+1 (`REACH`), and those blocks need latents up to `CONTEXT` away from the tile.
 REACH = 2
@@ -250,6 +252,16 @@ def _tiles(height: int, width: int, tile: int) -> list[_Tile]:
     return out
 
 
+def tile_latent(height: int, width: int, N: int) -> int:
+    """The side, in latent pixels, of the tiles a latent of height×width is refined in with a g_s of N
+    channels: the whole latent when it fits the window area (`WINDOW_AREA`), else the largest square
+    whose window fits it (at least one latent pixel)."""
+    area = WINDOW_AREA * (WINDOW_AREA_N / max(N, WINDOW_AREA_N)) ** 2
+    if height * width <= area:
+        return max(height, width)
+    return max(1, math.isqrt(int(area)) - 2 * CONTEXT)
+
+
 @dataclass
 class TileOutcome:
     steps: int
@@ -281,6 +293,7 @@ class _Frozen:
             x = layer(x)
             if x.requires_grad:
                 x.register_hook(lambda grad: poll())
+        poll()
         return x
 
 
@@ -313,7 +326,7 @@ def refine_symbols(
     the picture inside the padding, at `picture` = (top, left, height, width) in x).
 
     `y` is g_a(x) when the caller has it. `tile` is the side of a refinement tile in latent pixels
-    (default: whole up to WHOLE_LATENT_AREA, else TILE_LATENT). `progress(steps done, steps in all)`.
+    (default `tile_latent`). `progress(steps done, steps in all)`.
     """
     model = loaded.model
     lmbda = _lambda(loaded)
@@ -327,7 +340,7 @@ def refine_symbols(
     symbols = torch.round(y - medians).to(torch.int32)
     _, _, lat_h, lat_w = y.shape
     if tile is None:
-        tile = max(lat_h, lat_w) if lat_h * lat_w <= WHOLE_LATENT_AREA else TILE_LATENT
+        tile = tile_latent(lat_h, lat_w, model.N)
     tiles = _tiles(lat_h, lat_w, tile)
     cost = SymbolCost(CdfTables.from_bottleneck(bottleneck))
     g_s = _Frozen(model)
@@ -419,30 +432,28 @@ def _refine_tile(
         out = g_s(window_with(candidate.float() + medians), poll)[reach]
         rounded = out.clamp(0, 1).mul(255).round()
         sse = float((((rounded - want8) / 255.0) ** 2 * weight).sum())
+        poll()
         return cost.total(candidate) + scale * sse
 
     plain = symbols[inner].clone()
     before = exact(plain)
     if encoder.steps == 0:
         return TileOutcome(0, True, before, before)
-    variable = y[inner].clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([variable], lr=LEARNING_RATE)
     med = medians
     best, best_value = plain, math.inf
-    values_shape = (variable.shape[1], 1, -1)
     tau0, tau1 = SGA_TAU
-    for step in range(encoder.steps):
-        poll()
-        lr = LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * step / encoder.steps))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+    values_shape = (y.shape[1], 1, -1)
+
+    def one_step(variable: torch.Tensor, optimizer: _Adam, step: int, length: int) -> None:
+        """One Adam step on the tile's latents, keeping the best candidate (symbols and their proxy objective)."""
+        nonlocal best, best_value
         rounded = torch.round(variable.detach() - med)
         if encoder.method == "ste":
             noisy = variable + torch.rand(variable.shape, generator=generator) - 0.5
             hard = variable + (rounded + med - variable).detach()
             rate_values, decoded = noisy, hard
         else:
-            tau = tau0 * (tau1 / tau0) ** (step / max(1, encoder.steps - 1))
+            tau = tau0 * (tau1 / tau0) ** (step / max(1, length - 1))
             centred = variable - med
             floor = torch.floor(centred.detach())
             frac = centred - floor
@@ -466,19 +477,32 @@ def _refine_tile(
             value = cost.total(rounded.to(torch.int32)) + scale * float(sse.detach())
             if value < best_value:
                 best, best_value = rounded.to(torch.int32), value
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if encoder.method == "sga" and ((step + 1) % SGA_EVERY == 0 or step + 1 == encoder.steps):
+        (grad,) = torch.autograd.grad(loss, variable)
+        optimizer.step(variable, grad)
+        if encoder.method == "sga" and ((step + 1) % SGA_EVERY == 0 or step + 1 == length):
             candidate = torch.round(variable.detach() - med).to(torch.int32)
             with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 out = g_s(window_with(candidate.float() + med), poll)
             value = cost.total(candidate) + scale * float((((out[reach].float() - want) ** 2) * weight).sum())
             if value < best_value:
                 best, best_value = candidate, value
-        progress(step + 1)
-    final = torch.round(variable.detach() - med).to(torch.int32)
-    candidates = [best] if torch.equal(final, best) else [best, final]
+
+    candidates: list[torch.Tensor] = []
+    done = 0
+    for length in runs(encoder.steps):  # each from g_a's latents, with the generator's next noise
+        variable = y[inner].clone().requires_grad_(True)
+        optimizer = _Adam(variable)
+        best, best_value = plain, math.inf
+        for step in range(length):
+            poll()
+            optimizer.lr = LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * step / length))
+            one_step(variable, optimizer, step, length)
+            done += 1
+            progress(done)
+        final = torch.round(variable.detach() - med).to(torch.int32)
+        for candidate in (best, final):  # the best by the steps' own scores, and where the run ended
+            if not any(torch.equal(candidate, c) for c in candidates):
+                candidates.append(candidate)
     after, chosen = before, plain
     for candidate in candidates:
         value = exact(candidate)
@@ -486,6 +510,45 @@ def _refine_tile(
             after, chosen = value, candidate
     symbols[inner] = chosen
     return TileOutcome(encoder.steps, chosen is plain, before, after)
+
+
+class _Adam:
+    """Adam (Kingma & Ba) on one tensor, as `torch.optim.Adam` computes it with its defaults.
+
+    Written out because torch's optimizers import its compiler stack on first use (1.3 s, a pause no
+    cancel poll can break) and the standalone build leaves that stack out.
+    """
+
+    def __init__(self, param: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.lr = LEARNING_RATE
+        self.betas, self.eps, self.steps = betas, eps, 0
+        self.mean = torch.zeros_like(param, memory_format=torch.preserve_format).detach()
+        self.square = torch.zeros_like(self.mean)
+
+    @torch.no_grad()
+    def step(self, param: torch.Tensor, grad: torch.Tensor) -> None:
+        beta1, beta2 = self.betas
+        self.steps += 1
+        self.mean.lerp_(grad, 1 - beta1)
+        self.square.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        correction1 = 1 - beta1**self.steps
+        correction2 = 1 - beta2**self.steps
+        denominator = (self.square.sqrt() / math.sqrt(correction2)).add_(self.eps)
+        param.addcdiv_(self.mean, denominator, value=-self.lr / correction1)
+
+
+def runs(steps: int) -> list[int]:
+    """The lengths of the runs a budget of `steps` makes: one run up to RUN_STEPS, else as many runs of
+    about equal length as it takes, each from g_a's latents with other noise, the best of all kept.
+
+    One run's learning rate decays from LEARNING_RATE to 0 along a cosine, and its best candidate comes
+    near the end of the decay; longer decays drift away from good discrete points at moderate rates
+    (a 256×192 crop of eval photo 041 at q4: 50 steps −4.07 % R + λ·D, one 100-step cosine −3.06 %; 384×256
+    at q2: 50 steps −3.35 %, one 200-step cosine −1.91 %; restarting Adam from the best candidate at half
+    the rate lost it at once and never came back below it).
+    """
+    count = max(1, math.ceil(steps / RUN_STEPS))
+    return [steps // count + (1 if r < steps % count else 0) for r in range(count)]
 
 
 # ----------------------------------------------------------------------------------- whole pictures

@@ -114,15 +114,15 @@ def test_cancel_mid_refinement_stops_with_nothing_made():
     assert steps == [0, 1, 2, 3]  # stopped in the step after the cancel, not at the end
     # the check is polled between the layers of each step's backward pass too
     started: list[str] = []
-    backward = torch.Tensor.backward
+    gradient = torch.autograd.grad
 
-    def counted(self, *args, **kwargs):
+    def counted(*args, **kwargs):
         started.append("backward")
-        return backward(self, *args, **kwargs)
+        return gradient(*args, **kwargs)
 
     steps.clear()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(torch.Tensor, "backward", counted)
+        patch.setattr(torch.autograd, "grad", counted)
         with pytest.raises(CancelledError):
             few = Encoder("custom", 5)
             refined_encode(loaded, pixels, few, cancel=lambda: bool(started), refining=lambda d, _: steps.append(d))
@@ -174,15 +174,23 @@ def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture
 
 
 def test_a_large_picture_is_refined_in_tiles_with_progress(monkeypatch):
-    monkeypatch.setattr(refinement, "WHOLE_LATENT_AREA", 16)
-    monkeypatch.setattr(refinement, "TILE_LATENT", 3)
+    monkeypatch.setattr(refinement, "WINDOW_AREA", 12 * 12)  # at N=16: tiles of 12 - 2·4 = 4 latents
     loaded = _loaded(5)
-    pixels = make_photo(80, 96, seed=6)  # latent 5 × 6 → 2 × 2 tiles
+    pixels = make_photo(176, 224, seed=6)  # latent 11 × 14, over 144 → 3 × 4 tiles
     seen: list[tuple[int, int]] = []
-    refined = refined_encode(loaded, pixels, Encoder("custom", 3), refining=lambda d, t: seen.append((d, t)))
-    assert len(refined.refinement.tiles) == 4
-    assert seen[0] == (0, 12) and seen[-1] == (12, 12) and [d for d, _ in seen] == list(range(13))
+    refined = refined_encode(loaded, pixels, Encoder("custom", 2), refining=lambda d, t: seen.append((d, t)))
+    assert len(refined.refinement.tiles) == 12
+    assert seen[0] == (0, 24) and seen[-1] == (24, 24) and [d for d, _ in seen] == list(range(25))
     assert refined.objective <= refined.plain_objective
+
+
+def test_tiles_shrink_for_wider_models_so_a_step_stays_short():
+    assert refinement.tile_latent(32, 48, 96) == 48  # 768×512 in one piece with the bundled ladder
+    assert refinement.tile_latent(250, 375, 96) == 32  # 24 MP: windows of 40 × 40
+    assert refinement.tile_latent(250, 375, 192) == 12  # a quarter of the area at twice the channels
+    assert refinement.tile_latent(32, 48, 192) == 12
+    assert refinement.tile_latent(20, 20, 192) == 20
+    assert refinement.tile_latent(3, 3, 16) == 3
 
 
 def test_effort_levels_and_their_errors():
@@ -239,3 +247,31 @@ def test_symbol_cost_matches_the_coded_size():
     far = torch.from_numpy(encoded.symbols)[None].clone()
     far[0, 0, 0, 0] = 1000  # outside the table: the escape and its nibbles
     assert cost.total(far) > bits + 12
+
+
+def test_a_large_budget_makes_several_runs_and_keeps_the_best_of_all(monkeypatch):
+    assert refinement.runs(50) == [50] and refinement.runs(7) == [7]
+    assert refinement.runs(200) == [50, 50, 50, 50] and refinement.runs(101) == [34, 34, 33]
+    monkeypatch.setattr(refinement, "RUN_STEPS", 4)
+    loaded = BundledSource().load(4)
+    pixels = make_photo(48, 64, seed=9)
+    one = refined_encode(loaded, pixels, Encoder("custom", 4))
+    steps: list[int] = []
+    two = refined_encode(loaded, pixels, Encoder("custom", 8), refining=lambda d, _: steps.append(d))
+    assert steps == list(range(9))
+    # the first run is the 4-step refinement itself, so two runs find no less
+    assert two.objective <= one.objective < one.plain_objective
+
+
+def test_adam_written_out_matches_torchs():
+    torch.manual_seed(0)
+    start = torch.randn(5, 7)
+    ours, theirs = start.clone(), start.clone().requires_grad_(True)
+    adam, reference = refinement._Adam(ours), torch.optim.Adam([theirs], lr=0.01)
+    adam.lr = 0.01
+    for _ in range(5):
+        grad = torch.randn(5, 7)
+        adam.step(ours, grad)
+        theirs.grad = grad.clone()
+        reference.step()
+    assert torch.allclose(ours, theirs.detach(), atol=1e-7)
