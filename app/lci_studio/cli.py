@@ -36,6 +36,7 @@ from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.lci_format import HEADER_SIZE, unpack_lci
 from lci_studio.codec.model import FAMILY, METRICS, QUALITIES, LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
+from lci_studio.codec.refinement import EFFORTS, MAX_STEPS, Encoder, encoder_for, refined_encode
 from lci_studio.codec.report import json_text, number_text
 from lci_studio.codec.weights import (
     MIRROR_ENV,
@@ -350,6 +351,47 @@ def _crop(text: str) -> int:
     return value
 
 
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid step count {text!r}: choose 0 to {MAX_STEPS}") from None
+    if not 0 <= value <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"invalid step count {value}: choose 0 to {MAX_STEPS}")
+    return value
+
+
+def chosen_encoder(args: argparse.Namespace) -> Encoder:
+    """The encoder `--effort` and `--steps` name; refinement is for MSE-trained weights (a usage error otherwise)."""
+    encoder = encoder_for(args.effort, args.steps)
+    if encoder.refines and getattr(args, "metric", "mse") != "mse":
+        raise UsageError(
+            f"--effort {args.effort} refines the latents for MSE-trained weights; with --metric {args.metric} "
+            "use --effort fast"
+        )
+    return encoder
+
+
+def refine_progress(encoder: Encoder, label: str) -> Callable[[int, int], None] | None:
+    """A bar of refinement steps on a terminal (a refined quality takes seconds to minutes); None otherwise."""
+    if not encoder.refines or not _tty():
+        return None
+    bar: Any = None
+
+    def step(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc=label, unit="step", file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bar = None
+
+    return step
+
+
 # --------------------------------------------------------------------------------------- subcommands
 
 
@@ -357,6 +399,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from lci_studio.codec.metrics import psnr_rgb
 
     check_outputs([args.output], [args.image], args.no_clobber)
+    encoder = chosen_encoder(args)
     image = load_rgb(args.image)
     source = open_source(args.weights, args.metric, quality_label=args.quality)
     loaded = load_quality(source, args.quality)
@@ -364,15 +407,27 @@ def cmd_encode(args: argparse.Namespace) -> int:
     encoding = (lambda done, total: tiles(f"q{args.quality} encode", done, total)) if tiles else None
     decoding = (lambda done, total: tiles(f"q{args.quality} decode", done, total)) if tiles else None
     started = time.perf_counter()
-    encoded = encode_image(loaded, image.pixels, with_bit_map=False, progress=encoding)
+    note = ""
+    if encoder.refines:
+        refining = refine_progress(encoder, f"q{args.quality} refine")
+        refined = refined_encode(loaded, image.pixels, encoder, encoding=encoding, refining=refining)
+        encoded = refined.encoded
+        change = refined.objective / refined.plain_objective - 1
+        note = (
+            "; kept the plain latents: refinement did not lower R + λ·D"
+            if refined.kept_plain
+            else f"; R + λ·D {refined.plain_objective:.4f} → {refined.objective:.4f} ({change:+.1%}) against plain"
+        )
+    else:
+        encoded = encode_image(loaded, image.pixels, with_bit_map=False, progress=encoding)
     seconds = time.perf_counter() - started
     _write(args.output, encoded.lci)
     psnr = psnr_rgb(image.pixels, decode_lci(encoded.lci, loaded, progress=decoding))
     size = len(encoded.lci)
     _say(
         f"{args.output}: {size:,} bytes, {format_bpp(size * 8 / (image.width * image.height))}, "
-        f"PSNR {_fmt(psnr, '.2f')} dB (quality {args.quality}, {source.describe()}, encoded in {seconds:.2f} s"
-        + (f"; {image.name}: {image.note})" if image.note else ")")
+        f"PSNR {_fmt(psnr, '.2f')} dB (quality {args.quality}, {source.describe()}, {encoder.describe()}, "
+        f"encoded in {seconds:.2f} s{note}" + (f"; {image.name}: {image.note})" if image.note else ")")
     )
     return 0
 
@@ -439,18 +494,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from lci_studio.codec.report import comparison_csv, comparison_json, shown_baselines
 
     check_outputs([args.json, args.csv], [args.image], args.no_clobber)
+    encoder = chosen_encoder(args)
     image: RgbImage = load_rgb(args.image)
     source = open_source(args.weights, args.metric)
     fetch_official(source, source.qualities())  # anything missing first, with its progress
     for quality in source.qualities():
         load_quality(source, quality)
-    _say(f"{image.name}: {image.width}x{image.height}, {source.describe()}" + (f"; {image.note}" if image.note else ""))
-    tiles = big_picture_progress(image.name, image.width, image.height)
-    progress = (lambda quality, stage, done, total: tiles(f"q{quality} {stage}", done, total)) if tiles else None
+    _say(
+        f"{image.name}: {image.width}x{image.height}, {source.describe()}, {encoder.describe()}"
+        + (f"; {image.note}" if image.note else "")
+    )
+    progress = _ladder_progress(image.name, image.width, image.height, encoder)
     _say(_TABLE_HEAD)
     # The codec alone first (its timings are the codec's own), then MS-SSIM and the classical
     # codecs, several points at once (`measure_around`).
-    ladder = list(encode_ladder(image, source, ms_ssim=False, progress=progress))
+    ladder = list(encode_ladder(image, source, ms_ssim=False, progress=progress, encoder=encoder))
     results, sweeps = measure_around(image.pixels, ladder, available_codecs())
     for result in results:
         _say(_ladder_row(result))
@@ -463,10 +521,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for codec, comparison in compare_results(ladder, {c: Curve.of_points(ps) for c, ps in sweeps.items()}).items():
         _say(_bd_line(codec, comparison.bd))
     if args.json:
-        _write_json(args.json, comparison_json(results, points, image, source.describe()))
+        weights = source.describe() + ("" if not encoder.refines else f", {encoder.describe()}")
+        _write_json(args.json, comparison_json(results, points, image, weights))
     if args.csv:
         _write(args.csv, comparison_csv(results, points).encode())
     return 0
+
+
+def _ladder_progress(name: str, width: int, height: int, encoder: Encoder):
+    """`encode_ladder`'s progress for the faces: a big picture's tiles, and a refined encoder's steps on a terminal."""
+    tiles = big_picture_progress(name, width, height)
+    refining: dict[int, Callable[[int, int], None] | None] = {}
+
+    def progress(quality: int, stage: str, done: int, total: int) -> None:
+        if stage == "refine":
+            if quality not in refining:
+                refining[quality] = refine_progress(encoder, f"q{quality} refine")
+            bar = refining[quality]
+            if bar is not None:
+                bar(done, total)
+        elif tiles is not None:
+            tiles(f"q{quality} {stage}", done, total)
+
+    return progress if tiles is not None or (encoder.refines and _tty()) else None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -476,6 +553,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     paths = image_paths(args.folder)
     check_outputs([args.json], paths, args.no_clobber)
+    encoder = chosen_encoder(args)
     source = open_source(args.weights, args.metric)
     fetch_official(source, source.qualities())
     for quality in source.qualities():
@@ -488,9 +566,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             bar.set_postfix_str(label, refresh=False)
             bar.update()
 
-        summary = bench_folder(source, paths, codecs, step)
+        summary = bench_folder(source, paths, codecs, step, encoder)
     ladder = summary.ladder
-    _say(f"{args.folder}: {len(paths)} images, {source.describe()} (mean over images)")
+    _say(f"{args.folder}: {len(paths)} images, {source.describe()}, {encoder.describe()} (mean over images)")
     _say(f"{'quality':>8} {'bpp':>8} {'bpp est.':>9} {'PSNR':>7} {'MS-SSIM':>8} {'enc s':>7} {'dec s':>7}")
     for i, quality in enumerate(ladder.points):
         _say(
@@ -510,7 +588,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         pairs = zip(ladder.points, comparison.gaps, strict=True)
         shown = ", ".join(f"q{q} " + ("n/a" if g is None else f"{g:+.2f}") for q, g in pairs)
         _say(f"PSNR vs {codec} at the same bpp (dB): {shown}")
-    description = f"LCI Studio, {source.describe()}, mean over {len(paths)} images of {Path(args.folder).name}"
+    description = (
+        f"LCI Studio, {source.describe()}, {encoder.describe()}, "
+        f"mean over {len(paths)} images of {Path(args.folder).name}"
+    )
     _write_json(args.json, bench_json(summary, args.name or FAMILY, description))
     _say(f"wrote {args.json}")
     return 0
@@ -695,12 +776,29 @@ def build_parser() -> argparse.ArgumentParser:
             "an output is never allowed to be the input",
         )
 
+    def effort(p: argparse.ArgumentParser) -> None:
+        levels = "; ".join(f"{e.name}: {e.meaning}" for e in EFFORTS.values())
+        p.add_argument(
+            "--effort",
+            default="fast",
+            choices=tuple(EFFORTS),
+            help=f"how hard the encoder works for this picture ({levels}); the same decoder reads every file "
+            "(default fast)",
+        )
+        p.add_argument(
+            "--steps",
+            type=_steps,
+            metavar="N",
+            help=f"refinement steps per tile instead of the effort's own (0 to {MAX_STEPS}; 0 is the plain encoder)",
+        )
+
     p = sub.add_parser("encode", help="compress an image into a .lci file", epilog=f"Outputs: {OVERWRITE_RULE}.")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("-o", "--output", required=True, metavar="OUT.lci")
     no_clobber(p)
     p.add_argument("-q", "--quality", required=True, type=_quality, metavar="Q", help="1 (smallest) … 8 (best)")
     weights(p)
+    effort(p)
     p.set_defaults(handler=cmd_encode)
 
     p = sub.add_parser("decode", help="decompress a .lci file into a PNG", epilog=f"Outputs: {OVERWRITE_RULE}.")
@@ -722,6 +820,7 @@ def build_parser() -> argparse.ArgumentParser:
     weights(p)
     p.add_argument("--json", metavar="OUT.json", help="write RD points in CompressAI's JSON shape")
     p.add_argument("--csv", metavar="OUT.csv", help="write every measured number as CSV")
+    effort(p)
     p.set_defaults(handler=cmd_compare)
 
     p = sub.add_parser(
@@ -738,6 +837,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also JPEG/WebP mean curves and BD-rate against them (default: on)",
     )
     p.add_argument("--name", help="the JSON's name field (default: bmshj2018-factorized)")
+    effort(p)
     p.set_defaults(handler=cmd_bench)
 
     from lci_studio.codec.training import NEW_MODEL_M, NEW_MODEL_N

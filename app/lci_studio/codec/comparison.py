@@ -22,6 +22,7 @@ from lci_studio.codec.cancel import stop_if_cancelled
 from lci_studio.codec.image_io import is_large, load_rgb
 from lci_studio.codec.ladder import QualityResult, measure_quality
 from lci_studio.codec.metrics import ms_ssim_rgb
+from lci_studio.codec.refinement import PLAIN, Encoder
 from lci_studio.codec.weights import WeightSource
 
 
@@ -88,6 +89,7 @@ class BenchSummary:
     ladder: Curve
     baselines: dict[str, Curve]
     images: list[str]
+    encoder: Encoder = PLAIN  # which encoder made the ladder's files
 
 
 def latest_by_quality(results: Iterable[QualityResult]) -> list[QualityResult]:
@@ -179,8 +181,9 @@ def bench_folder(
     paths: Sequence[Path],
     baselines: Iterable[str] = (),
     progress: Callable[[str], None] | None = None,
+    encoder: Encoder = PLAIN,
 ) -> BenchSummary:
-    """Mean over images of every quality (and of classical codecs at BENCH_SETTINGS).
+    """Mean over images of every quality, encoded by `encoder` (and of classical codecs at BENCH_SETTINGS).
 
     Metrics are averaged per image, as CompressAI's evaluation does, so the JSON compares
     like for like with its published curves.
@@ -192,7 +195,7 @@ def bench_folder(
     for path in paths:
         image = load_rgb(path)
         for i, quality in enumerate(qualities):
-            r = measure_quality(source.load(quality), image)
+            r = measure_quality(source.load(quality), image, encoder=encoder)
             sums[i] += (r.bpp, r.psnr, r.ms_ssim, r.encode_seconds, r.decode_seconds, r.bpp_estimated)
             if progress:
                 progress(f"{image.name} q{quality}")
@@ -215,4 +218,4 @@ def bench_folder(
     for codec, sums_of_codec in base_sums.items():
         mean = sums_of_codec / len(paths)
         curves[codec] = Curve(list(BENCH_SETTINGS), mean[:, 0].tolist(), mean[:, 1].tolist(), mean[:, 2].tolist())
-    return BenchSummary(ladder, curves, [p.name for p in paths])
+    return BenchSummary(ladder, curves, [p.name for p in paths], encoder)

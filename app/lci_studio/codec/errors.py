@@ -10,8 +10,9 @@ from lci_studio.codec.bundle import BundleError
 from lci_studio.codec.image_io import ImageReadError
 from lci_studio.codec.lci_format import LciFormatError
 from lci_studio.codec.pipeline import WeightsMismatchError
+from lci_studio.codec.refinement import RefinementError
 from lci_studio.codec.weights import WeightsError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    ImageReadError, LciFormatError, WeightsMismatchError, WeightsError, BundleError
+    ImageReadError, LciFormatError, WeightsMismatchError, WeightsError, BundleError, RefinementError
 )

@@ -20,7 +20,8 @@ from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.lci_format import LciHeader
 from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
 from lci_studio.codec.model import ModelInfo
-from lci_studio.codec.pipeline import decode_lci, encode_image, latent_bits
+from lci_studio.codec.pipeline import decode_lci, latent_bits
+from lci_studio.codec.refinement import PLAIN, Encoder
 
 # A channel "carries information" when it spends more than this share of a bit per element.
 ACTIVE_CHANNEL_BITS = 0.01
@@ -44,6 +45,7 @@ class QualityResult:
     bits_per_channel: np.ndarray  # (M,) Σ -log2 p of each latent channel
     bit_map: np.ndarray  # (M, h, w) -log2 p per latent element
     header: LciHeader  # what the encoder wrote at the head of `lci` (where the picture sits in the padding)
+    encoder: Encoder = PLAIN  # which encoder chose the latents (plain g_a, or refined at an effort)
 
     @property
     def quality(self) -> int:
@@ -63,23 +65,27 @@ class QualityResult:
         return int(np.sum(self.bits_per_channel / max(elements, 1) > ACTIVE_CHANNEL_BITS))
 
 
-StageProgress = Callable[[str, int, int], None]  # ("encode" | "decode", tiles done, tiles in all)
+# ("encode" | "decode", tiles done, tiles in all), or ("refine", steps done, steps in all) for a refined encoder
+StageProgress = Callable[[str, int, int], None]
 
 
 def reconstruct_quality(
-    loaded, image: RgbImage, cancel: CancelCheck | None = None, progress: StageProgress | None = None
+    loaded,
+    image: RgbImage,
+    cancel: CancelCheck | None = None,
+    progress: StageProgress | None = None,
+    encoder: Encoder = PLAIN,
 ) -> QualityResult:
-    """Encode, decode from the bytes and measure one quality level, all but MS-SSIM (NaN).
+    """Encode with `encoder`, decode from the bytes and measure one quality level, all but MS-SSIM (NaN).
 
     What a picture needs before it can be shown: the window draws it at once and measures
     MS-SSIM later, only when it is shown (`with_ms_ssim`). `cancel` is polled all along;
     `progress` hears each transform tile (what a big picture's faces show while it works).
     """
     pixels = image.pixels
-    encoding = (lambda done, total: progress("encode", done, total)) if progress else None
     decoding = (lambda done, total: progress("decode", done, total)) if progress else None
     started = time.perf_counter()
-    encoded = encode_image(loaded, pixels, with_bit_map=False, cancel=cancel, progress=encoding)
+    encoded = encoder.encode(loaded, pixels, cancel, progress)
     encode_seconds = time.perf_counter() - started
     started = time.perf_counter()
     reconstruction = decode_lci(encoded.lci, loaded, cancel=cancel, progress=decoding)
@@ -106,6 +112,7 @@ def reconstruct_quality(
         bits_per_channel=bit_map.reshape(bit_map.shape[0], -1).sum(axis=1).astype(np.float64),
         bit_map=bit_map,
         header=encoded.header,
+        encoder=encoder,
     )
 
 
@@ -117,10 +124,14 @@ def with_ms_ssim(result: QualityResult, image: RgbImage, cancel: CancelCheck | N
 
 
 def measure_quality(
-    loaded, image: RgbImage, cancel: CancelCheck | None = None, progress: StageProgress | None = None
+    loaded,
+    image: RgbImage,
+    cancel: CancelCheck | None = None,
+    progress: StageProgress | None = None,
+    encoder: Encoder = PLAIN,
 ) -> QualityResult:
-    """Encode, decode from the bytes, and measure one quality level, MS-SSIM included."""
-    return with_ms_ssim(reconstruct_quality(loaded, image, cancel, progress), image, cancel)
+    """Encode with `encoder`, decode from the bytes, and measure one quality level, MS-SSIM included."""
+    return with_ms_ssim(reconstruct_quality(loaded, image, cancel, progress, encoder), image, cancel)
 
 
 def encode_ladder(
@@ -131,11 +142,13 @@ def encode_ladder(
     *,
     ms_ssim: bool = True,
     progress: Callable[[int, str, int, int], None] | None = None,
+    encoder: Encoder = PLAIN,
 ) -> Iterator[QualityResult]:
     """Yield each quality's result as soon as it is done; when cancelled, stop even inside a quality.
 
     `ms_ssim=False` leaves MS-SSIM unmeasured (NaN), for a face that measures it later or never.
-    `progress(quality, stage, tiles done, tiles in all)` follows each quality tile by tile.
+    `progress(quality, stage, done, in all)` follows each quality tile by tile (and step by step
+    while `encoder` refines). Every quality is encoded by `encoder`.
     """
     measure = measure_quality if ms_ssim else reconstruct_quality
     for quality in source.qualities() if qualities is None else qualities:
@@ -143,4 +156,4 @@ def encode_ladder(
         loaded = source.load(quality)
         stop_if_cancelled(should_cancel)
         tiles = (lambda stage, done, total, q=quality: progress(q, stage, done, total)) if progress else None
-        yield measure(loaded, image, should_cancel, tiles)
+        yield measure(loaded, image, should_cancel, tiles, encoder)

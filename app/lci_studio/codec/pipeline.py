@@ -253,13 +253,29 @@ def encode_image(
     progress: TileProgress | None = None,
 ) -> EncodedImage:
     """Encode uint8 RGB pixels into a complete `.lci` file."""
-    model, info = loaded.model, loaded.info
+    model = loaded.model
     height, width = pixels.shape[:2]
     left, right, top, bottom = centred_padding(height, width)
     # Repeating the edge pixels, not zeros: a black frame is a hard edge that costs bits and
     # rings back into the picture (see docs/lci-format.md for what it saved on the eval set).
     x = padded_input(pixels, (left, right, top, bottom), cancel)
     symbols = model.entropy_bottleneck.quantize_symbols(analysis(model, x, tile, cancel, progress))
+    return pack_symbols(loaded, symbols, width, height, (left, right, top, bottom), cancel, with_bit_map)
+
+
+def pack_symbols(
+    loaded: LoadedModel,
+    symbols: torch.Tensor,
+    width: int,
+    height: int,
+    padding: tuple[int, int, int, int],
+    cancel: CancelCheck | None = None,
+    with_bit_map: bool = False,
+) -> EncodedImage:
+    """Entropy-code integer symbols (1, M, h, w) of a picture of width×height, padded by (left, right, top,
+    bottom), into a complete `.lci` file: what every encoder writes, whichever chose the symbols."""
+    model, info = loaded.model, loaded.info
+    left, _, top, _ = padding
     coded = symbols[0].numpy()
     payload = encode_symbols(coded, CdfTables.from_bottleneck(model.entropy_bottleneck), cancel)
     header = LciHeader(

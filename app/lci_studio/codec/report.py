@@ -48,6 +48,9 @@ CSV_COLUMNS = (
     "active_channels",
     "weights",
     "fingerprint",
+    "encoder",
+    "effort",
+    "steps",
 )
 
 
@@ -81,6 +84,18 @@ def curve_json(name: str, description: str, curve: Curve, times: bool = True) ->
         results["encoding_time"] = [float(v) for v in curve.encode_seconds]
         results["decoding_time"] = [float(v) for v in curve.decode_seconds]
     return {"name": name, "description": description, "results": results}
+
+
+def encoder_record(results: Sequence[QualityResult]) -> dict[str, Any] | None:
+    """The encoder that made a ladder's files (`refinement.Encoder.record`): name, effort, steps; None for
+    no results. A ladder whose qualities were made by different encoders lists each quality's in its details
+    and is recorded here as "mixed"."""
+    encoders = {r.encoder for r in results}
+    if not encoders:
+        return None
+    if len(encoders) == 1:
+        return next(iter(encoders)).record()
+    return {"name": "mixed", "effort": None, "steps": None}
 
 
 def shown_baselines(
@@ -124,6 +139,7 @@ def comparison_json(
             "bytes": image.source_bytes,
         }
     document["qualities"] = ladder.points
+    document["encoder"] = encoder_record(ordered)
     document["details"] = [
         {
             "quality": r.quality,
@@ -135,6 +151,9 @@ def comparison_json(
             "N": r.info.N,
             "M": r.info.M,
             "fingerprint": r.info.fingerprint,
+            "encoder": r.encoder.name,
+            "effort": r.encoder.effort,
+            "steps": r.encoder.steps,
         }
         for r in ordered
     ]
@@ -168,6 +187,7 @@ def bench_json(summary: BenchSummary, name: str, description: str) -> dict[str, 
     ladder = summary.ladder
     document = curve_json(name, description, ladder)
     document["qualities"] = ladder.points
+    document["encoder"] = summary.encoder.record()
     document["bpp_estimated"] = ladder.bpp_estimated
     document["images"] = summary.images
     if summary.baselines:
@@ -221,6 +241,9 @@ def rd_csv(results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] 
                 r.active_channels,
                 info.source,
                 info.fingerprint,
+                r.encoder.name,
+                r.encoder.effort,
+                r.encoder.steps,
             ]
         )
     for p in baselines:
@@ -238,6 +261,9 @@ def rd_csv(results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] 
                 _fmt(p.psnr),
                 _fmt(p.ms_ssim),
                 p.file_bytes,
+                "",
+                "",
+                "",
                 "",
                 "",
                 "",

@@ -1,0 +1,277 @@
+"""The refined encoder (issue 24): never worse than plain, deterministic, cancellable, tiled ≈ whole,
+and its files read by the unchanged decoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from lci_studio.codec import refinement
+from lci_studio.codec.cancel import CancelledError
+from lci_studio.codec.entropy_coding import CdfTables
+from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.ladder import encode_ladder, measure_quality
+from lci_studio.codec.lci_format import centred_padding, unpack_lci
+from lci_studio.codec.metrics import psnr_rgb
+from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.codec.pipeline import analysis, decode_lci, encode_image, padded_input, synthesis
+from lci_studio.codec.refinement import (
+    EFFORTS,
+    PLAIN,
+    Encoder,
+    RefinementError,
+    SymbolCost,
+    encoder_for,
+    objective,
+    refine_symbols,
+    refined_encode,
+)
+from lci_studio.codec.weights import BundledSource
+
+from tests.conftest import make_model, make_photo
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small pictures run fastest on one thread; the same seed gives the same bytes on it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _loaded(quality: int, seed: int = 0, metric: str = "mse", lmbda: float | None = -1.0) -> LoadedModel:
+    model = make_model(16, 24, seed=seed)
+    lam = LAMBDAS[metric][quality - 1] if lmbda == -1.0 else lmbda
+    info = ModelInfo("test", quality, metric, lam, 16, 24, weights_fingerprint(model))
+    return LoadedModel(model, info)
+
+
+def _real_objective(loaded: LoadedModel, pixels: np.ndarray, lci: bytes) -> float:
+    return objective(loaded.info.lmbda, len(lci), pixels, decode_lci(lci, loaded))
+
+
+FEW = Encoder("custom", 6)
+
+
+@pytest.mark.parametrize("quality", [1, 4, 8])
+def test_never_worse_than_plain_with_random_weights(quality):
+    loaded = _loaded(quality, seed=quality)
+    pixels = make_photo(48, 64, seed=quality)
+    refined = refined_encode(loaded, pixels, FEW)
+    plain = encode_image(loaded, pixels, with_bit_map=False)
+    assert refined.plain_objective == pytest.approx(_real_objective(loaded, pixels, plain.lci), abs=1e-12)
+    assert refined.objective == pytest.approx(_real_objective(loaded, pixels, refined.encoded.lci), abs=1e-12)
+    assert refined.objective <= refined.plain_objective
+    if refined.kept_plain:
+        assert refined.encoded.lci == plain.lci
+
+
+@pytest.mark.parametrize("quality", [1, 3, 5, 8])
+def test_never_worse_than_plain_with_the_bundled_ladder_and_better_where_it_refines(quality):
+    loaded = BundledSource().load(quality)
+    pixels = make_photo(64, 80, seed=quality)
+    refined = refined_encode(loaded, pixels, Encoder("custom", 8))
+    assert refined.objective == pytest.approx(_real_objective(loaded, pixels, refined.encoded.lci), abs=1e-12)
+    assert refined.objective <= refined.plain_objective
+    if quality in (3, 5):  # trained weights on a photo-like picture: eight steps find something
+        assert not refined.kept_plain and refined.objective < refined.plain_objective
+
+
+def test_the_same_seed_gives_the_same_bytes():
+    loaded = _loaded(4)
+    pixels = make_photo(48, 64, seed=2)
+    first = refined_encode(loaded, pixels, FEW).encoded.lci
+    assert refined_encode(loaded, pixels, FEW).encoded.lci == first
+    sga = Encoder("custom", 6, "sga")
+    assert refined_encode(loaded, pixels, sga).encoded.lci == refined_encode(loaded, pixels, sga).encoded.lci
+
+
+def test_the_file_is_an_ordinary_lci_that_the_plain_decoder_reads_to_the_reported_psnr():
+    loaded = BundledSource().load(4)
+    pixels = make_photo(64, 80, seed=4)
+    refined = refined_encode(loaded, pixels, Encoder("custom", 8))
+    assert not refined.kept_plain
+    plain = encode_image(loaded, pixels, with_bit_map=False)
+    header, _ = unpack_lci(refined.encoded.lci)
+    assert header == plain.header  # the same header: nothing in the format says how the latents were chosen
+    decoded = decode_lci(refined.encoded.lci, loaded)
+    result = measure_quality(loaded, RgbImage(pixels, 0), encoder=Encoder("custom", 8))
+    assert result.lci == refined.encoded.lci
+    assert result.psnr == psnr_rgb(pixels, decoded)
+    assert result.psnr > psnr_rgb(pixels, decode_lci(plain.lci, loaded))  # what it bought at q4 here
+    assert result.encoder.name == "refined" and result.encoder.steps == 8
+
+
+def test_cancel_mid_refinement_stops_with_nothing_made():
+    loaded = _loaded(4)
+    pixels = make_photo(48, 64, seed=3)
+    steps: list[int] = []
+    with pytest.raises(CancelledError):
+        refined_encode(
+            loaded, pixels, Encoder("custom", 50), cancel=lambda: len(steps) > 3, refining=lambda d, t: steps.append(d)
+        )
+    assert steps == [0, 1, 2, 3]  # stopped in the step after the cancel, not at the end
+    # the check is polled between the layers of each step's backward pass too
+    started: list[str] = []
+    gradient = torch.autograd.grad
+
+    def counted(*args, **kwargs):
+        started.append("backward")
+        return gradient(*args, **kwargs)
+
+    steps.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.autograd, "grad", counted)
+        with pytest.raises(CancelledError):
+            few = Encoder("custom", 5)
+            refined_encode(loaded, pixels, few, cancel=lambda: bool(started), refining=lambda d, _: steps.append(d))
+    assert started == ["backward"] and steps == [0]  # stopped inside the first step's backward pass
+
+
+def _table_objective(loaded: LoadedModel, pixels: np.ndarray, symbols: torch.Tensor) -> float:
+    """Bits under the tables + λ·255²/3·SSE of the 8-bit reconstruction, over the whole picture."""
+    model = loaded.model
+    cost = SymbolCost(CdfTables.from_bottleneck(model.entropy_bottleneck))
+    height, width = pixels.shape[:2]
+    left, _, top, _ = centred_padding(height, width)
+    with torch.no_grad():
+        x_hat = synthesis(model, model.entropy_bottleneck.dequantize(symbols))
+    out = x_hat[0, :, top : top + height, left : left + width].clamp(0, 1).mul(255).round()
+    want = torch.from_numpy(pixels).permute(2, 0, 1).float()
+    return cost.total(symbols) + loaded.info.lmbda * 255**2 / 3 * float((((out - want) / 255) ** 2).sum())
+
+
+def _refine(loaded: LoadedModel, pixels: np.ndarray, encoder: Encoder, tile: int | None):
+    height, width = pixels.shape[:2]
+    padding = centred_padding(height, width)
+    x = padded_input(pixels, padding).contiguous()
+    return refine_symbols(loaded, x, pixels, (padding[2], padding[0], height, width), encoder, tile=tile)
+
+
+def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture():
+    loaded = BundledSource().load(3)
+    pixels = make_photo(96, 144, seed=5)  # latent 6 × 9: tiles of 4 latents make 2 × 3 tiles
+    encoder = Encoder("custom", 6)
+    whole = _refine(loaded, pixels, encoder, None)
+    tiled = _refine(loaded, pixels, encoder, 4)
+    assert len(whole.tiles) == 1 and len(tiled.tiles) == 6
+    with torch.no_grad():
+        plain = loaded.model.entropy_bottleneck.quantize_symbols(
+            analysis(loaded.model, padded_input(pixels, centred_padding(96, 144)).contiguous())
+        )
+    start = _table_objective(loaded, pixels, plain)
+    for result in (whole, tiled):
+        end = _table_objective(loaded, pixels, result.symbols)
+        gained = sum(t.before - t.after for t in result.tiles)
+        assert gained > 0
+        # each tile's objective counts every pixel its latents reach, so the gains add up to the picture's
+        assert start - end == pytest.approx(gained, rel=1e-3)
+    gain_whole = start - _table_objective(loaded, pixels, whole.symbols)
+    gain_tiled = start - _table_objective(loaded, pixels, tiled.symbols)
+    assert gain_tiled == pytest.approx(gain_whole, rel=0.35)  # block by block finds about as much
+    assert abs(gain_tiled - gain_whole) < 0.01 * start
+
+
+def test_a_large_picture_is_refined_in_tiles_with_progress(monkeypatch):
+    monkeypatch.setattr(refinement, "WINDOW_AREA", 12 * 12)  # at N=16: tiles of 12 - 2·4 = 4 latents
+    loaded = _loaded(5)
+    pixels = make_photo(176, 224, seed=6)  # latent 11 × 14, over 144 → 3 × 4 tiles
+    seen: list[tuple[int, int]] = []
+    refined = refined_encode(loaded, pixels, Encoder("custom", 2), refining=lambda d, t: seen.append((d, t)))
+    assert len(refined.refinement.tiles) == 12
+    assert seen[0] == (0, 24) and seen[-1] == (24, 24) and [d for d, _ in seen] == list(range(25))
+    assert refined.objective <= refined.plain_objective
+
+
+def test_tiles_shrink_for_wider_models_so_a_step_stays_short():
+    assert refinement.tile_latent(32, 48, 96) == 48  # 768×512 in one piece with the bundled ladder
+    assert refinement.tile_latent(250, 375, 96) == 32  # 24 MP: windows of 40 × 40
+    assert refinement.tile_latent(250, 375, 192) == 12  # a quarter of the area at twice the channels
+    assert refinement.tile_latent(32, 48, 192) == 12
+    assert refinement.tile_latent(20, 20, 192) == 20
+    assert refinement.tile_latent(3, 3, 16) == 3
+
+
+def test_effort_levels_and_their_errors():
+    assert encoder_for() == PLAIN and not PLAIN.refines and PLAIN.name == "plain"
+    assert list(EFFORTS) == ["fast", "normal", "best"]
+    normal, best = encoder_for("normal"), encoder_for("best")
+    assert 0 < normal.steps < best.steps and normal.name == best.name == "refined"
+    assert encoder_for("normal", 7).steps == 7
+    assert encoder_for("fast", 7) == Encoder("custom", 7)  # a budget alone refines
+    assert encoder_for("best", 0) == PLAIN
+    assert normal.record() == {"name": "refined", "effort": "normal", "steps": normal.steps, "method": "ste", "seed": 0}
+    with pytest.raises(ValueError, match="choose fast, normal, best"):
+        encoder_for("max")
+    with pytest.raises(ValueError, match="choose 0 to"):
+        encoder_for("normal", refinement.MAX_STEPS + 1)
+    with pytest.raises(ValueError, match="choose ste, sga"):
+        encoder_for("normal", method="adam")
+
+
+def test_weights_it_cannot_refine_are_refused_in_one_sentence():
+    pixels = make_photo(32, 32)
+    with pytest.raises(RefinementError, match="MSE-trained"):
+        refined_encode(_loaded(3, metric="ms-ssim"), pixels, FEW)
+    with pytest.raises(RefinementError, match="λ"):
+        refined_encode(_loaded(3, lmbda=None), pixels, FEW)
+    encode_image(_loaded(3, lmbda=None), pixels)  # the plain encoder needs no λ
+
+
+def test_the_ladder_records_which_encoder_made_each_result():
+    class Ladder:
+        def qualities(self):
+            return (2, 6)
+
+        def load(self, quality):
+            return _loaded(quality, seed=quality)
+
+    image = RgbImage(make_photo(32, 48, seed=7), 0)
+    plain = list(encode_ladder(image, Ladder(), ms_ssim=False))
+    refined = list(encode_ladder(image, Ladder(), ms_ssim=False, encoder=FEW))
+    assert [r.encoder for r in plain] == [PLAIN, PLAIN] and [r.encoder for r in refined] == [FEW, FEW]
+    for p, r in zip(plain, refined, strict=True):
+        lam = p.info.lmbda
+        assert r.bpp + lam * 255**2 * 10 ** (-r.psnr / 10) <= p.bpp + lam * 255**2 * 10 ** (-p.psnr / 10) + 1e-9
+
+
+def test_symbol_cost_matches_the_coded_size():
+    loaded = BundledSource().load(2)
+    pixels = make_photo(96, 128, seed=8)
+    encoded = encode_image(loaded, pixels, with_bit_map=False)
+    cost = SymbolCost(CdfTables.from_bottleneck(loaded.model.entropy_bottleneck))
+    bits = cost.total(torch.from_numpy(encoded.symbols)[None])
+    payload = len(unpack_lci(encoded.lci)[1]) * 8
+    assert bits <= payload + 64 and payload <= bits * 1.01 + 64
+    far = torch.from_numpy(encoded.symbols)[None].clone()
+    far[0, 0, 0, 0] = 1000  # outside the table: the escape and its nibbles
+    assert cost.total(far) > bits + 12
+
+
+def test_a_large_budget_makes_several_runs_and_keeps_the_best_of_all(monkeypatch):
+    assert refinement.runs(50) == [50] and refinement.runs(7) == [7]
+    assert refinement.runs(200) == [50, 50, 50, 50] and refinement.runs(101) == [34, 34, 33]
+    monkeypatch.setattr(refinement, "RUN_STEPS", 4)
+    loaded = BundledSource().load(4)
+    pixels = make_photo(48, 64, seed=9)
+    one = refined_encode(loaded, pixels, Encoder("custom", 4))
+    steps: list[int] = []
+    two = refined_encode(loaded, pixels, Encoder("custom", 8), refining=lambda d, _: steps.append(d))
+    assert steps == list(range(9))
+    # the first run is the 4-step refinement itself, so two runs find no less
+    assert two.objective <= one.objective < one.plain_objective
+
+
+def test_adam_written_out_matches_torchs():
+    torch.manual_seed(0)
+    start = torch.randn(5, 7)
+    ours, theirs = start.clone(), start.clone().requires_grad_(True)
+    adam, reference = refinement._Adam(ours), torch.optim.Adam([theirs], lr=0.01)
+    adam.lr = 0.01
+    for _ in range(5):
+        grad = torch.randn(5, 7)
+        adam.step(ours, grad)
+        theirs.grad = grad.clone()
+        reference.step()
+    assert torch.allclose(ours, theirs.detach(), atol=1e-7)
