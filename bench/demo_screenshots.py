@@ -74,11 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", type=int, default=2, help="the quality the split compares (low shows most)")
     parser.add_argument("--sizes", default="1600x1000,1280x720,1024x768", help="window sizes, WIDTHxHEIGHT,...")
     args = parser.parse_args(argv)
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
     from lci_studio.codec.weights import open_weight_source
     from lci_studio.gui.panels.split import CLASSICAL, SELECTED
     from lci_studio.gui.window import MainWindow
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
     args.out.mkdir(parents=True, exist_ok=True)

@@ -89,8 +89,9 @@ def window_run(app, window, path: Path, timeout: float = 600.0) -> dict[str, flo
     and the worker's own events (a loop that polled every millisecond cost the GUI thread ~0.4 s
     of CPU per run, which two busy cores then lacked).
     """
-    from lci_studio.codec.baselines import available_codecs
     from PySide6.QtCore import QEventLoop, QTimer
+
+    from lci_studio.codec.baselines import available_codecs
 
     session = window.session
     marks: dict[str, float] = {}
@@ -151,11 +152,12 @@ def compare_run(path: Path, out: Path) -> tuple[float, float, float]:
 
 
 def measure(repeat: int, photo: Path, out: Path) -> dict[str, float]:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
     from lci_studio.codec.image_io import load_rgb
     from lci_studio.codec.weights import open_weight_source
     from lci_studio.gui.window import MainWindow
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
     source = open_weight_source("bundled")

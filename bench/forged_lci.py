@@ -35,6 +35,7 @@ CASES = [
 
 def run_case(quality: int, size: int, payload_kind: str) -> dict:
     import numpy as np
+
     from lci_studio.codec.entropy_coding import CdfTables, payload_floor_bits
     from lci_studio.codec.lci_format import LciFormatError, LciHeader, centred_padding, pack_lci
     from lci_studio.codec.model import FAMILY

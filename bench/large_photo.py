@@ -68,6 +68,7 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 def largest_model(N: int, M: int):
     import torch
+
     from lci_studio.codec.model import FactorizedPrior, LoadedModel, ModelInfo, weights_fingerprint
 
     torch.manual_seed(0)
@@ -106,6 +107,7 @@ def run_phase(args) -> dict:
         np.save(Path(args.work) / "reconstruction.npy", reconstruction)
     elif args.phase == "bitmap":
         import torch
+
         from lci_studio.codec.lci_format import unpack_lci
 
         header, payload = unpack_lci(lci_path.read_bytes())

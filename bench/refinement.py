@@ -82,6 +82,7 @@ def large(args: argparse.Namespace) -> None:
     import resource
 
     import torch
+
     from lci_studio.codec import refinement
     from lci_studio.codec.refinement import Encoder, refined_encode
 
@@ -129,6 +130,7 @@ def large(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     import torch
+
     from lci_studio.codec.refinement import PLAIN, Encoder, encoder_for, native_bf16
     from lci_studio.codec.weights import open_weight_source
 

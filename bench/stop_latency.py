@@ -34,8 +34,9 @@ SIZE = (6000, 4200)
 
 def photo():
     import numpy as np
-    from lci_studio.codec.image_io import RgbImage
     from PIL import Image
+
+    from lci_studio.codec.image_io import RgbImage
 
     root = Path(__file__).resolve().parents[1]
     with Image.open(root / "resources" / "samples" / "coffee.png") as image:
@@ -199,6 +200,7 @@ def main() -> None:
                     print(window_latency(action, seconds, path), flush=True)
         return
     import torch
+
     from lci_studio.codec.weights import open_weight_source
 
     image = photo()

@@ -14,6 +14,7 @@ import argparse
 import time
 
 import torch
+
 from lci_studio.codec.model import FactorizedPrior
 from lci_studio.codec.training import rate_distortion_loss
 

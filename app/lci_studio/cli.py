@@ -547,9 +547,10 @@ def _ladder_progress(name: str, width: int, height: int, encoder: Encoder):
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from lci_studio.codec.comparison import bench_folder, compare_results
     from lci_studio.codec.report import bench_json
-    from tqdm import tqdm
 
     paths = image_paths(args.folder)
     check_outputs([args.json], paths, args.no_clobber)

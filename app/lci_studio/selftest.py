@@ -126,10 +126,11 @@ def check_window() -> str:
     self-test leaves no recent file or window state behind."""
     import tempfile
 
-    from lci_studio.codec.model import QUALITIES
-    from lci_studio.gui.window import MainWindow
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
+
+    from lci_studio.codec.model import QUALITIES
+    from lci_studio.gui.window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     with tempfile.TemporaryDirectory() as folder:

@@ -8,6 +8,7 @@ in one line on stderr and then each transform's tiles; a smaller picture gets ne
 from __future__ import annotations
 
 import pytest
+
 from lci_studio import cli
 from lci_studio.cli import main
 from lci_studio.codec import image_io

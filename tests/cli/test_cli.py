@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from lci_studio import cli
 from lci_studio.cli import error_text, main
 from lci_studio.codec.baselines import BENCH_SETTINGS
 from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
-from PIL import Image
-
 from tests.conftest import make_model, make_photo, save_ladder
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,11 @@ import re
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from lci_studio.cli import main
 from lci_studio.codec.metrics import psnr_rgb
 from lci_studio.codec.refinement import EFFORTS, MAX_STEPS
-from PIL import Image
 
 
 @pytest.fixture(scope="module", autouse=True)

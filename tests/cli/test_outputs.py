@@ -8,10 +8,10 @@ the calls of the work itself (reading the picture, encoding, the ladder, trainin
 from __future__ import annotations
 
 import pytest
-from lci_studio import cli
-from lci_studio.cli import OVERWRITE_RULE, main
 from PIL import Image
 
+from lci_studio import cli
+from lci_studio.cli import OVERWRITE_RULE, main
 from tests.conftest import make_photo
 
 

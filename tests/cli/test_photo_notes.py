@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from lci_studio.cli import main
 from PIL import Image
 
+from lci_studio.cli import main
 from tests.conftest import make_photo
 
 

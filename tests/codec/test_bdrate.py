@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from lci_studio.codec.bdrate import (
     METHODS,
     BdError,

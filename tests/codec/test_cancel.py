@@ -8,12 +8,12 @@ import itertools
 import numpy as np
 import pytest
 import torch
+
 from lci_studio.codec import ladder, pipeline
 from lci_studio.codec.cancel import CancelledError
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.layers import GDN
 from lci_studio.codec.metrics import ms_ssim_rgb
-
 from tests.codec.test_ladder import SmallLadder
 from tests.codec.test_lci_format import loaded_model
 from tests.conftest import make_photo

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
+
 from lci_studio.codec import baselines
 from lci_studio.codec.baselines import (
     BENCH_SETTINGS,
@@ -38,7 +39,6 @@ from lci_studio.codec.insight import format_psnr
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.codec.report import bench_json, comparison_json, finite, json_text, number_text
-
 from tests.conftest import make_model, make_photo
 
 PHOTO = make_photo(48, 64, seed=5)

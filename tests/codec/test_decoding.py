@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from lci_studio.codec import weights
 from lci_studio.codec.decoding import NoMatchingWeightsError, candidate_sources, decode_file
 from lci_studio.codec.lci_format import unpack_lci
 from lci_studio.codec.model import LoadedModel, ModelInfo
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
 from lci_studio.codec.weights import BundledSource, CompressAISource, FolderSource, write_bundled_level
-
 from tests.conftest import make_model, make_photo, save_ladder
 
 PHOTO = make_photo(32, 48, seed=3)

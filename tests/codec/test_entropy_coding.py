@@ -12,6 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
 from lci_studio.codec.cancel import CancelledError
 from lci_studio.codec.entropy_coding import (
     CdfTables,
@@ -22,7 +23,6 @@ from lci_studio.codec.entropy_coding import (
     payload_floor_bits,
 )
 from lci_studio.codec.entropy_model import EntropyBottleneck, pmf_to_quantized_cdf
-
 from tests.conftest import make_model
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1

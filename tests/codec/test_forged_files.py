@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from lci_studio.codec import pipeline
 from lci_studio.codec.entropy_coding import CdfTables, decode_symbols, encode_symbols, payload_floor_bits
 from lci_studio.codec.lci_format import LciFormatError, LciHeader, centred_padding, pack_lci, unpack_lci
-
 from tests.codec.test_lci_format import encoded, loaded_model
 from tests.conftest import make_photo
 

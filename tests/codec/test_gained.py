@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from lci_studio.cli import main
 from lci_studio.codec import pipeline
 from lci_studio.codec.gained import (
@@ -26,8 +28,6 @@ from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.codec.training import LossWindow, TrainConfig
 from lci_studio.codec.weights import BundledSource, load_checkpoint
-from PIL import Image
-
 from tests.conftest import make_model, make_photo, save_ladder
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"

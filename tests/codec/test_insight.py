@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import (
     HOW_IT_WORKS,
@@ -28,7 +29,6 @@ from lci_studio.codec.insight import (
 )
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
-
 from tests.conftest import make_model, make_photo
 
 

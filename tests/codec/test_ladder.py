@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import pytorch_msssim
 import torch
+from PIL import Image
+
 from lci_studio.codec import baselines, ladder, pipeline
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.lci_format import CRC_SIZE, HEADER_SIZE
 from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
-from PIL import Image
-
 from tests.codec.test_entropy_coding import invert_cumulative
 from tests.conftest import make_model, make_photo
 

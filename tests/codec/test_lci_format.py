@@ -13,6 +13,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
 from lci_studio.codec import pipeline
 from lci_studio.codec.entropy_coding import CdfTables, encode_symbols
 from lci_studio.codec.lci_format import (
@@ -31,7 +32,6 @@ from lci_studio.codec.lci_format import (
 )
 from lci_studio.codec.model import LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.codec.pipeline import WeightsMismatchError
-
 from tests.conftest import make_model, make_photo
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from lci_studio.codec import pipeline
 from lci_studio.codec.model import LoadedModel, ModelInfo, weights_fingerprint
-
 from tests.conftest import make_model, make_photo
 
 

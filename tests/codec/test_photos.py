@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pillow_heif
 import pytest
-from lci_studio.codec import icc
-from lci_studio.codec.image_io import IMAGE_SUFFIXES, load_rgb
 from PIL import Image, ImageCms, features
 
+from lci_studio.codec import icc
+from lci_studio.codec.image_io import IMAGE_SUFFIXES, load_rgb
 from tests.conftest import make_photo
 
 D65 = (0.3127, 0.3290)

@@ -13,13 +13,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from PIL import Image, features
+
 from lci_studio.codec import image_io, pipeline
 from lci_studio.codec.image_io import ImageReadError, atomic_write, load_rgb, save_png
 from lci_studio.codec.lci_format import centred_padding, unpack_lci
 from lci_studio.codec.metrics import psnr_rgb
 from lci_studio.codec.model import LoadedModel, ModelInfo, weights_fingerprint
-from PIL import Image, features
-
 from tests.conftest import make_model, make_photo
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from lci_studio.codec import refinement
 from lci_studio.codec.cancel import CancelledError
 from lci_studio.codec.entropy_coding import CdfTables
@@ -27,7 +28,6 @@ from lci_studio.codec.refinement import (
     refined_encode,
 )
 from lci_studio.codec.weights import BundledSource
-
 from tests.conftest import make_model, make_photo
 
 

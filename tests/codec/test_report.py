@@ -9,13 +9,13 @@ import math
 
 import numpy as np
 import pytest
+
 from lci_studio.codec.baselines import baseline_point
 from lci_studio.codec.difference import difference_image, difference_stats
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.codec.report import CSV_COLUMNS, comparison_json, json_text, rd_csv
-
 from tests.conftest import make_model, make_photo
 
 PHOTO = make_photo(64, 80, seed=4)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from lci_studio.codec.entropy_model import EntropyBottleneck
 from lci_studio.codec.training import TrainConfig, learning_rate, train, training_plan
 from lci_studio.codec.weights import load_checkpoint
-from PIL import Image
-
 from tests.conftest import make_model, save_ladder
 
 

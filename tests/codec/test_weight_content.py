@@ -9,10 +9,10 @@ import os
 import numpy as np
 import pytest
 import torch
+
 from lci_studio.codec import weights
 from lci_studio.codec.entropy_coding import CdfTables
 from lci_studio.codec.weights import BundledSource, FolderSource, WeightsError, load_checkpoint, open_weight_source
-
 from tests.codec.test_weights import write_ladder
 from tests.conftest import make_model
 

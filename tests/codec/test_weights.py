@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from lci_studio.codec import weights
 from lci_studio.codec.model import LAMBDAS, weights_fingerprint
 from lci_studio.codec.weights import (
@@ -29,7 +30,6 @@ from lci_studio.codec.weights import (
     partial_path,
     write_bundled_level,
 )
-
 from tests.conftest import make_model
 
 TABLES = ("_offset", "_quantized_cdf", "_cdf_length")

@@ -11,10 +11,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from lci_studio.codec.image_io import save_png
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
+from lci_studio.codec.image_io import save_png
 from tests.conftest import make_photo, save_ladder
 
 LADDER_TIMEOUT_MS = 300_000  # a slow, shared machine: generous, the tests return as soon as the work is done

@@ -11,7 +11,6 @@ from __future__ import annotations
 from lci_studio.codec import image_io, pipeline
 from lci_studio.gui.progress import PARTS
 from lci_studio.gui.worker import CodecWorker, DecodeJob, LadderJob
-
 from tests.gui.conftest import wait_ladder
 
 

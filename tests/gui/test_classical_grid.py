@@ -4,8 +4,8 @@ from the same `baselines.at_size` jobs)."""
 from __future__ import annotations
 
 import numpy as np
-from lci_studio.codec.baselines import decode_classical
 
+from lci_studio.codec.baselines import decode_classical
 from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+
 from lci_studio.codec import baselines
 from lci_studio.codec.baselines import CLASSICAL_CODECS, ClassicalCodec, available_codecs, decode_classical
-
 from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
 
 # A toy codec, registered in the test alone: JPEG without chroma subsampling, under a name of its own.

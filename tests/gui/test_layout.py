@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QImage, QMouseEvent, QPainter
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QLabel, QWidget
+
 from lci_studio.codec.baselines import decode_classical, sweep
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
@@ -13,10 +17,6 @@ from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fing
 from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
-from PySide6.QtGui import QImage, QMouseEvent, QPainter
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QLabel, QWidget
-
 from tests.conftest import make_model, make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
 

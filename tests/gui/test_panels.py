@@ -8,6 +8,10 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
 import pytest
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
+from PySide6.QtGui import QImage, QKeyEvent
+from PySide6.QtWidgets import QApplication
+
 from lci_studio.codec.baselines import sweep
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio, format_times
@@ -18,10 +22,6 @@ from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
-from PySide6.QtGui import QImage, QKeyEvent
-from PySide6.QtWidgets import QApplication
-
 from tests.conftest import make_model, make_photo
 
 PHOTO = make_photo(96, 128)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lci_studio.codec import icc
-from lci_studio.codec.image_io import load_rgb
 from PIL import Image
 
+from lci_studio.codec import icc
+from lci_studio.codec.image_io import load_rgb
 from tests.codec.test_photos import P3, heic_bytes
 from tests.conftest import make_photo
 from tests.gui.conftest import wait_ladder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import PySide6
+
 from lci_studio.gui.main import qt_binding_drops_references
 
 

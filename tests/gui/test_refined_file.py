@@ -4,9 +4,9 @@ decode path is unchanged, and it shows exactly the pixels `decode_lci` gives."""
 from __future__ import annotations
 
 import numpy as np
+
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.refinement import Encoder, refined_encode
-
 from tests.conftest import make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lci_studio.codec.difference import difference_image
-from lci_studio.codec.image_io import load_rgb, save_png
-from lci_studio.codec.weights import BundledSource, open_weight_source
-from lci_studio.resources import sample_photos
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
+from lci_studio.codec.difference import difference_image
+from lci_studio.codec.image_io import load_rgb, save_png
+from lci_studio.codec.weights import BundledSource, open_weight_source
+from lci_studio.resources import sample_photos
 from tests.conftest import make_photo
 from tests.gui.conftest import LADDER_TIMEOUT_MS, pixels_of, wait_ladder
 

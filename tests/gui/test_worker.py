@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from PySide6.QtGui import QImage
+
 from lci_studio.codec import image_io
 from lci_studio.gui.qimage import to_qimage
 from lci_studio.gui.worker import CodecWorker, LadderJob, LoadedImage, LoadJob
-from PySide6.QtGui import QImage
-
 from tests.conftest import make_photo
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lci_studio.codec.lci_format import MAGIC
 
 LINUX = Path(__file__).resolve().parents[2] / "packaging" / "linux"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lci_studio import __version__
 from lci_studio.gui.main import main as studio_main
 
@@ -106,10 +107,11 @@ def test_version_and_self_test_from_the_command_line():
 
 def test_self_test_fails_when_heic_does_not_open(monkeypatch, capsys):
     """A build whose Pillow lacks the HEIF plugin fails the check and says why."""
+    from PIL import Image
+
     from lci_studio.codec import image_io  # noqa: F401  (registers HEIF, which the test then takes away)
     from lci_studio.selftest import CHECKS
     from lci_studio.selftest import main as self_test
-    from PIL import Image
 
     monkeypatch.delitem(Image.OPEN, "HEIF")
     monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "HEIF"])
@@ -122,8 +124,9 @@ def test_self_test_fails_when_heic_does_not_open(monkeypatch, capsys):
 def test_the_shipped_heic_is_what_the_self_test_says():
     """One colour of Display P3 by nclx, no ICC profile: what the check's expected sRGB is computed for."""
     import numpy as np
-    from lci_studio import resources, selftest
     from PIL import Image
+
+    from lci_studio import resources, selftest
 
     with Image.open(resources.root() / selftest.HEIC) as image:
         assert image.format == "HEIF" and image.size == (64, 48) and "icc_profile" not in image.info

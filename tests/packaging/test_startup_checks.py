@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from lci_studio.gui import system_libs
 from lci_studio.gui.main import main as studio_main
 
@@ -52,8 +53,9 @@ def test_lci_studio_stops_with_the_message_instead_of_qt_abort(monkeypatch, caps
 
 
 def test_file_open_events_wait_for_the_window_then_arrive_directly(qapp, tmp_path):
-    from lci_studio.gui.file_open import FileOpenEvents
     from PySide6.QtGui import QFileOpenEvent
+
+    from lci_studio.gui.file_open import FileOpenEvents
 
     events = FileOpenEvents(qapp)
     qapp.installEventFilter(events)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.codec.pipeline import decode_lci, read_header
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
-
 from tests.conftest import make_model, make_photo
 
 PHOTO = make_photo(32, 48)

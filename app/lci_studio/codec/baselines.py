@@ -23,9 +23,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image, features
+
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
-from PIL import Image, features
 
 # Quality settings swept per codec: dense at the low end where curves bend.
 SETTINGS = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from lci_studio.codec import baselines
 from lci_studio.codec.baselines import BENCH_SETTINGS, BaselinePoint, available_codecs, sweep, sweeps
 from lci_studio.codec.bdrate import BdError, bd_against, psnr_gap_at_same_rate

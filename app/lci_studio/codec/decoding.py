@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.lci_format import LciHeader, unpack_lci
 from lci_studio.codec.model import LoadedModel, ModelInfo

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import constriction
 import numpy as np
+
 from lci_studio.codec.cancel import CancelCheck, CancelledError, stop_if_cancelled
 
 _NIBBLE = 15

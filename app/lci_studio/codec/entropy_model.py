@@ -13,9 +13,10 @@ import math
 
 import numpy as np
 import torch
-from lci_studio.codec.layers import LowerBound
 from torch import nn
 from torch.nn import functional as F
+
+from lci_studio.codec.layers import LowerBound
 
 CDF_PRECISION = 16
 _FILTERS = (3, 3, 3, 3)

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import cast
 
 import torch
+from torch import nn
+
 from lci_studio.codec.entropy_model import EntropyBottleneck
 from lci_studio.codec.model import LAMBDAS, FactorizedPrior
 from lci_studio.codec.training import (
@@ -44,7 +46,6 @@ from lci_studio.codec.training import (
     widened,
 )
 from lci_studio.codec.weights import level_checkpoint, level_record, open_weight_source
-from torch import nn
 
 GAINED_KIND = "gained-factorized-prior"
 STATE_NAME = "joint-state.pt"  # a stopped joint run goes on from here

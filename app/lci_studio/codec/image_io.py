@@ -37,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 import pi_heif
-from lci_studio.codec import icc
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from lci_studio.codec import icc
 
 pi_heif.register_heif_opener()  # .heic/.heif open like any Pillow format, here and wherever Pillow reads
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from lci_studio.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
 from lci_studio.codec.model import FactorizedPrior
 from lci_studio.codec.report import number_text

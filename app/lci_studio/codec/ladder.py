@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.cancel import CancelledError as CancelledError  # what encode_ladder raises on cancel
 from lci_studio.codec.image_io import RgbImage

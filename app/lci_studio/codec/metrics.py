@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import torch
-from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from pytorch_msssim import ms_ssim as _ms_ssim
+
+from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 
 _BAND = 256  # rows per step of the PSNR sum and of each MS-SSIM scale
 _WINDOW = 11

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+
 from lci_studio.codec.entropy_model import EntropyBottleneck
 from lci_studio.codec.layers import GDN, Transform, conv, deconv
-from torch import nn
 
 FAMILY = "bmshj2018-factorized"
 METRICS = ("mse", "ms-ssim")

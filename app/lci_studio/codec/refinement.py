@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.entropy_coding import CdfTables
 from lci_studio.codec.entropy_model import EntropyBottleneck

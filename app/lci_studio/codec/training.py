@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
 from lci_studio.codec.image_io import IMAGE_SUFFIXES, load_rgb
 from lci_studio.codec.metrics import ms_ssim_loss_value
 from lci_studio.codec.model import LAMBDAS, FactorizedPrior
@@ -31,7 +33,6 @@ from lci_studio.codec.weights import (
     level_record,
     open_weight_source,
 )
-from torch import nn
 
 NEW_MODEL_N = 96
 NEW_MODEL_M = 160

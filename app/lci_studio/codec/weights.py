@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import torch
+from torch import nn
+
 from lci_studio.codec.entropy_coding import CdfTables
 from lci_studio.codec.image_io import atomic_write
 from lci_studio.codec.model import (
@@ -39,7 +41,6 @@ from lci_studio.codec.model import (
     ModelInfo,
     weights_fingerprint,
 )
-from torch import nn
 
 Progress = Callable[[int, int | None], None]
 Cancel = Callable[[], bool]

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lci_studio.codec.model import QUALITIES
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMenu, QMenuBar, QToolBar, QToolButton, QWidget
+
+from lci_studio.codec.model import QUALITIES
 
 if TYPE_CHECKING:
     from lci_studio.gui.window import MainWindow

@@ -8,18 +8,6 @@ import platform
 from html import escape
 from pathlib import Path
 
-import lci_studio
-from lci_studio.codec.glossary import glossary_html
-from lci_studio.codec.insight import format_ratio
-from lci_studio.codec.lci_format import LciHeader
-from lci_studio.codec.model import METRICS
-from lci_studio.codec.weights import (
-    COMPRESSAI_URL_ROOT,
-    MIRROR_ENV,
-    OFFICIAL_SIZES,
-    WeightsError,
-    official_base_url,
-)
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -36,6 +24,19 @@ from PySide6.QtWidgets import (
     QTextBrowser,
     QVBoxLayout,
     QWidget,
+)
+
+import lci_studio
+from lci_studio.codec.glossary import glossary_html
+from lci_studio.codec.insight import format_ratio
+from lci_studio.codec.lci_format import LciHeader
+from lci_studio.codec.model import METRICS
+from lci_studio.codec.weights import (
+    COMPRESSAI_URL_ROOT,
+    MIRROR_ENV,
+    OFFICIAL_SIZES,
+    WeightsError,
+    official_base_url,
 )
 
 

@@ -72,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(missing_libraries_message(missing), file=sys.stderr)
         return 1
 
-    from lci_studio.gui.file_open import FileOpenEvents
     from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from lci_studio.gui.file_open import FileOpenEvents
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     ctrl_c = CtrlCCloses(app)  # from here on (torch is still to be imported), Ctrl-C closes the window

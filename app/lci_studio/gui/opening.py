@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lci_studio.codec.image_io import IMAGE_SUFFIXES
-from lci_studio.codec.lci_format import MAGIC
-from lci_studio.resources import sample_photos
 from PySide6.QtCore import QMimeData, QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
+
+from lci_studio.codec.image_io import IMAGE_SUFFIXES
+from lci_studio.codec.lci_format import MAGIC
+from lci_studio.resources import sample_photos
 
 if TYPE_CHECKING:
     from lci_studio.gui.window import MainWindow

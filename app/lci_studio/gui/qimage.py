@@ -8,9 +8,10 @@ pixels off the UI thread.
 from __future__ import annotations
 
 import numpy as np
-from lci_studio.codec.image_io import ImageReadError, RgbImage, refuse_oversized, to_rgb
 from PIL import Image
 from PySide6.QtGui import QImage
+
+from lci_studio.codec.image_io import ImageReadError, RgbImage, refuse_oversized, to_rgb
 
 
 def to_qimage(pixels: np.ndarray) -> QImage:

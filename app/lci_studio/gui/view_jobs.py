@@ -16,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QImage
+
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
@@ -31,8 +34,6 @@ from lci_studio.gui.worker import (
     LoadJob,
 )
 from lci_studio.session import DecodedLci, SizeBasis
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QImage
 
 if TYPE_CHECKING:
     from lci_studio.gui.window import MainWindow

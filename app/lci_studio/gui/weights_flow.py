@@ -14,6 +14,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QToolButton, QWidget
+
 from lci_studio.codec.weights import (
     BUNDLED_BD_RATE,
     OFFICIAL_BD_RATE,
@@ -27,9 +31,6 @@ from lci_studio.codec.weights import (
 from lci_studio.gui.dialogs import SettingsDialog, about_megabytes
 from lci_studio.gui.worker import CodecWorker, DownloadJob, readable
 from lci_studio.session import Session
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QToolButton, QWidget
 
 INVITE_DISMISSED = "weights/invite-dismissed"  # QSettings key: the invitation was closed for good
 MIRROR = "weights/mirror"  # QSettings key: another address for the official files (empty: the usual)

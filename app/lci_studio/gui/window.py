@@ -13,6 +13,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
+from PySide6.QtGui import QIcon, QResizeEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
 from lci_studio.codec.glossary import caption_tip, tip
 from lci_studio.codec.insight import format_kb, format_ratio
 from lci_studio.codec.ladder import QualityResult
@@ -34,19 +48,6 @@ from lci_studio.gui.weights_flow import WeightsFlow
 from lci_studio.gui.worker import CodecWorker
 from lci_studio.resources import icon_path
 from lci_studio.session import Session
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
-from PySide6.QtGui import QIcon, QResizeEvent
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
 
 ORGANIZATION = "LCI Studio"
 APPLICATION = "LCI Studio"

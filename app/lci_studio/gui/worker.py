@@ -47,6 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
 from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BaselinePoint
@@ -68,8 +71,6 @@ from lci_studio.codec.weights import (
 )
 from lci_studio.gui.qimage import from_qimage
 from lci_studio.session import DecodedLci, SizeBasis
-from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtGui import QImage
 
 log = logging.getLogger(__name__)
 

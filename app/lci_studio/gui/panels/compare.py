@@ -16,6 +16,10 @@ from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
 from lci_studio.codec.baselines import BaselinePoint, available_codecs, decode_classical
 from lci_studio.codec.detail import Detail, telling_detail
 from lci_studio.codec.glossary import caption_tip
@@ -23,9 +27,6 @@ from lci_studio.codec.insight import format_bpp, format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.report import number_text
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 MIN_ZOOM = 1 / 64  # screen pixels per image pixel
 MAX_ZOOM = 64.0

@@ -11,11 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from lci_studio.codec.detail import Detail
-from lci_studio.codec.insight import format_kb, format_psnr, format_times
-from lci_studio.codec.model import QUALITIES
-from lci_studio.gui.qimage import to_qimage
-from lci_studio.session import Session
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QCloseEvent,
@@ -33,6 +28,12 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import QLabel, QSizePolicy, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget
+
+from lci_studio.codec.detail import Detail
+from lci_studio.codec.insight import format_kb, format_psnr, format_times
+from lci_studio.codec.model import QUALITIES
+from lci_studio.gui.qimage import to_qimage
+from lci_studio.session import Session
 
 STAGE = QColor("#101114")  # dark stage: projectors and big screens read light-on-dark best
 INK = QColor("#f1f3f5")

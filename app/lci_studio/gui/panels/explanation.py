@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 
-from lci_studio.codec.insight import HOW_IT_WORKS, INTRO, INTRO_TITLE, explain
-from lci_studio.session import Session
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+
+from lci_studio.codec.insight import HOW_IT_WORKS, INTRO, INTRO_TITLE, explain
+from lci_studio.session import Session
 
 FONT_SCALE = 1.3  # relative to the application font: readable from a few metres away
 

@@ -9,6 +9,19 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
 from lci_studio.codec.insight import (
     ChannelHeatmap,
     channel_bits_per_element,
@@ -23,18 +36,6 @@ from lci_studio.codec.insight import (
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES, FactorizedPrior
 from lci_studio.session import Session
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QGraphicsRectItem,
-    QHBoxLayout,
-    QLabel,
-    QSizePolicy,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
 
 HEATMAP_COLOURS = "viridis"
 MAP_COLOURS = "inferno"

@@ -12,6 +12,10 @@ from typing import NamedTuple
 
 import pyqtgraph as pg
 import pyqtgraph.exporters
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
+
 from lci_studio.codec.baselines import CLASSICAL_CODECS, BaselinePoint, reencodes_itself
 from lci_studio.codec.bdrate import ms_ssim_db
 from lci_studio.codec.glossary import tip
@@ -20,9 +24,6 @@ from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPalette
-from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 METRICS = ("psnr", "ms-ssim")
 BPP_KINDS = ("real", "estimated")

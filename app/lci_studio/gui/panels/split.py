@@ -13,6 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPalette, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
 from lci_studio.codec.insight import format_bpp, format_kb
@@ -28,19 +42,6 @@ from lci_studio.gui.panels.compare import (
 )
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import DecodedLci, Session
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPalette, QPen
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QGraphicsItem,
-    QGraphicsRectItem,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
 
 SELECTED = "selected"
 ORIGINAL = "original"
