@@ -16,11 +16,11 @@ _K = (0.01, 0.03)
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # pytorch_msssim's defaults (Wang et al. 2003)
 
 
-def psnr_rgb(original: np.ndarray, reconstruction: np.ndarray) -> float:
-    """PSNR in dB over all three channels of two uint8 H×W×3 arrays (inf when identical).
+def squared_error(original: np.ndarray, reconstruction: np.ndarray) -> int:
+    """The sum of squared differences over all three channels of two uint8 H×W×3 arrays.
 
-    The squared error is summed exactly in integers, a band of rows at a time, so a 24-MP
-    photo needs no full-size float copies.
+    Summed exactly in integers, a band of rows at a time, so a 24-MP photo needs no full-size
+    float copies.
     """
     if original.shape != reconstruction.shape:
         raise ValueError(f"image shapes differ: {original.shape} and {reconstruction.shape}")
@@ -28,6 +28,12 @@ def psnr_rgb(original: np.ndarray, reconstruction: np.ndarray) -> float:
     for top in range(0, original.shape[0], _BAND):
         diff = (original[top : top + _BAND].astype(np.int32) - reconstruction[top : top + _BAND]).ravel()
         total += int(np.einsum("i,i->", diff, diff, dtype=np.int64))
+    return total
+
+
+def psnr_rgb(original: np.ndarray, reconstruction: np.ndarray) -> float:
+    """PSNR in dB over all three channels of two uint8 H×W×3 arrays (inf when identical)."""
+    total = squared_error(original, reconstruction)
     if total == 0:
         return math.inf
     mse = total / original.size

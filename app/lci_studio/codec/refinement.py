@@ -38,6 +38,7 @@ from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.entropy_coding import CdfTables
 from lci_studio.codec.entropy_model import EntropyBottleneck
 from lci_studio.codec.lci_format import centred_padding
+from lci_studio.codec.metrics import squared_error
 from lci_studio.codec.model import FactorizedPrior, LoadedModel
 from lci_studio.codec.pipeline import EncodedImage, analysis, decode_lci, encode_image, pack_symbols, padded_input
 
@@ -569,12 +570,7 @@ class RefinedImage:
 def objective(lmbda: float, file_bytes: int, pixels: np.ndarray, decoded: np.ndarray) -> float:
     """R + λ·D as the ladder was trained for it: bits per pixel of the real file + λ·255²·MSE of the real decode."""
     height, width = pixels.shape[:2]
-    rows = max(1, (1 << 20) // max(1, width))
-    sse = 0
-    for top in range(0, height, rows):  # in bands: whole-picture float64 temporaries are GBs at 24 MP
-        diff = pixels[top : top + rows].astype(np.int32) - decoded[top : top + rows]
-        sse += int(np.einsum("ijk,ijk->", diff, diff, dtype=np.int64))
-    mse = sse / (height * width * 3) / 255.0**2
+    mse = squared_error(pixels, decoded) / pixels.size / 255.0**2
     return file_bytes * 8 / (height * width) + lmbda * 255.0**2 * mse
 
 
