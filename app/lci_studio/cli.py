@@ -631,6 +631,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.joint and args.ladder:
         raise CliError("--joint and --ladder are two recipes: choose one")
+    if args.joint and args.level_cpu_minutes:
+        raise CliError(
+            "--level-cpu-minutes budgets each level of a per-level run; --joint trains them together: use --steps"
+        )
     check_output_folder(out)
     if args.resume and not (args.joint and gained.is_gained_checkpoint(args.resume)):
         # any weights the app reads, checked before hours of training
@@ -656,6 +660,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         warm_quality=args.warm_quality,
         levels=args.levels,
         resume=args.resume,
+        level_cpu_minutes=args.level_cpu_minutes,
     )
     if args.joint:
         total = args.steps
@@ -885,6 +890,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         help=f"latent channels of new models (default {NEW_MODEL_M}); a resumed level keeps its own, "
         "unless it has fewer than a given M: then it is widened to M, keeping what it learned",
+    )
+    p.add_argument(
+        "--level-cpu-minutes",
+        type=_positive(float),
+        metavar="MINUTES",
+        help="train each level for this much CPU time of this process instead of a step count (the steps then "
+        "only bound it; the learning rate decays over the budget): equal compute for runs whose steps cost "
+        "differently, however busy the machine; with --threads 1, minutes of one core",
     )
     p.add_argument(
         "--warmup-steps",

@@ -4,6 +4,7 @@ runs over disjoint levels sharing one output folder."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,19 @@ def test_a_level_resumed_with_fewer_latent_channels_is_widened(tmp_path, photos)
     # what the level had learned is kept: its own channels start where the shipped weights were
     assert (trained.state_dict()["g_s.0.weight"][:8] - start["g_s.0.weight"]).abs().max() < 1e-3
     assert trained.entropy_bottleneck._quantized_cdf.shape[0] == 12
+
+
+def test_a_cpu_budget_ends_the_level_and_its_learning_rate_decay(tmp_path, photos):
+    out = tmp_path / "run"
+    cfg = _tiny(photos, out, quality=3, steps=1_000_000, level_cpu_minutes=0.02)  # 1.2 s of CPU
+    cfg.lr = 1e-3
+    started = time.process_time()
+    train(cfg, ladder=False)
+    assert time.process_time() - started < 30  # the budget, not the million steps, ended it
+    record = json.loads((out / "q3.json").read_text())
+    assert 1 < record["steps"] < 1_000_000
+    rates = [entry["lr"] for entry in record["history"]]
+    assert rates[-1] < 0.2 * cfg.lr  # the cosine ran over the budget: it ends near its floor
+    # the rate follows the fraction of the budget spent, whatever the step
+    assert learning_rate(5, 10**6, 1e-3, cfg, done=0.5) == pytest.approx(0.5 * (1e-3 + cfg.min_lr))
+    assert learning_rate(5, 10**6, 1e-3, cfg, done=2.0) == pytest.approx(cfg.min_lr)

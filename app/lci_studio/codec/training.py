@@ -80,6 +80,11 @@ class TrainConfig:
     # source's weights of the same quality, so a shipped ladder keeps improving run by run.
     resume: str | None = None
     checkpoint_every_s: float = 300.0
+    # Train each level for this many minutes of the process's CPU time instead of a step count
+    # (the steps then only bound it): the cosine schedule runs over the budget, so two runs whose
+    # steps cost differently (a widened level against today's width) get the same compute, however
+    # busy the machine is. With --threads 1 a CPU minute is a minute of one core.
+    level_cpu_minutes: float | None = None
 
 
 @dataclass
@@ -197,12 +202,28 @@ class _Distributed:
             torch.distributed.destroy_process_group()
 
 
-def learning_rate(step: int, steps: int, peak: float, cfg: TrainConfig) -> float:
-    """Linear warm-up from `cfg.min_lr` over `cfg.warmup_steps`, then cosine decay back to it."""
+def learning_rate(step: int, steps: int, peak: float, cfg: TrainConfig, done: float | None = None) -> float:
+    """Linear warm-up from `cfg.min_lr` over `cfg.warmup_steps`, then cosine decay back to it, over
+    the steps or, when `done` is given, over that fraction of a CPU-time budget."""
     if step < cfg.warmup_steps:
         return cfg.min_lr + (peak - cfg.min_lr) * step / cfg.warmup_steps
-    decay = (step - cfg.warmup_steps) / max(steps - cfg.warmup_steps, 1)
+    decay = min(done, 1.0) if done is not None else (step - cfg.warmup_steps) / max(steps - cfg.warmup_steps, 1)
     return cfg.min_lr + 0.5 * (peak - cfg.min_lr) * (1 + math.cos(math.pi * decay))
+
+
+@dataclass
+class CpuBudget:
+    """A level's CPU-time budget (`TrainConfig.level_cpu_minutes`), counted across a stop and resume."""
+
+    seconds: float
+    spent_before: float = 0.0
+    started: float = field(default_factory=time.process_time)
+
+    def spent(self) -> float:
+        return self.spent_before + time.process_time() - self.started
+
+    def fraction(self) -> float:
+        return self.spent() / self.seconds
 
 
 class LossWindow:
@@ -267,11 +288,12 @@ def train_level(
     checkpoint: Callable[[int, dict], None] | None = None,
     start_state: dict | None = None,
     history: list[dict] | None = None,
-) -> list[dict]:
+) -> int:
     """Train `model` at one λ for `steps` steps (warm-up, then cosine learning-rate decay).
 
-    Returns the loss history (every 50 steps), appended to `history` when one is given so a
-    checkpoint taken mid-level carries it."""
+    With `cfg.level_cpu_minutes` it stops when that much CPU time is spent (counting what a resumed
+    `start_state` had spent) and `steps` only bounds it. The loss history (every 50 steps) is appended
+    to `history`, so a checkpoint taken mid-level carries it. Returns the steps reached."""
     main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
     aux_params = [model.entropy_bottleneck.quantiles]
     optimizer = torch.optim.Adam(main_params, lr=lr)
@@ -281,6 +303,10 @@ def train_level(
         optimizer.load_state_dict(start_state["optimizer"])
         aux_optimizer.load_state_dict(start_state["aux_optimizer"])
         first = start_state["step"]
+    reached = first
+    budget = None
+    if cfg.level_cpu_minutes:
+        budget = CpuBudget(cfg.level_cpu_minutes * 60.0, float((start_state or {}).get("cpu_seconds") or 0.0))
     layout = torch.channels_last if cfg.precision == "bf16" else torch.contiguous_format
     model.to(memory_format=layout)  # type: ignore[call-overload]  # torch's stubs lack Module.to(memory_format=)
     net = dist.wrap(model)
@@ -289,7 +315,8 @@ def train_level(
     window = LossWindow()
     last_save = time.monotonic()
     for step in range(first, steps):
-        step_lr = learning_rate(step, steps, lr, cfg)
+        done = budget.fraction() if budget else None
+        step_lr = learning_rate(step, steps, lr, cfg, done)
         for group in optimizer.param_groups:
             group["lr"] = step_lr
         x = next(crops).to(dist.device, non_blocking=True).contiguous(memory_format=layout)
@@ -297,17 +324,22 @@ def train_level(
             net, x, lmbda, cfg, optimizer, aux_optimizer, main_params, model.aux_loss,
             sync_aux=lambda: dist.average_grad(model.entropy_bottleneck.quantiles),
         )
-        stats = window.add(loss, bpp, psnr, step + 1, steps, step_lr, last=step == steps - 1)
+        reached = step + 1
+        over = budget is not None and budget.fraction() >= 1.0
+        stats = window.add(loss, bpp, psnr, reached, steps, step_lr, last=step == steps - 1 or over)
         if stats:
             history.append(asdict(stats))
             if on_step:
                 on_step(stats)
+        if over:
+            break
         if checkpoint and time.monotonic() - last_save > cfg.checkpoint_every_s:
-            checkpoint(step + 1, {"optimizer": optimizer.state_dict(), "aux_optimizer": aux_optimizer.state_dict()})
+            optim = {"optimizer": optimizer.state_dict(), "aux_optimizer": aux_optimizer.state_dict()}
+            checkpoint(reached, {**optim, "cpu_seconds": budget.spent() if budget else None})
             last_save = time.monotonic()
     model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # plain strides for checkpoints
     model.eval()
-    return history
+    return reached
 
 
 def ladder_order(warm_quality: int) -> list[int]:
@@ -426,7 +458,7 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
         history: list[dict] = list((start_state or {}).get("history", []))
 
         checkpoint = partial(_save_level_state, state_path, quality, model, started, history) if dist.main else None
-        train_level(
+        steps = train_level(
             model, crops, lambdas[quality - 1], steps, lr, cfg, dist,
             on_step=partial(progress, f"q{quality}") if progress and dist.main else None,
             checkpoint=checkpoint, start_state=start_state, history=history,
