@@ -41,6 +41,16 @@ def save_ladder(folder, N: int = 16, M: int = 24, seed: int = 0):
     return folder
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny pictures run fastest on one torch thread, don't fight a busy machine, and give the same
+    bytes for the same seed; a module asks for it with `pytestmark`, and gets the count restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def make_photo(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
     """A smooth, photo-like uint8 RGB image with some texture."""
     rng = np.random.default_rng(seed)

@@ -8,20 +8,13 @@ import re
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from lci_studio.cli import main
 from lci_studio.codec.metrics import psnr_rgb
 from lci_studio.codec.refinement import EFFORTS, MAX_STEPS
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _usage_error(capsys, argv: list[str]) -> str:

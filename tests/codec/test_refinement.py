@@ -30,14 +30,7 @@ from lci_studio.codec.refinement import (
 from lci_studio.codec.weights import BundledSource
 from tests.conftest import make_model, make_photo
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small pictures run fastest on one thread; the same seed gives the same bytes on it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _loaded(quality: int, seed: int = 0, metric: str = "mse", lmbda: float | None = -1.0) -> LoadedModel:
