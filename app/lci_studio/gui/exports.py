@@ -18,9 +18,10 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from lci_studio.codec import image_io, report
+from lci_studio.gui.jobs import WriteJob
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.qimage import from_qimage, to_qimage
-from lci_studio.gui.worker import CodecWorker, WriteJob
+from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import Session
 
 

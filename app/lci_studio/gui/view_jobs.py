@@ -23,16 +23,9 @@ from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.gui.analysis import LadderFeed
+from lci_studio.gui.jobs import AnalysisJob, ClassicalJob, DecodeJob, LadderJob, LoadedImage, LoadJob
 from lci_studio.gui.opening import is_lci
-from lci_studio.gui.worker import (
-    AnalysisJob,
-    ClassicalJob,
-    DecodeJob,
-    LadderFeed,
-    LadderJob,
-    LoadedImage,
-    LoadJob,
-)
 from lci_studio.session import DecodedLci, SizeBasis
 
 if TYPE_CHECKING:

@@ -29,7 +29,9 @@ from lci_studio.codec.weights import (
     open_weight_source,
 )
 from lci_studio.gui.dialogs import SettingsDialog, about_megabytes
-from lci_studio.gui.worker import CodecWorker, DownloadJob, readable
+from lci_studio.gui.error_wording import readable
+from lci_studio.gui.jobs import DownloadJob
+from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import Session
 
 INVITE_DISMISSED = "weights/invite-dismissed"  # QSettings key: the invitation was closed for good
