@@ -37,8 +37,9 @@ from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, qual
 from lci_studio.gui.dialogs import LciInfoDialog, about_html
 from lci_studio.gui.exports import Exports
 from lci_studio.gui.opening import Opening
-from lci_studio.gui.panels.compare import CompareView, ViewSync
+from lci_studio.gui.panels.compare import CompareView
 from lci_studio.gui.panels.explanation import ExplanationPanel
+from lci_studio.gui.panels.image_view import ViewSync
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView

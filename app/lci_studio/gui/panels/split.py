@@ -31,8 +31,8 @@ from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
 from lci_studio.codec.insight import format_bpp, format_kb
 from lci_studio.codec.report import number_text
-from lci_studio.gui.panels.compare import (
-    ClassicalPictures,
+from lci_studio.gui.panels.classical_pictures import ClassicalPictures
+from lci_studio.gui.panels.image_view import (
     ViewSync,
     configure_view,
     make_image_item,
