@@ -4,7 +4,8 @@ A view of the `Session`: it draws the picture, each result as it arrives and a d
 file, and a click on a tile selects that quality in the session.
 
 Every tile follows the one `ViewSync` (image_view.py) that the split view follows too; the column of
-classical codecs draws the `ClassicalPictures` it shares with the split view.
+classical codecs (shown while the `ViewState`'s `classical_column` says so) draws the `ClassicalPictures`
+it shares with the split view. The telling detail it finds is the `ViewState`'s `detail`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lci_studio.gui.panels.image_view import (
     show_pixels,
 )
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
+from lci_studio.view_state import ViewState
 
 
 def result_caption(result: QualityResult, basis: SizeBasis | None, short: bool = False) -> tuple[str, str]:
@@ -206,20 +208,25 @@ class ImageTile(QFrame):
 
 
 class CompareView(QWidget):
-    """The grid: original + one tile per quality, filled in from the session as results arrive; on
-    request (`set_classical_shown`) a column of the classical codecs at the selected quality's size."""
+    """The grid: original + one tile per quality, filled in from the session as results arrive; while
+    `view.classical_column` is on, a column of the classical codecs at the selected quality's size."""
 
     WELCOME = "Open an image (File ▸ Open, drag it here, or pick one from Samples)"
-    classicalWanted = Signal(str, int)  # (codec, quality): this codec at that quality's size, please
 
     def __init__(
-        self, session: Session, sync: ViewSync | None = None, qualities=range(1, 9), parent: QWidget | None = None
+        self,
+        session: Session,
+        view: ViewState,
+        sync: ViewSync,
+        pictures: ClassicalPictures,
+        qualities=range(1, 9),
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
-        self.sync = sync or ViewSync(self)
+        self.view_state = view
+        self.sync = sync
         self.tiles: dict[int, ImageTile] = {}
-        self.detail: Detail | None = None  # where the lowest and highest qualities differ most
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.setSpacing(6)
@@ -238,7 +245,7 @@ class CompareView(QWidget):
         # the classical codecs, a column of their own beside the qualities (hidden until asked for): it
         # spans the qualities' rows, however many codecs the table has
         self._grid, self._classical_column = grid, columns
-        self.pictures = ClassicalPictures(session, self.classicalWanted.emit)
+        self.pictures = pictures
         self.classical_tiles: dict[str, ImageTile] = {}
         self._classical_box = QWidget(self)
         stack = QVBoxLayout(self._classical_box)
@@ -250,7 +257,6 @@ class CompareView(QWidget):
             stack.addWidget(tile, 1)
         self._classical_box.hide()
         grid.addWidget(self._classical_box, 0, columns, rows, 1)
-        self._classical_shown = False
         self._clear(self.WELCOME)
         events = session.events
         events.opened.connect(self._on_opened)
@@ -260,12 +266,19 @@ class CompareView(QWidget):
         events.finished.connect(self._on_finished)
         events.selection_changed.connect(self._on_selection)
         events.classical_added.connect(lambda _key: self._show_classical())
+        view.classical_column.changed.connect(self._on_classical_column)
+        self._on_classical_column(view.classical_column.value)
         self._on_selection(session.selected)
 
     # ------------------------------------------------------------------------------------- session
 
+    @property
+    def detail(self) -> Detail | None:
+        """Where the lowest and highest qualities differ most (None until both are in)."""
+        return self.view_state.detail.value
+
     def _on_opened(self, session: Session) -> None:
-        self.detail = None
+        self.view_state.detail.set(None)
         image = session.image
         if image is None:
             self._clear(session.loading or self.WELCOME)
@@ -284,7 +297,7 @@ class CompareView(QWidget):
 
     def _on_ladder_started(self, pending: tuple[int, ...]) -> None:
         """Placeholders for the qualities being computed; the rest say why they stay empty."""
-        self.detail = None
+        self.view_state.detail.set(None)
         for key, tile in self.tiles.items():
             if key == 0:
                 continue
@@ -313,7 +326,7 @@ class CompareView(QWidget):
         low, high = session.results.get(min(qualities)), session.results.get(max(qualities))
         if low is None or high is None or low is high:
             return
-        self.detail = telling_detail(session.image.pixels, low.reconstruction, high.reconstruction)
+        self.view_state.detail.set(telling_detail(session.image.pixels, low.reconstruction, high.reconstruction))
         if self.sync.zoom is None:
             self.zoom_to_detail()
 
@@ -362,7 +375,7 @@ class CompareView(QWidget):
     def _show_classical(self) -> None:
         """The classical column for the selected quality: what is measured, and a wish for the first
         codec missing (one at a time, and only while the grid is seen: each is several encodes)."""
-        if not self._classical_shown:
+        if not self.classical_shown():
             return
         session, quality = self.session, self.session.selected
         result = session.results.get(quality) if quality is not None else None
@@ -393,15 +406,14 @@ class CompareView(QWidget):
             tile.set_pixels(None, waiting)
             tile.set_caption(codec if quality is None else f"{codec} at the size of quality {quality}", "")
 
-    def set_classical_shown(self, shown: bool) -> None:
+    def _on_classical_column(self, shown: bool) -> None:
         """A column of the classical codecs at the selected quality's file size beside the grid, or not."""
-        self._classical_shown = bool(shown)
-        self._classical_box.setVisible(self._classical_shown)
-        self._grid.setColumnStretch(self._classical_column, 1 if self._classical_shown else 0)
+        self._classical_box.setVisible(shown)
+        self._grid.setColumnStretch(self._classical_column, 1 if shown else 0)
         self._show_classical()
 
     def classical_shown(self) -> bool:
-        return self._classical_shown
+        return self.view_state.classical_column.value
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
