@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
@@ -22,6 +23,7 @@ from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.decoding import candidate_sources, decode_file
+from lci_studio.codec.detail import telling_detail
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import CancelledError, encode_ladder
 from lci_studio.codec.model import LoadedModel
@@ -43,6 +45,7 @@ class JobSignals(QObject):
     resultReady = Signal(int, object)
     baselinesReady = Signal(int, object)
     classicalReady = Signal(int, object)
+    detailFound = Signal(int, object)
     lciDecoded = Signal(int, object)
     imageLoaded = Signal(int, object)
     sourceReady = Signal(int, object)
@@ -230,7 +233,8 @@ class DownloadJob:
 @dataclass(frozen=True)
 class ClassicalJob:
     """`codec` (a classical codec) at the setting whose file is nearest `target_bytes` (quality `quality`'s
-    size), as a point that carries its bytes: the split view shows it as a picture."""
+    size), as a point that carries its bytes, and the picture they decode to (decoded here, not on the GUI
+    thread): the split view and the grid's column show it."""
 
     image: RgbImage
     codec: str
@@ -243,7 +247,26 @@ class ClassicalJob:
     def run(self, run: Running, out: JobSignals) -> None:
         out.jobStarted.emit(run.job_id, "classical", 1)
         point = baselines_mod.at_size(self.image.pixels, self.codec, self.target_bytes, cancel=run.cancel)
-        out.classicalReady.emit(run.job_id, (self.quality, point))
+        pixels = baselines_mod.decode_classical(point.data)
+        out.classicalReady.emit(run.job_id, (self.quality, point, pixels))
+
+
+@dataclass(frozen=True, eq=False)
+class DetailJob:
+    """Where the lowest and highest qualities (`low`, `high`, reconstructions of `original`) differ most: the
+    grid opens zoomed there. A quarter of a second on a big picture, so not on the GUI thread; after the
+    ladder in the codec thread (its lane "detail" waits for nothing else there)."""
+
+    original: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    kind: ClassVar[str] = "detail"
+    lane: ClassVar[str] = "detail"
+    title: ClassVar[str] = "Could not find the telling detail"
+
+    def run(self, run: Running, out: JobSignals) -> None:
+        out.jobStarted.emit(run.job_id, "detail", 1)
+        out.detailFound.emit(run.job_id, telling_detail(self.original, self.low, self.high))
 
 
 @dataclass(frozen=True)

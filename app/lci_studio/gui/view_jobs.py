@@ -27,7 +27,7 @@ from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.analysis import LadderFeed
-from lci_studio.gui.jobs import AnalysisJob, ClassicalJob, DecodeJob, LadderJob, LoadedImage, LoadJob
+from lci_studio.gui.jobs import AnalysisJob, ClassicalJob, DecodeJob, DetailJob, LadderJob, LoadedImage, LoadJob
 from lci_studio.gui.messages import Messages
 from lci_studio.gui.opening import RecentFiles, is_lci
 from lci_studio.gui.progress import JobProgress
@@ -47,6 +47,7 @@ class ViewJobs(QObject):
     lciOpened = Signal(object)  # DecodedLci
     changed = Signal()  # a job started or ended: which commands can run (Stop, Resume) may differ
     titled = Signal(str)  # the name of the picture or file being opened, for the window's title
+    classicalDecoded = Signal(str, int, object)  # (codec, quality, pixels): just before the point is in the session
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class ViewJobs(QObject):
         self.analysis_job: int | None = None
         self.classical_jobs: dict[int, tuple[str, int]] = {}  # the one encode on its way: job id → (codec, quality)
         self.classical_queue: list[tuple[str, int]] = []  # wishes waiting for it, oldest first
+        self.detail_job: int | None = None  # finding the telling detail (the view state's `detail`)
         self._steps = {"view": (0, 0), "analysis": (0, 0)}  # (done, total) of each job the meter counts
         self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
         self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
@@ -83,6 +85,7 @@ class ViewJobs(QObject):
         worker.resultReady.connect(self._on_result)
         worker.baselinesReady.connect(self._on_baselines)
         worker.classicalReady.connect(self._on_classical)
+        worker.detailFound.connect(self._on_detail)
         worker.lciDecoded.connect(self._on_lci_decoded)
         worker.failed.connect(self._on_failed)
         worker.jobFinished.connect(self._on_job_finished)
@@ -172,6 +175,7 @@ class ViewJobs(QObject):
         codecs = available_codecs() if self._with_baselines else ()
         self._start_analysis(AnalysisJob(image, feed, codecs, points=points, wants_ms_ssim=self._wants_ms_ssim))
         session.resume_ladder(missing)
+        self._find_detail()  # the lowest and highest qualities may be in already
         if not missing:
             self._progress.start("analysis", len(codecs))
         self._messages.say(f"Resuming {image.name}…")
@@ -228,6 +232,8 @@ class ViewJobs(QObject):
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
         self.classical_jobs = {}  # the worker cancels the encode with the view job
         self.classical_queue = []
+        self.detail_job = None  # the worker cancels it with the view job
+        self._view.detail.set(None)  # of the picture shown before
         self._points_due = None
         self.view_job = self._worker.start(job) if job is not None else None
         self._steps = {"view": (0, 0), "analysis": (0, 0)}
@@ -269,9 +275,27 @@ class ViewJobs(QObject):
         job = ClassicalJob(self._session.image, codec, self._session.results[quality].file_bytes, quality)
         self.classical_jobs = {self._worker.start(job): key}
 
-    def _on_classical(self, job_id: int, quality_point: tuple) -> None:
+    def _find_detail(self) -> None:
+        """Once the lowest and highest qualities are in: where they differ most, found in the worker."""
+        session = self._session
+        if self._view.detail.value is not None or self.detail_job is not None:
+            return
+        if session.image is None or session.source is None:
+            return
+        qualities = tuple(session.source.qualities())
+        low, high = session.results.get(min(qualities)), session.results.get(max(qualities))
+        if low is None or high is None or low is high:
+            return
+        self.detail_job = self._worker.start(DetailJob(session.image.pixels, low.reconstruction, high.reconstruction))
+
+    def _on_detail(self, job_id: int, detail: object) -> None:
+        if job_id == self.detail_job:
+            self._view.detail.set(detail)
+
+    def _on_classical(self, job_id: int, classical: tuple) -> None:
         if job_id in self.classical_jobs and self._session.image is not None:
-            quality, point = quality_point
+            quality, point, pixels = classical
+            self.classicalDecoded.emit(point.codec, quality, pixels)
             self._session.add_classical(quality, point)
 
     def _start_analysis(self, job: AnalysisJob) -> None:
@@ -346,6 +370,7 @@ class ViewJobs(QObject):
             return
         self._session.add_result(result)
         self.resultAdded.emit(result)
+        self._find_detail()
 
     def _apply_ms_ssim(self, everything: bool = False) -> None:
         """The oldest result with its MS-SSIM into the session (`everything`: all waiting, as the analysis
@@ -400,6 +425,8 @@ class ViewJobs(QObject):
         self._messages.show_error(title, message)
 
     def _on_job_finished(self, job_id: int, outcome: str) -> None:
+        if job_id == self.detail_job and outcome != "done":
+            self.detail_job = None  # cancelled or failed: the next result tries again
         if self.classical_jobs.pop(job_id, None) is not None:  # the next wish only now: a job started
             self._serve_classical()  # before this one's end would count it as cancelled
         lane = self._lane(job_id)

@@ -157,8 +157,9 @@ class MainWindow(QMainWindow):
 
     def _build_views(self) -> None:
         self.sync = ViewSync(self)
-        # one ClassicalPictures for both views: each classical file is decoded once, whichever shows it
+        # one ClassicalPictures for both views: each classical picture is kept once, whichever shows it
         pictures = ClassicalPictures(self.session, self.jobs.want_classical)
+        self.jobs.classicalDecoded.connect(pictures.keep)
         self.compare = CompareView(self.session, self.view_state, self.sync, pictures)
         self.split = SplitView(self.session, self.view_state, self.sync, pictures)
         # the bit maps are pictures too: a tab of their own (large enough to read), so that the
@@ -245,6 +246,7 @@ class MainWindow(QMainWindow):
             (view.plot_metric, "metric", lambda metric: metric == "ms-ssim"),
             (view.size_kind, "bpp", lambda kind: kind == "estimated"),
         )
+        view.detail.changed.connect(lambda _detail: commands.update())  # Z is enabled once it is found
         for observed, name, checked in bound:
             action = commands[name]
             action.setChecked(checked(observed.value))

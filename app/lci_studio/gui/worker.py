@@ -4,14 +4,14 @@ beside the ladder is scheduled by analysis.py; failures are worded by error_word
 
 `CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in private
 QObjects moved to three QThreads, one at a time each, in the order they were started: the codec
-thread (lanes "view": load, ladder, decode; "weights": downloads), a low-priority analysis thread
+thread (lanes "view": load, ladder, decode; "weights": downloads; "detail"), a low-priority analysis thread
 (lane "analysis"), so the classical codecs' points and MS-SSIM come while the ladder runs without
 delaying its next tile, and the classical thread (lanes "classical" and "write": someone waits for
 them). On Linux the analysis thread is niced (+10), so on a busy machine the ladder keeps the cores.
 The worker never imports a widget and never does codec math itself: the jobs call `lci_studio.codec`.
 
 `start(job)` returns the job's id. Starting a job cancels the earlier jobs of its lane (`_CANCELS`),
-and a "view" job also those of "analysis" and "classical" (they belong to the picture it replaces).
+and a "view" job also those of "analysis", "classical" and "detail" (they belong to the picture it replaces).
 Cancellation is cooperative: the job's check reaches inside the codec (between tiles, transform
 layers, entropy-coded channels and MS-SSIM bands), classical-codec points and download blocks;
 anything a cancelled or superseded job still emits is dropped here, before it reaches a widget.
@@ -26,7 +26,8 @@ Signals (all delivered in the GUI thread, only for jobs that are still current):
     resultReady(id, QualityResult)   one quality, the moment its picture exists (ladder), again with its
                                      MS-SSIM (analysis)
     baselinesReady(id, list)         classical-codec points so far (grows point by point)
-    classicalReady(id, (q, point))   a classical codec at quality q's file size, with its bytes
+    classicalReady(id, (q, point, pixels))  a classical codec at quality q's file size, its bytes and picture
+    detailFound(id, Detail)          where the lowest and highest qualities differ most
     lciDecoded(id, DecodedLci)
     sourceReady(id, WeightSource)    a download job finished: every file checked, every model loaded
     failed(id, title, message)       an exception in the job, as one readable sentence
@@ -63,9 +64,10 @@ ANALYSIS_NICE = 10  # how much lower the analysis thread runs than the codec thr
 
 # starting a job of one lane cancels the running jobs of these lanes
 _CANCELS = {
-    "view": ("view", "analysis", "classical"),
+    "view": ("view", "analysis", "classical", "detail"),
     "analysis": ("analysis",),
     "classical": ("classical",),
+    "detail": ("detail",),
     "weights": ("weights",),
     "write": (),
 }
@@ -223,7 +225,8 @@ class CodecWorker(JobSignals):
         runner.moveToThread(thread)
         submit.connect(runner.run)
         relayed = (
-            "jobStarted", "progress", "resultReady", "baselinesReady", "classicalReady", "lciDecoded", "imageLoaded",
+            "jobStarted", "progress", "resultReady", "baselinesReady", "classicalReady", "detailFound", "lciDecoded",
+            "imageLoaded",
         )
         for signal in (*relayed, "sourceReady", "failed"):
             getattr(runner, signal).connect(getattr(self, f"_relay_{signal}"))
@@ -264,8 +267,12 @@ class CodecWorker(JobSignals):
         self._relay("baselinesReady", job_id, points)
 
     @Slot(int, object)
-    def _relay_classicalReady(self, job_id: int, quality_point: tuple) -> None:
-        self._relay("classicalReady", job_id, quality_point)
+    def _relay_classicalReady(self, job_id: int, classical: tuple) -> None:
+        self._relay("classicalReady", job_id, classical)
+
+    @Slot(int, object)
+    def _relay_detailFound(self, job_id: int, detail: object) -> None:
+        self._relay("detailFound", job_id, detail)
 
     @Slot(int, object)
     def _relay_lciDecoded(self, job_id: int, decoded: DecodedLci) -> None:

@@ -5,7 +5,7 @@ file, and a click on a tile selects that quality in the session.
 
 Every tile follows the one `ViewSync` (image_view.py) that the split view follows too; the column of
 classical codecs (shown while the `ViewState`'s `classical_column` says so) draws the `ClassicalPictures`
-it shares with the split view. The telling detail it finds is the `ViewState`'s `detail`.
+it shares with the split view. It opens zoomed onto the `ViewState`'s `detail` (found by the view jobs).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from lci_studio.codec.baselines import BaselinePoint, available_codecs
-from lci_studio.codec.detail import Detail, telling_detail
+from lci_studio.codec.detail import Detail
 from lci_studio.codec.glossary import caption_tip
 from lci_studio.codec.insight import format_bpp, format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
@@ -267,6 +267,7 @@ class CompareView(QWidget):
         events.selection_changed.connect(self._on_selection)
         events.classical_added.connect(lambda _key: self._show_classical())
         view.classical_column.changed.connect(self._on_classical_column)
+        view.detail.changed.connect(self._on_detail)
         self._on_classical_column(view.classical_column.value)
         self._on_selection(session.selected)
 
@@ -278,7 +279,6 @@ class CompareView(QWidget):
         return self.view_state.detail.value
 
     def _on_opened(self, session: Session) -> None:
-        self.view_state.detail.set(None)
         image = session.image
         if image is None:
             self._clear(session.loading or self.WELCOME)
@@ -297,7 +297,6 @@ class CompareView(QWidget):
 
     def _on_ladder_started(self, pending: tuple[int, ...]) -> None:
         """Placeholders for the qualities being computed; the rest say why they stay empty."""
-        self.view_state.detail.set(None)
         for key, tile in self.tiles.items():
             if key == 0:
                 continue
@@ -312,22 +311,12 @@ class CompareView(QWidget):
         tile.set_pixels(result.reconstruction)
         basis = self.session.basis
         tile.set_caption(*result_caption(result, basis), short=result_caption(result, basis, short=True)[1])
-        self._find_detail()
         if result.quality == self.session.selected:
             self._show_classical()
 
-    def _find_detail(self) -> None:
-        """Once the lowest and highest qualities are in: where they differ most; the grid opens there
-        unless the viewer has zoomed already."""
-        session = self.session
-        if self.detail is not None or session.image is None or session.source is None:
-            return
-        qualities = tuple(session.source.qualities())
-        low, high = session.results.get(min(qualities)), session.results.get(max(qualities))
-        if low is None or high is None or low is high:
-            return
-        self.view_state.detail.set(telling_detail(session.image.pixels, low.reconstruction, high.reconstruction))
-        if self.sync.zoom is None:
+    def _on_detail(self, detail: Detail | None) -> None:
+        """The telling detail found (by the view jobs): the grid opens there unless the viewer has zoomed."""
+        if detail is not None and self.sync.zoom is None:
             self.zoom_to_detail()
 
     def _on_decoded(self, decoded: DecodedLci) -> None:
