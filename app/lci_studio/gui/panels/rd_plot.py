@@ -1,6 +1,7 @@
 """Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs the classical codecs.
 
-A view of the `Session`'s results and baselines; the metric and the bpp kind are this view's own.
+A view of the `Session`'s results and baselines; the metric and the bpp kind it draws are the `ViewState`'s
+(`plot_metric`, `size_kind`), which the menu's check marks follow too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import NamedTuple
 
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
@@ -24,9 +25,10 @@ from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
+from lci_studio.view_state import SIZE_KINDS, ViewState
 
 METRICS = ("psnr", "ms-ssim")
-BPP_KINDS = ("real", "estimated")
+BPP_KINDS = SIZE_KINDS
 # Saturated mid-tones that read on light and dark backgrounds alike.
 LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
 HIT_RADIUS_PX = 12.0
@@ -52,14 +54,10 @@ class PlotPoint(NamedTuple):
 class RdPlot(QWidget):
     """bpp against PSNR / MS-SSIM; points appear as qualities finish, click one to select it."""
 
-    metricChanged = Signal(str)
-    bppKindChanged = Signal(str)
-
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, view: ViewState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self._metric = "psnr"
-        self._bpp_kind = "real"
+        self.view_state = view if view is not None else ViewState()
         # one item per series, kept and given new data: rebuilding items (and legend rows) for every
         # classical point that arrives cost the UI thread ~150 ms a time
         self._items: dict[str, pg.PlotDataItem] = {}
@@ -151,6 +149,10 @@ class RdPlot(QWidget):
         for event in (events.ladder_started, events.result_added, events.baselines_changed):
             event.connect(lambda _value: self._due.start() if not self._due.isActive() else None)
         events.selection_changed.connect(lambda _quality: self._update_ring())
+        self._metric_buttons.button(METRICS.index(self.current_metric())).setChecked(True)
+        self._bpp_buttons.button(BPP_KINDS.index(self.current_bpp_kind())).setChecked(True)
+        self.view_state.plot_metric.changed.connect(self._on_metric)
+        self.view_state.size_kind.changed.connect(self._on_bpp_kind)
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -162,27 +164,27 @@ class RdPlot(QWidget):
         """ "psnr" or "ms-ssim" on the y axis."""
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
-        self._metric_buttons.button(METRICS.index(metric)).setChecked(True)
-        if metric != self._metric:
-            self._metric = metric
-            self._redraw(autorange=True)
-            self.metricChanged.emit(metric)
+        self.view_state.plot_metric.set(metric)
 
     def current_metric(self) -> str:
-        return self._metric
+        return self.view_state.plot_metric.value
 
     def set_bpp_kind(self, kind: str) -> None:
         """ "real" (file bytes) or "estimated" (model likelihoods) bpp for the learned codec."""
         if kind not in BPP_KINDS:
             raise ValueError(f"bpp kind must be one of {BPP_KINDS}, not {kind!r}")
-        self._bpp_buttons.button(BPP_KINDS.index(kind)).setChecked(True)
-        if kind != self._bpp_kind:
-            self._bpp_kind = kind
-            self._redraw(autorange=True)
-            self.bppKindChanged.emit(kind)
+        self.view_state.size_kind.set(kind)
 
     def current_bpp_kind(self) -> str:
-        return self._bpp_kind
+        return self.view_state.size_kind.value
+
+    def _on_metric(self, metric: str) -> None:
+        self._metric_buttons.button(METRICS.index(metric)).setChecked(True)
+        self._redraw(autorange=True)
+
+    def _on_bpp_kind(self, kind: str) -> None:
+        self._bpp_buttons.button(BPP_KINDS.index(kind)).setChecked(True)
+        self._redraw(autorange=True)
 
     def points(self) -> list[PlotPoint]:
         """What is plotted (a redraw that is due is done first), series by series, each sorted by bpp."""
@@ -208,7 +210,7 @@ class RdPlot(QWidget):
 
     def title(self) -> str:
         """What an exported plot is headed with: the picture and what is plotted against what."""
-        metric = "PSNR" if self._metric == "psnr" else "MS-SSIM (dB)"
+        metric = "PSNR" if self.current_metric() == "psnr" else "MS-SSIM (dB)"
         name = self.session.name
         return f"{name}: file size against {metric}" if name else f"File size against {metric}"
 
@@ -262,7 +264,7 @@ class RdPlot(QWidget):
     def _y(self, psnr: float, ms_ssim: float) -> float:
         """PSNR, or MS-SSIM in dB (−10·log10(1 − MS-SSIM), as CompressAI plots it: 0.99 → 20 dB), which
         spreads the curves that crowd under 1.0 on a linear scale; unmeasured (NaN) is not plotted."""
-        return psnr if self._metric == "psnr" else ms_ssim_db(ms_ssim)
+        return psnr if self.current_metric() == "psnr" else ms_ssim_db(ms_ssim)
 
     def _redraw(self, autorange: bool = False) -> None:
         self._due.stop()
@@ -278,7 +280,7 @@ class RdPlot(QWidget):
             name = model_label(source, metric)
             rows = []
             for quality, result in by_quality.items():
-                x = result.bpp if self._bpp_kind == "real" else result.bpp_estimated
+                x = result.bpp if self.current_bpp_kind() == "real" else result.bpp_estimated
                 y = self._y(result.psnr, result.ms_ssim)
                 if math.isfinite(x) and math.isfinite(y):
                     rows.append((PlotPoint(name, quality, x, y), result))
@@ -352,7 +354,8 @@ class RdPlot(QWidget):
         ys = [p.y for p, _ in self._plotted]
         if not xs:
             right = 2.0 if self.session.decoded is None else max(3 * self.session.decoded.bpp, 0.25)
-            self._item.setRange(xRange=(0, right), yRange=(20, 40) if self._metric == "psnr" else (5, 25), padding=0)
+            low_high = (20, 40) if self.current_metric() == "psnr" else (5, 25)
+            self._item.setRange(xRange=(0, right), yRange=low_high, padding=0)
             return
         top = max(max(xs) * 1.08, 0.25)
         low, high = math.floor(min(ys)) - 1, math.ceil(max(ys)) + 1
@@ -379,12 +382,12 @@ class RdPlot(QWidget):
     def _update_labels(self) -> None:
         text = self.palette().color(QPalette.ColorRole.Text).name()
         style = {"color": text, "font-size": "10pt"}
-        if self._bpp_kind == "real":
+        if self.current_bpp_kind() == "real":
             x_label = "bits per pixel (real file size)"
         else:
             x_label = "bits per pixel (learned codec: model's estimate; JPEG, WebP: real file size)"
         self._item.setLabel("bottom", x_label, **style)
-        self._item.setLabel("left", "PSNR (dB)" if self._metric == "psnr" else "MS-SSIM (dB)", **style)
+        self._item.setLabel("left", "PSNR (dB)" if self.current_metric() == "psnr" else "MS-SSIM (dB)", **style)
 
     def _update_ring(self) -> None:
         self._ring.setData([{"pos": (p.x, p.y)} for p, _ in self._learned() if p.key == self.session.selected])
