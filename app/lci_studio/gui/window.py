@@ -43,6 +43,7 @@ from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView
 from lci_studio.gui.progress import JobProgress
+from lci_studio.gui.refining import Refining
 from lci_studio.gui.view_jobs import ViewJobs
 from lci_studio.gui.weights_flow import WeightsFlow
 from lci_studio.gui.worker import CodecWorker
@@ -64,7 +65,8 @@ def app_icon() -> QIcon:
 class MainWindow(QMainWindow):
     """The window. Its state is `session` (picture, weights, results, selection; see `Session`),
     which every panel draws: `compare`, `split`, `rd_plot`, `latent_view`, `explanation`, `demo`
-    (None until opened). Beside them: `jobs` (what is being computed for the session), `commands`
+    (None until opened). Beside them: `jobs` (what is being computed for the session), `refining` (the
+    second encoder: Refine, its effort), `commands`
     (the action table), `exports`, `weights`, `opening`, and `worker`.
     """
 
@@ -106,6 +108,10 @@ class MainWindow(QMainWindow):
             self.worker,
         )  # fmt: skip
         self.opening = Opening(self)
+        self.refining = Refining(
+            self.session, self.worker, self.settings, lambda: self.progress, self.say, self.show_error,
+            changed=lambda: self.commands.update(), busy=self.jobs.computing, parent=self,
+        )  # fmt: skip
         self.commands = ActionTable(self, window_actions(self))
         self.quality_actions = quality_actions(self, self.session.select)
         self.menus = build_menus(
@@ -116,6 +122,7 @@ class MainWindow(QMainWindow):
                 "@samples": self.opening.fill_samples,
                 "@docks": lambda menu: menu.addActions([d.toggleViewAction() for d in self.docks]),
                 "@qualities": lambda menu: menu.addActions(list(self.quality_actions.values())),
+                "@efforts": self.refining.fill_efforts,
             },
         )
         self.toolbar = self.addToolBar("Main")

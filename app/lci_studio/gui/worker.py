@@ -3,15 +3,16 @@ decoding, weight downloads, and the analysis beside the ladder (classical codecs
 
 `CodecWorker` is the GUI-side handle (it lives in the GUI thread); the jobs run in private
 QObjects moved to two QThreads, one at a time each, in the order they were started: the codec
-thread (load, ladder, decode, download) and a low-priority analysis thread (`AnalysisJob`), so
+thread (load, ladder, decode, download, refine) and a low-priority analysis thread (`AnalysisJob`), so
 the classical codecs' points and MS-SSIM come while the ladder runs without delaying its next tile.
 On Linux the analysis thread is niced (+10), so on a busy machine the ladder keeps the cores.
 The worker never imports a widget and never does codec math itself: it calls `lci_studio.codec`.
 
 A job is one dataclass per kind (`LoadJob`, `LadderJob`, `AnalysisJob`, `DecodeJob`,
-`DownloadJob`) handed to `start(job)`, which returns its id. Jobs belong to a lane ("view": load,
-ladder and decode; "analysis"; "weights": downloads); starting a job cancels the earlier jobs of
-its lane, and a "view" job also those of "analysis" (they belong to the picture it replaces).
+`DownloadJob`; `RefineJob` in refine_job.py) handed to `start(job)`, which returns its id. Jobs
+belong to a lane ("view": load, ladder and decode; "analysis"; "weights": downloads; "refine", in
+the codec thread); starting a job cancels the earlier jobs of its lane, and a "view" job also those
+of "analysis" and "refine" (they belong to the picture it replaces).
 Cancellation is cooperative: the job's check reaches inside the codec (between tiles, transform
 layers, entropy-coded channels and MS-SSIM bands), classical-codec points and download blocks;
 anything a cancelled or superseded job still emits is dropped here, before it reaches a widget.
@@ -19,7 +20,7 @@ anything a cancelled or superseded job still emits is dropped here, before it re
 close promptly anyway (see `running`).
 
 Signals (all delivered in the GUI thread, only for jobs that are still current):
-    jobStarted(id, kind, total)      kind: "load" | "ladder" | "analysis" | "decode" | "download"
+    jobStarted(id, kind, total)      kind: "load" | "ladder" | "analysis" | "decode" | "download" | "refine"
     progress(id, done, total, text)  done/total steps and what is happening now; `done` is a float, fractional
                                      while a big picture's step goes tile by tile (its share of tiles done)
     imageLoaded(id, LoadedImage)     a picture read and converted to 8-bit RGB, with its size basis
@@ -70,6 +71,7 @@ from lci_studio.codec.weights import (
     open_weight_source,
 )
 from lci_studio.gui.qimage import from_qimage
+from lci_studio.gui.refine_job import RefineJob, run_refine
 from lci_studio.session import DecodedLci, SizeBasis
 
 log = logging.getLogger(__name__)
@@ -210,10 +212,11 @@ class WriteJob:
     title: ClassVar[str] = "Could not save"
 
 
-Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob | WriteJob
+Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob | WriteJob | RefineJob
 # starting a job of one lane cancels the running jobs of these lanes
 _CANCELS = {
-    "view": ("view", "analysis", "classical"),
+    "view": ("view", "analysis", "classical", "refine"),
+    "refine": ("refine",),
     "analysis": ("analysis",),
     "classical": ("classical",),
     "weights": ("weights",),
@@ -395,6 +398,9 @@ class _Runner(_JobSignals):
     def _write(self, run: _Running, job: WriteJob) -> None:
         self.jobStarted.emit(run.job_id, "write", 1)
         job.write(job.path)
+
+    def _refine(self, run: _Running, job: RefineJob) -> None:
+        run_refine(self, run, job)
 
     def _analysis(self, run: _Running, job: AnalysisJob) -> None:
         _Analysis(self, run, job).run()

@@ -1,0 +1,72 @@
+"""The RD plot's layer for the second encoder: each refined quality as a star beside its plain point.
+
+The refined encoder (issue 24) writes a quality's file again with the same decoder and better numbers
+for this photo; on the plot a thin line leads from the plain point (g_a's one-pass guess) to the star,
+so a viewer sees how much the guess left on the table. The layer owns its items and legend row; the plot
+draws it over the session's `refined` results (`draw`) and adds its rows to what hovering and clicking find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from lci_studio.codec.insight import refined_gain
+from lci_studio.codec.ladder import QualityResult
+
+REFINED_SYMBOL = "star"
+REFINED_SERIES = "LCI, refined encoder"
+
+
+class RefinedPoints:
+    """Stars and plain → refined links on `plot` (a pyqtgraph PlotItem), with a row in `legend` while shown."""
+
+    def __init__(self, plot: pg.PlotItem, legend: pg.LegendItem, colour: str) -> None:
+        self._plot, self._legend = plot, legend
+        link = pg.mkPen(colour, width=1.2, style=Qt.PenStyle.DotLine)
+        self._links = pg.PlotDataItem([], [], connect="pairs", pen=link)
+        self._stars = pg.ScatterPlotItem(
+            [], [], symbol=REFINED_SYMBOL, size=16, brush=pg.mkBrush(colour), pen=pg.mkPen("#202020", width=1)
+        )
+        for item, z in ((self._links, 8), (self._stars, 12)):
+            item.setZValue(z)
+            plot.addItem(item)
+        self._in_legend = False
+        self._plain: dict[int, QualityResult] = {}
+
+    def draw(
+        self,
+        plain: Mapping[int, QualityResult],
+        refined: Mapping[int, QualityResult],
+        where: Callable[[QualityResult], tuple[float, float] | None],
+    ) -> list[tuple[int, float, float, QualityResult]]:
+        """Draw the refined results that have a plain one and a place (`where`: x, y or None); returns
+        (quality, x, y, result) of each star drawn."""
+        stars: list[tuple[int, float, float, QualityResult]] = []
+        links: list[float] = []
+        link_ys: list[float] = []
+        self._plain = dict(plain)
+        for quality in sorted(refined):
+            result, before = refined[quality], plain.get(quality)
+            at, start = where(result), where(before) if before is not None else None
+            if at is None or start is None:
+                continue
+            stars.append((quality, *at, result))
+            links.extend((start[0], at[0]))
+            link_ys.extend((start[1], at[1]))
+        self._stars.setData([s[1] for s in stars], [s[2] for s in stars])
+        self._links.setData(links, link_ys)
+        if stars and not self._in_legend:
+            self._legend.addItem(self._stars, REFINED_SERIES)
+        elif not stars and self._in_legend:
+            self._legend.removeItem(self._stars)
+        self._in_legend = bool(stars)
+        return stars
+
+    def describe(self, result: QualityResult) -> str:
+        """The hover text's lines for a refined point: which encoder, and its gain over the plain file."""
+        plain = self._plain.get(result.quality)
+        gain = f"\n{refined_gain(plain, result)} (against the plain encoder)" if plain is not None else ""
+        return f"{result.encoder.describe()}\nthe same decoder, better numbers chosen for this photo{gain}"
