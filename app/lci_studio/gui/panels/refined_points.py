@@ -18,6 +18,7 @@ from lci_studio.codec.ladder import QualityResult
 
 REFINED_SYMBOL = "star"
 REFINED_SERIES = "LCI, refined encoder"
+STAR_COLOUR = "#ffd43b"
 
 
 class RefinedPoints:
@@ -27,8 +28,9 @@ class RefinedPoints:
         self._plot, self._legend = plot, legend
         link = pg.mkPen(colour, width=1.2, style=Qt.PenStyle.DotLine)
         self._links = pg.PlotDataItem([], [], connect="pairs", pen=link)
+        # gold with a dark rim: apart from the plain series' orange dots even where a star sits on one
         self._stars = pg.ScatterPlotItem(
-            [], [], symbol=REFINED_SYMBOL, size=16, brush=pg.mkBrush(colour), pen=pg.mkPen("#202020", width=1)
+            [], [], symbol=REFINED_SYMBOL, size=19, brush=pg.mkBrush(STAR_COLOUR), pen=pg.mkPen("#202020", width=1.2)
         )
         for item, z in ((self._links, 8), (self._stars, 12)):
             item.setZValue(z)
