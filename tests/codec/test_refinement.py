@@ -3,6 +3,8 @@ and its files read by the unchanged decoder."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -23,6 +25,7 @@ from lci_studio.codec.refinement import (
     RefinementError,
     SymbolCost,
     encoder_for,
+    lambda_band,
     objective,
     refine_symbols,
     refined_encode,
@@ -201,7 +204,9 @@ def test_effort_levels_and_their_errors():
     assert encoder_for("normal", 7).steps == 7
     assert encoder_for("fast", 7) == Encoder("custom", 7)  # a budget alone refines
     assert encoder_for("best", 0) == PLAIN
-    assert normal.record() == {"name": "refined", "effort": "normal", "steps": normal.steps, "method": "ste", "seed": 0}
+    assert normal.record() == {
+        "name": "refined", "effort": "normal", "steps": normal.steps, "method": "ste", "seed": 0, "lambda": None
+    }
     with pytest.raises(ValueError, match="choose fast, normal, best"):
         encoder_for("max")
     with pytest.raises(ValueError, match="choose 0 to"):
@@ -275,3 +280,60 @@ def test_adam_written_out_matches_torchs():
         theirs.grad = grad.clone()
         reference.step()
     assert torch.allclose(ours, theirs.detach(), atol=1e-7)
+
+
+# ------------------------------------------------------------------------ another λ (the rate slider)
+
+
+def test_each_level_can_be_refined_for_the_lambdas_between_its_neighbours():
+    ladder = LAMBDAS["mse"]
+    for quality in range(2, 8):
+        band = lambda_band(_loaded(quality).info)
+        assert (band.low, band.trained, band.high) == pytest.approx(ladder[quality - 2 : quality + 1], rel=1e-12)
+        assert band.contains(band.low) and band.contains(band.high) and band.contains(band.trained)
+        assert not band.contains(band.low * 0.99) and not band.contains(band.high * 1.01)
+    first, last = lambda_band(_loaded(1).info), lambda_band(_loaded(8).info)
+    assert first.low == pytest.approx(ladder[0] ** 2 / ladder[1]) and first.high == pytest.approx(ladder[1])
+    assert last.low == pytest.approx(ladder[6]) and last.high == pytest.approx(ladder[7] ** 2 / ladder[6])
+    own = lambda_band(_loaded(4, lmbda=0.02).info)  # a level trained for another λ: the same spacing around it
+    assert own.low == pytest.approx(0.02 * ladder[2] / ladder[3])
+    assert own.high == pytest.approx(0.02 * ladder[4] / ladder[3])
+    with pytest.raises(RefinementError, match=r"outside what quality 4 can be refined for: choose 0\.0067 to 0\.025"):
+        lambda_band(_loaded(4).info).check(0.05)
+    with pytest.raises(RefinementError, match="MSE-trained"):
+        lambda_band(_loaded(4, metric="ms-ssim").info)
+
+
+def test_an_encoder_for_another_lambda_says_so_and_needs_refinement_steps():
+    encoder = encoder_for("normal", lmbda=0.02)
+    assert encoder.lmbda == 0.02 and encoder.record()["lambda"] == 0.02 and "for λ=0.02" in encoder.describe()
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="positive number"):
+            encoder_for("normal", lmbda=bad)
+    with pytest.raises(ValueError, match="needs refinement steps"):
+        encoder_for("fast", lmbda=0.02)
+    with pytest.raises(RefinementError, match="outside"):  # the refinement itself refuses a λ out of the band
+        refined_encode(_loaded(4), make_photo(32, 32), Encoder("custom", 2, lmbda=0.1))
+
+
+def test_a_larger_lambda_spends_more_bits_a_smaller_fewer_never_worse_than_plain_at_the_lambda_asked():
+    loaded = BundledSource().load(6)
+    pixels = make_photo(96, 128, seed=6)
+    encoder = Encoder("custom", 25)
+    low, high = refinement.band_reach(loaded, pixels, encoder)
+    own = refined_encode(loaded, pixels, encoder)
+    band = lambda_band(loaded.info)
+    assert (low.lmbda, high.lmbda) == (band.low, band.high)
+    own_bpp = len(own.encoded.lci) * 8 / (96 * 128)
+    assert low.bpp < own_bpp < high.bpp and low.psnr < own.psnr < high.psnr
+    plain = encode_image(loaded, pixels, with_bit_map=False)
+    decoded = decode_lci(plain.lci, loaded)
+    for point in (low, high):
+        refined = refined_encode(loaded, pixels, dataclasses.replace(encoder, lmbda=point.lmbda))
+        plain_objective = objective(point.lmbda, len(plain.lci), pixels, decoded)
+        assert refined.plain_objective == pytest.approx(plain_objective, abs=1e-12)
+        assert refined.objective < refined.plain_objective  # trained weights, 25 steps: lower at either end
+        back = decode_lci(refined.encoded.lci, loaded)
+        value = objective(point.lmbda, len(refined.encoded.lci), pixels, back)
+        assert refined.objective == pytest.approx(value, abs=1e-12)
+        assert psnr_rgb(pixels, back) == point.psnr

@@ -26,6 +26,7 @@ machine. `cancel` is polled between the layers of each forward and backward pass
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -38,8 +39,8 @@ from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.entropy_coding import CdfTables
 from lci_studio.codec.entropy_model import EntropyBottleneck
 from lci_studio.codec.lci_format import centred_padding
-from lci_studio.codec.metrics import squared_error
-from lci_studio.codec.model import FactorizedPrior, LoadedModel
+from lci_studio.codec.metrics import psnr_rgb, squared_error
+from lci_studio.codec.model import LAMBDAS, FactorizedPrior, LoadedModel, ModelInfo
 from lci_studio.codec.pipeline import EncodedImage, analysis, decode_lci, encode_image, pack_symbols, padded_input
 
 METHODS = ("ste", "sga")
@@ -123,6 +124,9 @@ class Encoder:
     method: str = METHOD
     seed: int = 0
     precision: str = "auto"  # "auto" (bfloat16 where native), "fp32" or "bf16", for the steps only
+    # The λ of R + λ·D the latents are refined for; None: each level's own trained λ. Another λ inside the
+    # level's band (`lambda_band`) moves the file's size a little either way with the same decoder: a rate slider.
+    lmbda: float | None = None
 
     @property
     def refines(self) -> bool:
@@ -137,11 +141,20 @@ class Encoder:
         if not self.refines:
             return "plain encoder"
         method = "" if self.method == METHOD else f", {self.method}"
-        return f"refined encoder, effort {self.effort} ({self.steps} step{'' if self.steps == 1 else 's'}{method})"
+        target = "" if self.lmbda is None else f", for λ={self.lmbda:g}"
+        steps = f"{self.steps} step{'' if self.steps == 1 else 's'}"
+        return f"refined encoder, effort {self.effort} ({steps}{method}{target})"
 
     def record(self) -> dict[str, object]:
-        """What a JSON document says about the encoder."""
-        return {"name": self.name, "effort": self.effort, "steps": self.steps, "method": self.method, "seed": self.seed}
+        """What a JSON document says about the encoder; "lambda" null means each level's own trained λ."""
+        return {
+            "name": self.name,
+            "effort": self.effort,
+            "steps": self.steps,
+            "method": self.method,
+            "seed": self.seed,
+            "lambda": self.lmbda,
+        }
 
     def encode(
         self,
@@ -162,11 +175,20 @@ class Encoder:
 PLAIN = Encoder()
 
 
-def encoder_for(effort: str = DEFAULT_EFFORT, steps: int | None = None, method: str = METHOD, seed: int = 0) -> Encoder:
-    """The encoder of an effort level, with its step budget replaced by `steps` when given.
+def encoder_for(
+    effort: str = DEFAULT_EFFORT,
+    steps: int | None = None,
+    method: str = METHOD,
+    seed: int = 0,
+    lmbda: float | None = None,
+) -> Encoder:
+    """The encoder of an effort level, with its step budget replaced by `steps` when given, refining for
+    `lmbda` instead of each level's own λ when given.
 
-    ValueError, naming the allowed values, for an unknown effort or method or a step count out of
-    0 … MAX_STEPS. `steps` alone (a budget without an effort) refines at that budget.
+    ValueError, naming the allowed values, for an unknown effort or method, a step count out of
+    0 … MAX_STEPS, or a λ that is not a positive number or comes without refinement steps. `steps` alone
+    (a budget without an effort) refines at that budget. Whether λ is inside a level's band is
+    checked where the level is known (`lambda_band`, and again by the refinement itself).
     """
     if effort not in EFFORTS:
         raise ValueError(f"invalid effort {effort!r}: choose {', '.join(EFFORTS)}")
@@ -175,9 +197,100 @@ def encoder_for(effort: str = DEFAULT_EFFORT, steps: int | None = None, method: 
     if steps is not None and not 0 <= steps <= MAX_STEPS:
         raise ValueError(f"invalid step count {steps}: choose 0 to {MAX_STEPS}")
     count = EFFORTS[effort].steps if steps is None else steps
+    if lmbda is not None and not (math.isfinite(lmbda) and lmbda > 0):
+        raise ValueError(f"invalid λ {lmbda!r}: choose a positive number inside the quality's band")
+    if lmbda is not None and not count:
+        raise ValueError("refining for another λ needs refinement steps: choose an effort other than fast")
     if count and effort == "fast":
         effort = "custom"
-    return Encoder(effort if count else "fast", count, method, seed)
+    return Encoder(effort if count else "fast", count, method, seed, lmbda=lmbda)
+
+
+# ------------------------------------------------------------------------------------ λ of a level
+
+
+@dataclass(frozen=True)
+class LambdaBand:
+    """The λ one level's latents may be refined for: from the next lower level's trained λ to the next
+    higher's (CompressAI's ladder spacing, about 1.9× a level, applied to this level's own λ; the ends
+    of the ladder mirror their one neighbour).
+
+    λ weighs distortion against bits, so a larger λ spends more bits on a better picture. The decoder
+    of one level only reaches part of the way to its neighbours' sizes (about −10 % to +8 % of the
+    bits on a photo, where the next level is +40 %): g_s and the entropy model were trained for one
+    λ, and the latents alone can move its output only so far. So neighbouring bands don't meet;
+    `band_reach` measures where a picture's band lies.
+    """
+
+    quality: int
+    trained: float  # the level's own λ
+    low: float
+    high: float
+
+    def contains(self, lmbda: float) -> bool:
+        return self.low * (1 - 1e-9) <= lmbda <= self.high * (1 + 1e-9)
+
+    def check(self, lmbda: float) -> float:
+        """`lmbda` when inside the band; RefinementError naming the band otherwise."""
+        if not self.contains(lmbda):
+            raise RefinementError(
+                f"λ {lmbda:g} is outside what quality {self.quality} can be refined for: choose {self.low:.4g} to "
+                f"{self.high:.4g} (its own λ is {self.trained:g})"
+            )
+        return lmbda
+
+
+def lambda_band(info: ModelInfo) -> LambdaBand:
+    """The band of λ a level of MSE-trained weights can be refined for (RefinementError for weights
+    refinement does not serve: MS-SSIM-trained, or without a known λ)."""
+    own = _lambda(info)
+    ladder = LAMBDAS["mse"]
+    quality = min(max(info.quality, 1), len(ladder))
+    below = ladder[quality - 2] / ladder[quality - 1] if quality > 1 else ladder[0] / ladder[1]
+    above = ladder[quality] / ladder[quality - 1] if quality < len(ladder) else ladder[-1] / ladder[-2]
+    return LambdaBand(info.quality, own, own * below, own * above)
+
+
+def target_lambda(info: ModelInfo, encoder: Encoder) -> float:
+    """The λ `encoder` refines a level's latents for: its own, or the encoder's (checked against the band)."""
+    return _lambda(info) if encoder.lmbda is None else lambda_band(info).check(encoder.lmbda)
+
+
+@dataclass(frozen=True)
+class BandPoint:
+    """One picture refined by one level for one λ: where it lands (from the real file and its decode)."""
+
+    lmbda: float
+    bpp: float
+    psnr: float
+    kept_plain: bool  # refinement did not lower R + λ·D at this λ: the plain file's point
+
+
+def band_reach(
+    loaded: LoadedModel,
+    pixels: np.ndarray,
+    encoder: Encoder,
+    lambdas: tuple[float, ...] | None = None,
+    cancel: CancelCheck | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[BandPoint]:
+    """Where `pixels` lands when `loaded`'s level is refined by `encoder` for each of `lambdas` (default:
+    the two ends of its band): the reachable band a plot draws. `progress(steps done, steps in all)`."""
+    if not encoder.refines:
+        raise ValueError("a band is reached by refinement: give an encoder with refinement steps")
+    band = lambda_band(loaded.info)
+    targets = (band.low, band.high) if lambdas is None else tuple(band.check(value) for value in lambdas)
+    points = []
+    for index, value in enumerate(targets):
+
+        def steps(done: int, total: int, base: int = index) -> None:
+            if progress is not None:
+                progress(base * total + done, len(targets) * total)
+
+        refined = refined_encode(loaded, pixels, dataclasses.replace(encoder, lmbda=value), cancel, refining=steps)
+        bpp = len(refined.encoded.lci) * 8 / (pixels.shape[0] * pixels.shape[1])
+        points.append(BandPoint(value, bpp, refined.psnr, refined.kept_plain))
+    return points
 
 
 # ---------------------------------------------------------------------------------------- the method
@@ -299,8 +412,8 @@ class _Frozen:
         return x
 
 
-def _lambda(loaded: LoadedModel) -> float:
-    info = loaded.info
+def _lambda(info: ModelInfo) -> float:
+    """The λ these weights were trained for (RefinementError where refinement does not apply)."""
     if info.metric != "mse":
         raise RefinementError(
             f"refinement is built for MSE-trained weights; {info.metric} weights encode only with the plain encoder"
@@ -331,7 +444,7 @@ def refine_symbols(
     (default `tile_latent`). `progress(steps done, steps in all)`.
     """
     model = loaded.model
-    lmbda = _lambda(loaded)
+    lmbda = target_lambda(loaded.info, encoder)
     poll = functools.partial(stop_if_cancelled, cancel)
     if y is None:
         with torch.inference_mode():
@@ -562,9 +675,10 @@ class RefinedImage:
 
     encoded: EncodedImage  # the file written: refined, or plain where refinement did not help
     kept_plain: bool
-    plain_objective: float  # bpp + λ·255²·MSE of the plain file and of the one returned
+    plain_objective: float  # bpp + λ·255²·MSE of the plain file and of the one returned, at the λ refined for
     objective: float
     refinement: Refinement
+    psnr: float  # PSNR-RGB of the returned file's real decode
 
 
 def objective(lmbda: float, file_bytes: int, pixels: np.ndarray, decoded: np.ndarray) -> float:
@@ -583,12 +697,13 @@ def refined_encode(
     refining: Callable[[int, int], None] | None = None,
     tile: int | None = None,
 ) -> RefinedImage:
-    """Encode `pixels` with refined latents; the plain file when refinement did not lower R + λ·D.
+    """Encode `pixels` with latents refined for `encoder`'s λ (the level's own unless it names one); the
+    plain file when refinement did not lower R + λ·D at that λ.
 
     Both files are decoded by the real decode path and measured, so the result is never worse than
     plain by the true objective (file bytes, the 8-bit decode's MSE).
     """
-    lmbda = _lambda(loaded)
+    lmbda = target_lambda(loaded.info, encoder)
     model = loaded.model
     height, width = pixels.shape[:2]
     padding = centred_padding(height, width)
@@ -599,12 +714,18 @@ def refined_encode(
     plain = pack_symbols(loaded, model.entropy_bottleneck.quantize_symbols(y), width, height, padding, cancel)
     refinement = refine_symbols(loaded, x, pixels, (top, left, height, width), encoder, y, tile, cancel, refining)
     del x, y  # the decodes below need their memory on a large picture
-    plain_objective = objective(lmbda, len(plain.lci), pixels, decode_lci(plain.lci, loaded, cancel=cancel))
+
+    def judged(encoded: EncodedImage) -> tuple[float, float]:
+        """R + λ·D and PSNR of a file from its real bytes and its real decode."""
+        decoded = decode_lci(encoded.lci, loaded, cancel=cancel)
+        return objective(lmbda, len(encoded.lci), pixels, decoded), psnr_rgb(pixels, decoded)
+
+    plain_objective, plain_psnr = judged(plain)
     if all(t.kept_plain for t in refinement.tiles):
-        return RefinedImage(plain, True, plain_objective, plain_objective, refinement)
+        return RefinedImage(plain, True, plain_objective, plain_objective, refinement, plain_psnr)
     refined = pack_symbols(loaded, refinement.symbols, width, height, padding, cancel)
-    value = objective(lmbda, len(refined.lci), pixels, decode_lci(refined.lci, loaded, cancel=cancel))
+    value, psnr = judged(refined)
     stop_if_cancelled(cancel)
     if value >= plain_objective:
-        return RefinedImage(plain, True, plain_objective, plain_objective, refinement)
-    return RefinedImage(refined, False, plain_objective, value, refinement)
+        return RefinedImage(plain, True, plain_objective, plain_objective, refinement, plain_psnr)
+    return RefinedImage(refined, False, plain_objective, value, refinement, psnr)
