@@ -87,7 +87,9 @@ def test_compare_json_records_the_encoder_and_its_steps(tmp_path, capsys, ladder
     said = capsys.readouterr().out
     assert "refined encoder, effort best (2 steps)" in said
     document = json.loads(out.read_text())
-    assert document["encoder"] == {"name": "refined", "effort": "best", "steps": 2, "method": "ste", "seed": 0, "lambda": None}
+    assert document["encoder"] == {
+        "name": "refined", "effort": "best", "steps": 2, "method": "ste", "seed": 0, "lambda": None
+    }
     assert {(d["encoder"], d["effort"], d["steps"]) for d in document["details"]} == {("refined", "best", 2)}
     assert "refined encoder" in document["description"]
     assert main(["compare", str(image), "--weights", str(ladder), "--json", str(out)]) == 0
@@ -104,7 +106,9 @@ def test_bench_json_records_the_encoder(tmp_path, capsys, ladder, image):
     assert refined["encoder"]["name"] == "refined" and refined["encoder"]["steps"] == 1
     assert main(argv) == 0
     plain = json.loads(out.read_text())
-    assert plain["encoder"] == {"name": "plain", "effort": "fast", "steps": 0, "method": "ste", "seed": 0, "lambda": None}
+    assert plain["encoder"] == {
+        "name": "plain", "effort": "fast", "steps": 0, "method": "ste", "seed": 0, "lambda": None
+    }
     lam = [0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800]  # the ladder's λ (its file names)
 
     def objective(doc, i):

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from lci_studio.codec import refinement
+from lci_studio.codec import latent_search, refinement
 from lci_studio.codec.cancel import CancelledError
 from lci_studio.codec.entropy_coding import CdfTables
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import encode_ladder, measure_quality
+from lci_studio.codec.latent_search import SymbolCost, refine_symbols
 from lci_studio.codec.lci_format import centred_padding, unpack_lci
 from lci_studio.codec.metrics import psnr_rgb
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
@@ -23,11 +24,9 @@ from lci_studio.codec.refinement import (
     PLAIN,
     Encoder,
     RefinementError,
-    SymbolCost,
     encoder_for,
     lambda_band,
     objective,
-    refine_symbols,
     refined_encode,
 )
 from lci_studio.codec.weights import BundledSource
@@ -149,7 +148,8 @@ def _refine(loaded: LoadedModel, pixels: np.ndarray, encoder: Encoder, tile: int
     height, width = pixels.shape[:2]
     padding = centred_padding(height, width)
     x = padded_input(pixels, padding).contiguous()
-    return refine_symbols(loaded, x, pixels, (padding[2], padding[0], height, width), encoder, tile=tile)
+    picture = (padding[2], padding[0], height, width)
+    return refine_symbols(loaded, x, pixels, picture, encoder, loaded.info.lmbda, tile=tile)
 
 
 def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture():
@@ -177,7 +177,7 @@ def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture
 
 
 def test_a_large_picture_is_refined_in_tiles_with_progress(monkeypatch):
-    monkeypatch.setattr(refinement, "WINDOW_AREA", 12 * 12)  # at N=16: tiles of 12 - 2·4 = 4 latents
+    monkeypatch.setattr(latent_search, "WINDOW_AREA", 12 * 12)  # at N=16: tiles of 12 - 2·4 = 4 latents
     loaded = _loaded(5)
     pixels = make_photo(176, 224, seed=6)  # latent 11 × 14, over 144 → 3 × 4 tiles
     seen: list[tuple[int, int]] = []
@@ -188,12 +188,12 @@ def test_a_large_picture_is_refined_in_tiles_with_progress(monkeypatch):
 
 
 def test_tiles_shrink_for_wider_models_so_a_step_stays_short():
-    assert refinement.tile_latent(32, 48, 96) == 48  # 768×512 in one piece with the bundled ladder
-    assert refinement.tile_latent(250, 375, 96) == 32  # 24 MP: windows of 40 × 40
-    assert refinement.tile_latent(250, 375, 192) == 12  # a quarter of the area at twice the channels
-    assert refinement.tile_latent(32, 48, 192) == 12
-    assert refinement.tile_latent(20, 20, 192) == 20
-    assert refinement.tile_latent(3, 3, 16) == 3
+    assert latent_search.tile_latent(32, 48, 96) == 48  # 768×512 in one piece with the bundled ladder
+    assert latent_search.tile_latent(250, 375, 96) == 32  # 24 MP: windows of 40 × 40
+    assert latent_search.tile_latent(250, 375, 192) == 12  # a quarter of the area at twice the channels
+    assert latent_search.tile_latent(32, 48, 192) == 12
+    assert latent_search.tile_latent(20, 20, 192) == 20
+    assert latent_search.tile_latent(3, 3, 16) == 3
 
 
 def test_effort_levels_and_their_errors():
@@ -255,9 +255,9 @@ def test_symbol_cost_matches_the_coded_size():
 
 
 def test_a_large_budget_makes_several_runs_and_keeps_the_best_of_all(monkeypatch):
-    assert refinement.runs(50) == [50] and refinement.runs(7) == [7]
-    assert refinement.runs(200) == [50, 50, 50, 50] and refinement.runs(101) == [34, 34, 33]
-    monkeypatch.setattr(refinement, "RUN_STEPS", 4)
+    assert latent_search.runs(50) == [50] and latent_search.runs(7) == [7]
+    assert latent_search.runs(200) == [50, 50, 50, 50] and latent_search.runs(101) == [34, 34, 33]
+    monkeypatch.setattr(latent_search, "RUN_STEPS", 4)
     loaded = BundledSource().load(4)
     pixels = make_photo(48, 64, seed=9)
     one = refined_encode(loaded, pixels, Encoder("custom", 4))
@@ -272,7 +272,7 @@ def test_adam_written_out_matches_torchs():
     torch.manual_seed(0)
     start = torch.randn(5, 7)
     ours, theirs = start.clone(), start.clone().requires_grad_(True)
-    adam, reference = refinement._Adam(ours), torch.optim.Adam([theirs], lr=0.01)
+    adam, reference = latent_search._Adam(ours), torch.optim.Adam([theirs], lr=0.01)
     adam.lr = 0.01
     for _ in range(5):
         grad = torch.randn(5, 7)
