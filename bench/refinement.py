@@ -83,7 +83,7 @@ def large(args: argparse.Namespace) -> None:
 
     import torch
 
-    from lci_studio.codec import refinement
+    from lci_studio.codec import latent_search
     from lci_studio.codec.refinement import Encoder, refined_encode
 
     sys.path.insert(0, str(ROOT / "bench"))
@@ -92,8 +92,8 @@ def large(args: argparse.Namespace) -> None:
     width, height = (int(v) for v in args.size.split("x"))
     pixels = synthetic_photo(height, width)
     loaded = largest_model(192, 320)
-    every = refinement._tiles
-    refinement._tiles = lambda *a: every(*a)[: args.tiles]  # the first tiles only; the rest stay plain
+    every = latent_search._tiles
+    latent_search._tiles = lambda *a: every(*a)[: args.tiles]  # the first tiles only; the rest stay plain
     polls: list[float] = []
     steps: list[float] = []
 
@@ -101,7 +101,7 @@ def large(args: argparse.Namespace) -> None:
         polls.append(time.perf_counter())
         return False
 
-    side = refinement.tile_latent(height // 16, width // 16, 192) * 16
+    side = latent_search.tile_latent(height // 16, width // 16, 192) * 16
     print(
         f"large: {width}x{height}, N=192 M=320, {args.tiles} tiles of {side} pixels, {args.steps} steps; {load_line()}",
         flush=True,
@@ -131,7 +131,8 @@ def large(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> None:
     import torch
 
-    from lci_studio.codec.refinement import PLAIN, Encoder, encoder_for, native_bf16
+    from lci_studio.codec.latent_search import native_bf16
+    from lci_studio.codec.refinement import PLAIN, Encoder, encoder_for
     from lci_studio.codec.weights import open_weight_source
 
     source = open_weight_source(args.weights, "mse")
