@@ -26,6 +26,7 @@ from lci_studio.codec.model import QUALITIES, ModelInfo
 
 if TYPE_CHECKING:
     from lci_studio.codec.baselines import BaselinePoint
+    from lci_studio.codec.refinement import BandPoint
     from lci_studio.codec.weights import WeightSource
 
 T = TypeVar("T")
@@ -109,6 +110,7 @@ class SessionEvents:
         self.ladder_started: Emitter[tuple[int, ...]] = Emitter()  # results reset; these are on their way
         self.result_added: Emitter[QualityResult] = Emitter()
         self.refined_added: Emitter[QualityResult] = Emitter()  # a second encoder's file of a quality (`refined`)
+        self.band_measured: Emitter[int] = Emitter()  # a quality's reachable band is in `bands`
         self.baselines_changed: Emitter[list] = Emitter()
         self.classical_added: Emitter[tuple[str, int]] = Emitter()  # (codec, quality) now in `classical`
         self.decoded: Emitter[DecodedLci] = Emitter()
@@ -124,7 +126,8 @@ class Session:
     `loading` says what is being opened meanwhile. `results` {quality: QualityResult} and
     `baselines` belong to the current subject; `refined` {quality: QualityResult} holds, beside a plain
     result, the same quality made by the refined encoder (same decoder, its own file), which exports
-    use (`file_result`); `pending` are the qualities still to come and
+    use (`file_result`); `bands` {quality: its BandPoints} where refining for the λ at its band's ends
+    (`refinement.band_reach`) takes this picture; `pending` are the qualities still to come and
     `unavailable` says why the others will not. `selected` is the quality the views focus on
     (None: none). `source` is the weight source (None, with `source_error` saying why).
     """
@@ -138,6 +141,7 @@ class Session:
         self.loading = ""
         self.results: dict[int, QualityResult] = {}
         self.refined: dict[int, QualityResult] = {}
+        self.bands: dict[int, tuple[BandPoint, ...]] = {}
         self.baselines: list[BaselinePoint] = []
         self.classical: dict[tuple[str, int], BaselinePoint] = {}  # (codec, quality) → that codec at its size
         self.pending: tuple[int, ...] = ()
@@ -182,6 +186,7 @@ class Session:
         self.loading = ""
         self.results = {}
         self.refined = {}
+        self.bands = {}
         self.baselines = []
         self.classical = {}
         self.pending = ()
@@ -204,6 +209,7 @@ class Session:
         """
         self.results = {}
         self.refined = {}
+        self.bands = {}
         self.baselines = []
         self.classical = {}
         self.pending = tuple(q for q in qualities if q in QUALITIES)
@@ -215,12 +221,14 @@ class Session:
         """Go on after a stop: `qualities` are on their way again and what was measured stays (announced
         again after `ladder_started`, so every view draws it as before)."""
         results, points, classical = self.ordered_results(), self.baselines, dict(self.classical)
-        refined = list(self.refined.values())
+        refined, bands = list(self.refined.values()), dict(self.bands)
         self.start_ladder(qualities, self.unavailable)
         for result in results:
             self.add_result(result)
         for result in refined:
             self.add_refined(result)
+        for quality, points in bands.items():
+            self.add_band(quality, points)
         if points:
             self.set_baselines(points)
         for (_codec, quality), point in classical.items():
@@ -239,6 +247,13 @@ class Session:
             return
         self.refined[result.quality] = result
         self.events.refined_added.emit(result)
+
+    def add_band(self, quality: int, points: Iterable[BandPoint]) -> None:
+        """Where this picture lands when `quality` is refined for the λ at its band's ends (low λ first)."""
+        if quality not in self.results:
+            return
+        self.bands[quality] = tuple(sorted(points, key=lambda p: p.lmbda))
+        self.events.band_measured.emit(quality)
 
     def file_result(self, quality: int | None) -> QualityResult | None:
         """The result whose file a quality's exports write: the refined one when there is one, else the plain."""

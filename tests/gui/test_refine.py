@@ -115,7 +115,7 @@ def test_exports_write_the_refined_file_and_say_so(qtbot, shown, source, tmp_pat
     assert document["encoder"]["name"] == "plain"
     (point,) = document["refined"]
     assert point["quality"] == 4 and point["file_bytes"] == refined.file_bytes and point["bpp"] == refined.bpp
-    assert point["encoder"] == {"name": "refined", "effort": "normal", "steps": STEPS, "method": "ste", "seed": 0}
+    assert point["encoder"] == {"name": "refined", "effort": "normal", "steps": STEPS, "method": "ste", "seed": 0, "lambda": None}
     # the exported refined file, opened by the window, decodes to the picture the refinement measured
     opened = []
     window.jobs.lciOpened.connect(opened.append)

@@ -426,10 +426,10 @@ def explain(result: QualityResult, all_results: Iterable[QualityResult] = ()) ->
 REFINED_TITLE = "A second encoder for the same decoder"
 
 
-def rd_objective(result: QualityResult) -> float | None:
-    """R + λ·D as the level was trained for it (bits per pixel + λ·255²·MSE, `refinement.objective`), from the
-    measured bpp and PSNR; None without a λ."""
-    lmbda = result.info.lmbda
+def rd_objective(result: QualityResult, lmbda: float | None = None) -> float | None:
+    """R + λ·D (bits per pixel + λ·255²·MSE, `refinement.objective`) from the measured bpp and PSNR, at `lmbda`
+    or else the λ the level was trained for; None without a λ."""
+    lmbda = lmbda if lmbda is not None else result.info.lmbda
     if lmbda is None:
         return None
     mse = 0.0 if math.isinf(result.psnr) else 10 ** (-result.psnr / 10)  # on [0, 1] values
@@ -457,6 +457,13 @@ def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str
         "from that guess and adjusts the numbers step by step, each time checking how many bits they cost "
         "and how close the decoded picture comes, and keeps the best file it found."
     )
+    target, trained = refined.encoder.lmbda, plain.info.lmbda
+    if target is not None and trained:
+        way = "more bits for a closer picture" if target > trained else "a smaller file for a little less detail"
+        how += (
+            f" It chose them for λ = {target:.4g} instead of the trained {trained:.4g} ({target / trained:.2f} ×): "
+            f"{way}, with the decoder trained for {trained:.4g}."
+        )
     if refined.lci == plain.lci:
         outcome = (
             "Here it found nothing better than the first guess, so the file is the plain one: a refined file "
@@ -468,14 +475,51 @@ def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str
             f"scores {format_psnr(refined.psnr)} against {format_psnr(plain.psnr)} PSNR "
             f"({refined_gain(plain, refined)}): what the one-pass guess left on the table."
         )
-        before, after = rd_objective(plain), rd_objective(refined)
-        if before is not None and after is not None and before > 0:
-            outcome += (
-                f" By the measure quality {q} was trained for (bits + λ × error) it is "
-                f"{format_percent(1 - after / before)} better."
-            )
+        target = refined.encoder.lmbda
+        before, after = rd_objective(plain, target), rd_objective(refined, target)
+        measure = f"quality {q} was trained for" if target is None else f"it was refined for (λ = {target:.4g})"
+        if before is not None and after is not None and before > 0 and after <= before:
+            gain = format_percent(1 - after / before)
+            outcome += f" By the measure {measure} (bits + λ × error) it is {gain} better."
     where = (
         f"Any program that decodes quality {q} with these weights reads the refined file. The exports of "
         f"quality {q} (.lci, PNG, copy) now write it; the tiles still show the plain encoder's picture."
     )
     return [how, outcome, where]
+
+
+BANDS_TITLE = "Any size near a level, and why the bands don't meet"
+
+
+def band_paragraphs(
+    plain: QualityResult, reach: Sequence[tuple[float, float]] = (), above: QualityResult | None = None
+) -> list[str]:
+    """Why one level's file size moves only a little with its λ, in plain words: `reach` is where refining for
+    the lowest and the highest λ of its band took this picture ((bpp, PSNR) each, when measured), `above` the
+    next quality's result (its size is the gap the band does not bridge)."""
+    q = plain.quality
+    first = (
+        f"Refining takes a λ: the exchange rate between bits and error it optimizes for. Quality {q}'s numbers can "
+        f"be chosen for any λ between those of its neighbours, so its file grows or shrinks a little, still "
+        "read by the same decoder. The mark in the middle is the λ it was trained for."
+    )
+    second = (
+        "The bands don't meet because the decoder and its probability tables were trained for one λ. Refining "
+        "changes only the numbers written into the file: it can trade a little size for a little quality, but it "
+        "cannot draw the finer detail the next level's decoder learned, nor describe the picture as coarsely "
+        "and cheaply as the level below. The ground between the bands belongs to another trained decoder."
+    )
+    if len(reach) >= 2 and plain.bpp > 0:
+        low, high = reach[0][0] / plain.bpp - 1, reach[-1][0] / plain.bpp - 1
+        second += (
+            f" On this picture quality {q} reaches {_signed_percent(low)} to {_signed_percent(high)} of its plain "
+            "file's size"
+        )
+        if above is not None:
+            second += f", where quality {above.quality} is {_signed_percent(above.bpp / plain.bpp - 1)}"
+        second += "."
+    return [first, second]
+
+
+def _signed_percent(share: float) -> str:
+    return ("+" if share >= 0 else "−") + format_percent(abs(share))

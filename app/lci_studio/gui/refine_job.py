@@ -8,7 +8,8 @@ cancelled quality emits nothing (the plain result stays the one shown; no partia
 
 Signals (the worker's own, see `gui/worker.py`): jobStarted(id, "refine", qualities), progress(id, done,
 qualities, text) with a fraction of a quality while its steps run, resultReady(id, QualityResult) once
-per quality (its `encoder` says refined), then jobFinished.
+per quality (its `encoder` says refined), then jobFinished. A `BandJob` (where each level's band of λ
+takes the picture) emits resultReady(id, LevelBand) per quality instead.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 from lci_studio.codec.cancel import stop_if_cancelled
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import measure_quality
-from lci_studio.codec.refinement import Encoder
+from lci_studio.codec.refinement import BandPoint, Encoder, band_reach
 
 if TYPE_CHECKING:
     from lci_studio.codec.weights import WeightSource
@@ -60,4 +61,44 @@ def run_refine(signals, run, job: RefineJob) -> None:
         result = measure_quality(loaded, job.image, run.cancel, stage, job.encoder)
         stop_if_cancelled(run.cancel)
         signals.resultReady.emit(run.job_id, result)
+        signals.progress.emit(run.job_id, index + 1, total, "")
+
+
+@dataclass(frozen=True)
+class LevelBand:
+    """One level's reachable band on one picture: where refining for the λ at the band's ends lands."""
+
+    quality: int
+    points: tuple[BandPoint, ...]
+
+
+@dataclass(frozen=True)
+class BandJob:
+    """Measure each of `qualities`' band on `image`: refined by `encoder` for the lowest and the highest λ its
+    decoder may be refined for (`refinement.band_reach`), from the real files and their decodes."""
+
+    image: RgbImage
+    source: WeightSource
+    qualities: tuple[int, ...]
+    encoder: Encoder
+    kind: ClassVar[str] = "band"
+    lane: ClassVar[str] = "refine"
+    title: ClassVar[str] = "Could not measure the bands"
+
+
+def run_band(signals, run, job: BandJob) -> None:
+    """Run `job` in the worker thread, one LevelBand out per quality (see `run_refine`)."""
+    total = len(job.qualities)
+    signals.jobStarted.emit(run.job_id, "band", total)
+    for index, quality in enumerate(job.qualities):
+        stop_if_cancelled(run.cancel)
+        loaded = job.source.load(quality, cancel=run.cancel)
+
+        def steps(done: int, count: int, index: int = index, quality: int = quality) -> None:
+            text = f"q{quality}: the ends of its band, step {done} of {count}"
+            signals.progress.emit(run.job_id, index + done / max(count, 1), total, text)
+
+        points = band_reach(loaded, job.image.pixels, job.encoder, cancel=run.cancel, progress=steps)
+        stop_if_cancelled(run.cancel)
+        signals.resultReady.emit(run.job_id, LevelBand(quality, tuple(points)))
         signals.progress.emit(run.job_id, index + 1, total, "")

@@ -6,10 +6,14 @@ chosen for this photo. It takes tens of seconds per quality, so it runs as a `Re
 worker's codec thread; each refined quality goes into the session beside its plain result
 (`Session.add_refined`), where the plot, the explanation and the exports find it. Stop (Esc) cancels
 within the codec's polls; the quality being refined then keeps only its plain result.
+
+The rate slider (panels/rate_slider.py) refines the selected quality for another λ inside its band
+(`refine_at`), and `measure_bands` measures where each level's band takes this picture.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings
@@ -20,7 +24,7 @@ from lci_studio.codec.insight import refined_gain
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.refinement import EFFORTS, Encoder, encoder_for
 from lci_studio.gui.progress import JobProgress
-from lci_studio.gui.refine_job import RefineJob
+from lci_studio.gui.refine_job import BandJob, LevelBand, RefineJob
 from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import Session
 
@@ -59,6 +63,7 @@ class Refining(QObject):
         self._refined: list[int] = []  # qualities the running job delivered
         self._gain = ""  # what the last one gained, in words
         self._running_encoder = self.encoder
+        self._kind = "refine"  # what the running job does: "refine" or "band"
         self._effort_actions: dict[str, QAction] = {}
         worker.jobStarted.connect(self._on_started)
         worker.progress.connect(self._on_progress)
@@ -107,11 +112,32 @@ class Refining(QObject):
 
     def refine_selected(self) -> None:
         if self.can_refine_selected():
-            self._start((self._session.selected,))
+            self._refine(self._selected(), self.encoder)
 
     def refine_all(self) -> None:
         if self.can_refine_all():
-            self._start(tuple(q for q, r in sorted(self._session.results.items()) if refinable(r)))
+            self._refine(self._refinable(), self.encoder)
+
+    def can_refine_at(self) -> bool:
+        """The selected quality can be refined for a λ of its band (a running refinement is replaced)."""
+        return self._ready() and refinable(self._session.selected_result)
+
+    def refine_at(self, lmbda: float | None) -> None:
+        """Refine the selected quality for `lmbda` (None: its trained λ), replacing a refinement on its way."""
+        if self.can_refine_at():
+            self._refine(self._selected(), dataclasses.replace(self.encoder, lmbda=lmbda))
+
+    def measure_bands(self, every: bool = False) -> None:
+        """Where the selected level's band (`every`: each level's) takes this picture: refined by the current
+        effort for the λ at both ends of the band, two refinements a level."""
+        session = self._session
+        if not self.can_refine_at():
+            return
+        assert session.image is not None and session.source is not None
+        job = BandJob(session.image, session.source, self._refinable() if every else self._selected(), self.encoder)
+        self._start(
+            job, f"Measuring the band of {{which}}: each end refined by the {self.encoder.describe()} (Esc stops)."
+        )
 
     def running(self) -> bool:
         return self.job is not None and self._worker.is_current(self.job)
@@ -123,20 +149,34 @@ class Refining(QObject):
 
     # ------------------------------------------------------------------------------------ internals
 
-    def _can_refine(self) -> bool:
+    def _ready(self) -> bool:
         session = self._session
-        return session.image is not None and session.source is not None and not self.running() and not self._busy()
+        return session.image is not None and session.source is not None and not self._busy()
 
-    def _start(self, qualities: tuple[int, ...]) -> None:
+    def _can_refine(self) -> bool:
+        return self._ready() and not self.running()
+
+    def _selected(self) -> tuple[int, ...]:
+        return () if self._session.selected is None else (self._session.selected,)
+
+    def _refinable(self) -> tuple[int, ...]:
+        return tuple(q for q, r in sorted(self._session.results.items()) if refinable(r))
+
+    def _refine(self, qualities: tuple[int, ...], encoder: Encoder) -> None:
         session = self._session
         assert session.image is not None and session.source is not None
-        self._image, self._refined, self._running_encoder = session.image, [], self.encoder
-        self.job = self._worker.start(RefineJob(session.image, session.source, qualities, self.encoder))
-        which = f"quality {qualities[0]}" if len(qualities) == 1 else f"{len(qualities)} qualities"
-        self._say(
-            f"Refining {which}: {self.encoder.describe()}. The same decoder, better numbers chosen for this "
-            "photo (Esc stops; the plain files stay)."
+        words = "The same decoder, better numbers chosen for this photo (Esc stops; the plain files stay)."
+        self._start(
+            RefineJob(session.image, session.source, qualities, encoder),
+            f"Refining {{which}}: {encoder.describe()}. {words}",
         )
+
+    def _start(self, job: RefineJob | BandJob, saying: str) -> None:
+        """Run `job` (replacing one on its way); `saying` is the status line, with {which} for its qualities."""
+        self._image, self._refined, self._running_encoder, self._kind = job.image, [], job.encoder, job.kind
+        self.job = self._worker.start(job)
+        which = f"quality {job.qualities[0]}" if len(job.qualities) == 1 else f"{len(job.qualities)} qualities"
+        self._say(saying.format(which=which))
         self._changed()
 
     def _mine(self, job_id: int) -> bool:
@@ -151,9 +191,13 @@ class Refining(QObject):
         if self._mine(job_id):
             self._meter().step(done, total, text)
 
-    def _on_result(self, job_id: int, result: QualityResult) -> None:
+    def _on_result(self, job_id: int, result: QualityResult | LevelBand) -> None:
         session = self._session
         if not self._mine(job_id) or session.image is not self._image:
+            return
+        if isinstance(result, LevelBand):
+            session.add_band(result.quality, result.points)
+            self._refined.append(result.quality)
             return
         plain = session.results.get(result.quality)
         session.add_refined(result)
@@ -175,6 +219,9 @@ class Refining(QObject):
         if outcome == "cancelled":
             kept = f" ({count} refined before it)" if count else ""
             self._say(f"Refinement stopped{kept}: the quality it was working on keeps its plain file.")
+        elif outcome == "done" and count and self._kind == "band":
+            which = f"quality {self._refined[0]}" if count == 1 else f"{count} qualities"
+            self._say(f"Band of {which} measured in {elapsed:.1f} s: the plot draws where it reaches.")
         elif outcome == "done" and count:
             which = f"Quality {self._refined[0]}: {self._gain};" if count == 1 else f"{count} qualities refined;"
             self._say(

@@ -9,7 +9,7 @@ On Linux the analysis thread is niced (+10), so on a busy machine the ladder kee
 The worker never imports a widget and never does codec math itself: it calls `lci_studio.codec`.
 
 A job is one dataclass per kind (`LoadJob`, `LadderJob`, `AnalysisJob`, `DecodeJob`,
-`DownloadJob`; `RefineJob` in refine_job.py) handed to `start(job)`, which returns its id. Jobs
+`DownloadJob`; `RefineJob` and `BandJob` in refine_job.py) handed to `start(job)`, which returns its id. Jobs
 belong to a lane ("view": load, ladder and decode; "analysis"; "weights": downloads; "refine", in
 the codec thread); starting a job cancels the earlier jobs of its lane, and a "view" job also those
 of "analysis" and "refine" (they belong to the picture it replaces).
@@ -20,7 +20,7 @@ anything a cancelled or superseded job still emits is dropped here, before it re
 close promptly anyway (see `running`).
 
 Signals (all delivered in the GUI thread, only for jobs that are still current):
-    jobStarted(id, kind, total)      kind: "load" | "ladder" | "analysis" | "decode" | "download" | "refine"
+    jobStarted(id, kind, total)      kind: "load" | "ladder" | "analysis" | "decode" | "download" | "refine" | "band"
     progress(id, done, total, text)  done/total steps and what is happening now; `done` is a float, fractional
                                      while a big picture's step goes tile by tile (its share of tiles done)
     imageLoaded(id, LoadedImage)     a picture read and converted to 8-bit RGB, with its size basis
@@ -71,7 +71,7 @@ from lci_studio.codec.weights import (
     open_weight_source,
 )
 from lci_studio.gui.qimage import from_qimage
-from lci_studio.gui.refine_job import RefineJob, run_refine
+from lci_studio.gui.refine_job import BandJob, RefineJob, run_band, run_refine
 from lci_studio.session import DecodedLci, SizeBasis
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ class WriteJob:
     title: ClassVar[str] = "Could not save"
 
 
-Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob | WriteJob | RefineJob
+Job = LoadJob | LadderJob | AnalysisJob | ClassicalJob | DecodeJob | DownloadJob | WriteJob | RefineJob | BandJob
 # starting a job of one lane cancels the running jobs of these lanes
 _CANCELS = {
     "view": ("view", "analysis", "classical", "refine"),
@@ -401,6 +401,9 @@ class _Runner(_JobSignals):
 
     def _refine(self, run: _Running, job: RefineJob) -> None:
         run_refine(self, run, job)
+
+    def _band(self, run: _Running, job: BandJob) -> None:
+        run_band(self, run, job)
 
     def _analysis(self, run: _Running, job: AnalysisJob) -> None:
         _Analysis(self, run, job).run()
