@@ -27,13 +27,10 @@ def source():
 
 
 @pytest.fixture
-def shown(qtbot, window, small_png):
-    """The window with a 64×80 photo's ladder done and quality 4 selected, Refine set to a few steps."""
-    window.open_path(small_png(height=64, width=80, seed=4))
-    wait_ladder(qtbot, window)
-    window.session.select(4)
-    window.refining.set_encoder(encoder_for("normal", steps=STEPS))
-    return window
+def shown(refinable_window):
+    """`refinable_window` with Refine set to a few steps."""
+    refinable_window.refining.set_encoder(encoder_for("normal", steps=STEPS))
+    return refinable_window
 
 
 def _refine(qtbot, window, command="refine"):
@@ -115,7 +112,8 @@ def test_exports_write_the_refined_file_and_say_so(qtbot, shown, source, tmp_pat
     assert document["encoder"]["name"] == "plain"
     (point,) = document["refined"]
     assert point["quality"] == 4 and point["file_bytes"] == refined.file_bytes and point["bpp"] == refined.bpp
-    assert point["encoder"] == {"name": "refined", "effort": "normal", "steps": STEPS, "method": "ste", "seed": 0, "lambda": None}
+    record = {"name": "refined", "effort": "normal", "steps": STEPS, "method": "ste", "seed": 0, "lambda": None}
+    assert point["encoder"] == record
     # the exported refined file, opened by the window, decodes to the picture the refinement measured
     opened = []
     window.jobs.lciOpened.connect(opened.append)

@@ -40,6 +40,7 @@ from lci_studio.gui.opening import Opening
 from lci_studio.gui.panels.compare import CompareView, ViewSync
 from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
+from lci_studio.gui.panels.rate_slider import RateSlider
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView
 from lci_studio.gui.progress import JobProgress
@@ -112,6 +113,8 @@ class MainWindow(QMainWindow):
             self.session, self.worker, self.settings, lambda: self.progress, self.say, self.show_error,
             changed=lambda: self.commands.update(), busy=self.jobs.computing, parent=self,
         )  # fmt: skip
+        self.rate_slider.lambdaChosen.connect(self.refining.refine_at)
+        self.rate_slider.bandWanted.connect(self.refining.measure_bands)
         self.commands = ActionTable(self, window_actions(self))
         self.quality_actions = quality_actions(self, self.session.select)
         self.menus = build_menus(
@@ -155,9 +158,12 @@ class MainWindow(QMainWindow):
         # explanation dock stays visible beside them
         self.latent_view = LatentView(self.session)
         self.tabs.addTab(self.latent_view, "Where the bits go")
+        self.rate_slider = RateSlider(self.session)  # any size near a level: its λ and band wishes go to `refining`
+        self.tabs.addTab(self.rate_slider, "Any size")
         self.tabs.setTabToolTip(0, "The original and all 8 qualities side by side (G)")
         self.tabs.setTabToolTip(1, "Two images with a draggable divider, or their difference (S)")
         self.tabs.setTabToolTip(2, "Which latent channels carry bits at each quality, and where in the picture (W)")
+        self.tabs.setTabToolTip(3, "Move the selected quality's file size a little with the same decoder (λ slider)")
 
         central = QWidget()
         column = QVBoxLayout(central)

@@ -1,4 +1,5 @@
-"""The RD plot's layer for the second encoder: each refined quality as a star beside its plain point.
+"""The RD plot's layers for the second encoder: each refined quality as a star beside its plain point, and
+each level's measured band (`LevelBands`: how far refining for another λ moves it).
 
 The refined encoder (issue 24) writes a quality's file again with the same decoder and better numbers
 for this photo; on the plot a thin line leads from the plain point (g_a's one-pass guess) to the star,
@@ -12,12 +13,15 @@ from collections.abc import Callable, Mapping
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 
 from lci_studio.codec.insight import refined_gain
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.refinement import BandPoint
 
 REFINED_SYMBOL = "star"
 REFINED_SERIES = "LCI, refined encoder"
+BANDS_SERIES = "reach of each level (λ between its neighbours')"
 STAR_COLOUR = "#ffd43b"
 
 
@@ -72,3 +76,47 @@ class RefinedPoints:
         plain = self._plain.get(result.quality)
         gain = f"\n{refined_gain(plain, result)} (against the plain encoder)" if plain is not None else ""
         return f"{result.encoder.describe()}\nthe same decoder, better numbers chosen for this photo{gain}"
+
+
+class LevelBands:
+    """Each measured level's band on `plot`: a wide translucent bar from where refining for its band's lowest
+    λ takes the picture to where its highest λ does; the gaps between the bars are what no refinement of one
+    level reaches. A legend row while any is shown."""
+
+    def __init__(self, plot: pg.PlotItem, legend: pg.LegendItem, colour: str) -> None:
+        self._legend = legend
+        wash = QColor(colour)
+        wash.setAlpha(90)
+        pen = pg.mkPen(wash, width=11)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        self._bars = pg.PlotDataItem([], [], connect="pairs", pen=pen)
+        self._bars.setZValue(5)
+        plot.addItem(self._bars)
+        self._in_legend = False
+
+    def draw(
+        self, bands: Mapping[int, tuple[BandPoint, ...]], place: Callable[[BandPoint], tuple[float, float] | None]
+    ) -> int:
+        """Draw the bands that have a place on the plot now (`place`: None on another axis); returns how many."""
+        xs: list[float] = []
+        ys: list[float] = []
+        for quality in sorted(bands):
+            ends = [place(point) for point in (bands[quality][0], bands[quality][-1])]
+            if None in ends:
+                continue
+            for x, y in ends:  # type: ignore[misc]
+                xs.append(x)
+                ys.append(y)
+        self._bars.setData(xs, ys)
+        shown = len(xs) // 2
+        if shown and not self._in_legend:
+            self._legend.addItem(self._bars, BANDS_SERIES)
+        elif not shown and self._in_legend:
+            self._legend.removeItem(self._bars)
+        self._in_legend = bool(shown)
+        return shown
+
+    def data(self) -> tuple[list[float], list[float]]:
+        """The bars' ends as drawn (x, y lists; pairs)."""
+        xs, ys = self._bars.getData()
+        return ([] if xs is None else list(xs)), ([] if ys is None else list(ys))
