@@ -29,7 +29,6 @@ class RefinedPoints:
     """Stars and plain → refined links on `plot` (a pyqtgraph PlotItem), with a row in `legend` while shown."""
 
     def __init__(self, plot: pg.PlotItem, legend: pg.LegendItem, colour: str) -> None:
-        self._plot, self._legend = plot, legend
         link = pg.mkPen(colour, width=1.2, style=Qt.PenStyle.DotLine)
         self._links = pg.PlotDataItem([], [], connect="pairs", pen=link)
         # gold with a dark rim: apart from the plain series' orange dots even where a star sits on one
@@ -39,7 +38,7 @@ class RefinedPoints:
         for item, z in ((self._links, 8), (self._stars, 12)):
             item.setZValue(z)
             plot.addItem(item)
-        self._in_legend = False
+        self._row = _LegendRow(legend, self._stars, REFINED_SERIES)
         self._plain: dict[int, QualityResult] = {}
 
     def draw(
@@ -64,11 +63,7 @@ class RefinedPoints:
             link_ys.extend((start[1], at[1]))
         self._stars.setData([s[1] for s in stars], [s[2] for s in stars])
         self._links.setData(links, link_ys)
-        if stars and not self._in_legend:
-            self._legend.addItem(self._stars, REFINED_SERIES)
-        elif not stars and self._in_legend:
-            self._legend.removeItem(self._stars)
-        self._in_legend = bool(stars)
+        self._row.show(bool(stars))
         return stars
 
     def describe(self, result: QualityResult) -> str:
@@ -84,7 +79,6 @@ class LevelBands:
     level reaches. A legend row while any is shown."""
 
     def __init__(self, plot: pg.PlotItem, legend: pg.LegendItem, colour: str) -> None:
-        self._legend = legend
         wash = QColor(colour)
         wash.setAlpha(90)
         pen = pg.mkPen(wash, width=11)
@@ -92,7 +86,7 @@ class LevelBands:
         self._bars = pg.PlotDataItem([], [], connect="pairs", pen=pen)
         self._bars.setZValue(5)
         plot.addItem(self._bars)
-        self._in_legend = False
+        self._row = _LegendRow(legend, self._bars, BANDS_SERIES)
 
     def draw(
         self, bands: Mapping[int, tuple[BandPoint, ...]], place: Callable[[BandPoint], tuple[float, float] | None]
@@ -109,14 +103,24 @@ class LevelBands:
                 ys.append(y)
         self._bars.setData(xs, ys)
         shown = len(xs) // 2
-        if shown and not self._in_legend:
-            self._legend.addItem(self._bars, BANDS_SERIES)
-        elif not shown and self._in_legend:
-            self._legend.removeItem(self._bars)
-        self._in_legend = bool(shown)
+        self._row.show(bool(shown))
         return shown
 
     def data(self) -> tuple[list[float], list[float]]:
         """The bars' ends as drawn (x, y lists; pairs)."""
         xs, ys = self._bars.getData()
         return ([] if xs is None else list(xs)), ([] if ys is None else list(ys))
+
+
+class _LegendRow:
+    """A layer's row in the plot's legend, there only while the layer draws something."""
+
+    def __init__(self, legend: pg.LegendItem, item: pg.GraphicsObject, name: str) -> None:
+        self._legend, self._item, self._name, self._shown = legend, item, name, False
+
+    def show(self, shown: bool) -> None:
+        if shown and not self._shown:
+            self._legend.addItem(self._item, self._name)
+        elif not shown and self._shown:
+            self._legend.removeItem(self._item)
+        self._shown = shown
