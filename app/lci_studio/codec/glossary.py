@@ -60,6 +60,13 @@ GLOSSARY: dict[str, str] = {
         "finds anything better the first guess is kept, so a refined file is never worse. On the plot its "
         "points are stars beside the plain encoder's."
     ),
+    "λ band": (
+        "How far one quality's file can move with its own decoder: refining can choose the numbers for any λ "
+        "between the neighbouring qualities' λ, trading a little size for a little quality (the Any size tab's "
+        "slider). The decoder and its probability tables stay those trained for the level's own λ, so the file "
+        "moves only a few per cent either way while the next quality is tens of per cent larger: the bands of "
+        "neighbouring levels don't meet, and only another trained decoder covers the ground between them."
+    ),
     "difference view": (
         "The error between two pictures made visible: black where they are identical, brighter "
         "where they differ, multiplied by the gain so small errors show. The legend under it says "

@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
+from lci_studio.codec.glossary import tip
 from lci_studio.codec.insight import BANDS_TITLE, band_paragraphs, format_kb, format_psnr
 from lci_studio.codec.refinement import LambdaBand, RefinementError, lambda_band
 from lci_studio.gui.qimage import to_qimage
@@ -63,7 +64,7 @@ class RateSlider(QWidget):
         self.slider.setPageStep(2)
         self.slider.setToolTip(
             "Left: a smaller file, right: a closer picture, with the same decoder. The middle mark is the λ the "
-            "level was trained for. Let go to refine for the λ shown (tens of seconds; Esc stops)."
+            "level was trained for. Let go to refine for the λ shown (tens of seconds; Esc stops).\n\n" + tip("λ band")
         )
         self.slider.valueChanged.connect(self._on_moved)
         self.slider.sliderReleased.connect(self._choose)

@@ -20,8 +20,8 @@ from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.refinement import BandPoint
 
 REFINED_SYMBOL = "star"
-REFINED_SERIES = "LCI, refined encoder"
-BANDS_SERIES = "reach of each level (λ between its neighbours')"
+REFINED_SERIES = "LCI, refined"
+BANDS_SERIES = "LCI, reach of λ band"
 STAR_COLOUR = "#ffd43b"
 
 
