@@ -5,6 +5,7 @@ find better numbers; random ones leave g_a's guess as good as any), a 64×80 pho
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -143,3 +144,17 @@ def test_effort_menu_sets_the_encoder_and_is_remembered(shown, settings):
     efforts[1].trigger()
     assert window.refining.encoder.effort == "best" and window.refining.encoder.steps == 200
     assert settings.value("refine/effort") == "best"
+
+
+def test_weights_refinement_does_not_serve_leave_refine_disabled(qtbot, shown):
+    """Results of MS-SSIM-trained weights (here the bundled ones relabelled) encode only plainly: Refine and the
+    rate slider are disabled, and the slider says why."""
+    window, session = shown, shown.session
+    window.commands.update()
+    assert window.commands["refine"].isEnabled() and window.rate_slider.slider.isEnabled()
+    for result in list(session.results.values()):
+        session.add_result(dataclasses.replace(result, info=dataclasses.replace(result.info, metric="ms-ssim")))
+    session.select(4)
+    window.commands.update()
+    assert not window.commands["refine"].isEnabled() and not window.commands["refine_all"].isEnabled()
+    assert not window.rate_slider.slider.isEnabled() and "MSE-trained" in window.rate_slider.heading.text()

@@ -20,9 +20,10 @@ from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu
 
+from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import refined_gain
 from lci_studio.codec.ladder import QualityResult
-from lci_studio.codec.refinement import EFFORTS, Encoder, encoder_for
+from lci_studio.codec.refinement import EFFORTS, Encoder, RefinementError, encoder_for, lambda_band
 from lci_studio.gui.progress import JobProgress
 from lci_studio.gui.refine_job import BandJob, LevelBand, RefineJob
 from lci_studio.gui.worker import CodecWorker
@@ -33,8 +34,14 @@ DEFAULT_REFINE_EFFORT = "normal"
 
 
 def refinable(result: QualityResult | None) -> bool:
-    """Whether the refined encoder can take this quality: MSE-trained weights that know their λ."""
-    return result is not None and result.info.metric == "mse" and result.info.lmbda is not None
+    """Whether the refined encoder can take this quality (the core's rule: MSE-trained weights that know their λ)."""
+    if result is None:
+        return False
+    try:
+        lambda_band(result.info)
+    except RefinementError:
+        return False
+    return True
 
 
 class Refining(QObject):
@@ -59,7 +66,7 @@ class Refining(QObject):
         effort = str(settings.value("refine/effort", DEFAULT_REFINE_EFFORT))
         self.encoder: Encoder = encoder_for(effort if effort in REFINED_EFFORTS else DEFAULT_REFINE_EFFORT)
         self.job: int | None = None
-        self._image = None  # the picture the running job refines (results of another are dropped)
+        self._image: RgbImage | None = None  # the picture the running job refines (results of another are dropped)
         self._refined: list[int] = []  # qualities the running job delivered
         self._gain = ""  # what the last one gained, in words
         self._running_encoder = self.encoder
