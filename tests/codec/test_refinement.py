@@ -337,3 +337,19 @@ def test_a_larger_lambda_spends_more_bits_a_smaller_fewer_never_worse_than_plain
         value = objective(point.lmbda, len(refined.encoded.lci), pixels, back)
         assert refined.objective == pytest.approx(value, abs=1e-12)
         assert psnr_rgb(pixels, back) == point.psnr
+
+
+def test_band_reach_counts_the_steps_of_every_lambda_and_refuses_one_outside_the_band():
+    loaded = _loaded(4, seed=4)
+    pixels = make_photo(32, 48, seed=4)
+    band = lambda_band(loaded.info)
+    seen: list[tuple[int, int]] = []
+    lambdas = (band.low, band.trained, band.high)
+    points = refinement.band_reach(loaded, pixels, Encoder("custom", 2), lambdas, progress=lambda *a: seen.append(a))
+    assert [p.lmbda for p in points] == [band.low, band.trained, band.high]
+    assert {total for _, total in seen} == {6} and [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (6, 6)
+    with pytest.raises(RefinementError, match="outside"):
+        refinement.band_reach(loaded, pixels, Encoder("custom", 2), (band.high * 1.1,))
+    with pytest.raises(ValueError, match="refinement steps"):
+        refinement.band_reach(loaded, pixels, PLAIN)
