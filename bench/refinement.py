@@ -5,6 +5,13 @@
     python bench/refinement.py efforts --photos 041,044,047 --crop 768x512 --efforts normal,best
         BD-rate (PSNR-RGB) of each effort against plain over all 8 qualities, on the mean curves over
         the photos as `lci bench` averages them, and the time per quality.
+    python bench/refinement.py band --photos 041 --crop 256x192 --qualities 4
+        A level refined for the λ at its band's ends and its own (`refinement.band_reach`, `normal`):
+        bpp and PSNR against the plain encoder, the reachable band a rate slider offers.
+    python bench/refinement.py efforts --photos 041 --crop 256x192 --qualities 4 --efforts normal:200 \
+            --peak-lr 0.001 --run-steps 200
+        A schedule probe: the learning rate's peak and the longest run (`latent_search.LEARNING_RATE`,
+        `RUN_STEPS`) replaced for the whole run.
     python bench/refinement.py large --size 6000x4000 --tiles 2 --steps 50
         A 24 MP synthetic photo (bench/large_photo.py's) through `refined_encode` at CompressAI's largest
         size (N=192, M=320, random weights): peak RSS of the whole run, and the longest stretch between
@@ -83,7 +90,7 @@ def large(args: argparse.Namespace) -> None:
 
     import torch
 
-    from lci_studio.codec import refinement
+    from lci_studio.codec import latent_search
     from lci_studio.codec.refinement import Encoder, refined_encode
 
     sys.path.insert(0, str(ROOT / "bench"))
@@ -92,8 +99,8 @@ def large(args: argparse.Namespace) -> None:
     width, height = (int(v) for v in args.size.split("x"))
     pixels = synthetic_photo(height, width)
     loaded = largest_model(192, 320)
-    every = refinement._tiles
-    refinement._tiles = lambda *a: every(*a)[: args.tiles]  # the first tiles only; the rest stay plain
+    every = latent_search._tiles
+    latent_search._tiles = lambda *a: every(*a)[: args.tiles]  # the first tiles only; the rest stay plain
     polls: list[float] = []
     steps: list[float] = []
 
@@ -101,7 +108,7 @@ def large(args: argparse.Namespace) -> None:
         polls.append(time.perf_counter())
         return False
 
-    side = refinement.tile_latent(height // 16, width // 16, 192) * 16
+    side = latent_search.tile_latent(height // 16, width // 16, 192) * 16
     print(
         f"large: {width}x{height}, N=192 M=320, {args.tiles} tiles of {side} pixels, {args.steps} steps; {load_line()}",
         flush=True,
@@ -128,10 +135,45 @@ def large(args: argparse.Namespace) -> None:
     )
 
 
+def band(args: argparse.Namespace) -> None:
+    from lci_studio.codec.refinement import PLAIN, band_reach, encoder_for, lambda_band
+    from lci_studio.codec.weights import open_weight_source
+
+    source = open_weight_source(args.weights, "mse")
+    crop = tuple(int(v) for v in args.crop.split("x")) if args.crop else None
+    print(f"band: {args.photos} ({args.crop or 'whole'}), q{args.qualities}, normal; {load_line()}", flush=True)
+    for photo in args.photos.split(","):
+        pixels = load_photo(Path(args.folder), photo, crop)
+        for quality in (int(q) for q in args.qualities.split(",")):
+            loaded = source.load(quality)
+            plain = measure(loaded, pixels, PLAIN)
+            limits = lambda_band(loaded.info)
+            started = time.perf_counter()
+            points = band_reach(loaded, pixels, encoder_for("normal"), (limits.low, limits.trained, limits.high))
+            print(
+                f"{photo} q{quality} plain {plain['bpp']:.4f} bpp / {plain['psnr']:.2f} dB; "
+                + "; ".join(
+                    f"λ {p.lmbda:.4g}: {p.bpp:.4f} ({p.bpp / plain['bpp'] - 1:+.1%}) / {p.psnr:.2f} dB"
+                    + (" (plain kept)" if p.kept_plain else "")
+                    for p in points
+                )
+                + f"; {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
+
+
 def run(args: argparse.Namespace) -> None:
     import torch
 
-    from lci_studio.codec.refinement import PLAIN, Encoder, encoder_for, native_bf16
+    from lci_studio.codec import latent_search
+
+    if args.peak_lr is not None:
+        latent_search.LEARNING_RATE = args.peak_lr
+    if args.run_steps is not None:
+        latent_search.RUN_STEPS = args.run_steps
+
+    from lci_studio.codec.latent_search import native_bf16
+    from lci_studio.codec.refinement import PLAIN, Encoder, encoder_for
     from lci_studio.codec.weights import open_weight_source
 
     source = open_weight_source(args.weights, "mse")
@@ -196,7 +238,7 @@ def run(args: argparse.Namespace) -> None:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("ab", "efforts", "large"))
+    parser.add_argument("mode", choices=("ab", "efforts", "band", "large"))
     parser.add_argument("--folder", default=str(ROOT.parent / "shared" / "data" / "eval"))
     parser.add_argument("--photos", default="041,042,043,044,045,046,047,048,049")
     parser.add_argument("--crop", default="768x512", help="WxH centre crop; '' for whole photos")
@@ -208,8 +250,10 @@ def main() -> None:
     parser.add_argument("--efforts", default="normal,best", help="efforts: levels, or level:steps")
     parser.add_argument("--size", default="6000x4000", help="large: WxH of the synthetic photo")
     parser.add_argument("--tiles", type=int, default=2, help="large: tiles refined")
+    parser.add_argument("--peak-lr", type=float, help="ab, efforts: Adam's peak learning rate instead of 0.004")
+    parser.add_argument("--run-steps", type=int, help="ab, efforts: the longest run instead of 50 steps")
     args = parser.parse_args()
-    large(args) if args.mode == "large" else run(args)
+    {"large": large, "band": band}.get(args.mode, run)(args)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import math
 import os
 import sys
 import tempfile
@@ -36,7 +37,15 @@ from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.lci_format import HEADER_SIZE, unpack_lci
 from lci_studio.codec.model import FAMILY, METRICS, QUALITIES, LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
-from lci_studio.codec.refinement import EFFORTS, MAX_STEPS, Encoder, encoder_for, refined_encode
+from lci_studio.codec.refinement import (
+    EFFORTS,
+    MAX_STEPS,
+    Encoder,
+    RefinementError,
+    encoder_for,
+    lambda_band,
+    refined_encode,
+)
 from lci_studio.codec.report import json_text, number_text
 from lci_studio.codec.weights import (
     MIRROR_ENV,
@@ -361,9 +370,23 @@ def _steps(text: str) -> int:
     return value
 
 
+def _lambda_value(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid λ {text!r}: a positive number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"invalid λ {text!r}: a positive number")
+    return value
+
+
 def chosen_encoder(args: argparse.Namespace) -> Encoder:
-    """The encoder `--effort` and `--steps` name; refinement is for MSE-trained weights (a usage error otherwise)."""
-    encoder = encoder_for(args.effort, args.steps)
+    """The encoder `--effort`, `--steps` (and encode's `--lambda`) name; refinement is for MSE-trained weights
+    (a usage error otherwise)."""
+    try:
+        encoder = encoder_for(args.effort, args.steps, lmbda=getattr(args, "lmbda", None))
+    except ValueError as exc:
+        raise UsageError(f"--lambda: {exc}") from None
     if encoder.refines and getattr(args, "metric", "mse") != "mse":
         raise UsageError(
             f"--effort {args.effort} refines the latents for MSE-trained weights; with --metric {args.metric} "
@@ -403,6 +426,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
     image = load_rgb(args.image)
     source = open_source(args.weights, args.metric, quality_label=args.quality)
     loaded = load_quality(source, args.quality)
+    if encoder.lmbda is not None:
+        band = lambda_band(loaded.info)
+        try:
+            band.check(encoder.lmbda)
+        except RefinementError as exc:
+            raise UsageError(f"--lambda: {exc}") from None
     tiles = big_picture_progress(image.name, image.width, image.height)
     encoding = (lambda done, total: tiles(f"q{args.quality} encode", done, total)) if tiles else None
     decoding = (lambda done, total: tiles(f"q{args.quality} decode", done, total)) if tiles else None
@@ -805,6 +834,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quality", required=True, type=_quality, metavar="Q", help="1 (smallest) … 8 (best)")
     weights(p)
     effort(p)
+    p.add_argument(
+        "--lambda",
+        dest="lmbda",
+        type=_lambda_value,
+        metavar="λ",
+        help="refine the latents for this λ of R + λ·D instead of the quality's own: a little smaller (lower λ) or "
+        "larger file from the same decoder; between the neighbouring qualities' λ (needs --effort normal or best)",
+    )
     p.set_defaults(handler=cmd_encode)
 
     p = sub.add_parser("decode", help="decompress a .lci file into a PNG", epilog=f"Outputs: {OVERWRITE_RULE}.")

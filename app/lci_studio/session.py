@@ -26,6 +26,7 @@ from lci_studio.codec.model import QUALITIES, ModelInfo
 
 if TYPE_CHECKING:
     from lci_studio.codec.baselines import BaselinePoint
+    from lci_studio.codec.refinement import BandPoint
     from lci_studio.codec.weights import WeightSource
 
 T = TypeVar("T")
@@ -108,6 +109,8 @@ class SessionEvents:
         self.opened: Emitter[Session] = Emitter()  # a new subject (image, file, nothing); all else reset
         self.ladder_started: Emitter[tuple[int, ...]] = Emitter()  # results reset; these are on their way
         self.result_added: Emitter[QualityResult] = Emitter()
+        self.refined_added: Emitter[QualityResult] = Emitter()  # a second encoder's file of a quality (`refined`)
+        self.band_measured: Emitter[int] = Emitter()  # a quality's reachable band is in `bands`
         self.baselines_changed: Emitter[list] = Emitter()
         self.classical_added: Emitter[tuple[str, int]] = Emitter()  # (codec, quality) now in `classical`
         self.decoded: Emitter[DecodedLci] = Emitter()
@@ -121,7 +124,10 @@ class Session:
 
     `image` (RgbImage) with `image_path` and `basis`, or `decoded` (DecodedLci), or neither;
     `loading` says what is being opened meanwhile. `results` {quality: QualityResult} and
-    `baselines` belong to the current subject; `pending` are the qualities still to come and
+    `baselines` belong to the current subject; `refined` {quality: QualityResult} holds, beside a plain
+    result, the same quality made by the refined encoder (same decoder, its own file), which exports
+    use (`file_result`); `bands` {quality: its BandPoints} where refining for the λ at its band's ends
+    (`refinement.band_reach`) takes this picture; `pending` are the qualities still to come and
     `unavailable` says why the others will not. `selected` is the quality the views focus on
     (None: none). `source` is the weight source (None, with `source_error` saying why).
     """
@@ -134,6 +140,8 @@ class Session:
         self.decoded: DecodedLci | None = None
         self.loading = ""
         self.results: dict[int, QualityResult] = {}
+        self.refined: dict[int, QualityResult] = {}
+        self.bands: dict[int, tuple[BandPoint, ...]] = {}
         self.baselines: list[BaselinePoint] = []
         self.classical: dict[tuple[str, int], BaselinePoint] = {}  # (codec, quality) → that codec at its size
         self.pending: tuple[int, ...] = ()
@@ -177,6 +185,8 @@ class Session:
         self.image = self.image_path = self.basis = self.decoded = None
         self.loading = ""
         self.results = {}
+        self.refined = {}
+        self.bands = {}
         self.baselines = []
         self.classical = {}
         self.pending = ()
@@ -198,6 +208,8 @@ class Session:
         With no qualities (no weights), `unavailable` says why nothing will come.
         """
         self.results = {}
+        self.refined = {}
+        self.bands = {}
         self.baselines = []
         self.classical = {}
         self.pending = tuple(q for q in qualities if q in QUALITIES)
@@ -209,9 +221,14 @@ class Session:
         """Go on after a stop: `qualities` are on their way again and what was measured stays (announced
         again after `ladder_started`, so every view draws it as before)."""
         results, points, classical = self.ordered_results(), self.baselines, dict(self.classical)
+        refined, bands = list(self.refined.values()), dict(self.bands)
         self.start_ladder(qualities, self.unavailable)
         for result in results:
             self.add_result(result)
+        for result in refined:
+            self.add_refined(result)
+        for quality, points in bands.items():
+            self.add_band(quality, points)
         if points:
             self.set_baselines(points)
         for (_codec, quality), point in classical.items():
@@ -222,6 +239,27 @@ class Session:
         self.results[result.quality] = result
         self.pending = tuple(q for q in self.pending if q != result.quality)
         self.events.result_added.emit(result)
+
+    def add_refined(self, result: QualityResult) -> None:
+        """A quality's file made by the refined encoder, kept beside its plain result (which stays; a newer
+        refinement of the same quality replaces the older). Ignored without a plain result to stand beside."""
+        if result.quality not in self.results:
+            return
+        self.refined[result.quality] = result
+        self.events.refined_added.emit(result)
+
+    def add_band(self, quality: int, points: Iterable[BandPoint]) -> None:
+        """Where this picture lands when `quality` is refined for the λ at its band's ends (low λ first)."""
+        if quality not in self.results:
+            return
+        self.bands[quality] = tuple(sorted(points, key=lambda p: p.lmbda))
+        self.events.band_measured.emit(quality)
+
+    def file_result(self, quality: int | None) -> QualityResult | None:
+        """The result whose file a quality's exports write: the refined one when there is one, else the plain."""
+        if quality is None:
+            return None
+        return self.refined.get(quality) or self.results.get(quality)
 
     def set_baselines(self, points: Iterable[BaselinePoint]) -> None:
         """The classical-codec points so far (replaces the previous list)."""
@@ -256,8 +294,9 @@ class Session:
 
     @property
     def selected_pixels(self) -> np.ndarray | None:
-        """What "the selected picture" means for copy and PNG export: its result, else the decoded file."""
-        result = self.selected_result
+        """What "the selected picture" means for copy and PNG export: its file's picture (the refined one when
+        there is one, `file_result`), else the decoded file."""
+        result = self.file_result(self.selected)
         if result is not None:
             return result.reconstruction
         return self.decoded.pixels if self.decoded is not None else None

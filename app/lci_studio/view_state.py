@@ -55,7 +55,7 @@ class ViewState:
     ("psnr", "ms-ssim"): the plot knows which metrics it can draw."""
 
     def __init__(self) -> None:
-        self.tab: Observed[str] = Observed("grid")  # the central tab by name: "grid", "split", "bits" (the window's)
+        self.tab: Observed[str] = Observed("grid")  # the central tab by name (the window's table)
         self.plot_metric: Observed[str] = Observed("psnr")
         self.size_kind: Observed[str] = Observed("real", SIZE_KINDS)
         self.classical_column: Observed[bool] = Observed(False)

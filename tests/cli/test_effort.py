@@ -80,7 +80,9 @@ def test_compare_json_records_the_encoder_and_its_steps(tmp_path, capsys, ladder
     said = capsys.readouterr().out
     assert "refined encoder, effort best (2 steps)" in said
     document = json.loads(out.read_text())
-    assert document["encoder"] == {"name": "refined", "effort": "best", "steps": 2, "method": "ste", "seed": 0}
+    assert document["encoder"] == {
+        "name": "refined", "effort": "best", "steps": 2, "method": "ste", "seed": 0, "lambda": None
+    }
     assert {(d["encoder"], d["effort"], d["steps"]) for d in document["details"]} == {("refined", "best", 2)}
     assert "refined encoder" in document["description"]
     assert main(["compare", str(image), "--weights", str(ladder), "--json", str(out)]) == 0
@@ -97,7 +99,9 @@ def test_bench_json_records_the_encoder(tmp_path, capsys, ladder, image):
     assert refined["encoder"]["name"] == "refined" and refined["encoder"]["steps"] == 1
     assert main(argv) == 0
     plain = json.loads(out.read_text())
-    assert plain["encoder"] == {"name": "plain", "effort": "fast", "steps": 0, "method": "ste", "seed": 0}
+    assert plain["encoder"] == {
+        "name": "plain", "effort": "fast", "steps": 0, "method": "ste", "seed": 0, "lambda": None
+    }
     lam = [0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800]  # the ladder's λ (its file names)
 
     def objective(doc, i):
@@ -105,3 +109,22 @@ def test_bench_json_records_the_encoder(tmp_path, capsys, ladder, image):
 
     for i in range(8):  # one image: the mean is the picture's own, never worse than plain
         assert objective(refined, i) <= objective(plain, i) + 1e-9
+
+
+def test_encode_for_another_lambda_says_which_and_refuses_one_outside_the_band(tmp_path, capsys, ladder, image):
+    out = tmp_path / "x.lci"
+    argv = ["encode", str(image), "-o", str(out), "-q", "4", "--weights", str(ladder), "--steps", "3"]
+    assert main([*argv, "--lambda", "0.02"]) == 0
+    said = capsys.readouterr().out
+    assert "for λ=0.02" in said and ("R + λ·D" in said or "kept the plain" in said)
+    out.unlink()
+    for value, needle in (
+        ("0.05", "--lambda: λ 0.05 is outside what quality 4 can be refined for: choose 0.0067 to 0.025"),
+        ("0.001", "choose 0.0067 to 0.025 (its own λ is 0.013)"),
+        ("0", "invalid λ '0': a positive number"),
+        ("nan", "invalid λ 'nan'"),
+        ("much", "invalid λ 'much'"),
+    ):
+        assert needle in _usage_error(capsys, [*argv, "--lambda", value])
+    assert "needs refinement steps" in _usage_error(capsys, [*argv[:-2], "--lambda", "0.013"])
+    assert not out.exists()

@@ -11,7 +11,7 @@ import pytest
 
 from lci_studio import __version__
 from lci_studio.cli import build_parser, error_text, main
-from lci_studio.codec import weights
+from lci_studio.codec import official_weights, weights
 from lci_studio.codec.weights import compressai_filename
 
 
@@ -20,7 +20,7 @@ def official(server, ladder, monkeypatch, tmp_path) -> dict[int, bytes]:
     """The test ladder served under official names (their hash prefixes made the ladder's) via LCI_WEIGHTS_URL."""
     files = {q: (ladder / f"q{q}.pth.tar").read_bytes() for q in range(1, 9)}
     prefixes = tuple(hashlib.sha256(files[q]).hexdigest()[:8] for q in range(1, 9))
-    monkeypatch.setitem(weights._COMPRESSAI_HASHES, "mse", prefixes)
+    monkeypatch.setitem(official_weights._COMPRESSAI_HASHES, "mse", prefixes)
     for q, data in files.items():
         server.files["/models/" + compressai_filename(q, "mse")] = data
     monkeypatch.setenv("LCI_WEIGHTS_URL", server.url + "/models")

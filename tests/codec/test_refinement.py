@@ -3,15 +3,18 @@ and its files read by the unchanged decoder."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from lci_studio.codec import refinement
+from lci_studio.codec import latent_search, refinement
 from lci_studio.codec.cancel import CancelledError
 from lci_studio.codec.entropy_coding import CdfTables
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import encode_ladder, measure_quality
+from lci_studio.codec.latent_search import SymbolCost, refine_symbols
 from lci_studio.codec.lci_format import centred_padding, unpack_lci
 from lci_studio.codec.metrics import psnr_rgb
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
@@ -21,10 +24,9 @@ from lci_studio.codec.refinement import (
     PLAIN,
     Encoder,
     RefinementError,
-    SymbolCost,
     encoder_for,
+    lambda_band,
     objective,
-    refine_symbols,
     refined_encode,
 )
 from lci_studio.codec.weights import BundledSource
@@ -139,7 +141,8 @@ def _refine(loaded: LoadedModel, pixels: np.ndarray, encoder: Encoder, tile: int
     height, width = pixels.shape[:2]
     padding = centred_padding(height, width)
     x = padded_input(pixels, padding).contiguous()
-    return refine_symbols(loaded, x, pixels, (padding[2], padding[0], height, width), encoder, tile=tile)
+    picture = (padding[2], padding[0], height, width)
+    return refine_symbols(loaded, x, pixels, picture, encoder, loaded.info.lmbda, tile=tile)
 
 
 def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture():
@@ -167,7 +170,7 @@ def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture
 
 
 def test_a_large_picture_is_refined_in_tiles_with_progress(monkeypatch):
-    monkeypatch.setattr(refinement, "WINDOW_AREA", 12 * 12)  # at N=16: tiles of 12 - 2·4 = 4 latents
+    monkeypatch.setattr(latent_search, "WINDOW_AREA", 12 * 12)  # at N=16: tiles of 12 - 2·4 = 4 latents
     loaded = _loaded(5)
     pixels = make_photo(176, 224, seed=6)  # latent 11 × 14, over 144 → 3 × 4 tiles
     seen: list[tuple[int, int]] = []
@@ -178,12 +181,12 @@ def test_a_large_picture_is_refined_in_tiles_with_progress(monkeypatch):
 
 
 def test_tiles_shrink_for_wider_models_so_a_step_stays_short():
-    assert refinement.tile_latent(32, 48, 96) == 48  # 768×512 in one piece with the bundled ladder
-    assert refinement.tile_latent(250, 375, 96) == 32  # 24 MP: windows of 40 × 40
-    assert refinement.tile_latent(250, 375, 192) == 12  # a quarter of the area at twice the channels
-    assert refinement.tile_latent(32, 48, 192) == 12
-    assert refinement.tile_latent(20, 20, 192) == 20
-    assert refinement.tile_latent(3, 3, 16) == 3
+    assert latent_search.tile_latent(32, 48, 96) == 48  # 768×512 in one piece with the bundled ladder
+    assert latent_search.tile_latent(250, 375, 96) == 32  # 24 MP: windows of 40 × 40
+    assert latent_search.tile_latent(250, 375, 192) == 12  # a quarter of the area at twice the channels
+    assert latent_search.tile_latent(32, 48, 192) == 12
+    assert latent_search.tile_latent(20, 20, 192) == 20
+    assert latent_search.tile_latent(3, 3, 16) == 3
 
 
 def test_effort_levels_and_their_errors():
@@ -194,7 +197,9 @@ def test_effort_levels_and_their_errors():
     assert encoder_for("normal", 7).steps == 7
     assert encoder_for("fast", 7) == Encoder("custom", 7)  # a budget alone refines
     assert encoder_for("best", 0) == PLAIN
-    assert normal.record() == {"name": "refined", "effort": "normal", "steps": normal.steps, "method": "ste", "seed": 0}
+    assert normal.record() == {
+        "name": "refined", "effort": "normal", "steps": normal.steps, "method": "ste", "seed": 0, "lambda": None
+    }
     with pytest.raises(ValueError, match="choose fast, normal, best"):
         encoder_for("max")
     with pytest.raises(ValueError, match="choose 0 to"):
@@ -243,9 +248,9 @@ def test_symbol_cost_matches_the_coded_size():
 
 
 def test_a_large_budget_makes_several_runs_and_keeps_the_best_of_all(monkeypatch):
-    assert refinement.runs(50) == [50] and refinement.runs(7) == [7]
-    assert refinement.runs(200) == [50, 50, 50, 50] and refinement.runs(101) == [34, 34, 33]
-    monkeypatch.setattr(refinement, "RUN_STEPS", 4)
+    assert latent_search.runs(50) == [50] and latent_search.runs(7) == [7]
+    assert latent_search.runs(200) == [50, 50, 50, 50] and latent_search.runs(101) == [34, 34, 33]
+    monkeypatch.setattr(latent_search, "RUN_STEPS", 4)
     loaded = BundledSource().load(4)
     pixels = make_photo(48, 64, seed=9)
     one = refined_encode(loaded, pixels, Encoder("custom", 4))
@@ -260,7 +265,7 @@ def test_adam_written_out_matches_torchs():
     torch.manual_seed(0)
     start = torch.randn(5, 7)
     ours, theirs = start.clone(), start.clone().requires_grad_(True)
-    adam, reference = refinement._Adam(ours), torch.optim.Adam([theirs], lr=0.01)
+    adam, reference = latent_search._Adam(ours), torch.optim.Adam([theirs], lr=0.01)
     adam.lr = 0.01
     for _ in range(5):
         grad = torch.randn(5, 7)
@@ -268,3 +273,76 @@ def test_adam_written_out_matches_torchs():
         theirs.grad = grad.clone()
         reference.step()
     assert torch.allclose(ours, theirs.detach(), atol=1e-7)
+
+
+# ------------------------------------------------------------------------ another λ (the rate slider)
+
+
+def test_each_level_can_be_refined_for_the_lambdas_between_its_neighbours():
+    ladder = LAMBDAS["mse"]
+    for quality in range(2, 8):
+        band = lambda_band(_loaded(quality).info)
+        assert (band.low, band.trained, band.high) == pytest.approx(ladder[quality - 2 : quality + 1], rel=1e-12)
+        assert band.contains(band.low) and band.contains(band.high) and band.contains(band.trained)
+        assert not band.contains(band.low * 0.99) and not band.contains(band.high * 1.01)
+    first, last = lambda_band(_loaded(1).info), lambda_band(_loaded(8).info)
+    assert first.low == pytest.approx(ladder[0] ** 2 / ladder[1]) and first.high == pytest.approx(ladder[1])
+    assert last.low == pytest.approx(ladder[6]) and last.high == pytest.approx(ladder[7] ** 2 / ladder[6])
+    own = lambda_band(_loaded(4, lmbda=0.02).info)  # a level trained for another λ: the same spacing around it
+    assert own.low == pytest.approx(0.02 * ladder[2] / ladder[3])
+    assert own.high == pytest.approx(0.02 * ladder[4] / ladder[3])
+    with pytest.raises(RefinementError, match=r"outside what quality 4 can be refined for: choose 0\.0067 to 0\.025"):
+        lambda_band(_loaded(4).info).check(0.05)
+    with pytest.raises(RefinementError, match="MSE-trained"):
+        lambda_band(_loaded(4, metric="ms-ssim").info)
+
+
+def test_an_encoder_for_another_lambda_says_so_and_needs_refinement_steps():
+    encoder = encoder_for("normal", lmbda=0.02)
+    assert encoder.lmbda == 0.02 and encoder.record()["lambda"] == 0.02 and "for λ=0.02" in encoder.describe()
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="positive number"):
+            encoder_for("normal", lmbda=bad)
+    with pytest.raises(ValueError, match="needs refinement steps"):
+        encoder_for("fast", lmbda=0.02)
+    with pytest.raises(RefinementError, match="outside"):  # the refinement itself refuses a λ out of the band
+        refined_encode(_loaded(4), make_photo(32, 32), Encoder("custom", 2, lmbda=0.1))
+
+
+def test_a_larger_lambda_spends_more_bits_a_smaller_fewer_never_worse_than_plain_at_the_lambda_asked():
+    loaded = BundledSource().load(6)
+    pixels = make_photo(96, 128, seed=6)
+    encoder = Encoder("custom", 25)
+    low, high = refinement.band_reach(loaded, pixels, encoder)
+    own = refined_encode(loaded, pixels, encoder)
+    band = lambda_band(loaded.info)
+    assert (low.lmbda, high.lmbda) == (band.low, band.high)
+    own_bpp = len(own.encoded.lci) * 8 / (96 * 128)
+    assert low.bpp < own_bpp < high.bpp and low.psnr < own.psnr < high.psnr
+    plain = encode_image(loaded, pixels, with_bit_map=False)
+    decoded = decode_lci(plain.lci, loaded)
+    for point in (low, high):
+        refined = refined_encode(loaded, pixels, dataclasses.replace(encoder, lmbda=point.lmbda))
+        plain_objective = objective(point.lmbda, len(plain.lci), pixels, decoded)
+        assert refined.plain_objective == pytest.approx(plain_objective, abs=1e-12)
+        assert refined.objective < refined.plain_objective  # trained weights, 25 steps: lower at either end
+        back = decode_lci(refined.encoded.lci, loaded)
+        value = objective(point.lmbda, len(refined.encoded.lci), pixels, back)
+        assert refined.objective == pytest.approx(value, abs=1e-12)
+        assert psnr_rgb(pixels, back) == point.psnr
+
+
+def test_band_reach_counts_the_steps_of_every_lambda_and_refuses_one_outside_the_band():
+    loaded = _loaded(4, seed=4)
+    pixels = make_photo(32, 48, seed=4)
+    band = lambda_band(loaded.info)
+    seen: list[tuple[int, int]] = []
+    lambdas = (band.low, band.trained, band.high)
+    points = refinement.band_reach(loaded, pixels, Encoder("custom", 2), lambdas, progress=lambda *a: seen.append(a))
+    assert [p.lmbda for p in points] == [band.low, band.trained, band.high]
+    assert {total for _, total in seen} == {6} and [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (6, 6)
+    with pytest.raises(RefinementError, match="outside"):
+        refinement.band_reach(loaded, pixels, Encoder("custom", 2), (band.high * 1.1,))
+    with pytest.raises(ValueError, match="refinement steps"):
+        refinement.band_reach(loaded, pixels, PLAIN)

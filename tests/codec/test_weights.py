@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lci_studio.codec import weights
+from lci_studio.codec import official_weights, weights
 from lci_studio.codec.model import LAMBDAS, weights_fingerprint
 from lci_studio.codec.weights import (
     BundledSource,
@@ -725,7 +725,7 @@ def test_fetch_checks_a_file_once_and_again_when_it_changes(server, served, tmp_
     path = source.fetch(3)
     assert source.missing() == [] and source.expected_size(3) == len(data)
     hashed = []
-    monkeypatch.setattr(weights, "_verify_prefix", lambda p, prefix: hashed.append(p) or True)
+    monkeypatch.setattr(official_weights, "_verify_prefix", lambda p, prefix: hashed.append(p) or True)
     source.fetch(3)
     assert hashed == []  # checked as it arrived
     time.sleep(0.01)

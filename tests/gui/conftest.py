@@ -163,3 +163,16 @@ def wait_ladder(qtbot, window, count=8, timeout=LADDER_TIMEOUT_MS):
 
 def pixels_of(item) -> np.ndarray:
     return np.asarray(item.image)
+
+
+@pytest.fixture
+def refinable_window(qtbot, make_window, small_png):
+    """A window on the bundled ladder with a 64×80 photo's ladder done and quality 4 selected: trained weights,
+    where a few refinement steps find better numbers (random ones leave g_a's guess as good as any)."""
+    from lci_studio.codec.weights import BundledSource
+
+    window = make_window(BundledSource())
+    window.open_path(small_png(height=64, width=80, seed=4))
+    wait_ladder(qtbot, window)
+    window.session.select(4)
+    return window

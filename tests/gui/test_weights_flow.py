@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 from PySide6.QtCore import Qt
 
-from lci_studio.codec import weights
+from lci_studio.codec import official_weights
 from lci_studio.codec.weights import BundledSource, CompressAISource, compressai_filename, open_weight_source
 from lci_studio.gui.dialogs import SettingsDialog
 from lci_studio.gui.jobs import DownloadJob
@@ -25,7 +25,7 @@ def official(server, ladder_dir, monkeypatch) -> dict[int, bytes]:
     """The test ladder served under official names (their hash prefixes made the ladder's)."""
     files = {q: (ladder_dir / f"q{q}.pth.tar").read_bytes() for q in range(1, 9)}
     prefixes = tuple(hashlib.sha256(files[q]).hexdigest()[:8] for q in range(1, 9))
-    monkeypatch.setitem(weights._COMPRESSAI_HASHES, "mse", prefixes)
+    monkeypatch.setitem(official_weights._COMPRESSAI_HASHES, "mse", prefixes)
     for q, data in files.items():
         server.files["/" + compressai_filename(q, "mse")] = data
     return files

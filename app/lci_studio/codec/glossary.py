@@ -50,6 +50,23 @@ GLOSSARY: dict[str, str] = {
         "One of the 8 settings of the learned codec, 1 (smallest file) to 8 (most faithful). Each "
         "is its own trained model; the tiles show all eight side by side."
     ),
+    "refined encoder": (
+        "A second, slower way to write the same kind of file: the same decoder, better numbers chosen for "
+        "this photo. The usual encoder is a network that guesses, in one pass, the numbers (latents) the "
+        "decoder turns back into the picture. Refining starts from that guess and improves the numbers for "
+        "this one photo step by step, each time checking the bits they cost and how close the decoded "
+        "picture comes. The decoder and the file format stay the same, so every decoder of the same weights "
+        "reads the file. Effort normal takes 50 steps, best 200 (about four times as long); where no step "
+        "finds anything better the first guess is kept, so a refined file is never worse. On the plot its "
+        "points are stars beside the plain encoder's."
+    ),
+    "λ band": (
+        "How far one quality's file can move with its own decoder: refining can choose the numbers for any λ "
+        "between the neighbouring qualities' λ, trading a little size for a little quality (the Any size tab's "
+        "slider). The decoder and its probability tables stay those trained for the level's own λ, so the file "
+        "moves only a few per cent either way while the next quality is tens of per cent larger: the bands of "
+        "neighbouring levels don't meet, and only another trained decoder covers the ground between them."
+    ),
     "difference view": (
         "The error between two pictures made visible: black where they are identical, brighter "
         "where they differ, multiplied by the gain so small errors show. The legend under it says "

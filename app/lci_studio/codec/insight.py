@@ -419,3 +419,107 @@ def explain(result: QualityResult, all_results: Iterable[QualityResult] = ()) ->
         comparison=_comparison_sentence(result, others),
         why=WHY,
     )
+
+
+# ------------------------------------------------------------------------------------ the second encoder
+
+REFINED_TITLE = "A second encoder for the same decoder"
+
+
+def rd_objective(result: QualityResult, lmbda: float | None = None) -> float | None:
+    """R + λ·D (bits per pixel + λ·255²·MSE, `refinement.objective`) from the measured bpp and PSNR, at `lmbda`
+    or else the λ the level was trained for; None without a λ."""
+    lmbda = lmbda if lmbda is not None else result.info.lmbda
+    if lmbda is None:
+        return None
+    mse = 0.0 if math.isinf(result.psnr) else 10 ** (-result.psnr / 10)  # on [0, 1] values
+    return result.bpp + lmbda * 255.0**2 * mse
+
+
+def refined_gain(plain: QualityResult, refined: QualityResult) -> str:
+    """One line: what the refined file gives against the plain one ("0.31 dB closer, 1.2 % smaller")."""
+    if refined.lci == plain.lci:
+        return "no better numbers found: the plain file is kept"
+    size = refined.file_bytes / plain.file_bytes - 1
+    sized = f"{format_percent(-size)} smaller" if size <= 0 else f"{format_percent(size)} larger"
+    dbs = refined.psnr - plain.psnr
+    closer = f"{abs(dbs):.2f} dB {'closer' if dbs >= 0 else 'further'}"
+    return f"{closer}, {sized}"
+
+
+def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str]:
+    """What the refined encoder did to one quality, in plain words, with its measured gain."""
+    q = plain.quality
+    how = (
+        f"Quality {q} was also written by a second, slower encoder ({refined.encoder.describe()}). It uses "
+        "the same decoder and the same file format: the same decoder, better numbers chosen for this photo. "
+        "The usual encoder is a network that guesses the latent numbers in one pass. The second one starts "
+        "from that guess and adjusts the numbers step by step, each time checking how many bits they cost "
+        "and how close the decoded picture comes, and keeps the best file it found."
+    )
+    target, trained = refined.encoder.lmbda, plain.info.lmbda
+    if target is not None and trained:
+        way = "more bits for a closer picture" if target > trained else "a smaller file for a little less detail"
+        how += (
+            f" It chose them for λ = {target:.4g} instead of the trained {trained:.4g} ({target / trained:.2f} ×): "
+            f"{way}, with the decoder trained for {trained:.4g}."
+        )
+    if refined.lci == plain.lci:
+        outcome = (
+            "Here it found nothing better than the first guess, so the file is the plain one: a refined file "
+            "is never worse."
+        )
+    else:
+        outcome = (
+            f"The refined file is {format_kb(refined.file_bytes)} against {format_kb(plain.file_bytes)} and "
+            f"scores {format_psnr(refined.psnr)} against {format_psnr(plain.psnr)} PSNR "
+            f"({refined_gain(plain, refined)}): what the one-pass guess left on the table."
+        )
+        target = refined.encoder.lmbda
+        before, after = rd_objective(plain, target), rd_objective(refined, target)
+        measure = f"quality {q} was trained for" if target is None else f"it was refined for (λ = {target:.4g})"
+        if before is not None and after is not None and before > 0 and after <= before:
+            gain = format_percent(1 - after / before)
+            outcome += f" By the measure {measure} (bits + λ × error) it is {gain} better."
+    where = (
+        f"Any program that decodes quality {q} with these weights reads the refined file. The exports of "
+        f"quality {q} (.lci, PNG, copy) now write it; the tiles still show the plain encoder's picture."
+    )
+    return [how, outcome, where]
+
+
+BANDS_TITLE = "Any size near a level, and why the bands don't meet"
+
+
+def band_paragraphs(
+    plain: QualityResult, reach: Sequence[tuple[float, float]] = (), above: QualityResult | None = None
+) -> list[str]:
+    """Why one level's file size moves only a little with its λ, in plain words: `reach` is where refining for
+    the lowest and the highest λ of its band took this picture ((bpp, PSNR) each, when measured), `above` the
+    next quality's result (its size is the gap the band does not bridge)."""
+    q = plain.quality
+    first = (
+        f"Refining takes a λ: the exchange rate between bits and error it optimizes for. Quality {q}'s numbers can "
+        f"be chosen for any λ between those of its neighbours, so its file grows or shrinks a little, still "
+        "read by the same decoder. The mark in the middle is the λ it was trained for."
+    )
+    second = (
+        "The bands don't meet because the decoder and its probability tables were trained for one λ. Refining "
+        "changes only the numbers written into the file: it can trade a little size for a little quality, but it "
+        "cannot draw the finer detail the next level's decoder learned, nor describe the picture as coarsely "
+        "and cheaply as the level below. The ground between the bands belongs to another trained decoder."
+    )
+    if len(reach) >= 2 and plain.bpp > 0:
+        low, high = reach[0][0] / plain.bpp - 1, reach[-1][0] / plain.bpp - 1
+        second += (
+            f" On this picture quality {q} reaches {_signed_percent(low)} to {_signed_percent(high)} of its plain "
+            "file's size"
+        )
+        if above is not None:
+            second += f", where quality {above.quality} is {_signed_percent(above.bpp / plain.bpp - 1)}"
+        second += "."
+    return [first, second]
+
+
+def _signed_percent(share: float) -> str:
+    return ("+" if share >= 0 else "−") + format_percent(abs(share))

@@ -128,8 +128,9 @@ class FactorizedPrior(nn.Module):
                 value.copy_(source)
                 continue
             owner, key = name.rsplit(".", 1)
-            if isinstance(wide.get_submodule(owner), GDN) and key == "gamma":  # (N, N), stored reparametrized
-                value.copy_(wide.get_submodule(owner).gamma_reparam.init(torch.zeros_like(value)))
+            module = wide.get_submodule(owner)
+            if isinstance(module, GDN) and key == "gamma":  # (N, N), stored reparametrized
+                value.copy_(module.gamma_reparam.init(torch.zeros_like(value)))
                 value[:n, :n] = source
                 value[n:, :n] = source[replicated]
                 continue

@@ -176,6 +176,24 @@ def comparison_json(
     return document
 
 
+def refined_json(results: Iterable[QualityResult]) -> list[dict[str, Any]]:
+    """Qualities also written by the refined encoder, beside the plain ladder (the window's Export JSON): one
+    point each, in increasing quality, with the encoder that made it (`Encoder.record`)."""
+    return [
+        {
+            "quality": r.quality,
+            "bpp": r.bpp,
+            "psnr-rgb": finite(r.psnr),
+            "ms-ssim-rgb": finite(r.ms_ssim),
+            "file_bytes": r.file_bytes,
+            "bpp_estimated": r.bpp_estimated,
+            "encoding_time": r.encode_seconds,
+            "encoder": r.encoder.record(),
+        }
+        for r in sorted(results, key=lambda r: r.quality)
+    ]
+
+
 def comparison_csv(results: Iterable[QualityResult], baselines: Iterable[BaselinePoint]) -> str:
     """The CSV of `lci compare --csv`: every level, then the codec points `comparison_json` lists."""
     ordered = latest_by_quality(results)

@@ -3,7 +3,7 @@
 Each command is one `ActionSpec` row (text, shortcut, handler, when it is enabled); `window_actions`
 lists them, `MENUS` and `TOOLBAR` say where they appear. Adding a command is a row here and, if it
 should be visible, its name in a layout. Names starting with "@" in a layout are places the window
-fills itself (recent files, samples, the quality buttons, the dock toggles).
+fills itself (recent files, samples, the quality buttons, the dock toggles, the refinement efforts).
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("settings", "&Weights…", w.weights.open_settings, key.Preferences,
                    "Choose the weights the pictures are compressed with", role=QAction.MenuRole.PreferencesRole),
         ActionSpec("quit", "&Quit", w.close, key.Quit, role=QAction.MenuRole.QuitRole),
-        ActionSpec("stop", "S&top", w.jobs.stop, "Esc", "Stop computing", enabled=w.jobs.computing),
+        ActionSpec("stop", "S&top", lambda: (w.jobs.stop(), w.refining.stop()), "Esc", "Stop computing",
+                   enabled=lambda: w.jobs.computing() or w.refining.running()),
         ActionSpec("resume", "&Resume", w.jobs.resume, "R", "Go on with what Stop left unfinished (R)",
                    enabled=w.jobs.can_resume),
         ActionSpec("fit", "&Fit to View", w.compare.fit, ["Ctrl+0", "F"], "Show the whole image (F)", icon_text="Fit"),
@@ -163,6 +164,13 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("fullscreen", "&Full Screen", w.toggle_fullscreen, _fullscreen_keys()),
         ActionSpec("next", "&Next Quality", lambda: s.step(1), ["]", "Ctrl+Right"]),
         ActionSpec("prev", "&Previous Quality", lambda: s.step(-1), ["[", "Ctrl+Left"]),
+        ActionSpec("refine", "&Refine Selected Quality", w.refining.refine_selected, "Ctrl+R",
+                   "Encode the selected quality again with the refined encoder: the same decoder, better numbers "
+                   "chosen for this photo (tens of seconds; Esc stops)", enabled=w.refining.can_refine_selected,
+                   icon_text="Refine"),
+        ActionSpec("refine_all", "Refine &All Qualities", w.refining.refine_all, "Ctrl+Shift+R",
+                   "Every quality again with the refined encoder (tens of seconds each; Esc stops)",
+                   enabled=w.refining.can_refine_all),
         ActionSpec("glossary", "&Glossary…", w.show_glossary, key.HelpContents,
                    "What bpp, PSNR, MS-SSIM, λ, N, M and the ratio mean, in plain words"),
         ActionSpec("about", "&About LCI Studio", w.show_about, role=QAction.MenuRole.AboutRole),
@@ -179,12 +187,12 @@ MENUS: Sequence[tuple[str, Layout]] = (
         "grid", "split", "bits", "-", "classical_grid", "detail", "fit", "actual", "zoom_in", "zoom_out", "-",
         "swap", "diff", "-", "metric", "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
     )),
-    ("&Quality", ("@qualities", "-", "next", "prev")),
+    ("&Quality", ("@qualities", "-", "next", "prev", "-", "refine", "refine_all", ("Encoder &Effort", ("@efforts",)))),
     ("&Settings", ("settings",)),  # what the messages mean by "choose … in Settings"; not on the toolbar
     ("&Help", ("glossary", "-", "about", "about_qt")),
 )  # fmt: skip
 TOOLBAR: Layout = (
-    "open", "@samples", "-", "@qualities", "-", "detail", "fit", "actual", "-", "grid", "split", "bits", "-",
+    "open", "@samples", "-", "@qualities", "refine", "-", "detail", "fit", "actual", "-", "grid", "split", "bits", "-",
     "classical_grid", "-", "demo",
 )  # fmt: skip
 

@@ -19,6 +19,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from lci_studio.codec import image_io, report
+from lci_studio.codec.ladder import QualityResult
 from lci_studio.gui.jobs import WriteJob
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.qimage import from_qimage, to_qimage
@@ -46,32 +47,39 @@ class Exports(QObject):
         self._session, self._settings, self._plot = session, settings, plot
         self._say, self._show_error, self._complete = say, show_error, complete
         self._worker = worker
-        self._writing: dict[int, Path] = {}  # PNGs being written in the worker: job id → path
+        self._writing: dict[int, tuple[Path, str]] = {}  # PNGs being written in the worker: job id → path, note
         worker.failed.connect(self._on_write_failed)
         worker.jobFinished.connect(self._on_write_finished)
 
     # ------------------------------------------------------------------------------------ direct
 
     def selected_lci(self, path: str | Path) -> bool:
-        result = self._session.selected_result
+        """The selected quality's file: the refined encoder's when there is one (`Session.file_result`)."""
+        result = self._session.file_result(self._session.selected)
         if result is None:
             return False
-        return bool(self._write([(Path(path), lambda p: image_io.atomic_write(p, result.lci))]))
+        write = (Path(path), lambda p: image_io.atomic_write(p, result.lci))
+        return bool(self._write([write], note=_made_by([result])))
 
     def all_lci(self, folder: str | Path) -> list[Path]:
+        """Every quality's file into `folder`, each the refined one where there is one."""
         folder = Path(folder)
+        results = [self._session.file_result(q) for q in sorted(self._session.results)]
         writes = [
             (folder / f"{self.stem()}-q{r.quality}.lci", lambda p, r=r: image_io.atomic_write(p, r.lci))
-            for r in self._session.ordered_results()
+            for r in results
+            if r is not None
         ]
-        return self._write(writes)
+        return self._write(writes, note=_made_by([r for r in results if r is not None]))
 
     def png(self, path: str | Path) -> bool:
-        """The selected picture as a PNG, compressed and written in the worker (True: on its way)."""
+        """The selected picture as a PNG (the refined file's picture when there is one), compressed and written
+        in the worker (True: on its way)."""
         pixels = self._session.selected_pixels
         if pixels is None:
             return False
-        return self._write_png(Path(path), pixels)
+        result = self._session.file_result(self._session.selected)
+        return self._write_png(Path(path), pixels, note=_made_by([result] if result is not None else []))
 
     def csv(self, path: str | Path) -> bool:
         """What `lci compare --csv` writes for the same picture (see `_when_measured`)."""
@@ -90,6 +98,8 @@ class Exports(QObject):
         def text() -> str:
             weights = session.source.describe() if session.source is not None else "unknown weights"
             document = report.comparison_json(session.results.values(), session.baselines, session.image, weights)
+            if session.refined:  # the second encoder's points beside the plain ladder, each with its encoder
+                document["refined"] = report.refined_json(session.refined.values())
             return report.json_text(document)
 
         return self._when_measured(Path(path), text)
@@ -117,18 +127,21 @@ class Exports(QObject):
         if pixels is None:
             return
         QApplication.clipboard().setImage(to_qimage(pixels))
-        self._say(f"Copied quality {self._session.selected} to the clipboard.")
+        result = self._session.file_result(self._session.selected)
+        self._say(f"Copied quality {self._session.selected} to the clipboard{_made_by([result] if result else [])}.")
 
     # ------------------------------------------------------------------------------------ dialogs
 
     def selected_lci_dialog(self) -> None:
         name = f"{self.stem()}-q{self._session.selected}.lci"
-        path = self._save_path("Save quality as .lci", name, "LCI files (*.lci)")
+        path = self._save_path(f"Save quality as .lci{self._refined_title()}", name, "LCI files (*.lci)")
         if path:
             self.selected_lci(path if path.suffix else path.with_suffix(".lci"))
 
     def all_lci_dialog(self) -> None:
-        title = "Save every quality as .lci into…"
+        refined = len(self._session.refined)
+        which = f" ({refined} of them the refined encoder's files)" if refined else ""
+        title = f"Save every quality as .lci{which} into…"
         folder = QFileDialog.getExistingDirectory(self._dialog_parent(), title, self._export_dir())
         if folder:
             self._settings.setValue("export/dir", folder)
@@ -136,7 +149,7 @@ class Exports(QObject):
 
     def png_dialog(self) -> None:
         name = f"{self.stem()}-q{self._session.selected}.png"
-        path = self._save_path("Save reconstruction as PNG", name, "PNG images (*.png)")
+        path = self._save_path(f"Save reconstruction as PNG{self._refined_title()}", name, "PNG images (*.png)")
         if path:
             self.png(path if path.suffix else path.with_suffix(".png"))
 
@@ -152,6 +165,10 @@ class Exports(QObject):
             write(path if path.suffix else path.with_suffix(f".{suffix}"))
 
     # ------------------------------------------------------------------------------------ internals
+
+    def _refined_title(self) -> str:
+        """What a save dialog's title adds when the selected quality's file is the refined encoder's."""
+        return " (the refined encoder's file)" if self._session.selected in self._session.refined else ""
 
     def stem(self) -> str:
         """The file-name stem of what is shown ("photo" for photo.png)."""
@@ -195,30 +212,32 @@ class Exports(QObject):
         self._settings.setValue("export/dir", str(Path(path).parent))
         return Path(path)
 
-    def _write_png(self, path: Path, pixels: np.ndarray, asked: bool = False) -> bool:
+    def _write_png(self, path: Path, pixels: np.ndarray, asked: bool = False, note: str = "") -> bool:
         """Compress and write a PNG in the worker (seconds for a big picture); the status bar says when it is
-        saved, a dialog why not."""
+        saved (and `note`: whose picture it is), a dialog why not."""
         if not asked and not self.confirm_overwrite([path]):
             return False
-        self._writing[self._worker.start(WriteJob(path, lambda p: image_io.save_png(p, pixels)))] = path
+        self._writing[self._worker.start(WriteJob(path, lambda p: image_io.save_png(p, pixels)))] = (path, note)
         return True
 
     def _on_write_failed(self, job_id: int, _title: str, message: str) -> None:
-        path = self._writing.pop(job_id, None)
+        path, _note = self._writing.pop(job_id, (None, ""))
         if path is not None:
             self._show_error("Could not save", f"{path}: {message}")
 
     def _on_write_finished(self, job_id: int, outcome: str) -> None:
-        path = self._writing.pop(job_id, None)
+        path, note = self._writing.pop(job_id, (None, ""))
         if path is not None and outcome == "done":
-            self._say(f"Saved {path}")
+            self._say(f"Saved {path}{note}")
 
     def _write_text(self, path: Path, text: str, asked: bool = False) -> bool:
         return bool(self._write([(path, lambda p: image_io.atomic_write(p, text.encode("utf-8")))], asked))
 
-    def _write(self, writes: list[tuple[Path, Callable[[Path], object]]], asked: bool = False) -> list[Path]:
-        """Run writers after one overwrite question (unless `asked` already); errors become a dialog.
-        Returns what was written."""
+    def _write(
+        self, writes: list[tuple[Path, Callable[[Path], object]]], asked: bool = False, note: str = ""
+    ) -> list[Path]:
+        """Run writers after one overwrite question (unless `asked` already); errors become a dialog, the status
+        bar says what was saved (and `note`). Returns what was written."""
         if not asked and not self.confirm_overwrite([p for p, _ in writes]):
             return []
         done: list[Path] = []
@@ -230,8 +249,19 @@ class Exports(QObject):
                 break
             done.append(path)
         if done:
-            self._say(f"Saved {done[0]}" if len(done) == 1 else f"Saved {len(done)} files in {done[0].parent}")
+            saved = f"Saved {done[0]}" if len(done) == 1 else f"Saved {len(done)} files in {done[0].parent}"
+            self._say(saved + note)
         return done
 
     def _dialog_parent(self) -> QWidget:
         return cast(QWidget, self.parent())
+
+
+def _made_by(results: list[QualityResult]) -> str:
+    """What a status line adds when files written are the refined encoder's: which, and that it is the same
+    decoder ("" when all are the plain encoder's)."""
+    refined = [r for r in results if r.encoder.refines]
+    if not refined:
+        return ""
+    which = refined[0].encoder.describe() if len(results) == 1 else f"{len(refined)} of them by the refined encoder"
+    return f" ({which}: the same decoder, better numbers chosen for this photo)"

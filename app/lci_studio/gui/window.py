@@ -46,9 +46,11 @@ from lci_studio.gui.panels.compare import CompareView
 from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.image_view import ViewSync
 from lci_studio.gui.panels.latent import LatentView
+from lci_studio.gui.panels.rate_slider import RateSlider
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView
 from lci_studio.gui.progress import JobProgress
+from lci_studio.gui.refining import Refining
 from lci_studio.gui.view_jobs import ViewJobs
 from lci_studio.gui.view_settings import remembered_quality, restore_and_remember
 from lci_studio.gui.weights_flow import WeightsFlow
@@ -72,9 +74,9 @@ def app_icon() -> QIcon:
 class MainWindow(QMainWindow):
     """The window. Its state is `session` (picture, weights, results, selection; see `Session`) and
     `view_state` (how it is shown; see `ViewState`), which the panels draw: `compare`, `split`, `rd_plot`,
-    `latent_view`, `explanation`, `demo` (None until opened). Beside them: `jobs` (what is being computed
-    for the session), `commands` (the action table), `exports`, `weights`, `opening`, `messages`, and
-    `worker`.
+    `latent_view`, `rate_slider`, `explanation`, `demo` (None until opened). Beside them: `jobs` (what is
+    being computed for the session), `refining` (the second encoder: Refine, its effort, the λ slider's
+    wishes), `commands` (the action table), `exports`, `weights`, `opening`, `messages`, and `worker`.
     """
 
     def __init__(
@@ -123,6 +125,12 @@ class MainWindow(QMainWindow):
             self, self.session, self.settings, self.rd_plot, say, show_error, self.jobs.complete_ms_ssim, self.worker
         )
         self.opening = Opening(self, self.settings, recent, self.jobs.open_path, self.jobs.open_qimage, say)
+        self.refining = Refining(
+            self.session, self.worker, self.settings, lambda: self.progress, say, show_error,
+            changed=lambda: self.commands.update(), busy=self.jobs.computing, parent=self,
+        )  # fmt: skip
+        self.rate_slider.lambdaChosen.connect(self.refining.refine_at)
+        self.rate_slider.bandWanted.connect(self.refining.measure_bands)
         self.commands = ActionTable(self, window_actions(self))
         self.jobs.changed.connect(self.commands.update)
         self.quality_actions = quality_actions(self, self.session.select)
@@ -134,6 +142,7 @@ class MainWindow(QMainWindow):
                 "@samples": self.opening.fill_samples,
                 "@docks": lambda menu: menu.addActions([d.toggleViewAction() for d in self.docks]),
                 "@qualities": lambda menu: menu.addActions(list(self.quality_actions.values())),
+                "@efforts": self.refining.fill_efforts,
             },
         )
         self.toolbar = self.addToolBar("Main")
@@ -165,6 +174,7 @@ class MainWindow(QMainWindow):
         # the bit maps are pictures too: a tab of their own (large enough to read), so that the
         # explanation dock stays visible beside them
         self.latent_view = LatentView(self.session)
+        self.rate_slider = RateSlider(self.session)  # any size near a level: its λ and band wishes go to `refining`
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self._tab_pages: dict[str, QWidget] = {}  # by the name `ViewState.tab` holds
@@ -173,6 +183,8 @@ class MainWindow(QMainWindow):
             ("split", self.split, "Split compare", "Two images with a draggable divider, or their difference (S)"),
             ("bits", self.latent_view, "Where the bits go",
              "Which latent channels carry bits at each quality, and where in the picture (W)"),
+            ("any-size", self.rate_slider, "Any size",
+             "Move the selected quality's file size a little with the same decoder (λ slider)"),
         ):  # fmt: skip
             self.tabs.setTabToolTip(self.tabs.addTab(page, title), tooltip)
             self._tab_pages[name] = page

@@ -64,7 +64,8 @@ ANALYSIS_NICE = 10  # how much lower the analysis thread runs than the codec thr
 
 # starting a job of one lane cancels the running jobs of these lanes
 _CANCELS = {
-    "view": ("view", "analysis", "classical", "detail"),
+    "view": ("view", "analysis", "classical", "detail", "refine"),
+    "refine": ("refine",),
     "analysis": ("analysis",),
     "classical": ("classical",),
     "detail": ("detail",),

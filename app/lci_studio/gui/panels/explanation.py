@@ -7,7 +7,7 @@ import html
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
-from lci_studio.codec.insight import HOW_IT_WORKS, INTRO, INTRO_TITLE, explain
+from lci_studio.codec.insight import HOW_IT_WORKS, INTRO, INTRO_TITLE, REFINED_TITLE, explain, refined_paragraphs
 from lci_studio.session import Session
 
 FONT_SCALE = 1.3  # relative to the application font: readable from a few metres away
@@ -42,6 +42,7 @@ class ExplanationPanel(QWidget):
             events.opened,
             events.ladder_started,
             events.result_added,
+            events.refined_added,
             events.decoded,
             events.finished,
             events.selection_changed,
@@ -88,5 +89,12 @@ class ExplanationPanel(QWidget):
             for p in explanation.how_it_works()
         )
         title = html.escape(explanation.title)
-        self._browser.setHtml(f"<h2>{title}</h2>{seen}<h3>{html.escape(HOW_IT_WORKS)}</h3>{how}")
+        refined = self.session.refined.get(result.quality)
+        second = (  # the second encoder's file of this quality, what it gained (issue 24)
+            f"<h3>{html.escape(REFINED_TITLE)}</h3>"
+            + "".join(f"<p>{html.escape(p)}</p>" for p in refined_paragraphs(result, refined))
+            if refined is not None
+            else ""
+        )
+        self._browser.setHtml(f"<h2>{title}</h2>{seen}{second}<h3>{html.escape(HOW_IT_WORKS)}</h3>{how}")
         self._browser.verticalScrollBar().setValue(scroll)

@@ -23,6 +23,7 @@ from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.gui.panels.refined_points import REFINED_SERIES, LevelBands, RefinedPoints
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
 from lci_studio.view_state import SIZE_KINDS, ViewState
@@ -77,6 +78,8 @@ class RdPlot(QWidget):
         self._legend.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
         self._legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -2))
         self._item.legend = self._legend  # PlotItem.addItem(…, name=…) adds a row to it
+        self._refined = RefinedPoints(self._item, self._legend, LEARNED_COLOURS[0])  # the second encoder's stars
+        self.bands = LevelBands(self._item, self._legend, LEARNED_COLOURS[0])  # how far each level's λ band reaches
         left, top, _right, bottom = self._item.layout.getContentsMargins()
         self._margins = (left, top, AXIS_RIGHT_MARGIN, bottom)
         self._item.geometryChanged.connect(self._fit_legend)
@@ -146,7 +149,8 @@ class RdPlot(QWidget):
         events = session.events
         events.opened.connect(self._on_opened)
         events.decoded.connect(lambda _decoded: self._redraw(autorange=True))
-        for event in (events.ladder_started, events.result_added, events.baselines_changed):
+        redraws = (events.ladder_started, events.result_added, events.refined_added, events.band_measured)
+        for event in (*redraws, events.baselines_changed):
             event.connect(lambda _value: self._due.start() if not self._due.isActive() else None)
         events.selection_changed.connect(lambda _quality: self._update_ring())
         self._metric_buttons.button(METRICS.index(self.current_metric())).setChecked(True)
@@ -280,13 +284,15 @@ class RdPlot(QWidget):
             name = model_label(source, metric)
             rows = []
             for quality, result in by_quality.items():
-                x = result.bpp if self.current_bpp_kind() == "real" else result.bpp_estimated
-                y = self._y(result.psnr, result.ms_ssim)
-                if math.isfinite(x) and math.isfinite(y):
-                    rows.append((PlotPoint(name, quality, x, y), result))
+                place = self._place(result)
+                if place is not None:
+                    rows.append((PlotPoint(name, quality, *place), result))
             colour = LEARNED_COLOURS[i % len(LEARNED_COLOURS)]
             self._set_series(rows, name, colour, width=2.5, size=11, dashed=False)
             drawn.update([name] if rows else [])
+        stars = self._refined.draw(self.session.results, self.session.refined, self._place)
+        self._plotted.extend((PlotPoint(REFINED_SERIES, q, x, y), result) for q, x, y, result in stars)
+        self.bands.draw(self.session.bands, self._place_band)
         for codec, points in baselines.items():
             rows = [
                 (PlotPoint(codec, p.setting, p.bpp, self._y(p.psnr, p.ms_ssim)), p)
@@ -305,6 +311,18 @@ class RdPlot(QWidget):
         self._update_note(drawn)
         self._fit_legend()
         self._fit_axes()  # empty too: a bpp and dB range that reads as one, not pyqtgraph's 0-1
+
+    def _place(self, result: QualityResult) -> tuple[float, float] | None:
+        """Where a learned result sits on the plot now (None: not measurable on this axis yet)."""
+        x = result.bpp if self.current_bpp_kind() == "real" else result.bpp_estimated
+        y = self._y(result.psnr, result.ms_ssim)
+        return (x, y) if math.isfinite(x) and math.isfinite(y) else None
+
+    def _place_band(self, point) -> tuple[float, float] | None:
+        """A band's end (measured: real bpp and PSNR) on the plot, only where the axes are those."""
+        if self.current_bpp_kind() != "real" or self.current_metric() != "psnr":
+            return None
+        return (point.bpp, point.psnr) if math.isfinite(point.bpp) and math.isfinite(point.psnr) else None
 
     def _on_opened(self, session: Session) -> None:
         self._own_codec = reencodes_itself(session.image_path)  # the file's header: a few ms, once a picture
@@ -458,14 +476,14 @@ class RdPlot(QWidget):
         self._hover.setAnchor((anchor_x, anchor_y))
         self._hover.show()
 
-    @staticmethod
-    def _describe(point: PlotPoint, source: object) -> str:
+    def _describe(self, point: PlotPoint, source: object) -> str:
         if isinstance(source, QualityResult):
+            encoder = f"\n{self._refined.describe(source)}" if source.encoder.refines else ""
             return (
                 f"{point.series}  quality {source.quality}\n"
                 f"{source.bpp:.3f} bpp real, {source.bpp_estimated:.3f} estimated\n"
                 f"PSNR {format_psnr(source.psnr)}{_ms_ssim_text(source.ms_ssim)}\n"
-                f"{format_kb(source.file_bytes)}"
+                f"{format_kb(source.file_bytes)}{encoder}"
             )
         assert isinstance(source, BaselinePoint)
         return (

@@ -1,0 +1,111 @@
+"""The worker's refinement job: qualities already shown, encoded again by the refined encoder (issue 24).
+
+Refinement is a second encoder for the same decoder (`codec/refinement.py`): it starts from g_a's
+latents and spends tens of seconds per quality choosing better ones for this one picture. That is far
+too long for the GUI thread, so it runs as a job of the worker's codec thread, with the meter and Stop
+like the ladder: the codec polls the job's cancel check between the layers of every step, and a
+cancelled quality emits nothing (the plain result stays the one shown; no partial file exists).
+
+Both are job kinds as gui/jobs.py describes them (a frozen dataclass with its `run`), on the "refine"
+lane of the codec thread. Signals (the worker's own, see `gui/worker.py`): jobStarted(id, "refine",
+qualities), progress(id, done, qualities, text) with a fraction of a quality while its steps run,
+resultReady(id, QualityResult) once per quality (its `encoder` says refined), then jobFinished. A `BandJob` (where each level's band of λ
+takes the picture) emits resultReady(id, LevelBand) per quality instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from lci_studio.codec.cancel import stop_if_cancelled
+from lci_studio.codec.image_io import RgbImage
+from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.refinement import BandPoint, Encoder, band_reach
+from lci_studio.gui.jobs import JobSignals, Running
+
+if TYPE_CHECKING:
+    from lci_studio.codec.weights import WeightSource
+
+# the share of a quality's meter each stage fills: g_a's tiles are quick, the steps are nearly all of it
+_STAGE_SHARE = {"encode": (0.0, 0.05), "refine": (0.05, 0.9), "decode": (0.95, 0.05)}
+
+
+@dataclass(frozen=True)
+class RefineJob:
+    """Encode `image` at `qualities` of `source` with `encoder` (a refining one), decode from the bytes and
+    measure each (MS-SSIM included: a refinement costs seconds, MS-SSIM a fraction of that)."""
+
+    image: RgbImage
+    source: WeightSource
+    qualities: tuple[int, ...]
+    encoder: Encoder
+    kind: ClassVar[str] = "refine"
+    lane: ClassVar[str] = "refine"
+    title: ClassVar[str] = "Could not refine"
+
+    def run(self, run: Running, signals: JobSignals) -> None:
+        _refine(self, run, signals)
+
+
+def _refine(job: RefineJob, run: Running, signals: JobSignals) -> None:
+    total = len(job.qualities)
+    signals.jobStarted.emit(run.job_id, "refine", total)
+    for index, quality in enumerate(job.qualities):
+        stop_if_cancelled(run.cancel)
+        signals.progress.emit(run.job_id, index, total, f"q{quality}: loading its weights")
+        loaded = job.source.load(quality, cancel=run.cancel)
+
+        def stage(name: str, done: int, count: int, index: int = index, quality: int = quality) -> None:
+            start, share = _STAGE_SHARE.get(name, (0.0, 0.0))
+            fraction = start + share * done / max(count, 1)
+            words = f"refining, step {done} of {count}" if name == "refine" else f"{name} tile {done} of {count}"
+            signals.progress.emit(run.job_id, index + fraction, total, f"q{quality}: {words}")
+
+        result = measure_quality(loaded, job.image, run.cancel, stage, job.encoder)
+        stop_if_cancelled(run.cancel)
+        signals.resultReady.emit(run.job_id, result)
+        signals.progress.emit(run.job_id, index + 1, total, "")
+
+
+@dataclass(frozen=True)
+class LevelBand:
+    """One level's reachable band on one picture: where refining for the λ at the band's ends lands."""
+
+    quality: int
+    points: tuple[BandPoint, ...]
+
+
+@dataclass(frozen=True)
+class BandJob:
+    """Measure each of `qualities`' band on `image`: refined by `encoder` for the lowest and the highest λ its
+    decoder may be refined for (`refinement.band_reach`), from the real files and their decodes."""
+
+    image: RgbImage
+    source: WeightSource
+    qualities: tuple[int, ...]
+    encoder: Encoder
+    kind: ClassVar[str] = "band"
+    lane: ClassVar[str] = "refine"
+    title: ClassVar[str] = "Could not measure the bands"
+
+    def run(self, run: Running, signals: JobSignals) -> None:
+        _band(self, run, signals)
+
+
+def _band(job: BandJob, run: Running, signals: JobSignals) -> None:
+    """One LevelBand out per quality."""
+    total = len(job.qualities)
+    signals.jobStarted.emit(run.job_id, "band", total)
+    for index, quality in enumerate(job.qualities):
+        stop_if_cancelled(run.cancel)
+        loaded = job.source.load(quality, cancel=run.cancel)
+
+        def steps(done: int, count: int, index: int = index, quality: int = quality) -> None:
+            text = f"q{quality}: the ends of its band, step {done} of {count}"
+            signals.progress.emit(run.job_id, index + done / max(count, 1), total, text)
+
+        points = band_reach(loaded, job.image.pixels, job.encoder, cancel=run.cancel, progress=steps)
+        stop_if_cancelled(run.cancel)
+        signals.resultReady.emit(run.job_id, LevelBand(quality, tuple(points)))
+        signals.progress.emit(run.job_id, index + 1, total, "")
