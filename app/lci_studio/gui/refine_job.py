@@ -9,8 +9,9 @@ cancelled quality emits nothing (the plain result stays the one shown; no partia
 Both are job kinds as gui/jobs.py describes them (a frozen dataclass with its `run`), on the "refine"
 lane of the codec thread. Signals (the worker's own, see `gui/worker.py`): jobStarted(id, "refine",
 qualities), progress(id, done, qualities, text) with a fraction of a quality while its steps run,
-resultReady(id, QualityResult) once per quality (its `encoder` says refined), then jobFinished. A `BandJob` (where each level's band of λ
-takes the picture) emits resultReady(id, LevelBand) per quality instead.
+resultReady(id, QualityResult) once per quality (its `encoder` says refined), then jobFinished. A
+`BandJob` (where each level's band of λ takes the picture) emits resultReady(id, LevelBand) per quality
+instead.
 """
 
 from __future__ import annotations

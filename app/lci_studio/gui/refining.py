@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSettings
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu
 
@@ -45,24 +45,25 @@ def refinable(result: QualityResult | None) -> bool:
 
 
 class Refining(QObject):
-    """Refine commands over `session`, run by `worker`; `meter()` is the status bar's job meter, `say` a status
-    line, `show_error` a dialog, `changed` re-applies the commands' enabled rules."""
+    """Refine commands over `session`, run by `worker`; `meter` is the status bar's job meter, `say` a status
+    line, `show_error` a dialog; `changed` is emitted when which commands can run may differ."""
+
+    changed = Signal()
 
     def __init__(
         self,
         session: Session,
         worker: CodecWorker,
         settings: QSettings,
-        meter: Callable[[], JobProgress],
+        meter: JobProgress,
         say: Callable[[str], None],
         show_error: Callable[[str, str], None],
-        changed: Callable[[], None],
         busy: Callable[[], bool],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._session, self._worker, self._settings = session, worker, settings
-        self._meter, self._say, self._show_error, self._changed, self._busy = meter, say, show_error, changed, busy
+        self._meter, self._say, self._show_error, self._busy = meter, say, show_error, busy
         effort = str(settings.value("refine/effort", DEFAULT_REFINE_EFFORT))
         self.encoder: Encoder = encoder_for(effort if effort in REFINED_EFFORTS else DEFAULT_REFINE_EFFORT)
         self.job: int | None = None
@@ -184,19 +185,19 @@ class Refining(QObject):
         self.job = self._worker.start(job)
         which = f"quality {job.qualities[0]}" if len(job.qualities) == 1 else f"{len(job.qualities)} qualities"
         self._say(saying.format(which=which))
-        self._changed()
+        self.changed.emit()
 
     def _mine(self, job_id: int) -> bool:
         return job_id == self.job
 
     def _on_started(self, job_id: int, kind: str, total: int) -> None:
         if self._mine(job_id):
-            self._meter().start(kind, total)
-            self._changed()
+            self._meter.start(kind, total)
+            self.changed.emit()
 
     def _on_progress(self, job_id: int, done: float, total: int, text: str) -> None:
         if self._mine(job_id):
-            self._meter().step(done, total, text)
+            self._meter.step(done, total, text)
 
     def _on_result(self, job_id: int, result: QualityResult | LevelBand) -> None:
         session = self._session
@@ -220,7 +221,7 @@ class Refining(QObject):
     def _on_finished(self, job_id: int, outcome: str) -> None:
         if not self._mine(job_id):
             return
-        elapsed = self._meter().finish()
+        elapsed = self._meter.finish()
         self.job = None
         count = len(self._refined)
         if outcome == "cancelled":
@@ -235,4 +236,4 @@ class Refining(QObject):
                 f"{which} {elapsed:.1f} s by the {self._running_encoder.describe()}. Exports of a refined quality "
                 "write its refined file."
             )
-        self._changed()
+        self.changed.emit()

@@ -126,13 +126,14 @@ class MainWindow(QMainWindow):
         )
         self.opening = Opening(self, self.settings, recent, self.jobs.open_path, self.jobs.open_qimage, say)
         self.refining = Refining(
-            self.session, self.worker, self.settings, lambda: self.progress, say, show_error,
-            changed=lambda: self.commands.update(), busy=self.jobs.computing, parent=self,
+            self.session, self.worker, self.settings, self.progress, say, show_error, busy=self.jobs.computing,
+            parent=self,
         )  # fmt: skip
         self.rate_slider.lambdaChosen.connect(self.refining.refine_at)
         self.rate_slider.bandWanted.connect(self.refining.measure_bands)
         self.commands = ActionTable(self, window_actions(self))
         self.jobs.changed.connect(self.commands.update)
+        self.refining.changed.connect(self.commands.update)
         self.quality_actions = quality_actions(self, self.session.select)
         self.menus = build_menus(
             self.menuBar(),
