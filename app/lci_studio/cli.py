@@ -34,6 +34,8 @@ from lci_studio.codec.errors import USER_ERRORS
 from lci_studio.codec.image_io import IMAGE_SUFFIXES, RgbImage, atomic_write, encode_png, load_rgb
 from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.lci_format import HEADER_SIZE, unpack_lci
+from lci_studio.codec.metrics import METRICS as IMAGE_METRICS  # model.METRICS: what weights are trained for
+from lci_studio.codec.metrics import Metric
 from lci_studio.codec.model import FAMILY, METRICS, QUALITIES, LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, decode_lci, encode_image
 from lci_studio.codec.refinement import EFFORTS, MAX_STEPS, Encoder, encoder_for, refined_encode
@@ -467,23 +469,39 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-_TABLE_HEAD = (
-    f"{'quality':>10} {'bpp real':>9} {'bpp est.':>9} {'PSNR':>7} {'MS-SSIM':>8} {'kB':>9} {'ratio':>7} "
-    f"{'enc s':>7} {'dec s':>7} {'active ch':>10}"
-)
+def _metric_heads() -> str:
+    """The metrics' column heads of the compare and bench tables, one per metric of the table."""
+    return " ".join(f"{metric.name:>{_metric_width(metric)}}" for metric in IMAGE_METRICS.values())
+
+
+def _metric_cells(value: Callable[[str], float]) -> str:
+    """One row's metric cells, `value(key)` each ("nan": not measured)."""
+    cells = (f"{_fmt(value(key), metric.spec):>{_metric_width(metric)}}" for key, metric in IMAGE_METRICS.items())
+    return " ".join(cells)
+
+
+def _metric_width(metric: Metric) -> int:
+    return max(7, len(metric.name) + 1)
+
+
+def _table_head() -> str:
+    return (
+        f"{'quality':>10} {'bpp real':>9} {'bpp est.':>9} {_metric_heads()} {'kB':>9} {'ratio':>7} "
+        f"{'enc s':>7} {'dec s':>7} {'active ch':>10}"
+    )
 
 
 def _ladder_row(r) -> str:
     return (
-        f"{'q' + str(r.quality):>10} {r.bpp:>9.4f} {r.bpp_estimated:>9.4f} {_fmt(r.psnr, '.2f'):>7} "
-        f"{r.ms_ssim:>8.4f} {r.file_bytes / 1000:>9.2f} {r.ratio_to_raw:>7.1f} {r.encode_seconds:>7.3f} "
+        f"{'q' + str(r.quality):>10} {r.bpp:>9.4f} {r.bpp_estimated:>9.4f} {_metric_cells(r.metric)} "
+        f"{r.file_bytes / 1000:>9.2f} {r.ratio_to_raw:>7.1f} {r.encode_seconds:>7.3f} "
         f"{r.decode_seconds:>7.3f} {f'{r.active_channels}/{r.info.M}':>10}"
     )
 
 
 def _baseline_row(p: BaselinePoint, raw_bytes: int) -> str:
     return (
-        f"{f'{p.codec} {p.setting}':>10} {p.bpp:>9.4f} {'-':>9} {_fmt(p.psnr, '.2f'):>7} {p.ms_ssim:>8.4f} "
+        f"{f'{p.codec} {p.setting}':>10} {p.bpp:>9.4f} {'-':>9} {_metric_cells(p.metric)} "
         f"{p.file_bytes / 1000:>9.2f} {raw_bytes / p.file_bytes:>7.1f} {'-':>7} {'-':>7} {'-':>10}"
     )
 
@@ -505,10 +523,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         + (f"; {image.note}" if image.note else "")
     )
     progress = _ladder_progress(image.name, image.width, image.height, encoder)
-    _say(_TABLE_HEAD)
-    # The codec alone first (its timings are the codec's own), then MS-SSIM and the classical
-    # codecs, several points at once (`measure_around`).
-    ladder = list(encode_ladder(image, source, ms_ssim=False, progress=progress, encoder=encoder))
+    _say(_table_head())
+    # The codec alone first (its timings are the codec's own), then the on-demand metrics (MS-SSIM…) and
+    # the classical codecs, several points at once (`measure_around`).
+    ladder = list(encode_ladder(image, source, on_demand=False, progress=progress, encoder=encoder))
     results, sweeps = measure_around(image.pixels, ladder, available_codecs())
     for result in results:
         _say(_ladder_row(result))
@@ -570,19 +588,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         summary = bench_folder(source, paths, codecs, step, encoder)
     ladder = summary.ladder
     _say(f"{args.folder}: {len(paths)} images, {source.describe()}, {encoder.describe()} (mean over images)")
-    _say(f"{'quality':>8} {'bpp':>8} {'bpp est.':>9} {'PSNR':>7} {'MS-SSIM':>8} {'enc s':>7} {'dec s':>7}")
+    _say(f"{'quality':>8} {'bpp':>8} {'bpp est.':>9} {_metric_heads()} {'enc s':>7} {'dec s':>7}")
     for i, quality in enumerate(ladder.points):
         _say(
             f"{'q' + str(quality):>8} {ladder.bpp[i]:>8.4f} {ladder.bpp_estimated[i]:>9.4f} "
-            f"{_fmt(ladder.psnr[i], '.2f'):>7} {ladder.ms_ssim[i]:>8.4f} {ladder.encode_seconds[i]:>7.3f} "
+            f"{_metric_cells(lambda key, i=i: ladder.values(key)[i])} {ladder.encode_seconds[i]:>7.3f} "
             f"{ladder.decode_seconds[i]:>7.3f}"
         )
     comparisons = compare_results(ladder, summary.baselines)
     low, high = min(ladder.bpp), max(ladder.bpp)
     for codec, curve in summary.baselines.items():
-        rows = zip(curve.points, curve.bpp, curve.psnr, curve.ms_ssim, strict=True)
-        for setting, bpp, psnr, ms_ssim in bracket(list(rows), low, high, key=lambda row: row[1]):
-            _say(f"{f'{codec} {setting}':>8} {bpp:>8.4f} {'-':>9} {_fmt(psnr, '.2f'):>7} {ms_ssim:>8.4f}")
+        for j in bracket(range(len(curve.bpp)), low, high, key=lambda j, curve=curve: curve.bpp[j]):
+            cells = _metric_cells(lambda key, j=j, curve=curve: curve.values(key)[j])
+            _say(f"{f'{codec} {curve.points[j]}':>8} {curve.bpp[j]:>8.4f} {'-':>9} {cells}")
     for codec, comparison in comparisons.items():
         _say(_bd_line(codec, comparison.bd))
     for codec, comparison in comparisons.items():
@@ -603,10 +621,8 @@ def _bd_line(codec: str, bd: dict[str, float | None]) -> str:
         return "n/a" if value is None else f"{value:+.1f}%"
 
     psnr = "n/a" if bd.get("bd-psnr") is None else f"{bd['bd-psnr']:+.2f} dB"
-    return (
-        f"BD-rate vs {codec}: {pct(bd.get('psnr-rgb'))} (PSNR-RGB), {pct(bd.get('ms-ssim-rgb'))} (MS-SSIM); "
-        f"BD-PSNR {psnr}"
-    )
+    rates = ", ".join(f"{pct(bd.get(metric.json_key))} ({metric.name})" for metric in IMAGE_METRICS.values())
+    return f"BD-rate vs {codec}: {rates}; BD-PSNR {psnr}"
 
 
 def training_missing() -> str | None:

@@ -18,6 +18,7 @@ from lci_studio import cli
 from lci_studio.cli import error_text, main
 from lci_studio.codec.baselines import BENCH_SETTINGS
 from lci_studio.codec.insight import format_bpp
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
 from tests.conftest import make_model, make_photo, save_ladder
@@ -119,13 +120,13 @@ def test_compare_table_and_json(tmp_path, capsys, ladder, image):
     assert "JPEG" in out and "BD-rate vs JPEG" in out
     doc = json.loads(out_json.read_text())
     assert doc["name"] == "bmshj2018-factorized"
-    for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"):
+    for key in ("bpp", *(m.json_key for m in METRICS.values()), "encoding_time", "decoding_time"):
         assert len(doc["results"][key]) == 8, key
     assert doc["qualities"] == list(range(1, 9))
     assert len(doc["details"]) == 8
     jpeg = doc["baselines"]["JPEG"]
     assert len(jpeg["settings"]) == len(jpeg["results"]["bpp"]) >= 1
-    assert set(doc["bd_rate"]["JPEG"]) == {"psnr-rgb", "ms-ssim-rgb"}
+    assert set(doc["bd_rate"]["JPEG"]) == {m.json_key for m in METRICS.values()}
     assert out_csv.read_text().startswith("codec,quality")
 
 
@@ -163,13 +164,13 @@ def test_bench_json_has_compressai_shape(tmp_path, capsys, ladder):
     assert "2 images" in out and "BD-rate vs JPEG" in out and "BD-rate vs WebP" in out
     doc = json.loads(out_json.read_text())
     assert set(doc) >= {"name", "description", "results"}
-    assert set(doc["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+    assert set(doc["results"]) == {"bpp", *(m.json_key for m in METRICS.values()), "encoding_time", "decoding_time"}
     assert all(len(v) == 8 for v in doc["results"].values())
     assert doc["images"] == ["a.png", "b.png"]
     for codec in ("JPEG", "WebP"):
         curve = doc["baselines"][codec]
         assert len(curve["results"]["bpp"]) == len(curve["settings"]) == len(BENCH_SETTINGS)
-        assert set(doc["bd_rate"][codec]) == {"psnr-rgb", "ms-ssim-rgb"}
+        assert set(doc["bd_rate"][codec]) == {m.json_key for m in METRICS.values()}
         assert codec in doc["bd_psnr"]
         gaps = doc["psnr_gap_at_same_bpp"][codec]
         assert len(gaps) == 8 and f"PSNR vs {codec} at the same bpp (dB): q1 " in out

@@ -1,5 +1,5 @@
 """The jobs behind what the window shows: reading a picture, its ladder, decoding an `.lci` file,
-and the analysis beside the ladder (the classical codecs, MS-SSIM when shown).
+and the analysis beside the ladder (the classical codecs, an on-demand metric such as MS-SSIM when shown).
 
 The first three share the worker's "view" lane, so a new one cancels the one before (and the
 analysis of the picture it replaces); `view_job` and `analysis_job` are the ids whose signals
@@ -11,7 +11,6 @@ it); progress of both goes to the status bar's one meter, which says done when b
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.metrics import METRICS, missing, on_demand
 from lci_studio.gui.opening import is_lci
 from lci_studio.gui.worker import (
     AnalysisJob,
@@ -63,10 +63,12 @@ class ViewJobs(QObject):
         self._steps = {"view": (0, 0), "analysis": (0, 0)}  # (done, total) of each job the meter counts
         self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
         self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
-        self._ms_ssim_shown = threading.Event()  # read by the analysis thread: measure MS-SSIM now
-        self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every MS-SSIM (complete_ms_ssim)
-        self._ms_ssim_pass = False  # the job running is a follow-up that only measures MS-SSIM
-        self._ms_ssim_due: list[tuple[RgbImage | None, QualityResult]] = []  # (its picture, result), in order
+        # the on-demand metric the plot shows (MS-SSIM…; none for PSNR), read by the analysis thread: one
+        # assignment of a tuple, so it reads whole
+        self._shown_metrics: tuple[str, ...] = ()
+        self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every metric (complete_metrics)
+        self._metrics_pass: tuple[str, ...] = ()  # what the running follow-up job measures (it measures only that)
+        self._measured_due: list[tuple[RgbImage | None, QualityResult]] = []  # (its picture, result), in order
         self._stopped = False  # what is shown was stopped before it was complete (`resume` goes on)
         worker = self._worker
         worker.jobStarted.connect(self._on_job_started)
@@ -128,10 +130,10 @@ class ViewJobs(QObject):
             return
         qualities = tuple(session.source.qualities())
         feed = LadderFeed()
-        # the tiles come at codec speed: MS-SSIM and the classical codecs are measured beside the ladder
-        self._start(LadderJob(session.image, session.source, feed=feed, ms_ssim=False))
+        # the tiles come at codec speed: on-demand metrics and the classical codecs are measured beside the ladder
+        self._start(LadderJob(session.image, session.source, feed=feed, on_demand=False))
         codecs = available_codecs() if self._with_baselines else ()
-        self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._wants_ms_ssim))
+        self._start_analysis(AnalysisJob(session.image, feed, codecs, wanted_metrics=self._wanted_metrics))
         session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
         beside = f", with {_and_list(codecs)} beside them for comparison…" if codecs else "…"
         self._window.say(f"Compressing {session.image.name} at {len(qualities)} quality levels{beside}")
@@ -159,9 +161,9 @@ class ViewJobs(QObject):
         image, source, points = session.image, session.source, tuple(session.baselines)
         missing = tuple(q for q in source.qualities() if q not in session.results)
         feed = LadderFeed(session.ordered_results(), closed=not missing)
-        self._start(LadderJob(image, source, qualities=missing, feed=feed, ms_ssim=False) if missing else None)
+        self._start(LadderJob(image, source, qualities=missing, feed=feed, on_demand=False) if missing else None)
         codecs = available_codecs() if self._with_baselines else ()
-        self._start_analysis(AnalysisJob(image, feed, codecs, points=points, wants_ms_ssim=self._wants_ms_ssim))
+        self._start_analysis(AnalysisJob(image, feed, codecs, points=points, wanted_metrics=self._wanted_metrics))
         session.resume_ladder(missing)
         if not missing:
             self._window.progress.start("analysis", len(codecs))
@@ -171,24 +173,25 @@ class ViewJobs(QObject):
         """A job for what is shown is running (the ladder, a decode, or the analysis beside them)."""
         return any(job is not None and self._worker.is_current(job) for job in (self.view_job, self.analysis_job))
 
-    def complete_ms_ssim(self, then: Callable[[], None]) -> None:
-        """Call `then` once every MS-SSIM is measured (at once when none is missing): the worker measures
-        what lacks it after what is running, the meter counts it, and Stop drops `then` (nothing written).
+    def complete_metrics(self, then: Callable[[], None]) -> None:
+        """Call `then` once every metric is measured (at once when none is missing): the worker measures
+        what lacks one after what is running, the meter counts it, and Stop drops `then` (nothing written).
         What an export calls: its numbers are never measured on the GUI thread."""
         self._exports_waiting.append(then)
-        self._measure_missing_ms_ssim()
+        self._measure_missing_metrics()
         self._deliver_exports()
 
-    def _wants_ms_ssim(self) -> bool:
-        """Read by the analysis thread: MS-SSIM is shown, or an export waits for it."""
-        return self._ms_ssim_shown.is_set() or bool(self._exports_waiting)
+    def _wanted_metrics(self) -> tuple[str, ...]:
+        """Read by the analysis thread: the on-demand metrics to measure now (the one shown; all of them
+        while an export waits)."""
+        return on_demand() if self._exports_waiting else self._shown_metrics
 
     def _deliver_exports(self) -> None:
-        """The exports waiting, written once nothing runs; dropped when what ran left MS-SSIM missing."""
+        """The exports waiting, written once nothing runs; dropped when what ran left a metric missing."""
         if not self._exports_waiting or self.computing():
             return
-        if self._session.missing_ms_ssim():
-            self._drop_exports("The export was not written: MS-SSIM could not be measured.")
+        if self._session.missing_metrics():
+            self._drop_exports("The export was not written: its metrics could not be measured.")
             return
         waiting, self._exports_waiting = self._exports_waiting, []
         for write in waiting:
@@ -199,13 +202,11 @@ class ViewJobs(QObject):
             self._exports_waiting = []
             self._window.say(why)
 
-    def show_ms_ssim(self, shown: bool) -> None:
-        """MS-SSIM is measured only while it is shown: showing it measures what lacks it."""
-        if not shown:
-            self._ms_ssim_shown.clear()
-            return
-        self._ms_ssim_shown.set()  # a running analysis job sees it at its next step
-        self._measure_missing_ms_ssim()
+    def show_metric(self, key: str) -> None:
+        """The plot shows the metric `key`: an on-demand one (MS-SSIM…) is measured only while it is shown,
+        so showing it measures what lacks it."""
+        self._shown_metrics = (key,) if METRICS[key].on_demand else ()  # a running analysis job sees it next step
+        self._measure_missing_metrics()
 
     def _start(self, job: LoadJob | LadderJob | DecodeJob | None) -> None:
         """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so
@@ -213,7 +214,7 @@ class ViewJobs(QObject):
         if self._session.pending and not isinstance(job, LadderJob):
             self._session.finish("cancelled")
         self._drop_exports("Another picture was opened: the export was not written.")
-        self._ms_ssim_pass = self._stopped = False
+        self._metrics_pass, self._stopped = (), False
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
         self.classical_jobs = {}  # the worker cancels the encode with the view job
         self.classical_queue = []
@@ -267,27 +268,28 @@ class ViewJobs(QObject):
         self.analysis_job = self._worker.start(job)
         self._steps["analysis"] = (0, len(job.codecs))
 
-    def _measure_missing_ms_ssim(self) -> None:
-        """A follow-up analysis job for the MS-SSIM still missing (shown, or an export waits for it), when
-        none runs that would measure it."""
+    def _measure_missing_metrics(self) -> None:
+        """A follow-up analysis job for the metrics still missing (shown, or an export waits for them), when
+        none runs that would measure them."""
         session = self._session
-        if not self._wants_ms_ssim() or session.image is None:
+        wanted = self._wanted_metrics()
+        if not wanted or session.image is None:
             return
         if self.analysis_job is not None and self._worker.is_current(self.analysis_job):
             return
-        count = session.missing_ms_ssim()
+        count = session.missing_metrics(wanted)
         if not count:
             return
         if self.view_job is not None and self._worker.is_current(self.view_job):
             return  # a ladder without its analysis job (it failed): the next ladder brings its own
-        feed = LadderFeed([r for r in session.ordered_results() if not r.has_ms_ssim], closed=True)
+        feed = LadderFeed([r for r in session.ordered_results() if missing(r.metrics, wanted)], closed=True)
         self._start_analysis(
-            AnalysisJob(session.image, feed, points=tuple(session.baselines), wants_ms_ssim=self._wants_ms_ssim)
+            AnalysisJob(session.image, feed, points=tuple(session.baselines), wanted_metrics=self._wanted_metrics)
         )
-        self._ms_ssim_pass = True
+        self._metrics_pass = wanted
         self._view_outcome = "done"  # how this pass ends, not the stopped one before it
         self._steps = {"view": (0, 0), "analysis": (0, count)}
-        self._window.progress.start("ms-ssim", count)
+        self._window.progress.start(f"measuring {_and_list(METRICS[key].name for key in wanted)}", count)
         self._window.commands.update()  # Stop, at once
 
     # ------------------------------------------------------------------------------------ worker signals
@@ -328,26 +330,26 @@ class ViewJobs(QObject):
         lane = self._lane(job_id)
         if lane is None or self._session.image is None:
             return  # a late result of an image that is no longer shown
-        if lane == "analysis":  # a result with its MS-SSIM: they come in bursts, so one per turn of the loop
-            self._ms_ssim_due.append((self._session.image, result))
-            if len(self._ms_ssim_due) == 1:
-                QTimer.singleShot(0, self._apply_ms_ssim)
+        if lane == "analysis":  # a result with its metrics: they come in bursts, so one per turn of the loop
+            self._measured_due.append((self._session.image, result))
+            if len(self._measured_due) == 1:
+                QTimer.singleShot(0, self._apply_measured)
             return
         self._session.add_result(result)
         self.resultAdded.emit(result)
 
-    def _apply_ms_ssim(self, everything: bool = False) -> None:
-        """The oldest result with its MS-SSIM into the session (`everything`: all waiting, as the analysis
+    def _apply_measured(self, everything: bool = False) -> None:
+        """The oldest result with its metrics measured into the session (`everything`: all waiting, as the analysis
         ends); each redraws every panel, and eight in one go held the window ~100 ms."""
-        while self._ms_ssim_due:
-            image, result = self._ms_ssim_due.pop(0)
+        while self._measured_due:
+            image, result = self._measured_due.pop(0)
             if image is self._session.image and result.quality in self._session.results:
                 self._session.add_result(result)  # (not for a picture or result no longer shown)
                 self.resultAdded.emit(result)
             if not everything:
                 break
-        if self._ms_ssim_due:
-            QTimer.singleShot(0, self._apply_ms_ssim)
+        if self._measured_due:
+            QTimer.singleShot(0, self._apply_measured)
 
     def _on_baselines(self, job_id: int, points: list) -> None:
         """Points come one by one; those that arrive within POINTS_EVERY_MS are drawn once (the newest list
@@ -402,7 +404,7 @@ class ViewJobs(QObject):
             self._view_outcome = outcome
         else:
             self._apply_points()
-            self._apply_ms_ssim(everything=True)
+            self._apply_measured(everything=True)
             self.analysis_job = None
             if outcome == "cancelled" and self._view_outcome == "done":
                 self._view_outcome = "cancelled"
@@ -414,13 +416,15 @@ class ViewJobs(QObject):
         """The ladder and everything beside it ended: the meter goes, the status bar says how."""
         elapsed = self._window.progress.finish()
         session = self._session
-        if outcome == "done" and session.image is not None and self._ms_ssim_pass:
-            self._window.say(f"{session.image.name}: MS-SSIM measured in {elapsed:.1f} s.")
+        if outcome == "done" and session.image is not None and self._metrics_pass:
+            names = _and_list(METRICS[key].name for key in self._metrics_pass)
+            self._window.say(f"{session.image.name}: {names} measured in {elapsed:.1f} s.")
         elif outcome == "done" and session.image is not None:
             codecs = len({p.codec for p in session.baselines})
             beside = f" and {codecs} classical codecs" if codecs else ""
             # why this picture took longer than the last: MS-SSIM costs about as much again (M turns it off)
-            slower = ", MS-SSIM included (M: PSNR only, faster)" if self._ms_ssim_shown.is_set() else ""
+            shown = self._shown_metrics
+            slower = f", {METRICS[shown[0]].name} included (M: another metric; PSNR is fastest)" if shown else ""
             self._window.say(
                 f"{session.image.name}: {len(session.results)} qualities{beside} in {elapsed:.1f} s{slower}. "
                 "Keys 1–8 pick a quality; wheel zooms, drag pans."
@@ -429,8 +433,8 @@ class ViewJobs(QObject):
             export = " The export was not written." if self._exports_waiting else ""
             self._window.say(f"Stopped.{export}" + (" Resume (R) goes on from here." if self.can_resume() else ""))
             self._exports_waiting = []
-        self._ms_ssim_pass = False
-        self._measure_missing_ms_ssim()  # shown (or an export asked for it) while the last job was ending
+        self._metrics_pass = ()
+        self._measure_missing_metrics()  # shown (or an export asked for it) while the last job was ending
         self._deliver_exports()
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
-from PySide6.QtGui import QIcon, QResizeEvent
+from PySide6.QtGui import QActionGroup, QIcon, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 from lci_studio.codec.glossary import caption_tip, tip
 from lci_studio.codec.insight import format_kb, format_ratio
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.metrics import METRICS, values_text
 from lci_studio.codec.model import QUALITIES
-from lci_studio.codec.report import number_text
 from lci_studio.codec.weights import WeightSource, open_weight_source
 from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, quality_actions, window_actions
 from lci_studio.gui.dialogs import LciInfoDialog, about_html
@@ -94,7 +94,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.status_label = QLabel("Open an image to begin.")
-        self.status_label.setToolTip(caption_tip("bpp kB PSNR MS-SSIM").split("\n", 2)[-1] + "\n" + tip("ratio"))
+        measures = " ".join(["bpp kB", *(metric.name for metric in METRICS.values())])
+        self.status_label.setToolTip(caption_tip(measures).split("\n", 2)[-1] + "\n" + tip("ratio"))
         self.weights = WeightsFlow(
             self, self.session, self.worker, self.settings, opener=opener, say=self.say, show_error=self.show_error
         )
@@ -102,7 +103,7 @@ class MainWindow(QMainWindow):
         self.weights.switched.connect(lambda _source: self.jobs.restart())
         self._build_views()
         self.exports = Exports(
-            self, self.session, self.settings, self.rd_plot, self.say, self.show_error, self.jobs.complete_ms_ssim,
+            self, self.session, self.settings, self.rd_plot, self.say, self.show_error, self.jobs.complete_metrics,
             self.worker,
         )  # fmt: skip
         self.opening = Opening(self)
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
                 "@recent": self._add_recent_menu,
                 "@samples": self.opening.fill_samples,
                 "@docks": lambda menu: menu.addActions([d.toggleViewAction() for d in self.docks]),
+                "@metrics": self._fill_metrics,
                 "@qualities": lambda menu: menu.addActions(list(self.quality_actions.values())),
             },
         )
@@ -184,6 +186,13 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def _fill_metrics(self, menu: QMenu) -> None:
+        """One checkable row per metric of the table, one checked at a time (the plot's)."""
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for key in METRICS:
+            menu.addAction(group.addAction(self.commands[f"metric:{key}"]))
+
     def _add_recent_menu(self, menu: QMenu) -> None:
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(lambda: self.opening.fill_recent(self.recent_menu))
@@ -218,6 +227,7 @@ class MainWindow(QMainWindow):
         # a cost that should not follow a presenter into the next launch unasked; each launch plots PSNR
         self.settings.remove("view/metric")  # what earlier versions remembered
         self.rd_plot.set_metric("psnr")
+        self.commands["metric:psnr"].setChecked(True)
         kind = "estimated" if str(self.settings.value("view/bpp_kind", "real")) == "estimated" else "real"
         self.commands["bpp"].setChecked(kind == "estimated")
         self.rd_plot.set_bpp_kind(kind)
@@ -260,11 +270,9 @@ class MainWindow(QMainWindow):
             self.quality_actions[quality].setChecked(True)
             result = self.session.results.get(quality)
             if result is not None:
-                psnr = number_text(result.psnr, ".2f")
-                ms_ssim = f", MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""
                 self.say(  # the ratio as the explanation words it (format_ratio: one rule)
                     f"Quality {quality}: {result.bpp:.3f} bpp, {format_kb(result.file_bytes)} "
-                    f"({format_ratio(result.ratio_to_raw)} against raw), PSNR {psnr} dB{ms_ssim}, "
+                    f"({format_ratio(result.ratio_to_raw)} against raw), {values_text(result.metrics, ', ')}, "
                     f"{result.active_channels} of {result.info.M} channels carry bits"
                 )
             self.settings.setValue("view/selected", quality)
@@ -286,13 +294,19 @@ class MainWindow(QMainWindow):
         self.split.toggle_difference()
 
     def _on_metric(self, metric: str) -> None:
-        self.commands["metric"].setChecked(metric == "ms-ssim")
-        self.jobs.show_ms_ssim(metric == "ms-ssim")
+        for key in METRICS:
+            self.commands[f"metric:{key}"].setChecked(key == metric)
+        self.jobs.show_metric(metric)
 
-    def plot_ms_ssim(self, on: bool) -> None:
-        metric = "ms-ssim" if on else "psnr"
-        if self.rd_plot.current_metric() != metric:
-            self.rd_plot.set_metric(metric)
+    def plot_metric(self, key: str) -> None:
+        """The RD plot shows the metric `key` of `metrics.METRICS`."""
+        if self.rd_plot.current_metric() != key:
+            self.rd_plot.set_metric(key)
+
+    def plot_next_metric(self) -> None:
+        """The next metric of the table on the RD plot (M), round to the first."""
+        keys = list(METRICS)
+        self.plot_metric(keys[(keys.index(self.rd_plot.current_metric()) + 1) % len(keys)])
 
     def plot_estimated_bpp(self, on: bool) -> None:
         kind = "estimated" if on else "real"

@@ -56,7 +56,8 @@ from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.decoding import candidate_sources, decode_file
 from lci_studio.codec.errors import USER_ERRORS
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder, with_ms_ssim
+from lci_studio.codec.ladder import CancelledError, QualityResult, encode_ladder, with_metrics
+from lci_studio.codec.metrics import METRICS, missing
 from lci_studio.codec.model import LoadedModel
 from lci_studio.codec.pipeline import WeightsMismatchError, read_header
 from lci_studio.codec.weights import (
@@ -129,14 +130,14 @@ class LoadJob:
 @dataclass(frozen=True)
 class LadderJob:
     """Encode → bytes → decode → measure `image` at every quality of `source`; each result goes out
-    the moment its picture exists (and into `feed`, for the analysis beside it). `ms_ssim=False`
-    leaves MS-SSIM to the analysis job."""
+    the moment its picture exists (and into `feed`, for the analysis beside it). `on_demand=False`
+    leaves the on-demand metrics (MS-SSIM…) to the analysis job."""
 
     image: RgbImage
     source: WeightSource
     qualities: tuple[int, ...] | None = None
     feed: LadderFeed | None = None
-    ms_ssim: bool = True
+    on_demand: bool = True
     kind: ClassVar[str] = "ladder"
     lane: ClassVar[str] = "view"
     title: ClassVar[str] = "Could not compress the image"
@@ -146,15 +147,15 @@ class LadderJob:
 class AnalysisJob:
     """What the window shows beside the ladder, in the low-priority thread: the classical codecs'
     points (`baselines.sweep`'s settings, a point at a time, codec by codec; the range extras once
-    `feed` is closed) and, while `wants_ms_ssim()` says it is shown, the MS-SSIM of every ladder
-    result and point that lacks it (served first). `points`: those measured already (of `codecs`: a
-    stopped sweep that goes on)."""
+    `feed` is closed) and the on-demand metrics `wanted_metrics()` names (those shown, or all before an
+    export) of every ladder result and point that lacks them (served first). `points`: those measured
+    already (of `codecs`: a stopped sweep that goes on)."""
 
     image: RgbImage
     feed: LadderFeed
     codecs: tuple[str, ...] = ()
     points: tuple[BaselinePoint, ...] = ()
-    wants_ms_ssim: Callable[[], bool] = field(default=lambda: False, compare=False)
+    wanted_metrics: Callable[[], tuple[str, ...]] = field(default=tuple, compare=False)
     kind: ClassVar[str] = "analysis"
     lane: ClassVar[str] = "analysis"
     title: ClassVar[str] = "Could not measure the comparison"
@@ -377,7 +378,7 @@ class _Runner(_JobSignals):
                 self.progress.emit(run.job_id, done[0] + part, total, f"{_megapixels(image)} picture: {where}")
 
         try:
-            for result in encode_ladder(image, loader, qualities, run.cancel, ms_ssim=job.ms_ssim, progress=tiles):
+            for result in encode_ladder(image, loader, qualities, run.cancel, on_demand=job.on_demand, progress=tiles):
                 done[0] += 1
                 if job.feed is not None:
                     job.feed.put(result)
@@ -521,8 +522,13 @@ def lower_thread_priority(nice: int = ANALYSIS_NICE) -> None:
         thread.setPriority(QThread.Priority.LowPriority)
 
 
+def _names(keys: tuple[str, ...]) -> str:
+    """Metrics as the meter names them ("MS-SSIM and PSNR-YUV")."""
+    return " and ".join(METRICS[key].name for key in keys)
+
+
 class _Analysis:
-    """One AnalysisJob: MS-SSIM first while it is shown, then the next classical point; see AnalysisJob."""
+    """One AnalysisJob: the wanted metrics first, then the next classical point; see AnalysisJob."""
 
     _WAIT = 0.05  # seconds between looks at a ladder that is still running
 
@@ -535,12 +541,13 @@ class _Analysis:
             if point.codec in self.plan.codecs:
                 self.plan.add(point)
         self.counted: set[str] = set()  # codecs the meter has counted as done
-        self.measured: set[int] = set()  # qualities whose MS-SSIM went out
+        self.measured: dict[int, QualityResult] = {}  # the latest result sent out per quality, with its metrics
         self.done = 0
-        # the meter counts codecs; a job with none (MS-SSIM switched on later) counts what it measures
+        # the meter counts codecs; a job with none (a metric shown later) counts what it measures
         results, _ = job.feed.snapshot()
-        missing = sum(not r.has_ms_ssim for r in results) + sum(not p.has_ms_ssim for p in job.points)
-        self.total = len(job.codecs) or missing
+        wanted = job.wanted_metrics()
+        lacking = sum(bool(missing(r.metrics, wanted)) for r in results)
+        self.total = len(job.codecs) or lacking + sum(bool(missing(p.metrics, wanted)) for p in job.points)
 
     def _progress(self, text: str) -> None:
         self.signals.progress.emit(self.run_.job_id, self.done, self.total, text)
@@ -551,7 +558,7 @@ class _Analysis:
         while True:
             if run.cancel():
                 raise CancelledError()
-            if self._serve_ms_ssim():
+            if self._serve_metrics():
                 continue
             work = self._next_point()
             if work == "wait":
@@ -565,7 +572,7 @@ class _Analysis:
                 continue
             codec, setting = work
             self._progress(f"{codec} for comparison")
-            self.plan.add(baselines_mod.baseline_point(self.pixels, codec, setting, ms_ssim=job.wants_ms_ssim()))
+            self.plan.add(baselines_mod.baseline_point(self.pixels, codec, setting, on_demand=job.wanted_metrics()))
             self._emit_points()
             self._count_complete()
 
@@ -597,24 +604,29 @@ class _Analysis:
                 return codec, setting
         return "wait" if any(plan.undecided(c) for c in plan.codecs) else None
 
-    def _serve_ms_ssim(self) -> bool:
-        """Measure one missing MS-SSIM while it is shown (ladder results before points); False: none missing."""
-        if not self.job.wants_ms_ssim():
+    def _serve_metrics(self) -> bool:
+        """Measure the wanted metrics of one result or point that lacks them (ladder results before points);
+        False: none missing."""
+        wanted = self.job.wanted_metrics()
+        if not wanted:
             return False
         run = self.run_
         results, _ = self.job.feed.snapshot()
         for result in results:
-            if not result.has_ms_ssim and result.quality not in self.measured:
-                self._progress(f"MS-SSIM of quality {result.quality}")
-                measured = with_ms_ssim(result, self.job.image, run.cancel)
-                self.measured.add(result.quality)
+            result = self.measured.get(result.quality, result)
+            lacking = missing(result.metrics, wanted)
+            if lacking:
+                self._progress(f"{_names(lacking)} of quality {result.quality}")
+                measured = with_metrics(result, self.pixels, wanted, run.cancel)
+                self.measured[result.quality] = measured
                 self.signals.resultReady.emit(run.job_id, measured)
                 self._count_measured()
                 return True
         for i, point in enumerate(self._points()):
-            if not point.has_ms_ssim and point.data:
-                self._progress(f"MS-SSIM of {point.codec}")
-                measured = baselines_mod.with_ms_ssim(self.pixels, point, run.cancel)
+            lacking = missing(point.metrics, wanted)
+            if lacking and point.data:
+                self._progress(f"{_names(lacking)} of {point.codec}")
+                measured = baselines_mod.with_metrics(self.pixels, point, wanted, run.cancel)
                 if i < len(self.given):
                     self.given[i] = measured
                 else:

@@ -1,4 +1,4 @@
-"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs the classical codecs.
+"""Rate-distortion plot: bits per pixel against a metric (PSNR, MS-SSIM…), learned codec vs the classical codecs.
 
 A view of the `Session`'s results and baselines; the metric and the bpp kind are this view's own.
 """
@@ -17,15 +17,14 @@ from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 from lci_studio.codec.baselines import CLASSICAL_CODECS, BaselinePoint, reencodes_itself
-from lci_studio.codec.bdrate import ms_ssim_db
 from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.metrics import METRICS
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
 
-METRICS = ("psnr", "ms-ssim")
 BPP_KINDS = ("real", "estimated")
 # Saturated mid-tones that read on light and dark backgrounds alike.
 LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
@@ -35,9 +34,14 @@ HIT_RADIUS_PX = 12.0
 AXIS_RIGHT_MARGIN = 12
 
 
-def _ms_ssim_text(ms_ssim: float) -> str:
-    """The hover text's MS-SSIM part ("   MS-SSIM 0.9712 (15.4 dB)"), or nothing while it is not measured."""
-    return "" if math.isnan(ms_ssim) else f"   MS-SSIM {ms_ssim:.4f} ({ms_ssim_db(ms_ssim):.1f} dB)"
+def _metrics_text(item: QualityResult | BaselinePoint) -> str:
+    """The hover text's metrics: PSNR, then each other one measured ("   MS-SSIM 0.9712 (15.4 dB)")."""
+    parts = [f"PSNR {format_psnr(item.psnr)}"]
+    for key, metric in METRICS.items():
+        value = item.metric(key)
+        if key != "psnr" and not math.isnan(value):
+            parts.append(metric.text(value) + ("" if metric.to_db is None else f" ({metric.db(value):.1f} dB)"))
+    return "   ".join(parts)
 
 
 class PlotPoint(NamedTuple):
@@ -50,7 +54,7 @@ class PlotPoint(NamedTuple):
 
 
 class RdPlot(QWidget):
-    """bpp against PSNR / MS-SSIM; points appear as qualities finish, click one to select it."""
+    """bpp against a metric of `metrics.METRICS`; points appear as qualities finish, click one to select it."""
 
     metricChanged = Signal(str)
     bppKindChanged = Signal(str)
@@ -101,10 +105,12 @@ class RdPlot(QWidget):
         scene.sigMouseClicked.connect(self._on_click)
         scene.sigMouseMoved.connect(self._on_move)
 
-        self._metric_buttons = self._toggle(("PSNR", "MS-SSIM"), METRICS, self.set_metric)
+        self._metrics = tuple(METRICS)  # the table as the plot was built (one button each)
+        names = tuple(METRICS[key].name for key in self._metrics)
+        self._metric_buttons = self._toggle(names, self._metrics, self.set_metric)
         self._bpp_buttons = self._toggle(("real size", "estimated"), BPP_KINDS, self.set_bpp_kind)
-        self._metric_buttons.button(0).setToolTip(tip("PSNR"))
-        self._metric_buttons.button(1).setToolTip(tip("MS-SSIM"))
+        for button, key in zip(self._metric_buttons.buttons(), self._metrics, strict=True):
+            button.setToolTip(tip(METRICS[key].name))
         self._bpp_buttons.button(0).setToolTip(f"Bits per pixel of the file actually written.\n\n{tip('bpp')}")
         self._bpp_buttons.button(1).setToolTip(
             f"Bits per pixel the model predicts from its probabilities (the file adds a header).\n\n{tip('bpp')}"
@@ -159,10 +165,10 @@ class RdPlot(QWidget):
         return self.session.selected
 
     def set_metric(self, metric: str) -> None:
-        """ "psnr" or "ms-ssim" on the y axis."""
-        if metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
-        self._metric_buttons.button(METRICS.index(metric)).setChecked(True)
+        """The metric of `metrics.METRICS` with this key ("psnr", "ms-ssim"…) on the y axis."""
+        if metric not in self._metrics:
+            raise ValueError(f"metric must be one of {self._metrics}, not {metric!r}")
+        self._metric_buttons.button(self._metrics.index(metric)).setChecked(True)
         if metric != self._metric:
             self._metric = metric
             self._redraw(autorange=True)
@@ -208,7 +214,7 @@ class RdPlot(QWidget):
 
     def title(self) -> str:
         """What an exported plot is headed with: the picture and what is plotted against what."""
-        metric = "PSNR" if self._metric == "psnr" else "MS-SSIM (dB)"
+        metric = METRICS[self._metric].plotted_name
         name = self.session.name
         return f"{name}: file size against {metric}" if name else f"File size against {metric}"
 
@@ -259,10 +265,10 @@ class RdPlot(QWidget):
             group.addButton(button, i)
         return group
 
-    def _y(self, psnr: float, ms_ssim: float) -> float:
-        """PSNR, or MS-SSIM in dB (−10·log10(1 − MS-SSIM), as CompressAI plots it: 0.99 → 20 dB), which
-        spreads the curves that crowd under 1.0 on a linear scale; unmeasured (NaN) is not plotted."""
-        return psnr if self._metric == "psnr" else ms_ssim_db(ms_ssim)
+    def _y(self, item: QualityResult | BaselinePoint) -> float:
+        """The shown metric in its dB form (MS-SSIM as −10·log10(1 − MS-SSIM), as CompressAI plots it:
+        0.99 → 20 dB, which spreads the curves that crowd under 1.0); unmeasured (NaN) is not plotted."""
+        return METRICS[self._metric].db(item.metric(self._metric))
 
     def _redraw(self, autorange: bool = False) -> None:
         self._due.stop()
@@ -279,7 +285,7 @@ class RdPlot(QWidget):
             rows = []
             for quality, result in by_quality.items():
                 x = result.bpp if self._bpp_kind == "real" else result.bpp_estimated
-                y = self._y(result.psnr, result.ms_ssim)
+                y = self._y(result)
                 if math.isfinite(x) and math.isfinite(y):
                     rows.append((PlotPoint(name, quality, x, y), result))
             colour = LEARNED_COLOURS[i % len(LEARNED_COLOURS)]
@@ -287,9 +293,9 @@ class RdPlot(QWidget):
             drawn.update([name] if rows else [])
         for codec, points in baselines.items():
             rows = [
-                (PlotPoint(codec, p.setting, p.bpp, self._y(p.psnr, p.ms_ssim)), p)
+                (PlotPoint(codec, p.setting, p.bpp, self._y(p)), p)
                 for p in points
-                if math.isfinite(p.bpp) and math.isfinite(self._y(p.psnr, p.ms_ssim))
+                if math.isfinite(p.bpp) and math.isfinite(self._y(p))
             ]
             self._set_series(rows, codec, CLASSICAL_CODECS[codec].colour, width=1.5, size=6, dashed=True)
             drawn.update([codec] if rows else [])
@@ -352,7 +358,7 @@ class RdPlot(QWidget):
         ys = [p.y for p, _ in self._plotted]
         if not xs:
             right = 2.0 if self.session.decoded is None else max(3 * self.session.decoded.bpp, 0.25)
-            self._item.setRange(xRange=(0, right), yRange=(20, 40) if self._metric == "psnr" else (5, 25), padding=0)
+            self._item.setRange(xRange=(0, right), yRange=METRICS[self._metric].plot_range, padding=0)
             return
         top = max(max(xs) * 1.08, 0.25)
         low, high = math.floor(min(ys)) - 1, math.ceil(max(ys)) + 1
@@ -360,7 +366,7 @@ class RdPlot(QWidget):
 
     def _set_series(self, rows: list, name: str, colour: str, width: float, size: int, dashed: bool) -> None:
         """Draw one series: new data for its item (made, with its legend row, the first time)."""
-        if not rows:  # nothing measurable yet (MS-SSIM not measured): no legend row either
+        if not rows:  # nothing measurable yet (an on-demand metric not measured): no legend row either
             return
         rows.sort(key=lambda row: (row[0].x, row[0].key))
         xs, ys = [r[0].x for r in rows], [r[0].y for r in rows]
@@ -384,7 +390,7 @@ class RdPlot(QWidget):
         else:
             x_label = "bits per pixel (learned codec: model's estimate; JPEG, WebP: real file size)"
         self._item.setLabel("bottom", x_label, **style)
-        self._item.setLabel("left", "PSNR (dB)" if self._metric == "psnr" else "MS-SSIM (dB)", **style)
+        self._item.setLabel("left", METRICS[self._metric].axis_label, **style)
 
     def _update_ring(self) -> None:
         self._ring.setData([{"pos": (p.x, p.y)} for p, _ in self._learned() if p.key == self.session.selected])
@@ -461,13 +467,13 @@ class RdPlot(QWidget):
             return (
                 f"{point.series}  quality {source.quality}\n"
                 f"{source.bpp:.3f} bpp real, {source.bpp_estimated:.3f} estimated\n"
-                f"PSNR {format_psnr(source.psnr)}{_ms_ssim_text(source.ms_ssim)}\n"
+                f"{_metrics_text(source)}\n"
                 f"{format_kb(source.file_bytes)}"
             )
         assert isinstance(source, BaselinePoint)
         return (
             f"{source.codec} quality setting {source.setting}\n"
             f"{source.bpp:.3f} bpp\n"
-            f"PSNR {format_psnr(source.psnr)}{_ms_ssim_text(source.ms_ssim)}\n"
+            f"{_metrics_text(source)}\n"
             f"{format_kb(source.file_bytes)}"
         )
