@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lci_studio import cli
-from lci_studio.cli import error_text, main
+from lci_studio.cli import bench as bench_cli
+from lci_studio.cli import encode, error_text, files, main
 from lci_studio.codec.baselines import BENCH_SETTINGS
 from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.metrics import METRICS
@@ -194,7 +194,7 @@ def _log_interp(rate: float, rates: list[float], values: list[float]) -> float:
 
 def test_bench_mean_equals_mean_of_compare(tmp_path, capsys, ladder, monkeypatch):
     """bench averages per-image values (as CompressAI does): with one image it equals compare's numbers."""
-    monkeypatch.setattr(cli, "available_codecs", lambda: ("JPEG",))
+    monkeypatch.setattr(bench_cli, "available_codecs", lambda: ("JPEG",))
     folder = tmp_path / "one"
     _png(folder / "a.png", 40, 56, seed=4)
     assert (
@@ -343,7 +343,7 @@ def test_write_failures_are_one_line(tmp_path, capsys, ladder, image, encoded, m
     def full_disk(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli, "atomic_write", full_disk)
+    monkeypatch.setattr(files, "atomic_write", full_disk)
     line = _fails(capsys, ["decode", str(encoded), "-o", str(tmp_path / "x.png"), "--weights", str(ladder)])
     assert "No space left on device" in line
 
@@ -354,14 +354,14 @@ def test_interrupt_and_unexpected_errors(tmp_path, capsys, ladder, image, monkey
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "encode_image", interrupt)
+    monkeypatch.setattr(encode, "encode_image", interrupt)
     assert main(argv) == 130
     assert capsys.readouterr().err.strip() == "lci: interrupted"
 
     def boom(*args, **kwargs):
         raise RuntimeError("something\nbroke")
 
-    monkeypatch.setattr(cli, "encode_image", boom)
+    monkeypatch.setattr(encode, "encode_image", boom)
     assert "RuntimeError: something broke" in _fails(capsys, argv)
     assert not (tmp_path / "x.lci").exists()
 
