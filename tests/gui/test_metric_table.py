@@ -55,7 +55,8 @@ def test_one_table_entry_reaches_the_plot_its_menu_the_json_bd_and_csv(
     # the plot's menu and its buttons offer it; choosing it measures it (in the worker) and plots it
     offered = [a.text() for a in window.menus["Plot Metric"].actions()]
     assert "Plot MAE" in offered
-    assert "MAE" in [b.text() for b in window.rd_plot._metric_buttons.buttons()]
+    box = window.rd_plot.metric_box
+    assert "MAE" in [box.itemText(i) for i in range(box.count())]
     window.commands["metric:mae"].trigger()
     wait_measured(qtbot, window, "mae")
     assert window.rd_plot.current_metric() == "mae"

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 import pyqtgraph.exporters
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPalette
-from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QComboBox, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 from lci_studio.codec.baselines import CLASSICAL_CODECS, BaselinePoint, reencodes_itself
 from lci_studio.codec.glossary import tip
@@ -105,12 +105,16 @@ class RdPlot(QWidget):
         scene.sigMouseClicked.connect(self._on_click)
         scene.sigMouseMoved.connect(self._on_move)
 
-        self._metrics = tuple(METRICS)  # the table as the plot was built (one button each)
-        names = tuple(METRICS[key].name for key in self._metrics)
-        self._metric_buttons = self._toggle(names, self._metrics, self.set_metric)
+        # one entry per metric of the table as the plot was built: a list, since a row of buttons per
+        # metric would not fit the dock (three put the controls on two rows at 1600×1000)
+        self._metrics = tuple(METRICS)
+        self.metric_box = QComboBox()
+        for i, key in enumerate(self._metrics):
+            self.metric_box.addItem(METRICS[key].name, key)
+            self.metric_box.setItemData(i, tip(METRICS[key].name), Qt.ItemDataRole.ToolTipRole)
+        self.metric_box.setToolTip(tip(METRICS[self._metric].name))
+        self.metric_box.currentIndexChanged.connect(lambda i: self.set_metric(self._metrics[i]))
         self._bpp_buttons = self._toggle(("real size", "estimated"), BPP_KINDS, self.set_bpp_kind)
-        for button, key in zip(self._metric_buttons.buttons(), self._metrics, strict=True):
-            button.setToolTip(tip(METRICS[key].name))
         self._bpp_buttons.button(0).setToolTip(f"Bits per pixel of the file actually written.\n\n{tip('bpp')}")
         self._bpp_buttons.button(1).setToolTip(
             f"Bits per pixel the model predicts from its probabilities (the file adds a header).\n\n{tip('bpp')}"
@@ -127,7 +131,7 @@ class RdPlot(QWidget):
         )
         self.bar = WrapBar(
             (
-                group(QLabel("Picture quality as"), *self._metric_buttons.buttons()),
+                group(QLabel("Picture quality as"), self.metric_box),
                 group(size_label, *self._bpp_buttons.buttons()),
             )
         )
@@ -168,7 +172,8 @@ class RdPlot(QWidget):
         """The metric of `metrics.METRICS` with this key ("psnr", "ms-ssim"…) on the y axis."""
         if metric not in self._metrics:
             raise ValueError(f"metric must be one of {self._metrics}, not {metric!r}")
-        self._metric_buttons.button(self._metrics.index(metric)).setChecked(True)
+        self.metric_box.setCurrentIndex(self._metrics.index(metric))  # (it calls back here: then no change)
+        self.metric_box.setToolTip(tip(METRICS[metric].name))
         if metric != self._metric:
             self._metric = metric
             self._redraw(autorange=True)
