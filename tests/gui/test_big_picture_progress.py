@@ -9,8 +9,9 @@ The window's bar moves tile by tile too (it stood still for a whole quality whil
 from __future__ import annotations
 
 from lci_studio.codec import image_io, pipeline
+from lci_studio.gui.jobs import DecodeJob, LadderJob
 from lci_studio.gui.progress import PARTS
-from lci_studio.gui.worker import CodecWorker, DecodeJob, LadderJob
+from lci_studio.gui.worker import CodecWorker
 from tests.gui.conftest import wait_ladder
 
 

@@ -45,8 +45,8 @@ def test_classical_column_follows_the_selection_and_waits_while_unseen(qtbot, ma
 def test_split_and_grid_wishes_are_queued_not_cancelling_each_other(qtbot, make_window, source, small_png):
     """The split on AVIF and the grid's column both want pictures of quality 2's size: each (codec, size)
     is encoded once, none is given up half-done for the other view's wish, and all arrive."""
+    from lci_studio.gui.jobs import ClassicalJob
     from lci_studio.gui.panels.split import CLASSICAL, SELECTED
-    from lci_studio.gui.worker import ClassicalJob
 
     window = make_window(source)
     window.open_path(small_png())

@@ -129,6 +129,7 @@ def test_shutdown_leaves_a_step_that_ignores_cancel_running_and_alive(qtbot, mon
     import threading
 
     from lci_studio.codec.cancel import CancelledError
+    from lci_studio.gui import jobs as jobs_mod
     from lci_studio.gui import worker as worker_mod
 
     inside, release = threading.Event(), threading.Event()
@@ -138,9 +139,9 @@ def test_shutdown_leaves_a_step_that_ignores_cancel_running_and_alive(qtbot, mon
         release.wait(60)
         raise CancelledError()
 
-    monkeypatch.setattr(worker_mod.image_io, "load_rgb", stuck)
+    monkeypatch.setattr(jobs_mod.image_io, "load_rgb", stuck)
     worker = worker_mod.CodecWorker()
-    worker.start(worker_mod.LoadJob(path=tmp_path / "any.png"))
+    worker.start(jobs_mod.LoadJob(path=tmp_path / "any.png"))
     assert inside.wait(60)
     try:
         assert worker.shutdown(timeout_ms=50) is False

@@ -22,6 +22,7 @@ from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session
+from lci_studio.view_state import Observed
 from tests.conftest import make_model, make_photo
 
 PHOTO = make_photo(96, 128)
@@ -96,9 +97,10 @@ def test_plot_grows_one_point_per_result(plot, session, results):
 
 def test_plot_metric_and_bpp_toggles(plot, session, results, qtbot):
     feed(session, results)
-    with qtbot.waitSignal(plot.metricChanged) as changed:
-        plot.set_metric("ms-ssim")
-    assert changed.args == ["ms-ssim"]
+    changed = []
+    plot.view_state.plot_metric.changed.connect(changed.append)
+    plot.set_metric("ms-ssim")
+    assert changed == ["ms-ssim"] and plot.view_state.plot_metric.value == "ms-ssim"
     by_quality = {p.key: p for p in _learned(plot)}
     for result in results:  # in dB, as CompressAI plots it: the curves near 1.0 spread out
         assert by_quality[result.quality].y == pytest.approx(-10 * math.log10(1 - result.metric("ms-ssim")))
@@ -447,7 +449,7 @@ def test_demo_zooms_onto_the_grids_detail_and_with_the_wheel(qtbot, session, res
     from lci_studio.codec.detail import Detail
 
     detail = Detail(80, 50, 24, 18, 1.0)
-    window = DemoWindow(session, detail=lambda: detail)
+    window = DemoWindow(session, detail=Observed(detail))
     qtbot.addWidget(window)
     window.resize(800, 600)
     window.show()
@@ -511,6 +513,7 @@ def test_demo_fills_the_screen_the_window_is_on_and_says_how_to_leave(tmp_path):
 from PySide6.QtWidgets import QApplication
 from lci_studio.gui.panels.demo import DemoWindow
 from lci_studio.session import Session
+from lci_studio.view_state import Observed
 app = QApplication([])
 screens = app.screens()
 demo = DemoWindow(Session())

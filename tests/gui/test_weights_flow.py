@@ -13,8 +13,9 @@ from PySide6.QtCore import Qt
 from lci_studio.codec import weights
 from lci_studio.codec.weights import BundledSource, CompressAISource, compressai_filename, open_weight_source
 from lci_studio.gui.dialogs import SettingsDialog
+from lci_studio.gui.jobs import DownloadJob
 from lci_studio.gui.weights_flow import INVITE_DISMISSED, MIRROR
-from lci_studio.gui.worker import CodecWorker, DownloadJob
+from lci_studio.gui.worker import CodecWorker
 
 TIMEOUT_MS = 120_000  # a slow, shared machine: generous, the tests return as soon as it is done
 

@@ -8,8 +8,9 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from lci_studio.codec import image_io
+from lci_studio.gui.jobs import LadderJob, LoadedImage, LoadJob
 from lci_studio.gui.qimage import to_qimage
-from lci_studio.gui.worker import CodecWorker, LadderJob, LoadedImage, LoadJob
+from lci_studio.gui.worker import CodecWorker
 from tests.conftest import make_photo
 
 

@@ -296,6 +296,12 @@ def on_demand() -> tuple[str, ...]:
     return tuple(key for key, metric in METRICS.items() if metric.on_demand)
 
 
+def following(key: str) -> str:
+    """The table's key after `key`, round to the first (what the window's M shows next)."""
+    keys = list(METRICS)
+    return keys[(keys.index(key) + 1) % len(keys)]
+
+
 def measure(
     original: np.ndarray, reconstruction: np.ndarray, keys: Iterable[str], cancel: CancelCheck | None = None
 ) -> dict[str, float]:

@@ -97,19 +97,22 @@ class FactorizedPrior(nn.Module):
     def with_hidden_channels(self, N: int, generator: torch.Generator | None = None) -> FactorizedPrior:
         """A copy with N ≥ self.N channels between the layers of g_a and g_s, decoding as this model does.
 
-        The capacity counterpart of `with_latent_channels` (CompressAI's q6-q8 use N = 192): each
-        new hidden channel gets random incoming weights at the scale of the trained ones, so it is
-        active and its outgoing weights get a gradient from the first step, while those outgoing
-        weights, the bias and GDN's cross terms (γ between an old and a new channel) start at zero,
-        so the latents and the reconstruction are this model's (up to GDN's reparametrization floor
-        of ~1e-11 on a cross term) until training finds a use for the new channels. A new channel's
-        own GDN starts as a fresh layer's (β = 1, γ = 0.1).
+        The capacity counterpart of `with_latent_channels` (CompressAI's q6-q8 use N = 192). Each new
+        hidden channel starts as a near replica of a trained one (Net2Net's widening): it receives what
+        that channel receives from the old channels (its weights with 5 % noise, its bias, its GDN β
+        and γ row), so it works at the trained scale: random weights with a fresh GDN (β = 1, γ = 0.1)
+        grew by orders of magnitude through g_s's inverse GDNs and the first training steps blew up.
+        What it sends on, and what the old channels take from it (weights, γ cross terms), starts at
+        zero, so the latents and the reconstruction are this model's (up to GDN's reparametrization
+        floor of ~1e-11 on a cross term) until training finds a use for it.
         """
         if N < self.N:
             raise ValueError(f"cannot narrow the transforms from {self.N} to {N} channels")
         wide = FactorizedPrior(N, self.M).to(next(self.g_a.parameters()).device)
         old = self.state_dict()
         n = self.N
+        order = torch.randperm(n, generator=generator)
+        replicated = order[torch.arange(N - n) % n].to(next(self.g_a.parameters()).device)  # new channel → its source
         for name, value in wide.state_dict().items():
             source = old[name]
             if name.startswith("entropy_bottleneck."):
@@ -118,32 +121,31 @@ class FactorizedPrior(nn.Module):
                 value.copy_(source)
                 continue
             owner, key = name.rsplit(".", 1)
-            module = wide.get_submodule(owner)
-            if isinstance(module, GDN):  # beta (N,) or gamma (N, N), both stored reparametrized
-                fresh = getattr(GDN(N - n, module.inverse), key).detach()
-                if key == "gamma":
-                    value.copy_(module.gamma_reparam.init(torch.zeros_like(value)))  # no cross terms
-                    value[n:, n:], value[:n, :n] = fresh, source
-                else:
-                    value[n:], value[:n] = fresh, source
+            if isinstance(wide.get_submodule(owner), GDN) and key == "gamma":  # (N, N), stored reparametrized
+                value.copy_(wide.get_submodule(owner).gamma_reparam.init(torch.zeros_like(value)))
+                value[:n, :n] = source
+                value[n:, :n] = source[replicated]
                 continue
-            value.zero_()  # new outgoing weights and new biases start at zero
-            if key == "bias":
-                value[:n] = source
+            if value.dim() == 1:  # a bias or GDN's β
+                value[:n], value[n:] = source, source[replicated]
                 continue
-            # a conv's weight is (out, in, k, k), a transposed conv's (in, out, k, k): the new channels it
-            # produces (rows of a conv, columns of a transposed conv) get random weights from every input
+            # a conv's weight is (out, in, k, k), a transposed conv's (in, out, k, k): the rows it produces
+            # for new channels copy their sources' (from old inputs), what it takes from new inputs is zero
             produced = 0 if name.startswith("g_a") else 1
             consumed = 1 - produced
+            value.zero_()
             keep = [slice(None)] * 4
             keep[produced], keep[consumed] = slice(0, source.shape[produced]), slice(0, source.shape[consumed])
             value[tuple(keep)] = source
             if value.shape[produced] > source.shape[produced]:
-                scale = source.transpose(0, produced).flatten(1).std(dim=1).median()
-                rows = [slice(None)] * 4
-                rows[produced] = slice(source.shape[produced], None)
-                noise = torch.randn(value[tuple(rows)].shape, generator=generator).to(value)
-                value[tuple(rows)] = scale * noise
+                rows = source.index_select(produced, replicated)
+                spread = rows.transpose(0, produced).flatten(1).std(dim=1)
+                shape = [1, 1, 1, 1]
+                shape[produced] = -1
+                noise = torch.randn(rows.shape, generator=generator).to(value)
+                new = [slice(None)] * 4
+                new[produced], new[consumed] = slice(n, None), slice(0, source.shape[consumed])
+                value[tuple(new)] = rows + 0.05 * spread.reshape(shape) * noise
         wide.entropy_bottleneck = copy.deepcopy(self.entropy_bottleneck)
         return wide
 

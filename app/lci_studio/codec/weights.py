@@ -88,7 +88,7 @@ class DownloadCancelledError(WeightsError):
 
 
 # The errors below say what went wrong in words that fit every face; what to do instead (a
-# command-line flag, a Settings choice) is each face's to add: `cli.hint`, `gui.worker.readable`.
+# command-line flag, a Settings choice) is each face's to add: `cli.hint`, `gui.error_wording.readable`.
 
 
 class NoBundledWeightsError(WeightsError):

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMenu, QMenuBar, QToolBar, QToolButton, QWidget
 
-from lci_studio.codec.metrics import METRICS
+from lci_studio.codec.metrics import METRICS, following
 from lci_studio.codec.model import QUALITIES
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def _fullscreen_keys() -> list[QKeySequence] | str:
 def window_actions(w: MainWindow) -> list[ActionSpec]:
     """Every command of the main window."""
     key = QKeySequence.StandardKey
-    s = w.session
+    s, view = w.session, w.view_state
 
     def has_selected() -> bool:
         return s.selected_result is not None
@@ -144,14 +144,14 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("detail", "Zoom to the &Telling Detail", w.compare.zoom_to_detail, "Z",
                    "Zoom every tile onto the area where the lowest and highest qualities differ most (Z; F fits "
                    "the whole picture again; Shift+drag zooms onto any area)", icon_text="Detail",
-                   enabled=lambda: w.compare.detail is not None),
+                   enabled=lambda: view.detail.value is not None),
         ActionSpec("actual", "&Actual Pixels (100%)", w.compare.actual_size, "Ctrl+1",
                    "One image pixel per screen pixel", icon_text="100%"),
         ActionSpec("zoom_in", "Zoom &In", lambda: w.compare.zoom_by(1.5), [key.ZoomIn, "+", "="]),
         ActionSpec("zoom_out", "Zoom &Out", lambda: w.compare.zoom_by(1 / 1.5), [key.ZoomOut, "-"]),
-        ActionSpec("grid", "All &Qualities Grid", lambda: w.tabs.setCurrentIndex(0), "G", icon_text="Grid"),
-        ActionSpec("split", "&Split Compare", lambda: w.tabs.setCurrentIndex(1), "S", icon_text="Split"),
-        ActionSpec("bits", "&Where the Bits Go", lambda: w.tabs.setCurrentIndex(2), "W",
+        ActionSpec("grid", "All &Qualities Grid", lambda: view.tab.set("grid"), "G", icon_text="Grid"),
+        ActionSpec("split", "&Split Compare", lambda: view.tab.set("split"), "S", icon_text="Split"),
+        ActionSpec("bits", "&Where the Bits Go", lambda: view.tab.set("bits"), "W",
                    "Which latent channels carry bits at each quality, and where in the picture (W)", icon_text="Bits"),
         ActionSpec("classical_grid", "Classical Codecs in the &Grid", w.show_classical_in_grid, "C",
                    "A column beside the grid: JPEG, WebP, AVIF and JPEG XL at the selected quality's file size (C)",
@@ -159,13 +159,14 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("swap", "S&wap Sides", w.swap_sides, "X", "Swap the two sides of the split view (X)"),
         ActionSpec("diff", "&Difference View", w.toggle_difference, "D", "Show the amplified error (D)"),
         *(
-            ActionSpec(f"metric:{key}", f"Plot {metric.name}", lambda on, key=key: on and w.plot_metric(key),
+            ActionSpec(f"metric:{key}", f"Plot {metric.name}", lambda on, key=key: on and view.plot_metric.set(key),
                        tip=f"The RD plot's quality axis: {metric.name}", checkable=True)
             for key, metric in METRICS.items()
         ),
-        ActionSpec("metric", "Plot the &Next Metric", w.plot_next_metric, "M",
-                   "The RD plot's quality axis: the next metric (M)"),
-        ActionSpec("bpp", "Plot &Estimated bpp (model) instead of real", w.plot_estimated_bpp, "B", checkable=True),
+        ActionSpec("metric", "Plot the &Next Metric", lambda: view.plot_metric.set(following(view.plot_metric.value)),
+                   "M", "The RD plot's quality axis: the next metric (M)"),
+        ActionSpec("bpp", "Plot &Estimated bpp (model) instead of real",
+                   lambda on: view.size_kind.set("estimated" if on else "real"), "B", checkable=True),
         ActionSpec("demo", "&Demo Mode", w.open_demo, "F11", "Full-screen presentation with a big quality slider",
                    icon_text="Demo"),
         ActionSpec("fullscreen", "&Full Screen", w.toggle_fullscreen, _fullscreen_keys()),

@@ -11,24 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from lci_studio.codec import image_io, report
 from lci_studio.codec.metrics import METRICS, on_demand
+from lci_studio.gui.jobs import WriteJob
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.qimage import from_qimage, to_qimage
-from lci_studio.gui.worker import CodecWorker, WriteJob
+from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import Session
 
 
-class Exports:
+class Exports(QObject):
     """The window's exports of its `session`; `say` puts a line in the status bar, `complete(then)` calls
     `then` once the worker has measured every missing metric (`ViewJobs.complete_metrics`); PNGs are
-    compressed and written by `worker`."""
+    compressed and written by `worker`. Its Qt parent is the window its dialogs are centred on."""
 
     def __init__(
         self,
@@ -41,7 +43,8 @@ class Exports:
         complete: Callable[[Callable[[], None]], None],
         worker: CodecWorker,
     ) -> None:
-        self._parent, self._session, self._settings, self._plot = parent, session, settings, plot
+        super().__init__(parent)
+        self._session, self._settings, self._plot = session, settings, plot
         self._say, self._show_error, self._complete = say, show_error, complete
         self._worker = worker
         self._writing: dict[int, Path] = {}  # PNGs being written in the worker: job id → path
@@ -127,7 +130,8 @@ class Exports:
             self.selected_lci(path if path.suffix else path.with_suffix(".lci"))
 
     def all_lci_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self._parent, "Save every quality as .lci into…", self._export_dir())
+        title = "Save every quality as .lci into…"
+        folder = QFileDialog.getExistingDirectory(self._dialog_parent(), title, self._export_dir())
         if folder:
             self._settings.setValue("export/dir", folder)
             self.all_lci(folder)
@@ -171,7 +175,7 @@ class Exports:
         names = "\n".join(p.name for p in existing[:8]) + ("\n…" if len(existing) > 8 else "")
         one = len(existing) == 1
         answer = QMessageBox.question(
-            self._parent,
+            self._dialog_parent(),
             "Replace existing files?",
             f"{'This file already exists' if one else f'{len(existing)} files already exist'} "
             f"in {existing[0].parent}:\n\n{names}\n\nReplace {'it' if one else 'them'}?",
@@ -182,7 +186,7 @@ class Exports:
 
     def _save_path(self, title: str, name: str, filters: str) -> Path | None:
         path, _ = QFileDialog.getSaveFileName(
-            self._parent,
+            self._dialog_parent(),
             title,
             str(Path(self._export_dir()) / name),
             filters,
@@ -230,3 +234,6 @@ class Exports:
         if done:
             self._say(f"Saved {done[0]}" if len(done) == 1 else f"Saved {len(done)} files in {done[0].parent}")
         return done
+
+    def _dialog_parent(self) -> QWidget:
+        return cast(QWidget, self.parent())

@@ -22,14 +22,12 @@ PARTS = 1000  # bar units per step
 class JobProgress(QWidget):
     """Shown by `start`, fed by `step`, hidden by `finish` (which returns the seconds the job took)."""
 
-    def __init__(self, stop: QAction, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bar = QProgressBar()
         self.bar.setFixedWidth(340)
         self.bar.setTextVisible(True)
         self.stop_button = QToolButton()
-        self.stop_button.setDefaultAction(stop)
-        self.stop_button.setText("Stop")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.bar)
@@ -40,6 +38,11 @@ class JobProgress(QWidget):
         self._tick.setInterval(200)
         self._tick.timeout.connect(self._update_text)
         self.hide()
+
+    def set_stop(self, stop: QAction) -> None:
+        """The Stop command its button runs (the window's, made after the jobs that this meter counts)."""
+        self.stop_button.setDefaultAction(stop)
+        self.stop_button.setText("Stop")
 
     def start(self, kind: str, total: int) -> None:
         self._clock.start()

@@ -6,14 +6,18 @@ analysis of the picture it replaces); `view_job` and `analysis_job` are the ids 
 still count, and every other job's late signals are ignored here. The ladder's tiles come at
 codec speed: MS-SSIM and the classical codecs are measured beside it in the worker's
 low-priority thread, fed by a `LadderFeed`. What arrives goes into the session (the panels draw
-it); progress of both goes to the status bar's one meter, which says done when both are.
+it); progress of both goes to the status bar's one meter, which says done when both are. An on-demand
+metric (MS-SSIM…) is measured while the view state's plot metric shows it (or an export waits for it).
+
+`ViewJobs` is handed the few things it uses (the session, the view state, the worker, the meter, the
+status line, the recent files, the no-weights banner's `show`); it tells the window through its
+signals (`changed`: what can be done, Stop and Resume, may differ; `titled`: the name of what opens).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
@@ -23,21 +27,14 @@ from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS, missing, on_demand
-from lci_studio.gui.opening import is_lci
-from lci_studio.gui.worker import (
-    AnalysisJob,
-    ClassicalJob,
-    DecodeJob,
-    LadderFeed,
-    LadderJob,
-    LoadedImage,
-    LoadJob,
-)
-from lci_studio.session import DecodedLci, SizeBasis
-
-if TYPE_CHECKING:
-    from lci_studio.gui.window import MainWindow
-
+from lci_studio.gui.analysis import LadderFeed
+from lci_studio.gui.jobs import AnalysisJob, ClassicalJob, DecodeJob, DetailJob, LadderJob, LoadedImage, LoadJob
+from lci_studio.gui.messages import Messages
+from lci_studio.gui.opening import RecentFiles, is_lci
+from lci_studio.gui.progress import JobProgress
+from lci_studio.gui.worker import CodecWorker
+from lci_studio.session import DecodedLci, Session, SizeBasis
+from lci_studio.view_state import ViewState
 
 # Classical points arriving within this many ms are drawn together: each redraw of the plot costs the GUI
 # thread 10-25 ms, which the ladder's two cores lack on a two-core machine (about 40 points per picture).
@@ -45,27 +42,39 @@ POINTS_EVERY_MS = 400
 
 
 class ViewJobs(QObject):
-    """Starts the view lane's jobs for `window` and feeds their results into its session."""
+    """Starts the view lane's jobs for `session` and feeds their results into it."""
 
     resultAdded = Signal(object)  # QualityResult accepted for the current image
     lciOpened = Signal(object)  # DecodedLci
+    changed = Signal()  # a job started or ended: which commands can run (Stop, Resume) may differ
+    titled = Signal(str)  # the name of the picture or file being opened, for the window's title
+    classicalDecoded = Signal(str, int, object)  # (codec, quality, pixels): just before the point is in the session
 
-    def __init__(self, window: MainWindow, baselines: bool = True) -> None:
-        super().__init__(window)
-        self._window = window
-        self._session = window.session
-        self._worker = window.worker
+    def __init__(
+        self,
+        session: Session,
+        view: ViewState,
+        worker: CodecWorker,
+        progress: JobProgress,
+        messages: Messages,
+        recent: RecentFiles,
+        show_missing_weights: Callable[[], None],
+        baselines: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._session, self._view, self._worker = session, view, worker
+        self._progress, self._messages, self._recent = progress, messages, recent
+        self._show_missing_weights = show_missing_weights
         self._with_baselines = baselines
         self.view_job: int | None = None
         self.analysis_job: int | None = None
         self.classical_jobs: dict[int, tuple[str, int]] = {}  # the one encode on its way: job id → (codec, quality)
         self.classical_queue: list[tuple[str, int]] = []  # wishes waiting for it, oldest first
+        self.detail_job: int | None = None  # finding the telling detail (the view state's `detail`)
         self._steps = {"view": (0, 0), "analysis": (0, 0)}  # (done, total) of each job the meter counts
         self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
         self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
-        # the on-demand metric the plot shows (MS-SSIM…; none for PSNR), read by the analysis thread: one
-        # assignment of a tuple, so it reads whole
-        self._shown_metrics: tuple[str, ...] = ()
         self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every metric (complete_metrics)
         self._metrics_pass: tuple[str, ...] = ()  # what the running follow-up job measures (it measures only that)
         self._measured_due: list[tuple[RgbImage | None, QualityResult]] = []  # (its picture, result), in order
@@ -77,9 +86,11 @@ class ViewJobs(QObject):
         worker.resultReady.connect(self._on_result)
         worker.baselinesReady.connect(self._on_baselines)
         worker.classicalReady.connect(self._on_classical)
+        worker.detailFound.connect(self._on_detail)
         worker.lciDecoded.connect(self._on_lci_decoded)
         worker.failed.connect(self._on_failed)
         worker.jobFinished.connect(self._on_job_finished)
+        view.plot_metric.changed.connect(lambda _metric: self._on_metric_shown())
 
     # ------------------------------------------------------------------------------------ starting
 
@@ -93,9 +104,9 @@ class ViewJobs(QObject):
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                self._window.show_error("Could not open the .lci file", f"{path}: {exc.strerror or exc}")
+                self._messages.show_error("Could not open the .lci file", f"{path}: {exc.strerror or exc}")
                 return False
-            self._window.opening.remember(path)
+            self._recent.remember(path)
             return self.open_lci_bytes(data, path.name)
         self._start(LoadJob(path=path))
         return True
@@ -108,18 +119,18 @@ class ViewJobs(QObject):
     def open_lci_bytes(self, data: bytes, name: str) -> bool:
         source = self._session.source
         self._session.open_loading(f"Decoding {name}…")
-        self._window.setWindowTitle(f"{name} — LCI Studio")
+        self.titled.emit(name)
         self._start(DecodeJob(data, name, (source,) if source is not None else ()))
         return True
 
     def show_image(self, image: RgbImage, path: Path | None = None, basis: SizeBasis | None = None) -> None:
         """Show an image and start the ladder on it (the running job, if any, is cancelled)."""
         self._session.open_image(image, path, basis)
-        self._window.setWindowTitle(f"{image.name} — LCI Studio")
+        self.titled.emit(image.name)
         if self._session.source is None:
             self.view_job = None
             self._session.start_ladder((), unavailable="no weights:\nchoose them in Settings")
-            self._window.weights.show_missing()
+            self._show_missing_weights()
         else:
             self.restart()
 
@@ -136,7 +147,7 @@ class ViewJobs(QObject):
         self._start_analysis(AnalysisJob(session.image, feed, codecs, wanted_metrics=self._wanted_metrics))
         session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
         beside = f", with {_and_list(codecs)} beside them for comparison…" if codecs else "…"
-        self._window.say(f"Compressing {session.image.name} at {len(qualities)} quality levels{beside}")
+        self._messages.say(f"Compressing {session.image.name} at {len(qualities)} quality levels{beside}")
         selected = session.selected if session.selected is not None else 4
         if qualities and selected not in qualities:
             session.select(min(qualities, key=lambda q: abs(q - selected)))
@@ -165,9 +176,10 @@ class ViewJobs(QObject):
         codecs = available_codecs() if self._with_baselines else ()
         self._start_analysis(AnalysisJob(image, feed, codecs, points=points, wanted_metrics=self._wanted_metrics))
         session.resume_ladder(missing)
+        self._find_detail()  # the lowest and highest qualities may be in already
         if not missing:
-            self._window.progress.start("analysis", len(codecs))
-        self._window.say(f"Resuming {image.name}…")
+            self._progress.start("analysis", len(codecs))
+        self._messages.say(f"Resuming {image.name}…")
 
     def computing(self) -> bool:
         """A job for what is shown is running (the ladder, a decode, or the analysis beside them)."""
@@ -181,10 +193,16 @@ class ViewJobs(QObject):
         self._measure_missing_metrics()
         self._deliver_exports()
 
+    def _shown_metrics(self) -> tuple[str, ...]:
+        """The on-demand metric the plot shows (MS-SSIM…; none for PSNR): one attribute read, the analysis
+        thread asks too."""
+        key = self._view.plot_metric.value
+        return (key,) if METRICS[key].on_demand else ()
+
     def _wanted_metrics(self) -> tuple[str, ...]:
         """Read by the analysis thread: the on-demand metrics to measure now (the one shown; all of them
         while an export waits)."""
-        return on_demand() if self._exports_waiting else self._shown_metrics
+        return on_demand() if self._exports_waiting else self._shown_metrics()
 
     def _deliver_exports(self) -> None:
         """The exports waiting, written once nothing runs; dropped when what ran left a metric missing."""
@@ -200,13 +218,13 @@ class ViewJobs(QObject):
     def _drop_exports(self, why: str) -> None:
         if self._exports_waiting:
             self._exports_waiting = []
-            self._window.say(why)
+            self._messages.say(why)
 
-    def show_metric(self, key: str) -> None:
-        """The plot shows the metric `key`: an on-demand one (MS-SSIM…) is measured only while it is shown,
-        so showing it measures what lacks it."""
-        self._shown_metrics = (key,) if METRICS[key].on_demand else ()  # a running analysis job sees it next step
-        self._measure_missing_metrics()
+    def _on_metric_shown(self) -> None:
+        """An on-demand metric is measured only while it is shown: showing it measures what lacks it (a
+        running analysis job sees it at its next step)."""
+        if self._shown_metrics():
+            self._measure_missing_metrics()
 
     def _start(self, job: LoadJob | LadderJob | DecodeJob | None) -> None:
         """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so
@@ -218,11 +236,13 @@ class ViewJobs(QObject):
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
         self.classical_jobs = {}  # the worker cancels the encode with the view job
         self.classical_queue = []
+        self.detail_job = None  # the worker cancels it with the view job
+        self._view.detail.set(None)  # of the picture shown before
         self._points_due = None
         self.view_job = self._worker.start(job) if job is not None else None
         self._steps = {"view": (0, 0), "analysis": (0, 0)}
         self._view_outcome = "done"
-        self._window.commands.update()
+        self.changed.emit()
 
     def want_classical(self, codec: str, quality: int) -> None:
         """`codec` at `quality`'s file size, as a picture: encoded (nearest setting) unless it is there or coming.
@@ -259,9 +279,27 @@ class ViewJobs(QObject):
         job = ClassicalJob(self._session.image, codec, self._session.results[quality].file_bytes, quality)
         self.classical_jobs = {self._worker.start(job): key}
 
-    def _on_classical(self, job_id: int, quality_point: tuple) -> None:
+    def _find_detail(self) -> None:
+        """Once the lowest and highest qualities are in: where they differ most, found in the worker."""
+        session = self._session
+        if self._view.detail.value is not None or self.detail_job is not None:
+            return
+        if session.image is None or session.source is None:
+            return
+        qualities = tuple(session.source.qualities())
+        low, high = session.results.get(min(qualities)), session.results.get(max(qualities))
+        if low is None or high is None or low is high:
+            return
+        self.detail_job = self._worker.start(DetailJob(session.image.pixels, low.reconstruction, high.reconstruction))
+
+    def _on_detail(self, job_id: int, detail: object) -> None:
+        if job_id == self.detail_job:
+            self._view.detail.set(detail)
+
+    def _on_classical(self, job_id: int, classical: tuple) -> None:
         if job_id in self.classical_jobs and self._session.image is not None:
-            quality, point = quality_point
+            quality, point, pixels = classical
+            self.classicalDecoded.emit(point.codec, quality, pixels)
             self._session.add_classical(quality, point)
 
     def _start_analysis(self, job: AnalysisJob) -> None:
@@ -289,8 +327,8 @@ class ViewJobs(QObject):
         self._metrics_pass = wanted
         self._view_outcome = "done"  # how this pass ends, not the stopped one before it
         self._steps = {"view": (0, 0), "analysis": (0, count)}
-        self._window.progress.start(f"measuring {_and_list(METRICS[key].name for key in wanted)}", count)
-        self._window.commands.update()  # Stop, at once
+        self._progress.start(f"measuring {_and_list(METRICS[key].name for key in wanted)}", count)
+        self.changed.emit()  # Stop, at once
 
     # ------------------------------------------------------------------------------------ worker signals
 
@@ -303,9 +341,9 @@ class ViewJobs(QObject):
             return
         self._steps[lane] = (0, total)
         if lane == "view":
-            self._window.progress.start(kind, total)
+            self._progress.start(kind, total)
         self._step_progress("")
-        self._window.commands.update()
+        self.changed.emit()
 
     def _on_progress(self, job_id: int, done: float, total: int, text: str) -> None:
         lane = self._lane(job_id)
@@ -317,13 +355,13 @@ class ViewJobs(QObject):
         """One meter for the qualities and the classical codecs: done only when every one is."""
         done = sum(d for d, _ in self._steps.values())
         total = sum(t for _, t in self._steps.values())
-        self._window.progress.step(done, total, text)
+        self._progress.step(done, total, text)
 
     def _on_image_loaded(self, job_id: int, loaded: LoadedImage) -> None:
         if job_id != self.view_job:
             return
         if loaded.path is not None:
-            self._window.opening.remember(loaded.path)
+            self._recent.remember(loaded.path)
         self.show_image(loaded.image, loaded.path, loaded.basis)
 
     def _on_result(self, job_id: int, result: QualityResult) -> None:
@@ -337,6 +375,7 @@ class ViewJobs(QObject):
             return
         self._session.add_result(result)
         self.resultAdded.emit(result)
+        self._find_detail()
 
     def _apply_measured(self, everything: bool = False) -> None:
         """The oldest result with its metrics measured into the session (`everything`: all waiting, as the analysis
@@ -369,11 +408,10 @@ class ViewJobs(QObject):
         if job_id != self.view_job:
             return
         self._session.set_decoded(decoded)
-        window = self._window
-        window.tabs.setCurrentWidget(window.split)  # one image: show it large
+        self._view.tab.set("split")  # one image: show it large
         # what the header says stays a command away (File ▸ .lci File Info), not a dialog over the picture
         header = decoded.header
-        window.say(
+        self._messages.say(
             f"{decoded.name}: quality {header.quality}, {header.width} × {header.height} px, "
             f"{format_kb(len(decoded.data))}, decoded in {decoded.decode_seconds:.2f} s. "
             "File ▸ .lci File Info (Ctrl+I) shows what its header says."
@@ -382,16 +420,18 @@ class ViewJobs(QObject):
 
     def _on_failed(self, job_id: int, title: str, message: str) -> None:
         if job_id in self.classical_jobs:
-            self._window.show_error(title, message)
+            self._messages.show_error(title, message)
             return
         lane = self._lane(job_id)
         if lane is None:
             return
         if lane == "view":
             self._session.finish("failed", title)
-        self._window.show_error(title, message)
+        self._messages.show_error(title, message)
 
     def _on_job_finished(self, job_id: int, outcome: str) -> None:
+        if job_id == self.detail_job and outcome != "done":
+            self.detail_job = None  # cancelled or failed: the next result tries again
         if self.classical_jobs.pop(job_id, None) is not None:  # the next wish only now: a job started
             self._serve_classical()  # before this one's end would count it as cancelled
         lane = self._lane(job_id)
@@ -410,28 +450,28 @@ class ViewJobs(QObject):
                 self._view_outcome = "cancelled"
         if not self.computing():
             self._all_finished(self._view_outcome)
-        self._window.commands.update()
+        self.changed.emit()
 
     def _all_finished(self, outcome: str) -> None:
         """The ladder and everything beside it ended: the meter goes, the status bar says how."""
-        elapsed = self._window.progress.finish()
+        elapsed = self._progress.finish()
         session = self._session
         if outcome == "done" and session.image is not None and self._metrics_pass:
             names = _and_list(METRICS[key].name for key in self._metrics_pass)
-            self._window.say(f"{session.image.name}: {names} measured in {elapsed:.1f} s.")
+            self._messages.say(f"{session.image.name}: {names} measured in {elapsed:.1f} s.")
         elif outcome == "done" and session.image is not None:
             codecs = len({p.codec for p in session.baselines})
             beside = f" and {codecs} classical codecs" if codecs else ""
             # why this picture took longer than the last: MS-SSIM costs about as much again (M turns it off)
-            shown = self._shown_metrics
+            shown = self._shown_metrics()
             slower = f", {METRICS[shown[0]].name} included (M: another metric; PSNR is fastest)" if shown else ""
-            self._window.say(
+            self._messages.say(
                 f"{session.image.name}: {len(session.results)} qualities{beside} in {elapsed:.1f} s{slower}. "
                 "Keys 1–8 pick a quality; wheel zooms, drag pans."
             )
         elif outcome == "cancelled":
             export = " The export was not written." if self._exports_waiting else ""
-            self._window.say(f"Stopped.{export}" + (" Resume (R) goes on from here." if self.can_resume() else ""))
+            self._messages.say(f"Stopped.{export}" + (" Resume (R) goes on from here." if self.can_resume() else ""))
             self._exports_waiting = []
         self._metrics_pass = ()
         self._measure_missing_metrics()  # shown (or an export asked for it) while the last job was ending

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import cast
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QPalette
@@ -29,7 +30,9 @@ from lci_studio.codec.weights import (
     open_weight_source,
 )
 from lci_studio.gui.dialogs import SettingsDialog, about_megabytes
-from lci_studio.gui.worker import CodecWorker, DownloadJob, readable
+from lci_studio.gui.error_wording import readable
+from lci_studio.gui.jobs import DownloadJob
+from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import Session
 
 INVITE_DISMISSED = "weights/invite-dismissed"  # QSettings key: the invitation was closed for good
@@ -58,7 +61,7 @@ class WeightsFlow(QObject):
         show_error: Callable[[str, str], None],
     ) -> None:
         super().__init__(parent)
-        self._parent, self._session, self._worker, self._settings = parent, session, worker, settings
+        self._session, self._worker, self._settings = session, worker, settings
         self._opener, self._say, self._show_error = opener, say, show_error
         self.dialog: QProgressDialog | None = None
         self._job: int | None = None
@@ -161,7 +164,7 @@ class WeightsFlow(QObject):
         spec = str(self._settings.value("weights/spec", "bundled") or "bundled")
         metric = str(self._settings.value("weights/metric", "mse") or "mse")
         folder = str(self._settings.value("weights/folder", "") or "")
-        dialog = SettingsDialog(spec, metric, self._parent, last_folder=folder, mirror=self._mirror())
+        dialog = SettingsDialog(spec, metric, cast(QWidget, self.parent()), last_folder=folder, mirror=self._mirror())
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         spec, metric = dialog.choice()
@@ -227,7 +230,7 @@ class WeightsFlow(QObject):
         self._pending = (source, previous)
         self._job = job = self._worker.start(DownloadJob(source))
         dialog = QProgressDialog(
-            f"Downloading {source.describe()}…", "Cancel", 0, len(source.qualities()), self._parent
+            f"Downloading {source.describe()}…", "Cancel", 0, len(source.qualities()), cast(QWidget, self.parent())
         )
         dialog.setWindowTitle("Downloading weights")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)

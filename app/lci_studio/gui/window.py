@@ -1,9 +1,13 @@
 """The LCI Studio main window: the shell around the session's panels (docks, tabs, status bar).
 
-The state is the `Session`; the panels (app/lci_studio/gui/panels) draw it. The window builds them and
-keeps the status bar in step with the selection; its other jobs live beside it: the jobs behind
-what is shown in view_jobs.py, the commands and their menus in actions.py, exports in exports.py,
-the weights and downloads in weights_flow.py, opening files, the clipboard and drops in opening.py.
+The state is the `Session` (what is shown) and the `ViewState` (how: tab, plot metric and size, the grid's
+classical column, the split's sides, the telling detail); the panels (app/lci_studio/gui/panels) draw
+them. The window builds the panels and its collaborators, hands each the few objects it uses (none
+gets the window), binds the tabs to the view state and keeps the status bar in step with the
+selection. Beside it: the jobs behind what is shown in view_jobs.py, the commands and their menus in
+actions.py, exports in exports.py, the weights and downloads in weights_flow.py, opening files, the
+clipboard and drops in opening.py, the status line and error dialogs in messages.py, and what is
+remembered of the view in view_settings.py.
 """
 
 from __future__ import annotations
@@ -31,23 +35,27 @@ from lci_studio.codec.glossary import caption_tip, tip
 from lci_studio.codec.insight import format_kb, format_ratio
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS, values_text
-from lci_studio.codec.model import QUALITIES
 from lci_studio.codec.weights import WeightSource, open_weight_source
 from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, quality_actions, window_actions
 from lci_studio.gui.dialogs import LciInfoDialog, about_html
 from lci_studio.gui.exports import Exports
-from lci_studio.gui.opening import Opening
-from lci_studio.gui.panels.compare import CompareView, ViewSync
+from lci_studio.gui.messages import Messages
+from lci_studio.gui.opening import Opening, RecentFiles
+from lci_studio.gui.panels.classical_pictures import ClassicalPictures
+from lci_studio.gui.panels.compare import CompareView
 from lci_studio.gui.panels.explanation import ExplanationPanel
+from lci_studio.gui.panels.image_view import ViewSync
 from lci_studio.gui.panels.latent import LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.panels.split import SplitView
 from lci_studio.gui.progress import JobProgress
 from lci_studio.gui.view_jobs import ViewJobs
+from lci_studio.gui.view_settings import remembered_quality, restore_and_remember
 from lci_studio.gui.weights_flow import WeightsFlow
 from lci_studio.gui.worker import CodecWorker
 from lci_studio.resources import icon_path
 from lci_studio.session import Session
+from lci_studio.view_state import ViewState
 
 ORGANIZATION = "LCI Studio"
 APPLICATION = "LCI Studio"
@@ -62,10 +70,11 @@ def app_icon() -> QIcon:
 
 
 class MainWindow(QMainWindow):
-    """The window. Its state is `session` (picture, weights, results, selection; see `Session`),
-    which every panel draws: `compare`, `split`, `rd_plot`, `latent_view`, `explanation`, `demo`
-    (None until opened). Beside them: `jobs` (what is being computed for the session), `commands`
-    (the action table), `exports`, `weights`, `opening`, and `worker`.
+    """The window. Its state is `session` (picture, weights, results, selection; see `Session`) and
+    `view_state` (how it is shown; see `ViewState`), which the panels draw: `compare`, `split`, `rd_plot`,
+    `latent_view`, `explanation`, `demo` (None until opened). Beside them: `jobs` (what is being computed
+    for the session), `commands` (the action table), `exports`, `weights`, `opening`, `messages`, and
+    `worker`.
     """
 
     def __init__(
@@ -79,8 +88,9 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
-        selected = int(self.settings.value("view/selected", 4) or 4)
-        self.session = Session(selected if selected in QUALITIES else 4)
+        self.session = Session(remembered_quality(self.settings))
+        self.view_state = ViewState()
+        restore_and_remember(self.settings, self.view_state, self.session)
         self.worker = CodecWorker(self)
         self.demo = None
         self.lci_info_dialog: LciInfoDialog | None = None
@@ -96,18 +106,26 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel("Open an image to begin.")
         measures = " ".join(["bpp kB", *(metric.name for metric in METRICS.values())])
         self.status_label.setToolTip(caption_tip(measures).split("\n", 2)[-1] + "\n" + tip("ratio"))
+        self.messages = Messages(self.status_label)
+        say, show_error = self.messages.say, self.messages.show_error
+        self.progress = JobProgress()
+        recent = RecentFiles(self.settings)
         self.weights = WeightsFlow(
-            self, self.session, self.worker, self.settings, opener=opener, say=self.say, show_error=self.show_error
+            self, self.session, self.worker, self.settings, opener=opener, say=say, show_error=show_error
         )
-        self.jobs = ViewJobs(self, baselines)
+        self.jobs = ViewJobs(
+            self.session, self.view_state, self.worker, self.progress, self.messages, recent,
+            self.weights.show_missing, baselines, parent=self,
+        )  # fmt: skip
+        self.jobs.titled.connect(lambda name: self.setWindowTitle(f"{name} — LCI Studio"))
         self.weights.switched.connect(lambda _source: self.jobs.restart())
         self._build_views()
         self.exports = Exports(
-            self, self.session, self.settings, self.rd_plot, self.say, self.show_error, self.jobs.complete_metrics,
-            self.worker,
-        )  # fmt: skip
-        self.opening = Opening(self)
+            self, self.session, self.settings, self.rd_plot, say, show_error, self.jobs.complete_metrics, self.worker
+        )
+        self.opening = Opening(self, self.settings, recent, self.jobs.open_path, self.jobs.open_qimage, say)
         self.commands = ActionTable(self, window_actions(self))
+        self.jobs.changed.connect(self.commands.update)
         self.quality_actions = quality_actions(self, self.session.select)
         self.menus = build_menus(
             self.menuBar(),
@@ -126,6 +144,7 @@ class MainWindow(QMainWindow):
         build_toolbar(self.toolbar, self.commands, self.menus["Samples"], self.quality_actions)
         self._build_statusbar()
         self._restore_settings()
+        self._bind_view_commands()
 
         events = self.session.events
         events.opened.connect(self._on_opened)
@@ -140,19 +159,28 @@ class MainWindow(QMainWindow):
 
     def _build_views(self) -> None:
         self.sync = ViewSync(self)
-        self.compare = CompareView(self.session, self.sync)
-        self.split = SplitView(self.session, self.sync)
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.compare, "All qualities")
-        self.tabs.addTab(self.split, "Split compare")
+        # one ClassicalPictures for both views: each classical picture is kept once, whichever shows it
+        pictures = ClassicalPictures(self.session, self.jobs.want_classical)
+        self.jobs.classicalDecoded.connect(pictures.keep)
+        self.compare = CompareView(self.session, self.view_state, self.sync, pictures)
+        self.split = SplitView(self.session, self.view_state, self.sync, pictures)
         # the bit maps are pictures too: a tab of their own (large enough to read), so that the
         # explanation dock stays visible beside them
         self.latent_view = LatentView(self.session)
-        self.tabs.addTab(self.latent_view, "Where the bits go")
-        self.tabs.setTabToolTip(0, "The original and all 8 qualities side by side (G)")
-        self.tabs.setTabToolTip(1, "Two images with a draggable divider, or their difference (S)")
-        self.tabs.setTabToolTip(2, "Which latent channels carry bits at each quality, and where in the picture (W)")
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self._tab_pages: dict[str, QWidget] = {}  # by the name `ViewState.tab` holds
+        for name, page, title, tooltip in (
+            ("grid", self.compare, "All qualities", "The original and all 8 qualities side by side (G)"),
+            ("split", self.split, "Split compare", "Two images with a draggable divider, or their difference (S)"),
+            ("bits", self.latent_view, "Where the bits go",
+             "Which latent channels carry bits at each quality, and where in the picture (W)"),
+        ):  # fmt: skip
+            self.tabs.setTabToolTip(self.tabs.addTab(page, title), tooltip)
+            self._tab_pages[name] = page
+        self.tabs.setCurrentWidget(self._tab_pages[self.view_state.tab.value])
+        self.view_state.tab.changed.connect(lambda name: self.tabs.setCurrentWidget(self._tab_pages[name]))
+        self.tabs.currentChanged.connect(self._on_tab_shown)
 
         central = QWidget()
         column = QVBoxLayout(central)
@@ -163,9 +191,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-        self.split.classicalWanted.connect(self.jobs.want_classical)
-        self.compare.classicalWanted.connect(self.jobs.want_classical)
-        self.rd_plot = RdPlot(self.session)
+        self.rd_plot = RdPlot(self.session, self.view_state)
         self.explanation = ExplanationPanel(self.session)
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.rd_dock = self._dock("Rate–distortion", "rd", self.rd_plot, right)
@@ -200,7 +226,7 @@ class MainWindow(QMainWindow):
     def _build_statusbar(self) -> None:
         status = self.statusBar()
         status.addWidget(self.status_label, 1)
-        self.progress = JobProgress(self.commands["stop"])
+        self.progress.set_stop(self.commands["stop"])
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.weights.label)
 
@@ -220,19 +246,20 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             share = DOCK_SHARE
         self._dock_share = min(max(share, 0.15), 0.7) if math.isfinite(share) else DOCK_SHARE
-        classical = str(self.settings.value("view/classical_grid", "false")).lower() == "true"
-        self.commands["classical_grid"].setChecked(classical)
-        self.compare.set_classical_shown(classical)
-        # MS-SSIM is not remembered: it makes every later picture slower (7.1 s → 12.0 s in the rehearsal),
-        # a cost that should not follow a presenter into the next launch unasked; each launch plots PSNR
-        self.settings.remove("view/metric")  # what earlier versions remembered
-        self.rd_plot.set_metric("psnr")
-        self.commands["metric:psnr"].setChecked(True)
-        kind = "estimated" if str(self.settings.value("view/bpp_kind", "real")) == "estimated" else "real"
-        self.commands["bpp"].setChecked(kind == "estimated")
-        self.rd_plot.set_bpp_kind(kind)
-        self.rd_plot.metricChanged.connect(self._on_metric)
-        self.rd_plot.bppKindChanged.connect(lambda kind: self.commands["bpp"].setChecked(kind == "estimated"))
+
+    def _bind_view_commands(self) -> None:
+        """The check marks of the view's commands follow the view state, whoever changes it."""
+        view, commands = self.view_state, self.commands
+        bound = (
+            (view.classical_column, "classical_grid", lambda shown: bool(shown)),
+            *((view.plot_metric, f"metric:{key}", lambda metric, key=key: metric == key) for key in METRICS),
+            (view.size_kind, "bpp", lambda kind: kind == "estimated"),
+        )
+        view.detail.changed.connect(lambda _detail: commands.update())  # Z is enabled once it is found
+        for observed, name, checked in bound:
+            action = commands[name]
+            action.setChecked(checked(observed.value))
+            observed.changed.connect(lambda value, action=action, checked=checked: action.setChecked(checked(value)))
 
     # ================================================================================ opening
 
@@ -243,6 +270,10 @@ class MainWindow(QMainWindow):
     def paste(self) -> bool:
         """Open what the clipboard holds: an image, a file URL, or a path as text."""
         return self.opening.paste()
+
+    def _on_tab_shown(self, index: int) -> None:
+        shown = self.tabs.widget(index)
+        self.view_state.tab.set(next(name for name, page in self._tab_pages.items() if page is shown))
 
     def _on_opened(self, session: Session) -> None:
         if self.lci_info_dialog is not None:
@@ -270,63 +301,31 @@ class MainWindow(QMainWindow):
             self.quality_actions[quality].setChecked(True)
             result = self.session.results.get(quality)
             if result is not None:
-                self.say(  # the ratio as the explanation words it (format_ratio: one rule)
+                self.messages.say(  # the ratio as the explanation words it (format_ratio: one rule)
                     f"Quality {quality}: {result.bpp:.3f} bpp, {format_kb(result.file_bytes)} "
                     f"({format_ratio(result.ratio_to_raw)} against raw), {values_text(result.metrics, ', ')}, "
                     f"{result.active_channels} of {result.info.M} channels carry bits"
                 )
-            self.settings.setValue("view/selected", quality)
         self.commands.update()
 
     def show_classical_in_grid(self, on: bool) -> None:
         """The classical codecs at the selected quality's size as a column of the grid (shown at once)."""
-        self.compare.set_classical_shown(on)
-        self.settings.setValue("view/classical_grid", bool(on))
+        self.view_state.classical_column.set(bool(on))
         if on:
-            self.tabs.setCurrentWidget(self.compare)
+            self.view_state.tab.set("grid")
 
     def swap_sides(self) -> None:
-        self.tabs.setCurrentWidget(self.split)
+        self.view_state.tab.set("split")
         self.split.swap()
 
     def toggle_difference(self) -> None:
-        self.tabs.setCurrentWidget(self.split)
+        self.view_state.tab.set("split")
         self.split.toggle_difference()
-
-    def _on_metric(self, metric: str) -> None:
-        for key in METRICS:
-            self.commands[f"metric:{key}"].setChecked(key == metric)
-        self.jobs.show_metric(metric)
-
-    def plot_metric(self, key: str) -> None:
-        """The RD plot shows the metric `key` of `metrics.METRICS`."""
-        if self.rd_plot.current_metric() != key:
-            self.rd_plot.set_metric(key)
-
-    def plot_next_metric(self) -> None:
-        """The next metric of the table on the RD plot (M), round to the first."""
-        keys = list(METRICS)
-        self.plot_metric(keys[(keys.index(self.rd_plot.current_metric()) + 1) % len(keys)])
-
-    def plot_estimated_bpp(self, on: bool) -> None:
-        kind = "estimated" if on else "real"
-        if self.rd_plot.current_bpp_kind() != kind:
-            self.rd_plot.set_bpp_kind(kind)
-        self.settings.setValue("view/bpp_kind", kind)
 
     def toggle_fullscreen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     # ================================================================================ dialogs
-
-    def say(self, text: str) -> None:
-        """One line in the status bar."""
-        self.status_label.setText(text)
-
-    def show_error(self, title: str, message: str) -> None:
-        """A readable error; the window keeps running."""
-        self.say(f"{title}.")
-        QMessageBox.warning(self, title, message)
 
     def show_lci_info(self) -> None:
         d = self.session.decoded
@@ -357,7 +356,7 @@ class MainWindow(QMainWindow):
         from lci_studio.gui.panels.demo import DemoWindow
 
         if self.demo is None:
-            self.demo = DemoWindow(self.session, detail=lambda: self.compare.detail)
+            self.demo = DemoWindow(self.session, detail=self.view_state.detail)
             self.demo.setWindowIcon(self.windowIcon())
         self.demo.present(self.screen())  # the screen the window is on (a projector), not the first one
 

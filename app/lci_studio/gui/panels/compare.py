@@ -3,34 +3,37 @@
 A view of the `Session`: it draws the picture, each result as it arrives and a decoded `.lci`
 file, and a click on a tile selects that quality in the session.
 
-All image views share one `ViewSync`, the single master transform (an image-space centre and a
-zoom in screen pixels per image pixel). When the user wheels or drags one view, its new range
-becomes the master and is pushed to every other view; a guard stops the echo. pyqtgraph's own
-view linking is not used (its aspect-locked links drift and recurse).
+Every tile follows the one `ViewSync` (image_view.py) that the split view follows too; the column of
+classical codecs (shown while the `ViewState`'s `classical_column` says so) draws the `ClassicalPictures`
+it shares with the split view. It opens zoomed onto the `ViewState`'s `detail` (found by the view jobs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from lci_studio.codec.baselines import BaselinePoint, available_codecs, decode_classical
-from lci_studio.codec.detail import Detail, telling_detail
+from lci_studio.codec.baselines import BaselinePoint, available_codecs
+from lci_studio.codec.detail import Detail
 from lci_studio.codec.glossary import caption_tip
 from lci_studio.codec.insight import format_bpp, format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import values_text
 from lci_studio.codec.report import number_text
+from lci_studio.gui.panels.classical_pictures import ClassicalPictures
+from lci_studio.gui.panels.image_view import (
+    ViewSync,
+    configure_view,
+    make_image_item,
+    make_image_viewbox,
+    palette_background,
+    show_pixels,
+)
 from lci_studio.session import DecodedLci, JobEnd, Session, SizeBasis
-
-MIN_ZOOM = 1 / 64  # screen pixels per image pixel
-MAX_ZOOM = 64.0
+from lci_studio.view_state import ViewState
 
 
 def result_caption(result: QualityResult, basis: SizeBasis | None, short: bool = False) -> tuple[str, str]:
@@ -56,213 +59,6 @@ def classical_caption(
     setting = f"setting {point.setting}" if short else f"{point.codec} setting {point.setting}"
     details = f"{format_bpp(point.bpp)} · {size}\nPSNR {number_text(point.psnr, '.2f')} dB · {setting}"
     return title, details
-
-
-class ClassicalPictures:
-    """The classical codecs at the selected quality's size as pictures, each file decoded once, for
-    the grid and the split alike; `wanted` is told (codec, quality) of one that is not there yet."""
-
-    def __init__(self, session: Session, wanted: Callable[[str, int], None]) -> None:
-        self.session = session
-        self.wanted = wanted
-        self._decoded: dict[tuple[str, int], np.ndarray] = {}
-
-    def get(self, codec: str, ask: bool = True) -> tuple[BaselinePoint, int, np.ndarray] | None:
-        """(point, quality, pixels) of `codec` at the selected quality's size; None (asked for, with
-        `ask`) while it is not measured, or when the selected quality has no result to match."""
-        session, quality = self.session, self.session.selected
-        result = session.results.get(quality) if quality is not None else None
-        if result is None or quality is None:
-            return None
-        point = session.classical.get((codec, quality))
-        if point is None:
-            if ask:
-                self.wanted(codec, quality)
-            return None
-        key = (codec, quality)
-        if key not in self._decoded or self._decoded[key].shape[:2] != result.reconstruction.shape[:2]:
-            self._decoded = {k: v for k, v in self._decoded.items() if k in session.classical}
-            self._decoded[key] = decode_classical(point.data)
-        return point, quality, self._decoded[key]
-
-
-def configure_view(view: pg.GraphicsView) -> None:
-    """No smoothing and no antialiasing: image pixels are drawn as crisp squares when zoomed in."""
-    view.setAntialiasing(False)
-    view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-    view.setFrameShape(QFrame.Shape.NoFrame)
-    view.setAcceptDrops(False)  # files dropped on a view go to the window, which opens them
-
-
-def palette_background(widget: QWidget) -> QColor:
-    return widget.palette().color(QPalette.ColorRole.Base)
-
-
-class ImageViewBox(pg.ViewBox):
-    """A ViewBox where Shift+drag draws a rubber band and zooms onto it ("zoom here"); a plain drag pans."""
-
-    def mouseDragEvent(self, ev, axis=None) -> None:
-        band = ev.button() == Qt.MouseButton.LeftButton and bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        mode = self.state["mouseMode"]
-        if band:
-            self.state["mouseMode"] = pg.ViewBox.RectMode
-        try:
-            super().mouseDragEvent(ev, axis)
-        finally:
-            self.state["mouseMode"] = mode
-
-
-def make_image_viewbox() -> pg.ViewBox:
-    vb = ImageViewBox(invertY=True, enableMenu=False, lockAspect=False, defaultPadding=0.0)
-    vb.disableAutoRange()
-    vb.setMouseEnabled(True, True)
-    return vb
-
-
-def make_image_item() -> pg.ImageItem:
-    # autoDownsample: a large photo shown small is averaged down before drawing (fast, no aliasing);
-    # from 100% up it is drawn pixel for pixel
-    return pg.ImageItem(axisOrder="row-major", autoDownsample=True)
-
-
-def show_pixels(item: pg.ImageItem, pixels: np.ndarray | None) -> None:
-    """Show uint8 RGB (or gray) pixels exactly: fixed 0…255 levels, never auto-stretched."""
-    if pixels is None:
-        item.clear()
-        item.setVisible(False)
-        return
-    item.setImage(np.ascontiguousarray(pixels), levels=(0, 255), autoLevels=False)
-    item.setVisible(True)
-
-
-def _inside(centre: float, half: float, size: float) -> float:
-    """A view's centre along one axis such that the view stays on the picture (0…size): the middle
-    when the view is wider than the picture, else no further than half a view from either edge."""
-    if size <= 0 or 2 * half >= size:
-        return size / 2 if size > 0 else centre
-    return min(max(centre, half), size - half)
-
-
-class ViewSync(QObject):
-    """One master transform for many image ViewBoxes: centre (image px) and zoom (screen px per image px).
-
-    `zoom is None` means "fit": every view shows the whole image, centred.
-    """
-
-    changed = Signal()
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._views: list[pg.ViewBox] = []
-        self._image_size = (0, 0)
-        self._center: tuple[float, float] | None = None
-        self._zoom: float | None = None
-        self._applying = False
-
-    # ------------------------------------------------------------------------------------------ state
-
-    @property
-    def views(self) -> list[pg.ViewBox]:
-        return list(self._views)
-
-    @property
-    def zoom(self) -> float | None:
-        return self._zoom
-
-    @property
-    def center(self) -> tuple[float, float]:
-        if self._center is not None and self._zoom is not None:
-            return self._center
-        return self._image_size[0] / 2, self._image_size[1] / 2
-
-    def add(self, vb: pg.ViewBox) -> None:
-        self._views.append(vb)
-        vb.sigRangeChangedManually.connect(partial(self._user_moved, vb))
-        vb.sigResized.connect(self._resized)
-        self.apply_view(vb)
-
-    def set_image_size(self, width: int, height: int) -> None:
-        """A new image: back to fit unless the size is the same (then the zoom and place are kept)."""
-        if (width, height) != self._image_size:
-            self._image_size = (width, height)
-            self._zoom = self._center = None
-        self.apply()
-
-    def fit(self) -> None:
-        self._zoom = self._center = None
-        self.apply()
-
-    def set_zoom(self, zoom: float, center: tuple[float, float] | None = None) -> None:
-        self._center = center or self.center
-        self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
-        self.apply()
-
-    def effective_zoom(self, vb: pg.ViewBox) -> float | None:
-        """The zoom a view shows now (in fit mode: its own fit zoom)."""
-        (x0, x1), _ = vb.viewRange()
-        return vb.width() / (x1 - x0) if vb.width() > 1 and x1 > x0 else None
-
-    # -------------------------------------------------------------------------------------- applying
-
-    def target_range(self, vb: pg.ViewBox) -> tuple[tuple[float, float], tuple[float, float]] | None:
-        width, height = vb.width(), vb.height()
-        iw, ih = self._image_size
-        if width < 2 or height < 2 or iw <= 0 or ih <= 0:
-            return None
-        if self._zoom is None:
-            zoom = min(width / iw, height / ih)
-            cx, cy = iw / 2, ih / 2
-        else:
-            zoom = self._zoom
-            cx, cy = self._center or (iw / 2, ih / 2)
-        half_w, half_h = width / (2 * zoom), height / (2 * zoom)
-        # one centre for views of different sizes: each keeps its edge on the picture's, so a view
-        # larger than the tile that chose the centre (the split) shows more picture, not blank
-        cx, cy = _inside(cx, half_w, iw), _inside(cy, half_h, ih)
-        return (cx - half_w, cx + half_w), (cy - half_h, cy + half_h)
-
-    def apply_view(self, vb: pg.ViewBox) -> None:
-        target = self.target_range(vb)
-        if target is None:
-            return
-        was = self._applying
-        self._applying = True
-        try:
-            vb.setRange(xRange=target[0], yRange=target[1], padding=0)
-        finally:
-            self._applying = was
-        zoom = vb.width() / (target[0][1] - target[0][0])
-        view = vb.getViewWidget()
-        if view is not None:
-            # nearest neighbour at 100% and above; smoothing only while shrinking a large image
-            view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, zoom < 0.999)
-
-    def apply(self, skip: pg.ViewBox | None = None) -> None:
-        for vb in self._views:
-            if vb is not skip:
-                self.apply_view(vb)
-        self.changed.emit()
-
-    def _user_moved(self, vb: pg.ViewBox, *_args) -> None:
-        if self._applying:
-            return
-        (x0, x1), (y0, y1) = vb.viewRange()
-        if vb.width() < 2 or x1 <= x0:
-            return
-        zoom = vb.width() / (x1 - x0)
-        if y1 > y0 and vb.height() >= 2:  # a rubber band of another shape than the view: all of it in view
-            zoom = min(zoom, vb.height() / (y1 - y0))
-        self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
-        iw, ih = self._image_size
-        half_w, half_h = vb.width() / (2 * self._zoom), vb.height() / (2 * self._zoom)
-        # where the moved view stops at an edge, so does the centre: dragging back moves it at once
-        self._center = (_inside((x0 + x1) / 2, half_w, iw), _inside((y0 + y1) / 2, half_h, ih))
-        # the moved view too: clamps the zoom and keeps exact square pixels
-        self.apply()
-
-    def _resized(self, vb: pg.ViewBox) -> None:
-        if not self._applying:
-            self.apply_view(vb)
 
 
 def _fitting_font(font: QFont, lines: list[str], room: int, smallest: float = 0.75) -> tuple[QFont, bool]:
@@ -412,20 +208,25 @@ class ImageTile(QFrame):
 
 
 class CompareView(QWidget):
-    """The grid: original + one tile per quality, filled in from the session as results arrive; on
-    request (`set_classical_shown`) a column of the classical codecs at the selected quality's size."""
+    """The grid: original + one tile per quality, filled in from the session as results arrive; while
+    `view.classical_column` is on, a column of the classical codecs at the selected quality's size."""
 
     WELCOME = "Open an image (File ▸ Open, drag it here, or pick one from Samples)"
-    classicalWanted = Signal(str, int)  # (codec, quality): this codec at that quality's size, please
 
     def __init__(
-        self, session: Session, sync: ViewSync | None = None, qualities=range(1, 9), parent: QWidget | None = None
+        self,
+        session: Session,
+        view: ViewState,
+        sync: ViewSync,
+        pictures: ClassicalPictures,
+        qualities=range(1, 9),
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
-        self.sync = sync or ViewSync(self)
+        self.view_state = view
+        self.sync = sync
         self.tiles: dict[int, ImageTile] = {}
-        self.detail: Detail | None = None  # where the lowest and highest qualities differ most
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.setSpacing(6)
@@ -444,7 +245,7 @@ class CompareView(QWidget):
         # the classical codecs, a column of their own beside the qualities (hidden until asked for): it
         # spans the qualities' rows, however many codecs the table has
         self._grid, self._classical_column = grid, columns
-        self.pictures = ClassicalPictures(session, self.classicalWanted.emit)
+        self.pictures = pictures
         self.classical_tiles: dict[str, ImageTile] = {}
         self._classical_box = QWidget(self)
         stack = QVBoxLayout(self._classical_box)
@@ -456,7 +257,6 @@ class CompareView(QWidget):
             stack.addWidget(tile, 1)
         self._classical_box.hide()
         grid.addWidget(self._classical_box, 0, columns, rows, 1)
-        self._classical_shown = False
         self._clear(self.WELCOME)
         events = session.events
         events.opened.connect(self._on_opened)
@@ -466,12 +266,19 @@ class CompareView(QWidget):
         events.finished.connect(self._on_finished)
         events.selection_changed.connect(self._on_selection)
         events.classical_added.connect(lambda _key: self._show_classical())
+        view.classical_column.changed.connect(self._on_classical_column)
+        view.detail.changed.connect(self._on_detail)
+        self._on_classical_column(view.classical_column.value)
         self._on_selection(session.selected)
 
     # ------------------------------------------------------------------------------------- session
 
+    @property
+    def detail(self) -> Detail | None:
+        """Where the lowest and highest qualities differ most (None until both are in)."""
+        return self.view_state.detail.value
+
     def _on_opened(self, session: Session) -> None:
-        self.detail = None
         image = session.image
         if image is None:
             self._clear(session.loading or self.WELCOME)
@@ -490,7 +297,6 @@ class CompareView(QWidget):
 
     def _on_ladder_started(self, pending: tuple[int, ...]) -> None:
         """Placeholders for the qualities being computed; the rest say why they stay empty."""
-        self.detail = None
         for key, tile in self.tiles.items():
             if key == 0:
                 continue
@@ -505,22 +311,12 @@ class CompareView(QWidget):
         tile.set_pixels(result.reconstruction)
         basis = self.session.basis
         tile.set_caption(*result_caption(result, basis), short=result_caption(result, basis, short=True)[1])
-        self._find_detail()
         if result.quality == self.session.selected:
             self._show_classical()
 
-    def _find_detail(self) -> None:
-        """Once the lowest and highest qualities are in: where they differ most; the grid opens there
-        unless the viewer has zoomed already."""
-        session = self.session
-        if self.detail is not None or session.image is None or session.source is None:
-            return
-        qualities = tuple(session.source.qualities())
-        low, high = session.results.get(min(qualities)), session.results.get(max(qualities))
-        if low is None or high is None or low is high:
-            return
-        self.detail = telling_detail(session.image.pixels, low.reconstruction, high.reconstruction)
-        if self.sync.zoom is None:
+    def _on_detail(self, detail: Detail | None) -> None:
+        """The telling detail found (by the view jobs): the grid opens there unless the viewer has zoomed."""
+        if detail is not None and self.sync.zoom is None:
             self.zoom_to_detail()
 
     def _on_decoded(self, decoded: DecodedLci) -> None:
@@ -568,7 +364,7 @@ class CompareView(QWidget):
     def _show_classical(self) -> None:
         """The classical column for the selected quality: what is measured, and a wish for the first
         codec missing (one at a time, and only while the grid is seen: each is several encodes)."""
-        if not self._classical_shown:
+        if not self.classical_shown():
             return
         session, quality = self.session, self.session.selected
         result = session.results.get(quality) if quality is not None else None
@@ -599,15 +395,14 @@ class CompareView(QWidget):
             tile.set_pixels(None, waiting)
             tile.set_caption(codec if quality is None else f"{codec} at the size of quality {quality}", "")
 
-    def set_classical_shown(self, shown: bool) -> None:
+    def _on_classical_column(self, shown: bool) -> None:
         """A column of the classical codecs at the selected quality's file size beside the grid, or not."""
-        self._classical_shown = bool(shown)
-        self._classical_box.setVisible(self._classical_shown)
-        self._grid.setColumnStretch(self._classical_column, 1 if self._classical_shown else 0)
+        self._classical_box.setVisible(shown)
+        self._grid.setColumnStretch(self._classical_column, 1 if shown else 0)
         self._show_classical()
 
     def classical_shown(self) -> bool:
-        return self._classical_shown
+        return self.view_state.classical_column.value
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -8,8 +8,6 @@ shows the original in the same place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -34,6 +32,7 @@ from lci_studio.codec.insight import format_kb, format_psnr, format_times
 from lci_studio.codec.model import QUALITIES
 from lci_studio.gui.qimage import to_qimage
 from lci_studio.session import Session
+from lci_studio.view_state import Observed
 
 STAGE = QColor("#101114")  # dark stage: projectors and big screens read light-on-dark best
 INK = QColor("#f1f3f5")
@@ -177,7 +176,7 @@ class _Ticks(QWidget):
 class DemoWindow(QWidget):
     """Full-screen presentation of the ladder: drag the slider or press 1-8 / ← → to change quality.
 
-    Space held shows the original (released: the quality again); Z zooms onto `detail()` (where the
+    Space held shows the original (released: the quality again); Z zooms onto `detail` (where the
     grid found the qualities differ most) and back, the wheel zooms; Esc leaves. Only computed
     qualities can be shown: any other choice snaps to the nearest computed one.
     """
@@ -185,11 +184,11 @@ class DemoWindow(QWidget):
     closed = Signal()
 
     def __init__(
-        self, session: Session, detail: Callable[[], Detail | None] = lambda: None, parent: QWidget | None = None
+        self, session: Session, detail: Observed[Detail | None] | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.session = session
-        self._detail = detail
+        self._detail = detail if detail is not None else Observed(None)  # the view state's: the grid finds it
         self.setWindowTitle("LCI Studio – demo")
         self.setAutoFillBackground(True)
         palette = self.palette()
@@ -276,7 +275,7 @@ class DemoWindow(QWidget):
 
     def zoom_to_detail(self) -> None:
         """Onto the detail the grid found (where the qualities differ most), or the whole picture again."""
-        detail = self._detail()
+        detail = self._detail.value
         if self._canvas.view() is not None or detail is None:
             self._canvas.show_region(None)
         else:

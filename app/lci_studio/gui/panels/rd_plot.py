@@ -1,6 +1,7 @@
 """Rate-distortion plot: bits per pixel against a metric (PSNR, MS-SSIM…), learned codec vs the classical codecs.
 
-A view of the `Session`'s results and baselines; the metric and the bpp kind are this view's own.
+A view of the `Session`'s results and baselines; the metric and the bpp kind it draws are the `ViewState`'s
+(`plot_metric`, `size_kind`), which the menu's check marks follow too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import NamedTuple
 
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QButtonGroup, QComboBox, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
@@ -24,8 +25,9 @@ from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
+from lci_studio.view_state import SIZE_KINDS, ViewState
 
-BPP_KINDS = ("real", "estimated")
+BPP_KINDS = SIZE_KINDS
 # Saturated mid-tones that read on light and dark backgrounds alike.
 LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
 HIT_RADIUS_PX = 12.0
@@ -56,14 +58,10 @@ class PlotPoint(NamedTuple):
 class RdPlot(QWidget):
     """bpp against a metric of `metrics.METRICS`; points appear as qualities finish, click one to select it."""
 
-    metricChanged = Signal(str)
-    bppKindChanged = Signal(str)
-
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, view: ViewState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self._metric = "psnr"
-        self._bpp_kind = "real"
+        self.view_state = view if view is not None else ViewState()
         # one item per series, kept and given new data: rebuilding items (and legend rows) for every
         # classical point that arrives cost the UI thread ~150 ms a time
         self._items: dict[str, pg.PlotDataItem] = {}
@@ -112,7 +110,6 @@ class RdPlot(QWidget):
         for i, key in enumerate(self._metrics):
             self.metric_box.addItem(METRICS[key].name, key)
             self.metric_box.setItemData(i, tip(METRICS[key].name), Qt.ItemDataRole.ToolTipRole)
-        self.metric_box.setToolTip(tip(METRICS[self._metric].name))
         self.metric_box.currentIndexChanged.connect(lambda i: self.set_metric(self._metrics[i]))
         self._bpp_buttons = self._toggle(("real size", "estimated"), BPP_KINDS, self.set_bpp_kind)
         self._bpp_buttons.button(0).setToolTip(f"Bits per pixel of the file actually written.\n\n{tip('bpp')}")
@@ -161,6 +158,10 @@ class RdPlot(QWidget):
         for event in (events.ladder_started, events.result_added, events.baselines_changed):
             event.connect(lambda _value: self._due.start() if not self._due.isActive() else None)
         events.selection_changed.connect(lambda _quality: self._update_ring())
+        self._show_metric(self.current_metric())
+        self._bpp_buttons.button(BPP_KINDS.index(self.current_bpp_kind())).setChecked(True)
+        self.view_state.plot_metric.changed.connect(self._on_metric)
+        self.view_state.size_kind.changed.connect(self._on_bpp_kind)
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -172,28 +173,34 @@ class RdPlot(QWidget):
         """The metric of `metrics.METRICS` with this key ("psnr", "ms-ssim"…) on the y axis."""
         if metric not in self._metrics:
             raise ValueError(f"metric must be one of {self._metrics}, not {metric!r}")
-        self.metric_box.setCurrentIndex(self._metrics.index(metric))  # (it calls back here: then no change)
-        self.metric_box.setToolTip(tip(METRICS[metric].name))
-        if metric != self._metric:
-            self._metric = metric
-            self._redraw(autorange=True)
-            self.metricChanged.emit(metric)
+        self.view_state.plot_metric.set(metric)
 
     def current_metric(self) -> str:
-        return self._metric
+        return self.view_state.plot_metric.value
 
     def set_bpp_kind(self, kind: str) -> None:
         """ "real" (file bytes) or "estimated" (model likelihoods) bpp for the learned codec."""
         if kind not in BPP_KINDS:
             raise ValueError(f"bpp kind must be one of {BPP_KINDS}, not {kind!r}")
-        self._bpp_buttons.button(BPP_KINDS.index(kind)).setChecked(True)
-        if kind != self._bpp_kind:
-            self._bpp_kind = kind
-            self._redraw(autorange=True)
-            self.bppKindChanged.emit(kind)
+        self.view_state.size_kind.set(kind)
 
     def current_bpp_kind(self) -> str:
-        return self._bpp_kind
+        return self.view_state.size_kind.value
+
+    def _on_metric(self, metric: str) -> None:
+        self._show_metric(metric)
+        self._redraw(autorange=True)
+
+    def _show_metric(self, metric: str) -> None:
+        """The list shows the view state's metric, with its glossary text as tooltip."""
+        self.metric_box.blockSignals(True)  # not a change of the view state: it is one
+        self.metric_box.setCurrentIndex(self._metrics.index(metric))
+        self.metric_box.blockSignals(False)
+        self.metric_box.setToolTip(tip(METRICS[metric].name))
+
+    def _on_bpp_kind(self, kind: str) -> None:
+        self._bpp_buttons.button(BPP_KINDS.index(kind)).setChecked(True)
+        self._redraw(autorange=True)
 
     def points(self) -> list[PlotPoint]:
         """What is plotted (a redraw that is due is done first), series by series, each sorted by bpp."""
@@ -219,7 +226,7 @@ class RdPlot(QWidget):
 
     def title(self) -> str:
         """What an exported plot is headed with: the picture and what is plotted against what."""
-        metric = METRICS[self._metric].plotted_name
+        metric = METRICS[self.current_metric()].plotted_name
         name = self.session.name
         return f"{name}: file size against {metric}" if name else f"File size against {metric}"
 
@@ -273,7 +280,8 @@ class RdPlot(QWidget):
     def _y(self, item: QualityResult | BaselinePoint) -> float:
         """The shown metric in its dB form (MS-SSIM as −10·log10(1 − MS-SSIM), as CompressAI plots it:
         0.99 → 20 dB, which spreads the curves that crowd under 1.0); unmeasured (NaN) is not plotted."""
-        return METRICS[self._metric].db(item.metric(self._metric))
+        key = self.current_metric()
+        return METRICS[key].db(item.metric(key))
 
     def _redraw(self, autorange: bool = False) -> None:
         self._due.stop()
@@ -289,7 +297,7 @@ class RdPlot(QWidget):
             name = model_label(source, metric)
             rows = []
             for quality, result in by_quality.items():
-                x = result.bpp if self._bpp_kind == "real" else result.bpp_estimated
+                x = result.bpp if self.current_bpp_kind() == "real" else result.bpp_estimated
                 y = self._y(result)
                 if math.isfinite(x) and math.isfinite(y):
                     rows.append((PlotPoint(name, quality, x, y), result))
@@ -363,7 +371,7 @@ class RdPlot(QWidget):
         ys = [p.y for p, _ in self._plotted]
         if not xs:
             right = 2.0 if self.session.decoded is None else max(3 * self.session.decoded.bpp, 0.25)
-            self._item.setRange(xRange=(0, right), yRange=METRICS[self._metric].plot_range, padding=0)
+            self._item.setRange(xRange=(0, right), yRange=METRICS[self.current_metric()].plot_range, padding=0)
             return
         top = max(max(xs) * 1.08, 0.25)
         low, high = math.floor(min(ys)) - 1, math.ceil(max(ys)) + 1
@@ -390,12 +398,12 @@ class RdPlot(QWidget):
     def _update_labels(self) -> None:
         text = self.palette().color(QPalette.ColorRole.Text).name()
         style = {"color": text, "font-size": "10pt"}
-        if self._bpp_kind == "real":
+        if self.current_bpp_kind() == "real":
             x_label = "bits per pixel (real file size)"
         else:
             x_label = "bits per pixel (learned codec: model's estimate; JPEG, WebP: real file size)"
         self._item.setLabel("bottom", x_label, **style)
-        self._item.setLabel("left", METRICS[self._metric].axis_label, **style)
+        self._item.setLabel("left", METRICS[self.current_metric()].axis_label, **style)
 
     def _update_ring(self) -> None:
         self._ring.setData([{"pos": (p.x, p.y)} for p, _ in self._learned() if p.key == self.session.selected])

@@ -6,14 +6,15 @@ of the part of the picture in view (not of the whole picture: the view opens zoo
 the picture's middle can lie near an edge or outside), keeps it as the view zooms and pans, and is back
 in the middle whenever the view is shown and for every new picture. The difference image
 is computed by `lci_studio.codec.difference` (no pixel math here). The images come from the
-`Session`: the original, each quality's result, or a decoded `.lci` file.
+`Session`: the original, each quality's result, or a decoded `.lci` file; which two, and whether their
+difference is shown, is the `ViewState`'s (`split_sides`, `difference`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,8 +32,8 @@ from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
 from lci_studio.codec.insight import format_bpp, format_kb
 from lci_studio.codec.report import number_text
-from lci_studio.gui.panels.compare import (
-    ClassicalPictures,
+from lci_studio.gui.panels.classical_pictures import ClassicalPictures
+from lci_studio.gui.panels.image_view import (
     ViewSync,
     configure_view,
     make_image_item,
@@ -42,24 +43,27 @@ from lci_studio.gui.panels.compare import (
 )
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import DecodedLci, Session
+from lci_studio.view_state import CLASSICAL, ORIGINAL, SELECTED, ViewState
 
-SELECTED = "selected"
-ORIGINAL = "original"
-CLASSICAL = "classical:"  # + codec name: that codec at the selected quality's file size
 AUTO = 0  # the gain combo's "auto" entry: the largest gain that does not saturate (difference.auto_gain)
 
 
 class SplitView(QWidget):
     """Compare two images: A left of the divider, B right of it; X swaps, D shows |A − B| × gain."""
 
-    classicalWanted = Signal(str, int)  # (codec, quality): show this codec at that quality's size, please
-
-    def __init__(self, session: Session, sync: ViewSync, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        view: ViewState,
+        sync: ViewSync,
+        pictures: ClassicalPictures,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session = session
+        self.view_state = view
         self.sync = sync
         self._fraction = 0.5  # the divider's place: this share of the picture's part in view, from its left
-        self._difference = False
         self._size = (0, 0)
         self._ready = False
         self._file_sides = False  # the sides show a decoded .lci file (set by opening it)
@@ -73,22 +77,22 @@ class SplitView(QWidget):
                 combo.addItem(f"Quality {q}", q)
             for codec in available_codecs():
                 combo.addItem(f"{codec} at the same size", CLASSICAL + codec)
-            combo.currentIndexChanged.connect(self._refresh)
+            combo.currentIndexChanged.connect(self._sides_chosen)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.combo_a.setCurrentIndex(self.combo_a.findData(ORIGINAL))
-        self.combo_b.setCurrentIndex(self.combo_b.findData(SELECTED))
+        self._show_sides(view.split_sides.value)
         self.combo_a.setToolTip(
             "The image left of the divider. '… at the same size': that classical codec at the setting whose file "
             "is nearest the selected quality's, so you see what the plot claims"
         )
         self.combo_b.setToolTip(self.combo_a.toolTip().replace("left of", "right of"))
-        self._pictures = ClassicalPictures(session, self.classicalWanted.emit)  # decoded once
+        self._pictures = pictures  # decoded once, for the grid's column too
         self.swap_button = QPushButton("⇄ Swap")
         self.swap_button.setToolTip("Swap the two sides (X)")
         self.swap_button.clicked.connect(self.swap)
         self.diff_box = QCheckBox("Difference")
         self.diff_box.setToolTip("Show the amplified error |A − B| instead of the split (D)")
         self.diff_box.toggled.connect(self.set_difference)
+        self.diff_box.setChecked(view.difference.value)
         self.gain_combo = QComboBox()
         self.gain_combo.addItem("× auto", AUTO)
         for gain in GAINS:
@@ -155,6 +159,8 @@ class SplitView(QWidget):
         events.classical_added.connect(lambda _key: self._refresh())
         events.decoded.connect(self._on_decoded)
         events.selection_changed.connect(self._on_selection)
+        view.split_sides.changed.connect(self._on_sides)
+        view.difference.changed.connect(self._on_difference)
         self._on_selection(session.selected)
 
     # ------------------------------------------------------------------------------------------- API
@@ -182,34 +188,50 @@ class SplitView(QWidget):
         self._refresh()
 
     def set_sides(self, a: object, b: object) -> None:
-        for combo, key in ((self.combo_a, a), (self.combo_b, b)):
+        """Show `a` left and `b` right (a side whose key this view doesn't offer stays as it is)."""
+        now = self.view_state.split_sides.value
+        offered = [key if combo.findData(key) >= 0 else was for combo, key, was in zip(
+            (self.combo_a, self.combo_b), (a, b), now, strict=True
+        )]
+        self.view_state.split_sides.set((offered[0], offered[1]))
+        self._refresh()
+
+    def _sides_chosen(self, _index: int) -> None:
+        self.view_state.split_sides.set((self.combo_a.currentData(), self.combo_b.currentData()))
+
+    def _on_sides(self, sides: tuple[object, object]) -> None:
+        self._show_sides(sides)
+        self._refresh()
+
+    def _show_sides(self, sides: tuple[object, object]) -> None:
+        for combo, key in zip((self.combo_a, self.combo_b), sides, strict=True):
             index = combo.findData(key)
             if index >= 0:
                 combo.blockSignals(True)
                 combo.setCurrentIndex(index)
                 combo.blockSignals(False)
-        self._refresh()
 
     def sides(self) -> tuple[object, object]:
         """The keys shown on each side, "selected" resolved to the quality."""
         return self._keys()
 
     def swap(self) -> None:
-        self.set_sides(self.combo_b.currentData(), self.combo_a.currentData())
+        a, b = self.view_state.split_sides.value
+        self.set_sides(b, a)
 
     def set_difference(self, on: bool) -> None:
-        self._difference = bool(on)
-        if self.diff_box.isChecked() != self._difference:
-            self.diff_box.setChecked(self._difference)
-            return
-        self._refresh()
+        self.view_state.difference.set(bool(on))
 
     def toggle_difference(self) -> None:
-        self.set_difference(not self._difference)
+        self.set_difference(not self.difference)
+
+    def _on_difference(self, on: bool) -> None:
+        self.diff_box.setChecked(on)
+        self._refresh()
 
     @property
     def difference(self) -> bool:
-        return self._difference
+        return self.view_state.difference.value
 
     @property
     def gain(self) -> float:
@@ -235,7 +257,8 @@ class SplitView(QWidget):
         def resolve(key):
             return self.session.selected if key == SELECTED else key
 
-        return resolve(self.combo_a.currentData()), resolve(self.combo_b.currentData())
+        a, b = self.view_state.split_sides.value
+        return resolve(a), resolve(b)
 
     def _name(self, key: object) -> str:
         if isinstance(key, str) and key.startswith(CLASSICAL):
@@ -299,7 +322,7 @@ class SplitView(QWidget):
             message = ""
         self.message.setText(message)
         self.message.setVisible(bool(message))
-        if self._difference and a is not None and b is not None and a[1].shape == b[1].shape:
+        if self.difference and a is not None and b is not None and a[1].shape == b[1].shape:
             if self.gain_combo.currentData() == AUTO:
                 self._auto_gain = float(auto_gain(a[1], b[1]))
                 self.gain_combo.setItemText(0, f"× auto ({self._auto_gain:g})")
