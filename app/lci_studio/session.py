@@ -22,6 +22,7 @@ from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.lci_format import LciHeader
+from lci_studio.codec.metrics import missing
 from lci_studio.codec.model import QUALITIES, ModelInfo
 
 if TYPE_CHECKING:
@@ -277,13 +278,14 @@ class Session:
         self.pending = ()
         self.events.finished.emit(self.last_end)
 
-    def missing_ms_ssim(self) -> int:
-        """How many results and classical points still lack their MS-SSIM (the window measures it only
-        while it is shown, and in the worker before an export: an export holds what `lci compare` writes)."""
+    def missing_metrics(self, keys: Iterable[str] | None = None) -> int:
+        """How many results and classical points still lack one of the metrics `keys` (default: every one;
+        the window measures an on-demand metric only while it is shown, and all of them in the worker before
+        an export: an export holds what `lci compare` writes)."""
         if self.image is None:
             return 0
-        results = sum(not r.has_ms_ssim for r in self.results.values())
-        return results + sum(not p.has_ms_ssim and bool(p.data) for p in self.baselines)
+        results = sum(bool(missing(r.metrics, keys)) for r in self.results.values())
+        return results + sum(bool(missing(p.metrics, keys)) and bool(p.data) for p in self.baselines)
 
     def ordered_results(self) -> list[QualityResult]:
         return [self.results[q] for q in sorted(self.results)]

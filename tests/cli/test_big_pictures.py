@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from lci_studio import cli
-from lci_studio.cli import main
+from lci_studio.cli import main, terminal
 from lci_studio.codec import image_io
 
 
@@ -43,7 +42,7 @@ def test_compare_of_a_big_picture_shows_every_quality_tile_by_tile(capsys, ladde
 
 
 def test_on_a_terminal_the_tiles_are_a_bar(tmp_path, capsys, ladder, image, big, monkeypatch):
-    monkeypatch.setattr(cli, "_tty", lambda: True)
+    monkeypatch.setattr(terminal, "tty", lambda: True)
     assert main(["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "1", "--weights", str(ladder)]) == 0
     err = capsys.readouterr().err
     assert "q1 encode:" in err and "q1 decode:" in err and "tile/s" in err

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lci_studio import cli
-from lci_studio.cli import error_text, main
+from lci_studio.cli import bench as bench_cli
+from lci_studio.cli import encode, error_text, files, main
 from lci_studio.codec.baselines import BENCH_SETTINGS
 from lci_studio.codec.insight import format_bpp
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
 from tests.conftest import make_model, make_photo, save_ladder
@@ -119,13 +120,13 @@ def test_compare_table_and_json(tmp_path, capsys, ladder, image):
     assert "JPEG" in out and "BD-rate vs JPEG" in out
     doc = json.loads(out_json.read_text())
     assert doc["name"] == "bmshj2018-factorized"
-    for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"):
+    for key in ("bpp", *(m.json_key for m in METRICS.values()), "encoding_time", "decoding_time"):
         assert len(doc["results"][key]) == 8, key
     assert doc["qualities"] == list(range(1, 9))
     assert len(doc["details"]) == 8
     jpeg = doc["baselines"]["JPEG"]
     assert len(jpeg["settings"]) == len(jpeg["results"]["bpp"]) >= 1
-    assert set(doc["bd_rate"]["JPEG"]) == {"psnr-rgb", "ms-ssim-rgb"}
+    assert set(doc["bd_rate"]["JPEG"]) == {m.json_key for m in METRICS.values()}
     assert out_csv.read_text().startswith("codec,quality")
 
 
@@ -163,13 +164,13 @@ def test_bench_json_has_compressai_shape(tmp_path, capsys, ladder):
     assert "2 images" in out and "BD-rate vs JPEG" in out and "BD-rate vs WebP" in out
     doc = json.loads(out_json.read_text())
     assert set(doc) >= {"name", "description", "results"}
-    assert set(doc["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+    assert set(doc["results"]) == {"bpp", *(m.json_key for m in METRICS.values()), "encoding_time", "decoding_time"}
     assert all(len(v) == 8 for v in doc["results"].values())
     assert doc["images"] == ["a.png", "b.png"]
     for codec in ("JPEG", "WebP"):
         curve = doc["baselines"][codec]
         assert len(curve["results"]["bpp"]) == len(curve["settings"]) == len(BENCH_SETTINGS)
-        assert set(doc["bd_rate"][codec]) == {"psnr-rgb", "ms-ssim-rgb"}
+        assert set(doc["bd_rate"][codec]) == {m.json_key for m in METRICS.values()}
         assert codec in doc["bd_psnr"]
         gaps = doc["psnr_gap_at_same_bpp"][codec]
         assert len(gaps) == 8 and f"PSNR vs {codec} at the same bpp (dB): q1 " in out
@@ -193,7 +194,7 @@ def _log_interp(rate: float, rates: list[float], values: list[float]) -> float:
 
 def test_bench_mean_equals_mean_of_compare(tmp_path, capsys, ladder, monkeypatch):
     """bench averages per-image values (as CompressAI does): with one image it equals compare's numbers."""
-    monkeypatch.setattr(cli, "available_codecs", lambda: ("JPEG",))
+    monkeypatch.setattr(bench_cli, "available_codecs", lambda: ("JPEG",))
     folder = tmp_path / "one"
     _png(folder / "a.png", 40, 56, seed=4)
     assert (
@@ -342,7 +343,7 @@ def test_write_failures_are_one_line(tmp_path, capsys, ladder, image, encoded, m
     def full_disk(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli, "atomic_write", full_disk)
+    monkeypatch.setattr(files, "atomic_write", full_disk)
     line = _fails(capsys, ["decode", str(encoded), "-o", str(tmp_path / "x.png"), "--weights", str(ladder)])
     assert "No space left on device" in line
 
@@ -353,14 +354,14 @@ def test_interrupt_and_unexpected_errors(tmp_path, capsys, ladder, image, monkey
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "encode_image", interrupt)
+    monkeypatch.setattr(encode, "encode_image", interrupt)
     assert main(argv) == 130
     assert capsys.readouterr().err.strip() == "lci: interrupted"
 
     def boom(*args, **kwargs):
         raise RuntimeError("something\nbroke")
 
-    monkeypatch.setattr(cli, "encode_image", boom)
+    monkeypatch.setattr(encode, "encode_image", boom)
     assert "RuntimeError: something broke" in _fails(capsys, argv)
     assert not (tmp_path / "x.lci").exists()
 

@@ -122,9 +122,9 @@ def test_version(capsys):
 
 
 def test_fetch_weights_on_a_terminal_draws_a_bar_per_file(capsys, official, monkeypatch):
-    from lci_studio import cli
+    from lci_studio.cli import fetch
 
-    monkeypatch.setattr(cli, "_tty", lambda: True)
+    monkeypatch.setattr(fetch, "tty", lambda: True)
     assert main(["fetch-weights"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("CompressAI official (mse): downloading 8 files")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from lci_studio import cli
-from lci_studio.cli import OVERWRITE_RULE, main
+from lci_studio.cli import bench, encode, main
+from lci_studio.cli.files import OVERWRITE_RULE
 from tests.conftest import make_photo
 
 
@@ -31,9 +31,10 @@ def work(monkeypatch):
 
         return run
 
-    monkeypatch.setattr(cli, "load_rgb", counted("load_rgb", cli.load_rgb))
-    monkeypatch.setattr(cli, "encode_image", counted("encode_image", cli.encode_image))
-    monkeypatch.setattr(cli, "decode_file", counted("decode_file", cli.decode_file))
+    for module in (encode, bench):
+        monkeypatch.setattr(module, "load_rgb", counted("load_rgb", module.load_rgb))
+    monkeypatch.setattr(encode, "encode_image", counted("encode_image", encode.encode_image))
+    monkeypatch.setattr(encode, "decode_file", counted("decode_file", encode.decode_file))
     monkeypatch.setattr(ladder_mod, "encode_ladder", counted("encode_ladder", ladder_mod.encode_ladder))
     monkeypatch.setattr(comparison, "bench_folder", counted("bench_folder", comparison.bench_folder))
     monkeypatch.setattr(training, "train", counted("train", training.train))

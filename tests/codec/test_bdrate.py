@@ -15,9 +15,9 @@ from lci_studio.codec.bdrate import (
     bd_psnr,
     bd_rate,
     bracket,
-    ms_ssim_db,
     psnr_gap_at_same_rate,
 )
+from lci_studio.codec.metrics import ms_ssim_db
 
 # A plausible reference RD curve (bpp, PSNR dB), like a JPEG sweep.
 RATE = [0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 1.9]
@@ -123,14 +123,15 @@ def test_bd_against_uses_bracketing_reference_points():
     rates = [0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2, 2.0, 3.5]
     psnr = [20.0, 23.0, 26.5, 29.0, 30.5, 32.5, 34.5, 37.0, 40.0]
     ms_ssim = [0.80, 0.86, 0.91, 0.94, 0.955, 0.968, 0.978, 0.987, 0.994]
-    whole = bd_against(([r * 0.75 for r in rates], psnr, ms_ssim), (rates, psnr, ms_ssim))
+    reference = (rates, {"psnr": psnr, "ms-ssim": ms_ssim})
+    whole = bd_against(([r * 0.75 for r in rates], {"psnr": psnr, "ms-ssim": ms_ssim}), reference)
     assert whole["psnr-rgb"] == pytest.approx(-25.0) and whole["ms-ssim-rgb"] == pytest.approx(-25.0)
     # a ladder covering the middle only: the reference is cut to the points around it (end slopes differ a little)
-    part = bd_against(([r * 0.75 for r in rates[2:7]], psnr[2:7], ms_ssim[2:7]), (rates, psnr, ms_ssim))
+    part = bd_against(([r * 0.75 for r in rates[2:7]], {"psnr": psnr[2:7], "ms-ssim": ms_ssim[2:7]}), reference)
     assert part["psnr-rgb"] == pytest.approx(-25.0, abs=0.5)
     assert part["ms-ssim-rgb"] == pytest.approx(-25.0, abs=0.5)
     assert whole["bd-psnr"] > 0 and part["bd-psnr"] > 0
-    assert bd_against(([0.1, 0.2], [50.0, 51.0], [0.999, 0.9995]), (rates, psnr, ms_ssim))["psnr-rgb"] is None
+    assert bd_against(([0.1, 0.2], {"psnr": [50.0, 51.0], "ms-ssim": [0.999, 0.9995]}), reference)["psnr-rgb"] is None
 
 
 def test_ms_ssim_db_is_the_scale_bd_uses():

@@ -37,6 +37,7 @@ from lci_studio.codec.comparison import (
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_psnr
 from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.codec.report import bench_json, comparison_json, finite, json_text, number_text
 from tests.conftest import make_model, make_photo
@@ -118,15 +119,15 @@ def test_a_plan_fed_a_point_at_a_time_out_of_order_gives_the_sweep():
         extras.append(setting)
     assert extras == [*LOW_EXTRA, *HIGH_EXTRA]
     for setting in extras:
-        plan.add(baselines.baseline_point(PHOTO, codec, setting, ms_ssim=False))
+        plan.add(baselines.baseline_point(PHOTO, codec, setting, on_demand=()))
     assert plan.complete(codec)
     serial = sweep(PHOTO, codec, low, high)
     assert [p.setting for p in plan.points(codec)] == [p.setting for p in serial]
     assert [p.file_bytes for p in plan.points(codec)] == [p.file_bytes for p in serial]
     # a point measured again (its MS-SSIM added later) takes its own place, not a new one
     first = plan.points(codec)[0]
-    plan.add(baselines.with_ms_ssim(PHOTO, first))
-    assert plan.points(codec)[0].has_ms_ssim and len(plan.points(codec)) == len(serial)
+    plan.add(baselines.with_metrics(PHOTO, first))
+    assert "ms-ssim" in plan.points(codec)[0].metrics and len(plan.points(codec)) == len(serial)
 
 
 def test_a_plan_given_the_points_of_a_stopped_sweep_hands_out_only_the_rest():
@@ -134,7 +135,7 @@ def test_a_plan_given_the_points_of_a_stopped_sweep_hands_out_only_the_rest():
     codec = "JPEG"
     plan = baselines.SweepPlan([codec])
     for setting in SETTINGS[:3]:
-        plan.add(baselines.baseline_point(PHOTO, codec, setting, ms_ssim=False))
+        plan.add(baselines.baseline_point(PHOTO, codec, setting, on_demand=()))
     handed = []
     while (setting := plan.next_setting(codec)) is not None:
         handed.append(setting)
@@ -151,7 +152,7 @@ def test_a_setting_that_is_also_an_extra_is_measured_once():
 
 def test_measure_around_uses_the_ladders_bpp_range(results, monkeypatch):
     """Every setting 'measures' 1 bpp here, so the extras say which end of the ladder lies beyond it."""
-    monkeypatch.setattr(baselines, "baseline_point", lambda px, codec, s: BaselinePoint(codec, s, 1.0, 30, 0.9, 9))
+    monkeypatch.setattr(baselines, "baseline_point", lambda px, codec, s: BaselinePoint(codec, s, 1.0, {"psnr": 30}, 9))
     low, high = min(r.bpp for r in results), max(r.bpp for r in results)
     expected = [*(LOW_EXTRA if low < 1 else ()), *SETTINGS, *(HIGH_EXTRA if high > 1 else ())]
     sweeps = measure_around(PHOTO, results, ["JPEG"])[1]
@@ -160,11 +161,11 @@ def test_measure_around_uses_the_ladders_bpp_range(results, monkeypatch):
 
 def test_measure_around_measures_what_one_point_after_another_does(results):
     """Several threads at once (as `lci compare` measures): the same MS-SSIM, the same sweeps in the same order."""
-    unmeasured = [dataclasses.replace(r, ms_ssim=math.nan) for r in results]
+    unmeasured = [dataclasses.replace(r, metrics={"psnr": r.psnr}) for r in results]
     threads = torch.get_num_threads()
     measured, sweeps = measure_around(PHOTO, unmeasured, ["WebP", "JPEG"], workers=3)
     assert [r.quality for r in measured] == [r.quality for r in results]
-    assert [r.ms_ssim for r in measured] == [r.ms_ssim for r in results]
+    assert [r.metrics for r in measured] == [r.metrics for r in results]
     low, high = min(r.bpp for r in results), max(r.bpp for r in results)
     assert list(sweeps) == ["WebP", "JPEG"]
     for codec, points in sweeps.items():
@@ -221,13 +222,14 @@ def test_comparison_json_lists_bracketing_points_and_bd(results):
         assert rates == sorted(rates) and len(curve["settings"]) == len(rates)
         inside = [r for r in rates if low <= r <= high]
         assert len(rates) - len(inside) <= 2  # at most one point beyond each end of the ladder
-        assert set(doc["bd_rate"][codec]) == {"psnr-rgb", "ms-ssim-rgb"} and codec in doc["bd_psnr"]
+        assert set(doc["bd_rate"][codec]) == {m.json_key for m in METRICS.values()} and codec in doc["bd_psnr"]
     assert json.loads(json_text(doc)) == doc
 
 
 def test_an_identical_reconstruction_is_null_in_json_and_never_a_token(results):
-    perfect = dataclasses.replace(results[0], psnr=math.inf)
-    jpeg = dataclasses.replace(baselines.baseline_point(PHOTO, "JPEG", 90), psnr=math.inf)
+    perfect = dataclasses.replace(results[0], metrics={**results[0].metrics, "psnr": math.inf})
+    jpeg = baselines.baseline_point(PHOTO, "JPEG", 90)
+    jpeg = dataclasses.replace(jpeg, metrics={**jpeg.metrics, "psnr": math.inf})
     text = json_text(comparison_json([perfect], [jpeg], None, "w"))
     assert "Infinity" not in text and "NaN" not in text
     doc = json.loads(text)
@@ -236,8 +238,8 @@ def test_an_identical_reconstruction_is_null_in_json_and_never_a_token(results):
 
 
 def test_a_reference_that_cannot_be_interpolated_gives_no_gaps():
-    ladder = Curve([1, 2], [0.2, 0.4], [28.0, 30.0], [0.9, 0.95])
-    one_point = Curve([50], [0.3], [29.0], [0.92])
+    ladder = Curve([1, 2], [0.2, 0.4], {"psnr": [28.0, 30.0], "ms-ssim": [0.9, 0.95]})
+    one_point = Curve([50], [0.3], {"psnr": [29.0], "ms-ssim": [0.92]})
     comparison = compare_results(ladder, {"JPEG": one_point})["JPEG"]
     assert comparison.gaps == [None, None] and comparison.bd["psnr-rgb"] is None
     doc = bench_json(BenchSummary(ladder, {"JPEG": one_point}, ["a.png"]), "n", "d")

@@ -12,7 +12,7 @@ import pytorch_msssim
 import torch
 from PIL import Image
 
-from lci_studio.codec import baselines, ladder, pipeline
+from lci_studio.codec import baselines, ladder, metrics, pipeline
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.lci_format import CRC_SIZE, HEADER_SIZE
 from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
@@ -145,7 +145,7 @@ def test_estimated_bpp_is_close_to_real(results, image):
     for result in results:
         print(
             f"q{result.quality}: {result.file_bytes} bytes, bpp real {result.bpp:.4f}, "
-            f"estimated {result.bpp_estimated:.4f}, PSNR {result.psnr:.2f} dB, MS-SSIM {result.ms_ssim:.4f}"
+            f"estimated {result.bpp_estimated:.4f}, PSNR {result.psnr:.2f} dB, MS-SSIM {result.metric('ms-ssim'):.4f}"
         )
         assert result.bpp_estimated > 0
         assert abs(result.bpp - result.bpp_estimated) <= 0.10 * result.bpp_estimated + overhead
@@ -158,7 +158,7 @@ def test_metrics_are_measured_on_the_decoded_bytes(results, image):
         np.testing.assert_array_equal(result.reconstruction, decoded)
         assert result.reconstruction.shape == image.pixels.shape
         assert result.psnr == psnr_rgb(image.pixels, result.reconstruction)
-        assert result.ms_ssim == pytest.approx(ms_ssim_rgb(image.pixels, result.reconstruction), abs=1e-12)
+        assert result.metric("ms-ssim") == pytest.approx(ms_ssim_rgb(image.pixels, result.reconstruction), abs=1e-12)
         assert result.encode_seconds > 0 and result.decode_seconds > 0
 
 
@@ -237,7 +237,7 @@ def test_baseline_points_grow_with_the_setting_and_really_decode(codec):
             reconstruction = np.asarray(decoded.convert("RGB"))
         assert reconstruction.shape == pixels.shape
         assert point.psnr == pytest.approx(psnr_rgb(pixels, reconstruction))
-        assert 0 < point.ms_ssim <= 1
+        assert 0 < point.metric("ms-ssim") <= 1
 
 
 def test_avif_point_when_available():
@@ -265,23 +265,24 @@ def test_a_picture_first_and_its_ms_ssim_later_is_what_measure_quality_gives():
     image = RgbImage(make_photo(64, 96, seed=5), name="p.png")
     loaded = SmallLadder().load(2)
     first = ladder.reconstruct_quality(loaded, image)
-    assert not first.has_ms_ssim and first.psnr > 0 and first.reconstruction.shape == image.pixels.shape
-    later = ladder.with_ms_ssim(first, image)
-    assert not first.has_ms_ssim and later.has_ms_ssim  # a new result; the first one is left as it was
+    assert "ms-ssim" not in first.metrics and first.psnr > 0 and first.reconstruction.shape == image.pixels.shape
+    later = ladder.with_metrics(first, image.pixels, ["ms-ssim"])
+    assert "ms-ssim" not in first.metrics and "ms-ssim" in later.metrics  # a new result; the first one left as it was
     whole = ladder.measure_quality(loaded, image)
-    assert later.ms_ssim == pytest.approx(whole.ms_ssim, abs=1e-12) and later.lci == whole.lci
-    assert [r.has_ms_ssim for r in ladder.encode_ladder(image, SmallLadder((1, 2)), ms_ssim=False)] == [False] * 2
+    assert later.metric("ms-ssim") == pytest.approx(whole.metric("ms-ssim"), abs=1e-12) and later.lci == whole.lci
+    unmeasured = ladder.encode_ladder(image, SmallLadder((1, 2)), on_demand=False)
+    assert [metrics.missing(r.metrics) for r in unmeasured] == [metrics.on_demand()] * 2
 
 
 def test_a_point_measured_later_and_the_nearest_size():
     pixels = make_photo(64, 96, seed=6)
-    point = baselines.baseline_point(pixels, "JPEG", 50, ms_ssim=False)
-    assert not point.has_ms_ssim and point.data == baselines.encode_classical(pixels, "JPEG", 50)
+    point = baselines.baseline_point(pixels, "JPEG", 50, on_demand=())
+    assert "ms-ssim" not in point.metrics and point.data == baselines.encode_classical(pixels, "JPEG", 50)
     measured = baselines.baseline_point(pixels, "JPEG", 50)
-    assert baselines.with_ms_ssim(pixels, point).ms_ssim == pytest.approx(measured.ms_ssim)
+    assert baselines.with_metrics(pixels, point).metrics == pytest.approx(measured.metrics)
     target = baselines.baseline_point(pixels, "JPEG", 37).file_bytes + 3
     nearest = baselines.at_size(pixels, "JPEG", target)
-    every = [baselines.baseline_point(pixels, "JPEG", s, ms_ssim=False).file_bytes for s in range(1, 101)]
+    every = [baselines.baseline_point(pixels, "JPEG", s, on_demand=()).file_bytes for s in range(1, 101)]
     assert abs(nearest.file_bytes - target) == min(abs(b - target) for b in every)
     assert np.array_equal(baselines.decode_classical(nearest.data).shape, pixels.shape)
 

@@ -226,8 +226,8 @@ def test_the_ladder_records_which_encoder_made_each_result():
             return _loaded(quality, seed=quality)
 
     image = RgbImage(make_photo(32, 48, seed=7), 0)
-    plain = list(encode_ladder(image, Ladder(), ms_ssim=False))
-    refined = list(encode_ladder(image, Ladder(), ms_ssim=False, encoder=FEW))
+    plain = list(encode_ladder(image, Ladder(), on_demand=False))
+    refined = list(encode_ladder(image, Ladder(), on_demand=False, encoder=FEW))
     assert [r.encoder for r in plain] == [PLAIN, PLAIN] and [r.encoder for r in refined] == [FEW, FEW]
     for p, r in zip(plain, refined, strict=True):
         lam = p.info.lmbda

@@ -14,8 +14,9 @@ from lci_studio.codec.baselines import baseline_point
 from lci_studio.codec.difference import difference_image, difference_stats
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
-from lci_studio.codec.report import CSV_COLUMNS, comparison_json, json_text, rd_csv
+from lci_studio.codec.report import comparison_json, csv_columns, json_text, rd_csv
 from tests.conftest import make_model, make_photo
 
 PHOTO = make_photo(64, 80, seed=4)
@@ -35,17 +36,17 @@ def test_comparison_json_has_compressai_shape_in_quality_order(results):
     data = comparison_json(results, [], RgbImage(PHOTO, 9000, "p.png"), "bundled (mse)")
     assert data["name"] == "bmshj2018-factorized"
     assert isinstance(data["description"], str) and data["description"]
-    assert set(data["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+    assert set(data["results"]) == {"bpp", *(m.json_key for m in METRICS.values()), "encoding_time", "decoding_time"}
     by_q = sorted(results, key=lambda r: r.quality)
     assert data["results"]["bpp"] == [r.bpp for r in by_q]
     assert data["results"]["psnr-rgb"] == [r.psnr for r in by_q]
-    assert data["results"]["ms-ssim-rgb"] == [r.ms_ssim for r in by_q]
+    assert data["results"]["ms-ssim-rgb"] == [r.metric("ms-ssim") for r in by_q]
 
 
 def test_comparison_json_writes_infinite_psnr_as_null(results):
     import dataclasses
 
-    perfect = dataclasses.replace(results[0], psnr=math.inf)
+    perfect = dataclasses.replace(results[0], metrics={**results[0].metrics, "psnr": math.inf})
     text = json_text(comparison_json([perfect], [], RgbImage(PHOTO, 9000, "p.png"), "bundled (mse)"))
     assert json.loads(text)["results"]["psnr-rgb"] == [None]
 
@@ -53,7 +54,7 @@ def test_comparison_json_writes_infinite_psnr_as_null(results):
 def test_rd_csv_one_row_per_quality_then_baselines(results):
     jpeg = [baseline_point(PHOTO, "JPEG", s) for s in (20, 80)]
     rows = list(csv.DictReader(io.StringIO(rd_csv(results, jpeg))))
-    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert list(rows[0]) == list(csv_columns())
     assert [r["codec"] for r in rows] == ["LCI", "LCI", "JPEG", "JPEG"]
     assert [r["quality"] for r in rows[:2]] == ["1", "2"]
     first = sorted(results, key=lambda r: r.quality)[0]

@@ -161,6 +161,17 @@ def wait_ladder(qtbot, window, count=8, timeout=LADDER_TIMEOUT_MS):
     qtbot.waitUntil(lambda: len(window.session.results) >= count and not window.worker.busy(), timeout=timeout)
 
 
+def wait_measured(qtbot, window, key: str, timeout=LADDER_TIMEOUT_MS):
+    """Wait until every result and classical point has the metric `key` and the worker is idle."""
+    session = window.session
+    qtbot.waitUntil(
+        lambda: all(key in r.metrics for r in session.results.values())
+        and all(key in p.metrics for p in session.baselines)
+        and not window.worker.busy(),
+        timeout=timeout,
+    )
+
+
 def pixels_of(item) -> np.ndarray:
     return np.asarray(item.image)
 

@@ -53,10 +53,11 @@ def test_tabs_commands_and_panels_follow_the_view_state(window, qtbot):
     window.commands["grid"].trigger()
     assert view.tab.value == "grid" and window.tabs.currentWidget() is window.compare
 
-    view.plot_metric.set("ms-ssim")  # from anywhere: the plot's buttons and the menu's check mark follow
-    assert window.commands["metric"].isChecked() and window.rd_plot.current_metric() == "ms-ssim"
-    window.commands["metric"].trigger()
-    assert view.plot_metric.value == "psnr" and window.rd_plot._metric_buttons.button(0).isChecked()
+    view.plot_metric.set("ms-ssim")  # from anywhere: the plot's list and the menu's check mark follow
+    assert window.commands["metric:ms-ssim"].isChecked() and window.rd_plot.current_metric() == "ms-ssim"
+    assert window.rd_plot.metric_box.currentData() == "ms-ssim"
+    window.commands["metric:psnr"].trigger()
+    assert view.plot_metric.value == "psnr" and window.rd_plot.metric_box.currentData() == "psnr"
     window.rd_plot._bpp_buttons.button(1).click()
     assert view.size_kind.value == "estimated" and window.commands["bpp"].isChecked()
 

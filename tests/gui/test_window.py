@@ -17,10 +17,11 @@ from PySide6.QtWidgets import QApplication, QPushButton
 
 from lci_studio.codec.difference import difference_image
 from lci_studio.codec.image_io import load_rgb, save_png
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.weights import BundledSource, open_weight_source
 from lci_studio.resources import sample_photos
 from tests.conftest import make_photo
-from tests.gui.conftest import LADDER_TIMEOUT_MS, pixels_of, wait_ladder
+from tests.gui.conftest import LADDER_TIMEOUT_MS, pixels_of, wait_ladder, wait_measured
 
 SAMPLES = {p.stem: p for p in sample_photos()}
 
@@ -90,23 +91,19 @@ def test_ms_ssim_is_measured_when_the_plot_shows_it(qtbot, make_window, source, 
     window.open_path(small_png())
     wait_ladder(qtbot, window)
     session = window.session
-    assert not any(r.has_ms_ssim for r in session.results.values())
-    assert session.baselines and not any(p.has_ms_ssim for p in session.baselines)
+    assert not any("ms-ssim" in r.metrics for r in session.results.values())
+    assert session.baselines and not any("ms-ssim" in p.metrics for p in session.baselines)
     assert "MS-SSIM" not in window.compare.tile(3).caption_text()
-    window.commands["metric"].trigger()
-    qtbot.waitUntil(
-        lambda: all(r.has_ms_ssim for r in session.results.values())
-        and all(p.has_ms_ssim for p in session.baselines)
-        and not window.worker.busy(),
-        timeout=LADDER_TIMEOUT_MS,
-    )
+    window.commands["metric:ms-ssim"].trigger()
+    wait_measured(qtbot, window, "ms-ssim")
     assert window.rd_plot.current_metric() == "ms-ssim" and not window.progress.isVisible()
     assert "MS-SSIM measured in" in window.status_label.text()  # not the ladder's total, made stale
     result = session.results[3]
-    assert result.ms_ssim == pytest.approx(ms_ssim_rgb(session.image.pixels, result.reconstruction), abs=1e-12)
-    assert f"MS-SSIM {result.ms_ssim:.4f}" in window.compare.tile(3).caption_text()
+    ms_ssim = result.metric("ms-ssim")
+    assert ms_ssim == pytest.approx(ms_ssim_rgb(session.image.pixels, result.reconstruction), abs=1e-12)
+    assert f"MS-SSIM {ms_ssim:.4f}" in window.compare.tile(3).caption_text()
     learned = {p.key: p.y for p in window.rd_plot.points() if p.series.startswith("LCI")}
-    assert learned[3] == pytest.approx(-10 * np.log10(1 - result.ms_ssim))
+    assert learned[3] == pytest.approx(-10 * np.log10(1 - ms_ssim))
     assert len([p for p in window.rd_plot.points() if not p.series.startswith("LCI")]) == len(session.baselines)
 
 
@@ -470,7 +467,7 @@ def test_export_png_csv_json_and_plot(qtbot, window, small_png, tmp_path):
     exported(qtbot, window, tmp_path / "rd.json")
     data = json.loads((tmp_path / "rd.json").read_text())
     assert {"name", "description", "results"} <= set(data)  # CompressAI's shape, plus what `lci compare` adds
-    assert set(data["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+    assert set(data["results"]) == {"bpp", *(m.json_key for m in METRICS.values()), "encoding_time", "decoding_time"}
     assert data["results"]["bpp"] == pytest.approx([window.session.results[q].bpp for q in range(1, 9)])
 
     assert window.exports.csv(tmp_path / "rd.csv")
@@ -518,7 +515,7 @@ def test_an_export_measures_ms_ssim_in_the_worker_with_the_meter_and_stop_writes
     window.open_path(small_png())
     wait_ladder(qtbot, window)
     session = window.session
-    assert session.missing_ms_ssim() > 0
+    assert session.missing_metrics() > 0
     assert window.exports.json(tmp_path / "stopped.json")
     assert not (tmp_path / "stopped.json").exists() and window.progress.isVisible()
     assert "MS-SSIM" in window.progress.bar.format() and "0/0" not in window.progress.bar.format()
@@ -530,7 +527,7 @@ def test_an_export_measures_ms_ssim_in_the_worker_with_the_meter_and_stop_writes
 
     assert window.exports.csv(tmp_path / "rd.csv")
     exported(qtbot, window, tmp_path / "rd.csv")
-    assert session.missing_ms_ssim() == 0 and not window.progress.isVisible()
+    assert session.missing_metrics() == 0 and not window.progress.isVisible()
     rows = list(csv.DictReader((tmp_path / "rd.csv").read_text().splitlines()))
     assert len(rows) > 8 and all(float(row["ms_ssim"]) > 0 for row in rows)
     assert window.status_label.text().startswith("Saved")
@@ -763,17 +760,18 @@ def test_ms_ssim_says_it_costs_time_and_is_not_remembered_across_launches(qtbot,
     """Issue 22: once pressed, M stayed on in every later launch and each photo took 12.0 s instead of 7.1 s
     with nothing saying why. The status bar says MS-SSIM was included; the next launch plots PSNR."""
     window = make_window(source)
-    window.commands["metric"].trigger()
+    window.commands["metric"].trigger()  # M: the table's next metric after PSNR
     window.open_path(small_png())
     wait_ladder(qtbot, window)
-    assert all(r.has_ms_ssim for r in window.session.results.values())
+    assert window.commands["metric:ms-ssim"].isChecked()
+    assert all("ms-ssim" in r.metrics for r in window.session.results.values())
     assert "MS-SSIM included" in window.status_label.text() and "M:" in window.status_label.text()
     window.close()
     again = make_window(source)
-    assert again.rd_plot.current_metric() == "psnr" and not again.commands["metric"].isChecked()
+    assert again.rd_plot.current_metric() == "psnr" and again.commands["metric:psnr"].isChecked()
     again.open_path(small_png("next.png", seed=3))
     wait_ladder(qtbot, again)
-    assert not any(r.has_ms_ssim for r in again.session.results.values())
+    assert not any("ms-ssim" in r.metrics for r in again.session.results.values())
     assert "MS-SSIM" not in again.status_label.text()
 
 
@@ -888,7 +886,7 @@ def test_event_loop_never_stalls_during_a_full_ladder_and_the_exports(
     finally:
         gc.enable()
     assert len(window.session.results) == 8 and window.session.baselines
-    assert window.session.missing_ms_ssim() == 0
+    assert window.session.missing_metrics() == 0
     wall = max(g[0] for g in gaps[1:])
     cpu = max(g[1] for g in gaps[1:])
     with capsys.disabled():

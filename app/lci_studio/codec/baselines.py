@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, features
 
+from lci_studio.codec import metrics as metrics_table
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
-from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
 
 # Quality settings swept per codec: dense at the low end where curves bend.
 SETTINGS = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
@@ -50,14 +50,18 @@ class BaselinePoint:
     codec: str  # a name in CLASSICAL_CODECS
     setting: int  # the codec's own quality setting
     bpp: float
-    psnr: float
-    ms_ssim: float  # NaN until measured (`baseline_point(..., ms_ssim=False)`; see `with_ms_ssim`)
+    metrics: dict[str, float] = field(hash=False)  # by `metrics.METRICS` key; an on-demand one absent until measured
     file_bytes: int
     data: bytes = field(default=b"", repr=False, compare=False)  # the file Pillow wrote: the picture on demand
 
     @property
-    def has_ms_ssim(self) -> bool:
-        return not math.isnan(self.ms_ssim)
+    def psnr(self) -> float:
+        """PSNR-RGB, measured with every point."""
+        return self.metrics["psnr"]
+
+    def metric(self, key: str) -> float:
+        """The metric's value, NaN while it is not measured."""
+        return self.metrics.get(key, math.nan)
 
 
 @dataclass(frozen=True)
@@ -147,27 +151,34 @@ def decode_classical(data: bytes) -> np.ndarray:
         return np.asarray(decoded.convert("RGB"))
 
 
-def baseline_point(pixels: np.ndarray, codec: str, setting: int, *, ms_ssim: bool = True) -> BaselinePoint:
+def baseline_point(
+    pixels: np.ndarray, codec: str, setting: int, *, on_demand: Iterable[str] | None = None
+) -> BaselinePoint:
     """One classical-codec point measured from the bytes Pillow writes at `setting`.
 
-    `ms_ssim=False` leaves MS-SSIM unmeasured (NaN) for a face that measures it only when shown.
+    Every always-measured metric, and of the on-demand ones (`metrics.on_demand`) those in `on_demand`
+    (default: all): a face that measures them only when shown passes the ones shown.
     """
     data = encode_classical(pixels, codec, setting)
     reconstruction = decode_classical(data)
     height, width = pixels.shape[:2]
-    return BaselinePoint(
-        codec, setting, len(data) * 8 / (height * width), psnr_rgb(pixels, reconstruction),
-        ms_ssim_rgb(pixels, reconstruction) if ms_ssim else math.nan, len(data), data,
-    )
+    keys = (*metrics_table.always_measured(), *(metrics_table.on_demand() if on_demand is None else on_demand))
+    measured = metrics_table.measure(pixels, reconstruction, keys)
+    return BaselinePoint(codec, setting, len(data) * 8 / (height * width), measured, len(data), data)
 
 
-def with_ms_ssim(pixels: np.ndarray, point: BaselinePoint, cancel: CancelCheck | None = None) -> BaselinePoint:
-    """`point` with its MS-SSIM measured (decoded again from its bytes; a new point)."""
-    if point.has_ms_ssim:
+def with_metrics(
+    pixels: np.ndarray, point: BaselinePoint, keys: Iterable[str] | None = None, cancel: CancelCheck | None = None
+) -> BaselinePoint:
+    """`point` with the metrics `keys` (default: every one) measured where missing (decoded again from its
+    bytes; a new point)."""
+    lacking = metrics_table.missing(point.metrics, keys)
+    if not lacking:
         return point
     if not point.data:
         raise ValueError(f"{point.codec} {point.setting} carries no bytes to measure")
-    return dataclasses.replace(point, ms_ssim=ms_ssim_rgb(pixels, decode_classical(point.data), cancel))
+    measured = metrics_table.measure(pixels, decode_classical(point.data), lacking, cancel)
+    return dataclasses.replace(point, metrics={**point.metrics, **measured})
 
 
 def extra_settings(
@@ -215,7 +226,7 @@ class SweepPlan:
     A codec hands out its `settings` first; once they are all measured and the ladder's bpp range is
     known, `decide` adds its range extras (`extra_settings`), handed out next. `points` lists what is
     measured in sweep order (low extras, settings, high extras: rising settings). A point added again
-    (with its MS-SSIM measured later) replaces the first.
+    (with an on-demand metric measured later) replaces the first.
     """
 
     def __init__(self, codecs: Iterable[str], settings: Sequence[int] = SETTINGS) -> None:
@@ -320,7 +331,7 @@ def _measure_now(fn: Callable[..., BaselinePoint], *args: object) -> Future[Base
 
 
 def at_size(pixels: np.ndarray, codec: str, target_bytes: int, cancel: CancelCheck | None = None) -> BaselinePoint:
-    """The codec's setting (1 to its highest) whose file is nearest `target_bytes`, measured (PSNR; MS-SSIM NaN).
+    """The codec's setting (1 to its highest) whose file is nearest `target_bytes`, measured (no on-demand metric).
 
     File size grows with the setting, so a bisection finds it in about seven encodes; the nearest
     of the two settings around the target wins (ties: the smaller file).
@@ -330,7 +341,7 @@ def at_size(pixels: np.ndarray, codec: str, target_bytes: int, cancel: CancelChe
     def point(setting: int) -> BaselinePoint:
         stop_if_cancelled(cancel)
         if setting not in tried:
-            tried[setting] = baseline_point(pixels, codec, setting, ms_ssim=False)
+            tried[setting] = baseline_point(pixels, codec, setting, on_demand=())
         return tried[setting]
 
     lo, hi = 1, CLASSICAL_CODECS[codec].highest

@@ -21,16 +21,18 @@ Both are implemented here in numpy (a formula, not worth a dependency).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 import numpy as np
 
+from lci_studio.codec.metrics import METRICS, Metric
+
 METHODS = ("pchip", "cubic")
 
 T = TypeVar("T")
-# One RD curve as three parallel lists: bpp, PSNR-RGB (dB), MS-SSIM (0-1).
-RdCurve = tuple[Sequence[float], Sequence[float], Sequence[float]]
+# One RD curve: bpp, and each metric's values by `metrics.METRICS` key (parallel to bpp; NaN: not measured).
+RdCurve = tuple[Sequence[float], Mapping[str, Sequence[float]]]
 
 
 class BdError(ValueError):
@@ -97,11 +99,6 @@ def psnr_gap_at_same_rate(
     return gaps
 
 
-def ms_ssim_db(ms_ssim: float) -> float:
-    """MS-SSIM as dB (−10·log10(1 − MS-SSIM)), the scale BD and CompressAI's plots use for it."""
-    return math.inf if ms_ssim >= 1 else -10 * math.log10(1 - ms_ssim)
-
-
 def bracket(points: Sequence[T], low: float, high: float, key: Callable[[T], float]) -> list[T]:
     """Points with key in [low, high] plus the nearest one outside on each side (sorted by key).
 
@@ -116,11 +113,12 @@ def bracket(points: Sequence[T], low: float, high: float, key: Callable[[T], flo
 
 
 def bd_against(ladder: RdCurve, reference: RdCurve) -> dict[str, float | None]:
-    """BD-rate (PSNR-RGB and MS-SSIM dB) and BD-PSNR of the ladder vs a reference; None where undefined.
+    """BD-rate for every metric of `metrics.METRICS` and BD-PSNR of the ladder vs a reference; None where undefined.
 
-    Keys: "psnr-rgb", "ms-ssim-rgb" (BD-rate, %) and "bd-psnr" (dB). Each curve is
-    (bpp, psnr, ms_ssim); non-finite points are dropped, and the reference is trimmed to the
-    points that bracket the ladder's quality range before fitting.
+    Keys: each metric's JSON key ("psnr-rgb", "ms-ssim-rgb", …: BD-rate in %, fitted on its dB form,
+    `Metric.score`) and "bd-psnr" (dB). A metric a curve lacks counts as not measured; non-finite
+    points are dropped, and the reference is trimmed to the points that bracket the ladder's quality
+    range before fitting.
     """
 
     def curve(rates: Sequence[float], qualities: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -128,16 +126,16 @@ def bd_against(ladder: RdCurve, reference: RdCurve) -> dict[str, float | None]:
         return [r for r, _ in pairs], [q for _, q in pairs]
 
     out: dict[str, float | None] = {}
-    scales: tuple[tuple[str, int, Callable[[float], float]], ...] = (
-        ("psnr-rgb", 1, float),
-        ("ms-ssim-rgb", 2, ms_ssim_db),
-    )
-    for name, index, to_db in scales:
-        test_rate, test_q = curve(ladder[0], [to_db(v) for v in ladder[index]])
-        ref_rate, ref_q = curve(reference[0], [to_db(v) for v in reference[index]])
+    def scores(rd: RdCurve, metric: Metric) -> list[float]:
+        values = rd[1].get(metric.key, [math.nan] * len(rd[0]))
+        return [metric.score(v) if math.isfinite(v) else math.nan for v in values]
+
+    for metric in METRICS.values():
+        test_rate, test_q = curve(ladder[0], scores(ladder, metric))
+        ref_rate, ref_q = curve(reference[0], scores(reference, metric))
         reference_points = list(zip(ref_rate, ref_q, strict=True))
-        out[name] = _bd_or_none(bd_rate, reference_points, test_rate, test_q, axis=1)  # equal quality
-        if name == "psnr-rgb":
+        out[metric.json_key] = _bd_or_none(bd_rate, reference_points, test_rate, test_q, axis=1)  # equal quality
+        if metric.key == "psnr":
             out["bd-psnr"] = _bd_or_none(bd_psnr, reference_points, test_rate, test_q, axis=0)  # equal rate
     return out
 

@@ -117,7 +117,8 @@ def export_bundle(
         # Measured on exactly what ships (float16 safetensors), through the same code path as `lci bench`.
         summary = bench_folder(BundledSource(dest), eval_paths)
         ladder = summary.ladder
-        for level, bpp, psnr, ms_ssim in zip(levels, ladder.bpp, ladder.psnr, ladder.ms_ssim, strict=True):
+        columns = (levels, ladder.bpp, ladder.values("psnr"), ladder.values("ms-ssim"))
+        for level, bpp, psnr, ms_ssim in zip(*columns, strict=True):
             level["eval"] = {"bpp": round(bpp, 5), "psnr": finite(round(psnr, 4)), "ms_ssim": round(ms_ssim, 6)}
         folder = eval_folder if eval_folder is not None else Path(eval_paths[0]).parent.name
         manifest["eval_data"] = {"folder": folder, "images": len(eval_paths)}

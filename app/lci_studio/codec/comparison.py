@@ -6,7 +6,7 @@ all take their numbers from here, so a figure means the same wherever it is show
 
 from __future__ import annotations
 
-import dataclasses
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,11 +18,11 @@ import torch
 
 from lci_studio.codec import baselines
 from lci_studio.codec.baselines import BENCH_SETTINGS, BaselinePoint, available_codecs, sweep, sweeps
-from lci_studio.codec.bdrate import BdError, bd_against, psnr_gap_at_same_rate
+from lci_studio.codec.bdrate import BdError, RdCurve, bd_against, psnr_gap_at_same_rate
 from lci_studio.codec.cancel import stop_if_cancelled
 from lci_studio.codec.image_io import is_large, load_rgb
-from lci_studio.codec.ladder import QualityResult, measure_quality
-from lci_studio.codec.metrics import ms_ssim_rgb
+from lci_studio.codec.ladder import QualityResult, measure_quality, with_metrics
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.refinement import PLAIN, Encoder
 from lci_studio.codec.weights import WeightSource
 
@@ -33,14 +33,17 @@ class Curve:
 
     points: list[int]  # qualities or codec settings
     bpp: list[float]
-    psnr: list[float]
-    ms_ssim: list[float]
+    metrics: dict[str, list[float]]  # by `metrics.METRICS` key, parallel to bpp (NaN: not measured)
     encode_seconds: list[float] = field(default_factory=list)
     decode_seconds: list[float] = field(default_factory=list)
     bpp_estimated: list[float] = field(default_factory=list)
 
-    def rd(self) -> tuple[list[float], list[float], list[float]]:
-        return self.bpp, self.psnr, self.ms_ssim
+    def values(self, key: str) -> list[float]:
+        """One metric's values along the curve (NaN where it is not measured)."""
+        return self.metrics.get(key, [math.nan] * len(self.bpp))
+
+    def rd(self) -> RdCurve:
+        return self.bpp, self.metrics
 
     @classmethod
     def of_results(cls, results: Iterable[QualityResult]) -> Curve:
@@ -49,8 +52,7 @@ class Curve:
         return cls(
             [r.quality for r in ordered],
             [float(r.bpp) for r in ordered],
-            [float(r.psnr) for r in ordered],
-            [float(r.ms_ssim) for r in ordered],
+            {key: [float(r.metric(key)) for r in ordered] for key in METRICS},
             encode_seconds=[float(r.encode_seconds) for r in ordered],
             decode_seconds=[float(r.decode_seconds) for r in ordered],
             bpp_estimated=[float(r.bpp_estimated) for r in ordered],
@@ -62,8 +64,7 @@ class Curve:
         return cls(
             [p.setting for p in points],
             [float(p.bpp) for p in points],
-            [float(p.psnr) for p in points],
-            [float(p.ms_ssim) for p in points],
+            {key: [float(p.metric(key)) for p in points] for key in METRICS},
         )
 
 
@@ -71,7 +72,7 @@ class Curve:
 class Comparison:
     """The ladder against one reference curve.
 
-    `bd` has BD-rate in % for "psnr-rgb" and "ms-ssim-rgb" and BD-PSNR in dB for "bd-psnr";
+    `bd` has BD-rate in % for each metric's JSON key ("psnr-rgb", "ms-ssim-rgb"…) and BD-PSNR in dB for "bd-psnr";
     `gaps` is each level's PSNR minus the reference's at the same bpp (None outside its rates).
     """
 
@@ -114,7 +115,7 @@ def compare_results(ladder: Curve, references: Mapping[str, Curve]) -> dict[str,
     out = {}
     for codec, curve in references.items():
         try:
-            gaps = psnr_gap_at_same_rate(curve.bpp, curve.psnr, ladder.bpp, ladder.psnr)
+            gaps = psnr_gap_at_same_rate(curve.bpp, curve.values("psnr"), ladder.bpp, ladder.values("psnr"))
         except BdError:  # a reference of one point, or one holding an identical (infinite-PSNR) reconstruction
             gaps = [None] * len(ladder.bpp)
         out[codec] = Comparison(bd_against(ladder.rd(), curve.rd()), gaps)
@@ -138,14 +139,14 @@ def measure_around(
     cancel: Callable[[], bool] | None = None,
     workers: int | None = None,
 ) -> tuple[list[QualityResult], dict[str, list[BaselinePoint]]]:
-    """The ladder's results with their MS-SSIM, and every codec swept around their bpp range (`sweeps`).
+    """The ladder's results with every metric, and every codec swept around their bpp range (`sweeps`).
 
     What `lci compare` measures after the timed ladder, on `workers` threads at once (default
     `analysis_workers`), each with one torch thread: the points are independent, and Pillow's
-    encoders, PSNR and MS-SSIM's small tensor steps each keep about one core busy, so on two cores
+    encoders, the metrics' small tensor steps each keep about one core busy, so on two cores
     this takes about half the time of one point after another. The sweeps are `baselines.sweeps`
     given the pool's submit: the same points, values and order as `sweep` one after another. The
-    ladder's MS-SSIM is queued first, then the codecs' settings, the slowest codec (the last) first.
+    ladder's missing metrics are queued first, then the codecs' settings, the slowest codec (the last) first.
     """
     codecs = tuple(available_codecs() if codecs is None else codecs)
     low = min((r.bpp for r in results), default=None)
@@ -155,16 +156,14 @@ def measure_around(
     def stopped() -> bool:
         return stop.is_set() or (cancel is not None and cancel())
 
-    def with_ms_ssim(result: QualityResult) -> QualityResult:
+    def measured(result: QualityResult) -> QualityResult:
         stop_if_cancelled(stopped)
-        if result.has_ms_ssim:
-            return result
-        return dataclasses.replace(result, ms_ssim=ms_ssim_rgb(pixels, result.reconstruction, stopped))
+        return with_metrics(result, pixels, cancel=stopped)
 
     caller_threads = torch.get_num_threads()
     pool = ThreadPoolExecutor(workers or analysis_workers(pixels), "lci-measure", torch.set_num_threads, (1,))
     try:
-        ladder = [pool.submit(with_ms_ssim, r) for r in results]
+        ladder = [pool.submit(measured, r) for r in results]
         swept = sweeps(pixels, reversed(codecs), low, high, cancel=stopped, submit=pool.submit)
         return [f.result() for f in ladder], {c: swept[c] for c in codecs}
     except BaseException:
@@ -191,32 +190,30 @@ def bench_folder(
     """
     qualities = source.qualities()
     codecs = [c for c in baselines if c in available_codecs()]
-    sums = np.zeros((len(qualities), 6))
-    base_sums = {c: np.zeros((len(BENCH_SETTINGS), 3)) for c in codecs}
+    keys = tuple(METRICS)
+    # columns: bpp, every metric in table order, then (the ladder's only) encode s, decode s, estimated bpp
+    sums = np.zeros((len(qualities), len(keys) + 4))
+    base_sums = {c: np.zeros((len(BENCH_SETTINGS), len(keys) + 1)) for c in codecs}
     for path in paths:
         image = load_rgb(path)
         for i, quality in enumerate(qualities):
             r = measure_quality(source.load(quality), image, encoder=encoder)
-            sums[i] += (r.bpp, r.psnr, r.ms_ssim, r.encode_seconds, r.decode_seconds, r.bpp_estimated)
+            metric_values = [r.metric(key) for key in keys]
+            sums[i] += (r.bpp, *metric_values, r.encode_seconds, r.decode_seconds, r.bpp_estimated)
             if progress:
                 progress(f"{image.name} q{quality}")
         for codec in codecs:
             for j, p in enumerate(sweep(image.pixels, codec, settings=BENCH_SETTINGS)):
-                base_sums[codec][j] += (p.bpp, p.psnr, p.ms_ssim)
+                base_sums[codec][j] += (p.bpp, *(p.metric(key) for key in keys))
             if progress:
                 progress(f"{image.name} {codec}")
-    means = sums / len(paths)
-    ladder = Curve(
-        list(qualities),
-        means[:, 0].tolist(),
-        means[:, 1].tolist(),
-        means[:, 2].tolist(),
-        encode_seconds=means[:, 3].tolist(),
-        decode_seconds=means[:, 4].tolist(),
-        bpp_estimated=means[:, 5].tolist(),
-    )
-    curves = {}
-    for codec, sums_of_codec in base_sums.items():
-        mean = sums_of_codec / len(paths)
-        curves[codec] = Curve(list(BENCH_SETTINGS), mean[:, 0].tolist(), mean[:, 1].tolist(), mean[:, 2].tolist())
+
+    def mean_curve(points: list[int], table: np.ndarray) -> Curve:
+        mean = table / len(paths)
+        values = {key: mean[:, 1 + k].tolist() for k, key in enumerate(keys)}
+        return Curve(points, mean[:, 0].tolist(), values)
+
+    ladder = mean_curve(list(qualities), sums)
+    ladder.encode_seconds, ladder.decode_seconds, ladder.bpp_estimated = (sums[:, -3:] / len(paths)).T.tolist()
+    curves = {codec: mean_curve(list(BENCH_SETTINGS), table) for codec, table in base_sums.items()}
     return BenchSummary(ladder, curves, [p.name for p in paths], encoder)

@@ -1,7 +1,7 @@
 """The core's errors that a person can act on, in one tuple for every face.
 
 Each is one sentence that fits any face, shown as it is (the CLI and the window add their own advice,
-`cli.error_text` and `gui/error_wording.readable`); any other exception is a fault and is shown with its type.
+`cli/failures.error_text` and `gui/error_wording.readable`); any other exception is a fault and is shown with its type.
 """
 
 from __future__ import annotations

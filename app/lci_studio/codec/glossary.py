@@ -1,29 +1,21 @@
 """The words the window uses, in plain language: the Help ▸ Glossary page and the tooltips.
 
 One entry per term, written for someone who has never read a compression paper. The window's
-tooltips take their text from here, so the glossary and the tooltips never disagree.
+tooltips take their text from here, so the glossary and the tooltips never disagree. The metrics'
+entries come from their table (`metrics.METRICS`: `Metric.glossary` and `Metric.short`).
 """
 
 from __future__ import annotations
 
 from lci_studio.codec.insight import format_ratio
+from lci_studio.codec.metrics import METRICS
 
+# The terms other than the metrics (which `terms` puts after bpp).
 GLOSSARY: dict[str, str] = {
     "bpp": (
         "Bits per pixel: how many bits the file spends on each pixel, on average. The file's size "
         "in bits divided by the number of pixels. An uncompressed photo uses 24 (8 each for red, "
         "green and blue); 0.5 bpp is 48 times smaller. Lower is a smaller file."
-    ),
-    "PSNR": (
-        "Peak signal-to-noise ratio, in decibels (dB): how close the compressed picture is to the "
-        "original, pixel by pixel. Higher is closer; every 3 dB halves the average squared error. "
-        "Around 30 dB small flaws show when you look closely; above 40 dB they are hard to find."
-    ),
-    "MS-SSIM": (
-        "Multi-scale structural similarity: how alike the two pictures' structure (edges, textures, "
-        "contrast) is at several sizes, closer to what people notice than PSNR. 1 means identical. "
-        "The plot shows it in dB, −10·log10(1 − MS-SSIM), so 0.99 is 20 dB and 0.999 is 30 dB; "
-        "higher is closer. It is measured only when you ask for it (it takes a moment)."
     ),
     "λ (lambda)": (
         "The trade-off each quality level was trained with: how much the network was punished for "
@@ -75,20 +67,19 @@ GLOSSARY: dict[str, str] = {
 }
 
 
-# One line each, for tooltips on numbers (the full entries are in GLOSSARY).
+# One line each, for tooltips on numbers (the full entries are in GLOSSARY); the metrics' in their table.
 SHORT: dict[str, str] = {
     "bpp": "bpp: bits per pixel, the file's size per pixel (24 = uncompressed; lower is smaller)",
     "kB": "kB: the file's size in kilobytes (1 kB = 1000 bytes)",
     "%": "% of …: the file's size as a share of the original file (or of the raw pixels)",
-    "PSNR": "PSNR: closeness to the original in dB (higher is closer; 3 dB halves the error)",
-    "MS-SSIM": "MS-SSIM: structural likeness, 1 = identical (the plot shows it in dB)",
     "ratio": "47:1: the file is 47 times smaller (against raw: 24 bpp ÷ the file's bpp)",
 }
 
 
 def caption_tip(caption: str) -> str:
     """A tooltip for a caption: the caption, then one line for each measure it shows."""
-    lines = [SHORT[key] for key in ("bpp", "kB", "%", "PSNR", "MS-SSIM") if key in caption]
+    shorts = {**{key: SHORT[key] for key in ("bpp", "kB", "%")}, **{m.name: m.short for m in METRICS.values()}}
+    lines = [line for key, line in shorts.items() if key in caption]
     return caption.strip() + ("\n\n" + "\n".join(lines) if lines else "") + "\n(Help ▸ Glossary says more)"
 
 
@@ -96,11 +87,17 @@ def glossary_html() -> str:
     """The glossary as one HTML page (term in bold, then its explanation)."""
     rows = "".join(
         f"<dt><b>{term}</b></dt><dd style='margin-bottom:8px'>{text}</dd>"
-        for term, text in GLOSSARY.items()
+        for term, text in terms().items()
     )
     return f"<h3>What the words mean</h3><dl>{rows}</dl>"
 
 
+def terms() -> dict[str, str]:
+    """Every term's entry in the glossary's order: bpp, each metric of the table, then the rest."""
+    first, *rest = GLOSSARY.items()
+    return dict([first, *((metric.name, metric.glossary) for metric in METRICS.values()), *rest])
+
+
 def tip(term: str) -> str:
     """A term's entry, for a tooltip."""
-    return GLOSSARY[term]
+    return terms()[term]

@@ -315,12 +315,13 @@ def _size_sentence(result: QualityResult) -> str:
 
 
 def _fidelity_sentence(result: QualityResult) -> str:
-    if not result.has_ms_ssim:  # measured only when shown
+    ms_ssim = result.metric("ms-ssim")
+    if math.isnan(ms_ssim):  # measured only when shown
         psnr = format_psnr(result.psnr)
         score = f"The picture it gives back scores {psnr} PSNR against the original (higher is closer)."
     else:
         score = (
-            f"The picture it gives back scores {format_psnr(result.psnr)} PSNR and {result.ms_ssim:.3f} "
+            f"The picture it gives back scores {format_psnr(result.psnr)} PSNR and {ms_ssim:.3f} "
             f"MS-SSIM against the original (higher is closer; MS-SSIM 1.000 would be identical)."
         )
     return f"{score} {_loss_sentence(result.psnr)}"

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lci_studio.codec import metrics as metrics_table
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.cancel import CancelledError as CancelledError  # what encode_ladder raises on cancel
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.lci_format import LciHeader
-from lci_studio.codec.metrics import ms_ssim_rgb, psnr_rgb
 from lci_studio.codec.model import ModelInfo
 from lci_studio.codec.pipeline import decode_lci, latent_bits
 from lci_studio.codec.refinement import PLAIN, Encoder
@@ -37,8 +37,7 @@ class QualityResult:
     reconstruction: np.ndarray  # H×W×3 uint8, decoded from `lci`
     bpp: float  # real: file bytes (header included) × 8 / pixels
     bpp_estimated: float  # from the model's likelihoods
-    psnr: float
-    ms_ssim: float  # NaN until measured (`reconstruct_quality` leaves it for later; see `with_ms_ssim`)
+    metrics: dict[str, float]  # by `metrics.METRICS` key; an on-demand one absent until measured (`with_metrics`)
     encode_seconds: float
     decode_seconds: float
     ratio_to_raw: float  # raw 24-bit RGB bytes / file bytes
@@ -57,8 +56,13 @@ class QualityResult:
         return len(self.lci)
 
     @property
-    def has_ms_ssim(self) -> bool:
-        return not math.isnan(self.ms_ssim)
+    def psnr(self) -> float:
+        """PSNR-RGB, measured with every result (what the tiles, BD-PSNR and the explanation speak of)."""
+        return self.metrics["psnr"]
+
+    def metric(self, key: str) -> float:
+        """The metric's value, NaN while it is not measured."""
+        return self.metrics.get(key, math.nan)
 
     @property
     def active_channels(self) -> int:
@@ -77,10 +81,10 @@ def reconstruct_quality(
     progress: StageProgress | None = None,
     encoder: Encoder = PLAIN,
 ) -> QualityResult:
-    """Encode with `encoder`, decode from the bytes and measure one quality level, all but MS-SSIM (NaN).
+    """Encode with `encoder`, decode from the bytes and measure one quality level, all but the on-demand metrics.
 
     What a picture needs before it can be shown: the window draws it at once and measures
-    MS-SSIM later, only when it is shown (`with_ms_ssim`). `cancel` is polled all along;
+    the on-demand metrics (MS-SSIM…) later, only when they are shown (`with_metrics`). `cancel` is polled all along;
     `progress` hears each transform tile (what a big picture's faces show while it works).
     """
     pixels = image.pixels
@@ -94,7 +98,7 @@ def reconstruct_quality(
     # The bit map is analysis for display, measured outside the timed encode (a few % of it).
     bit_map = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None], cancel=cancel)
     stop_if_cancelled(cancel)
-    psnr = psnr_rgb(pixels, reconstruction)
+    measured = metrics_table.measure(pixels, reconstruction, metrics_table.always_measured(), cancel)
     stop_if_cancelled(cancel)  # PSNR takes a few tenths of a second on a big picture under load
     pixel_count = image.width * image.height
     size = len(encoded.lci)
@@ -104,8 +108,7 @@ def reconstruct_quality(
         reconstruction=reconstruction,
         bpp=size * 8 / pixel_count,
         bpp_estimated=float(bit_map.sum()) / pixel_count,
-        psnr=psnr,
-        ms_ssim=math.nan,
+        metrics=measured,
         encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,
         ratio_to_raw=pixel_count * 3 / size,
@@ -117,11 +120,16 @@ def reconstruct_quality(
     )
 
 
-def with_ms_ssim(result: QualityResult, image: RgbImage, cancel: CancelCheck | None = None) -> QualityResult:
-    """`result` with its MS-SSIM against `image` measured (a new object; `result` is left as it is)."""
-    if result.has_ms_ssim:
+def with_metrics(
+    result: QualityResult, pixels: np.ndarray, keys: Iterable[str] | None = None, cancel: CancelCheck | None = None
+) -> QualityResult:
+    """`result` with the metrics `keys` (default: every one) measured against the original `pixels` where
+    missing (a new object; `result` is left as it is)."""
+    lacking = metrics_table.missing(result.metrics, keys)
+    if not lacking:
         return result
-    return dataclasses.replace(result, ms_ssim=ms_ssim_rgb(image.pixels, result.reconstruction, cancel))
+    measured = metrics_table.measure(pixels, result.reconstruction, lacking, cancel)
+    return dataclasses.replace(result, metrics={**result.metrics, **measured})
 
 
 def measure_quality(
@@ -131,8 +139,8 @@ def measure_quality(
     progress: StageProgress | None = None,
     encoder: Encoder = PLAIN,
 ) -> QualityResult:
-    """Encode with `encoder`, decode from the bytes, and measure one quality level, MS-SSIM included."""
-    return with_ms_ssim(reconstruct_quality(loaded, image, cancel, progress, encoder), image, cancel)
+    """Encode with `encoder`, decode from the bytes, and measure one quality level, every metric included."""
+    return with_metrics(reconstruct_quality(loaded, image, cancel, progress, encoder), image.pixels, cancel=cancel)
 
 
 def encode_ladder(
@@ -141,17 +149,17 @@ def encode_ladder(
     qualities: Iterable[int] | None = None,
     should_cancel: Callable[[], bool] = lambda: False,
     *,
-    ms_ssim: bool = True,
+    on_demand: bool = True,
     progress: Callable[[int, str, int, int], None] | None = None,
     encoder: Encoder = PLAIN,
 ) -> Iterator[QualityResult]:
     """Yield each quality's result as soon as it is done; when cancelled, stop even inside a quality.
 
-    `ms_ssim=False` leaves MS-SSIM unmeasured (NaN), for a face that measures it later or never.
+    `on_demand=False` leaves the on-demand metrics (MS-SSIM…) unmeasured, for a face that measures them later.
     `progress(quality, stage, done, in all)` follows each quality tile by tile (and step by step
     while `encoder` refines). Every quality is encoded by `encoder`.
     """
-    measure = measure_quality if ms_ssim else reconstruct_quality
+    measure = measure_quality if on_demand else reconstruct_quality
     for quality in source.qualities() if qualities is None else qualities:
         stop_if_cancelled(should_cancel)
         loaded = source.load(quality)

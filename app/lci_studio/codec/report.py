@@ -3,8 +3,9 @@
 No Qt here. Every JSON document LCI Studio writes (`lci compare --json`, `lci bench --json`,
 the window's Export JSON, the bundle manifest) goes through `json_text`, and every curve in
 it through `curve_json`, the shape CompressAI's evaluation writes (and its plot script
-reads): ``{"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim-rgb",
-"encoding_time", "decoding_time"}}``, one list entry per point in increasing quality.
+reads): ``{"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim-rgb", …,
+"encoding_time", "decoding_time"}}`` (a list per metric of `metrics.METRICS`, under its JSON key),
+one list entry per point in increasing quality.
 
 Non-finite numbers have one spelling each way: `finite` turns them into JSON null (JSON has
 no infinity; an identical reconstruction's PSNR is infinite), `number_text` writes "inf" in
@@ -18,7 +19,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from lci_studio.codec.baselines import BaselinePoint
@@ -26,20 +27,12 @@ from lci_studio.codec.bdrate import bracket
 from lci_studio.codec.comparison import BenchSummary, Curve, by_codec, compare_results, latest_by_quality
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import FAMILY
 
-CSV_COLUMNS = (
-    "codec",
-    "quality",
-    "setting",
-    "metric",
-    "lambda",
-    "N",
-    "M",
-    "bpp",
-    "bpp_estimated",
-    "psnr_db",
-    "ms_ssim",
+# The CSV's columns; each metric's (`Metric.column`: "psnr_db", "ms_ssim", …) come after bpp_estimated.
+CSV_HEAD = ("codec", "quality", "setting", "metric", "lambda", "N", "M", "bpp", "bpp_estimated")
+CSV_TAIL = (
     "file_bytes",
     "ratio_to_raw",
     "ratio_to_input",
@@ -52,6 +45,16 @@ CSV_COLUMNS = (
     "effort",
     "steps",
 )
+
+
+def csv_columns() -> tuple[str, ...]:
+    """The CSV's header row: the fixed columns with one per metric of the table between them."""
+    return (*CSV_HEAD, *(metric.column for metric in METRICS.values()), *CSV_TAIL)
+
+
+def metric_lists(values: Callable[[str], Iterable[float]]) -> dict[str, list[float | None]]:
+    """Each metric's list under its JSON key, from `values(key)` (non-finite and unmeasured: null)."""
+    return {metric.json_key: [finite(v) for v in values(key)] for key, metric in METRICS.items()}
 
 
 def finite(value: float | None) -> float | None:
@@ -75,11 +78,7 @@ def json_text(document: dict[str, Any]) -> str:
 
 def curve_json(name: str, description: str, curve: Curve, times: bool = True) -> dict[str, Any]:
     """One curve in CompressAI's `results/image/<dataset>/*.json` shape."""
-    results: dict[str, list[float | None]] = {
-        "bpp": [float(v) for v in curve.bpp],
-        "psnr-rgb": [finite(v) for v in curve.psnr],
-        "ms-ssim-rgb": [finite(v) for v in curve.ms_ssim],
-    }
+    results: dict[str, list[float | None]] = {"bpp": [float(v) for v in curve.bpp], **metric_lists(curve.values)}
     if times:
         results["encoding_time"] = [float(v) for v in curve.encode_seconds]
         results["decoding_time"] = [float(v) for v in curve.decode_seconds]
@@ -164,8 +163,7 @@ def comparison_json(
             "settings": [p.setting for p in shown],
             "results": {
                 "bpp": [p.bpp for p in shown],
-                "psnr-rgb": [finite(p.psnr) for p in shown],
-                "ms-ssim-rgb": [finite(p.ms_ssim) for p in shown],
+                **metric_lists(Curve.of_points(shown).values),
                 "file_bytes": [p.file_bytes for p in shown],
             },
         }
@@ -183,8 +181,7 @@ def refined_json(results: Iterable[QualityResult]) -> list[dict[str, Any]]:
         {
             "quality": r.quality,
             "bpp": r.bpp,
-            "psnr-rgb": finite(r.psnr),
-            "ms-ssim-rgb": finite(r.ms_ssim),
+            **{metric.json_key: finite(r.metric(key)) for key, metric in METRICS.items()},
             "file_bytes": r.file_bytes,
             "bpp_estimated": r.bpp_estimated,
             "encoding_time": r.encode_seconds,
@@ -235,60 +232,39 @@ def rd_csv(results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] 
     """One row per quality with every measured number, then one row per classical-codec point."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    columns = csv_columns()
+    writer.writerow(columns)
+
+    def metric_cells(item: QualityResult | BaselinePoint) -> dict[str, str]:
+        return {metric.column: _fmt(item.metric(key)) for key, metric in METRICS.items()}
+
     for r in latest_by_quality(results):
         info = r.info
-        writer.writerow(
-            [
-                "LCI",
-                r.quality,
-                "",
-                info.metric,
-                _fmt(info.lmbda),
-                info.N,
-                info.M,
-                _fmt(r.bpp),
-                _fmt(r.bpp_estimated),
-                _fmt(r.psnr),
-                _fmt(r.ms_ssim),
-                r.file_bytes,
-                _fmt(r.ratio_to_raw),
-                _fmt(r.ratio_to_input),
-                _fmt(r.encode_seconds),
-                _fmt(r.decode_seconds),
-                r.active_channels,
-                info.source,
-                info.fingerprint,
-                r.encoder.name,
-                r.encoder.effort,
-                r.encoder.steps,
-            ]
-        )
+        row = {
+            "codec": "LCI",
+            "quality": r.quality,
+            "metric": info.metric,
+            "lambda": _fmt(info.lmbda),
+            "N": info.N,
+            "M": info.M,
+            "bpp": _fmt(r.bpp),
+            "bpp_estimated": _fmt(r.bpp_estimated),
+            **metric_cells(r),
+            "file_bytes": r.file_bytes,
+            "ratio_to_raw": _fmt(r.ratio_to_raw),
+            "ratio_to_input": _fmt(r.ratio_to_input),
+            "encode_seconds": _fmt(r.encode_seconds),
+            "decode_seconds": _fmt(r.decode_seconds),
+            "active_channels": r.active_channels,
+            "weights": info.source,
+            "fingerprint": info.fingerprint,
+            "encoder": r.encoder.name,
+            "effort": r.encoder.effort,
+            "steps": r.encoder.steps,
+        }
+        writer.writerow([row.get(column, "") for column in columns])
     for p in baselines:
-        writer.writerow(
-            [
-                p.codec,
-                "",
-                p.setting,
-                "",
-                "",
-                "",
-                "",
-                _fmt(p.bpp),
-                "",
-                _fmt(p.psnr),
-                _fmt(p.ms_ssim),
-                p.file_bytes,
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-            ]
-        )
+        row = {"codec": p.codec, "setting": p.setting, "bpp": _fmt(p.bpp), **metric_cells(p)}
+        row["file_bytes"] = p.file_bytes
+        writer.writerow([row.get(column, "") for column in columns])
     return buffer.getvalue()

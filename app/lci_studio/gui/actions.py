@@ -3,7 +3,8 @@
 Each command is one `ActionSpec` row (text, shortcut, handler, when it is enabled); `window_actions`
 lists them, `MENUS` and `TOOLBAR` say where they appear. Adding a command is a row here and, if it
 should be visible, its name in a layout. Names starting with "@" in a layout are places the window
-fills itself (recent files, samples, the quality buttons, the dock toggles, the refinement efforts).
+fills itself (recent files, samples, the quality buttons, the dock toggles, the refinement efforts, the plot's
+metrics). The plot's metric has one row per metric of `metrics.METRICS`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMenu, QMenuBar, QToolBar, QToolButton, QWidget
 
+from lci_studio.codec.metrics import METRICS, following
 from lci_studio.codec.model import QUALITIES
 
 if TYPE_CHECKING:
@@ -113,6 +115,8 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
     def has_results() -> bool:
         return bool(s.results)
 
+    metric_names = ", ".join(metric.name for metric in METRICS.values())
+
     return [
         ActionSpec("open", "&Open…", w.opening.open_dialog, key.Open, "Open an image or an .lci file",
                    icon_text="Open…"),
@@ -155,8 +159,13 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
                    checkable=True, icon_text="JPEG && co."),
         ActionSpec("swap", "S&wap Sides", w.swap_sides, "X", "Swap the two sides of the split view (X)"),
         ActionSpec("diff", "&Difference View", w.toggle_difference, "D", "Show the amplified error (D)"),
-        ActionSpec("metric", "Plot &MS-SSIM instead of PSNR",
-                   lambda on: view.plot_metric.set("ms-ssim" if on else "psnr"), "M", checkable=True),
+        *(
+            ActionSpec(f"metric:{key}", f"Plot {metric.name}", lambda on, key=key: on and view.plot_metric.set(key),
+                       tip=f"The RD plot's quality axis: {metric.name}", checkable=True)
+            for key, metric in METRICS.items()
+        ),
+        ActionSpec("metric", "Plot the &Next Metric", lambda: view.plot_metric.set(following(view.plot_metric.value)),
+                   "M", "The RD plot's quality axis: the next metric (M)"),
         ActionSpec("bpp", "Plot &Estimated bpp (model) instead of real",
                    lambda on: view.size_kind.set("estimated" if on else "real"), "B", checkable=True),
         ActionSpec("demo", "&Demo Mode", w.open_demo, "F11", "Full-screen presentation with a big quality slider",
@@ -172,7 +181,7 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
                    "Every quality again with the refined encoder (tens of seconds each; Esc stops)",
                    enabled=w.refining.can_refine_all),
         ActionSpec("glossary", "&Glossary…", w.show_glossary, key.HelpContents,
-                   "What bpp, PSNR, MS-SSIM, λ, N, M and the ratio mean, in plain words"),
+                   f"What bpp, {metric_names}, λ, N, M and the ratio mean, in plain words"),
         ActionSpec("about", "&About LCI Studio", w.show_about, role=QAction.MenuRole.AboutRole),
         ActionSpec("about_qt", "About &Qt", QApplication.aboutQt),
     ]  # fmt: skip
@@ -185,7 +194,8 @@ MENUS: Sequence[tuple[str, Layout]] = (
     ("S&amples", ("@samples",)),
     ("&View", (
         "grid", "split", "bits", "-", "classical_grid", "detail", "fit", "actual", "zoom_in", "zoom_out", "-",
-        "swap", "diff", "-", "metric", "bpp", "-", ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
+        "swap", "diff", "-", ("Plot &Metric", ("@metrics", "-", "metric")), "bpp", "-", ("&Panels", ("@docks",)), "-",
+        "demo", "fullscreen",
     )),
     ("&Quality", ("@qualities", "-", "next", "prev", "-", "refine", "refine_all", ("Encoder &Effort", ("@efforts",)))),
     ("&Settings", ("settings",)),  # what the messages mean by "choose … in Settings"; not on the toolbar

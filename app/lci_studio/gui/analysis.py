@@ -1,8 +1,8 @@
 """What the window measures beside the ladder, in the worker's low-priority thread: the classical
-codecs' points and MS-SSIM while it is shown.
+codecs' points and the on-demand metrics (MS-SSIM…) while they are shown.
 
 `LadderFeed` hands the ladder's results over as they come; `AnalysisScheduler` runs one
-`AnalysisJob` (jobs.py): MS-SSIM first while it is shown, then the next classical point that
+`AnalysisJob` (jobs.py): the wanted metrics first, then the next classical point that
 `baselines.SweepPlan` (the CLI's rule) hands out; a codec's range extras wait for the ladder's
 bpp range.
 """
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec.baselines import BaselinePoint
-from lci_studio.codec.ladder import CancelledError, QualityResult, with_ms_ssim
+from lci_studio.codec.ladder import CancelledError, QualityResult, with_metrics
+from lci_studio.codec.metrics import METRICS, missing
 
 if TYPE_CHECKING:
     from lci_studio.gui.jobs import AnalysisJob, JobSignals, Running
@@ -53,8 +54,13 @@ class LadderFeed:
                 self._changed.wait(timeout)
 
 
+def _names(keys: tuple[str, ...]) -> str:
+    """Metrics as the meter names them ("MS-SSIM and PSNR-YUV")."""
+    return " and ".join(METRICS[key].name for key in keys)
+
+
 class AnalysisScheduler:
-    """One AnalysisJob: MS-SSIM first while it is shown, then the next classical point; see AnalysisJob."""
+    """One AnalysisJob: the wanted metrics first, then the next classical point; see AnalysisJob."""
 
     _WAIT = 0.05  # seconds between looks at a ladder that is still running
 
@@ -67,12 +73,13 @@ class AnalysisScheduler:
             if point.codec in self.plan.codecs:
                 self.plan.add(point)
         self.counted: set[str] = set()  # codecs the meter has counted as done
-        self.measured: set[int] = set()  # qualities whose MS-SSIM went out
+        self.measured: dict[int, QualityResult] = {}  # the latest result sent out per quality, with its metrics
         self.done = 0
-        # the meter counts codecs; a job with none (MS-SSIM switched on later) counts what it measures
+        # the meter counts codecs; a job with none (a metric shown later) counts what it measures
         results, _ = job.feed.snapshot()
-        missing = sum(not r.has_ms_ssim for r in results) + sum(not p.has_ms_ssim for p in job.points)
-        self.total = len(job.codecs) or missing
+        wanted = job.wanted_metrics()
+        lacking = sum(bool(missing(r.metrics, wanted)) for r in results)
+        self.total = len(job.codecs) or lacking + sum(bool(missing(p.metrics, wanted)) for p in job.points)
 
     def _progress(self, text: str) -> None:
         self.signals.progress.emit(self.run_.job_id, self.done, self.total, text)
@@ -83,7 +90,7 @@ class AnalysisScheduler:
         while True:
             if run.cancel():
                 raise CancelledError()
-            if self._serve_ms_ssim():
+            if self._serve_metrics():
                 continue
             work = self._next_point()
             if work == "wait":
@@ -97,7 +104,7 @@ class AnalysisScheduler:
                 continue
             codec, setting = work
             self._progress(f"{codec} for comparison")
-            self.plan.add(baselines_mod.baseline_point(self.pixels, codec, setting, ms_ssim=job.wants_ms_ssim()))
+            self.plan.add(baselines_mod.baseline_point(self.pixels, codec, setting, on_demand=job.wanted_metrics()))
             self._emit_points()
             self._count_complete()
 
@@ -129,24 +136,29 @@ class AnalysisScheduler:
                 return codec, setting
         return "wait" if any(plan.undecided(c) for c in plan.codecs) else None
 
-    def _serve_ms_ssim(self) -> bool:
-        """Measure one missing MS-SSIM while it is shown (ladder results before points); False: none missing."""
-        if not self.job.wants_ms_ssim():
+    def _serve_metrics(self) -> bool:
+        """Measure the wanted metrics of one result or point that lacks them (ladder results before points);
+        False: none missing."""
+        wanted = self.job.wanted_metrics()
+        if not wanted:
             return False
         run = self.run_
         results, _ = self.job.feed.snapshot()
         for result in results:
-            if not result.has_ms_ssim and result.quality not in self.measured:
-                self._progress(f"MS-SSIM of quality {result.quality}")
-                measured = with_ms_ssim(result, self.job.image, run.cancel)
-                self.measured.add(result.quality)
+            result = self.measured.get(result.quality, result)
+            lacking = missing(result.metrics, wanted)
+            if lacking:
+                self._progress(f"{_names(lacking)} of quality {result.quality}")
+                measured = with_metrics(result, self.pixels, wanted, run.cancel)
+                self.measured[result.quality] = measured
                 self.signals.resultReady.emit(run.job_id, measured)
                 self._count_measured()
                 return True
         for i, point in enumerate(self._points()):
-            if not point.has_ms_ssim and point.data:
-                self._progress(f"MS-SSIM of {point.codec}")
-                measured = baselines_mod.with_ms_ssim(self.pixels, point, run.cancel)
+            lacking = missing(point.metrics, wanted)
+            if lacking and point.data:
+                self._progress(f"{_names(lacking)} of {point.codec}")
+                measured = baselines_mod.with_metrics(self.pixels, point, wanted, run.cancel)
                 if i < len(self.given):
                     self.given[i] = measured
                 else:

@@ -3,7 +3,7 @@
 Each export has a direct form (a path in, True/the paths written out; what scripts and tests call)
 and a dialog form for the menus. Writes are atomic and asked about once when they would replace
 files; a failure becomes a dialog and the window keeps running. No codec or metric work runs on the
-GUI thread: the RD data holds every MS-SSIM, and what is missing is measured by the worker first
+GUI thread: the RD data holds every metric (MS-SSIM…), and what is missing is measured by the worker first
 (`complete`, with the meter; Stop writes nothing); PNGs are compressed and written by the worker.
 """
 
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from lci_studio.codec import image_io, report
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.metrics import METRICS, on_demand
 from lci_studio.gui.jobs import WriteJob
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.gui.qimage import from_qimage, to_qimage
@@ -29,7 +30,7 @@ from lci_studio.session import Session
 
 class Exports(QObject):
     """The window's exports of its `session`; `say` puts a line in the status bar, `complete(then)` calls
-    `then` once the worker has measured every missing MS-SSIM (`ViewJobs.complete_ms_ssim`); PNGs are
+    `then` once the worker has measured every missing metric (`ViewJobs.complete_metrics`); PNGs are
     compressed and written by `worker`. Its Qt parent is the window its dialogs are centred on."""
 
     def __init__(
@@ -105,13 +106,14 @@ class Exports(QObject):
         return self._when_measured(Path(path), text)
 
     def _when_measured(self, path: Path, text: Callable[[], str]) -> bool:
-        """Write `text()` to `path` once every MS-SSIM is measured: at once when none is missing, else after
+        """Write `text()` to `path` once every metric is measured: at once when none is missing, else after
         the worker has measured it (the meter counts it; Stop writes nothing). The overwrite question
         comes first. True when written or on its way, False when the question was declined."""
         if not self.confirm_overwrite([path]):
             return False
-        if self._session.missing_ms_ssim():
-            self._say(f"Measuring MS-SSIM for {path.name}: it is written when that is done (Esc stops).")
+        if self._session.missing_metrics():
+            names = " and ".join(METRICS[key].name for key in on_demand())
+            self._say(f"Measuring {names} for {path.name}: it is written when that is done (Esc stops).")
         self._complete(lambda: self._write_text(path, text(), asked=True))
         return True
 

@@ -112,14 +112,14 @@ class LoadJob:
 @dataclass(frozen=True)
 class LadderJob:
     """Encode → bytes → decode → measure `image` at every quality of `source`; each result goes out
-    the moment its picture exists (and into `feed`, for the analysis beside it). `ms_ssim=False`
-    leaves MS-SSIM to the analysis job."""
+    the moment its picture exists (and into `feed`, for the analysis beside it). `on_demand=False`
+    leaves the on-demand metrics (MS-SSIM…) to the analysis job."""
 
     image: RgbImage
     source: WeightSource
     qualities: tuple[int, ...] | None = None
     feed: LadderFeed | None = None
-    ms_ssim: bool = True
+    on_demand: bool = True
     kind: ClassVar[str] = "ladder"
     lane: ClassVar[str] = "view"
     title: ClassVar[str] = "Could not compress the image"
@@ -141,7 +141,7 @@ class LadderJob:
                 out.progress.emit(run.job_id, done[0] + part, total, f"{_megapixels(image)} picture: {where}")
 
         try:
-            for result in encode_ladder(image, loader, qualities, run.cancel, ms_ssim=self.ms_ssim, progress=tiles):
+            for result in encode_ladder(image, loader, qualities, run.cancel, on_demand=self.on_demand, progress=tiles):
                 done[0] += 1
                 if self.feed is not None:
                     self.feed.put(result)
@@ -156,15 +156,15 @@ class LadderJob:
 class AnalysisJob:
     """What the window shows beside the ladder, in the low-priority thread: the classical codecs'
     points (`baselines.sweep`'s settings, a point at a time, codec by codec; the range extras once
-    `feed` is closed) and, while `wants_ms_ssim()` says it is shown, the MS-SSIM of every ladder
-    result and point that lacks it (served first). `points`: those measured already (of `codecs`: a
-    stopped sweep that goes on)."""
+    `feed` is closed) and the on-demand metrics `wanted_metrics()` names (those shown, or all before an
+    export) of every ladder result and point that lacks them (served first). `points`: those measured
+    already (of `codecs`: a stopped sweep that goes on)."""
 
     image: RgbImage
     feed: LadderFeed
     codecs: tuple[str, ...] = ()
     points: tuple[BaselinePoint, ...] = ()
-    wants_ms_ssim: Callable[[], bool] = field(default=lambda: False, compare=False)
+    wanted_metrics: Callable[[], tuple[str, ...]] = field(default=tuple, compare=False)
     kind: ClassVar[str] = "analysis"
     lane: ClassVar[str] = "analysis"
     title: ClassVar[str] = "Could not measure the comparison"

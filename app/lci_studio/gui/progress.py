@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
 
 # what a job kind is doing, before it says
 TEXTS = {
-    "ladder": "", "decode": "decoding", "load": "opening", "ms-ssim": "measuring MS-SSIM",
+    "ladder": "", "decode": "decoding", "load": "opening",
     "analysis": "classical codecs for comparison",
 }  # fmt: skip
 PARTS = 1000  # bar units per step

@@ -1,13 +1,13 @@
 """The jobs behind what the window shows: reading a picture, its ladder, decoding an `.lci` file,
-and the analysis beside the ladder (the classical codecs, MS-SSIM when shown).
+and the analysis beside the ladder (the classical codecs, an on-demand metric such as MS-SSIM when shown).
 
 The first three share the worker's "view" lane, so a new one cancels the one before (and the
 analysis of the picture it replaces); `view_job` and `analysis_job` are the ids whose signals
 still count, and every other job's late signals are ignored here. The ladder's tiles come at
 codec speed: MS-SSIM and the classical codecs are measured beside it in the worker's
 low-priority thread, fed by a `LadderFeed`. What arrives goes into the session (the panels draw
-it); progress of both goes to the status bar's one meter, which says done when both are. MS-SSIM is
-measured while the view state's plot metric shows it (or an export waits for it).
+it); progress of both goes to the status bar's one meter, which says done when both are. An on-demand
+metric (MS-SSIM…) is measured while the view state's plot metric shows it (or an export waits for it).
 
 `ViewJobs` is handed the few things it uses (the session, the view state, the worker, the meter, the
 status line, the recent files, the no-weights banner's `show`); it tells the window through its
@@ -26,6 +26,7 @@ from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.metrics import METRICS, missing, on_demand
 from lci_studio.gui.analysis import LadderFeed
 from lci_studio.gui.jobs import AnalysisJob, ClassicalJob, DecodeJob, DetailJob, LadderJob, LoadedImage, LoadJob
 from lci_studio.gui.messages import Messages
@@ -74,9 +75,9 @@ class ViewJobs(QObject):
         self._steps = {"view": (0, 0), "analysis": (0, 0)}  # (done, total) of each job the meter counts
         self._view_outcome = "done"  # how the last view job ended (the status bar says it when all have)
         self._points_due: list | None = None  # classical points received, drawn at the next turn of the loop
-        self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every MS-SSIM (complete_ms_ssim)
-        self._ms_ssim_pass = False  # the job running is a follow-up that only measures MS-SSIM
-        self._ms_ssim_due: list[tuple[RgbImage | None, QualityResult]] = []  # (its picture, result), in order
+        self._exports_waiting: list[Callable[[], None]] = []  # writes waiting for every metric (complete_metrics)
+        self._metrics_pass: tuple[str, ...] = ()  # what the running follow-up job measures (it measures only that)
+        self._measured_due: list[tuple[RgbImage | None, QualityResult]] = []  # (its picture, result), in order
         self._stopped = False  # what is shown was stopped before it was complete (`resume` goes on)
         worker = self._worker
         worker.jobStarted.connect(self._on_job_started)
@@ -89,7 +90,7 @@ class ViewJobs(QObject):
         worker.lciDecoded.connect(self._on_lci_decoded)
         worker.failed.connect(self._on_failed)
         worker.jobFinished.connect(self._on_job_finished)
-        view.plot_metric.changed.connect(lambda _metric: self._on_ms_ssim_shown())
+        view.plot_metric.changed.connect(lambda _metric: self._on_metric_shown())
 
     # ------------------------------------------------------------------------------------ starting
 
@@ -140,10 +141,10 @@ class ViewJobs(QObject):
             return
         qualities = tuple(session.source.qualities())
         feed = LadderFeed()
-        # the tiles come at codec speed: MS-SSIM and the classical codecs are measured beside the ladder
-        self._start(LadderJob(session.image, session.source, feed=feed, ms_ssim=False))
+        # the tiles come at codec speed: on-demand metrics and the classical codecs are measured beside the ladder
+        self._start(LadderJob(session.image, session.source, feed=feed, on_demand=False))
         codecs = available_codecs() if self._with_baselines else ()
-        self._start_analysis(AnalysisJob(session.image, feed, codecs, wants_ms_ssim=self._wants_ms_ssim))
+        self._start_analysis(AnalysisJob(session.image, feed, codecs, wanted_metrics=self._wanted_metrics))
         session.start_ladder(qualities, unavailable=f"not available from\n{session.source.describe()}")
         beside = f", with {_and_list(codecs)} beside them for comparison…" if codecs else "…"
         self._messages.say(f"Compressing {session.image.name} at {len(qualities)} quality levels{beside}")
@@ -171,9 +172,9 @@ class ViewJobs(QObject):
         image, source, points = session.image, session.source, tuple(session.baselines)
         missing = tuple(q for q in source.qualities() if q not in session.results)
         feed = LadderFeed(session.ordered_results(), closed=not missing)
-        self._start(LadderJob(image, source, qualities=missing, feed=feed, ms_ssim=False) if missing else None)
+        self._start(LadderJob(image, source, qualities=missing, feed=feed, on_demand=False) if missing else None)
         codecs = available_codecs() if self._with_baselines else ()
-        self._start_analysis(AnalysisJob(image, feed, codecs, points=points, wants_ms_ssim=self._wants_ms_ssim))
+        self._start_analysis(AnalysisJob(image, feed, codecs, points=points, wanted_metrics=self._wanted_metrics))
         session.resume_ladder(missing)
         self._find_detail()  # the lowest and highest qualities may be in already
         if not missing:
@@ -184,28 +185,31 @@ class ViewJobs(QObject):
         """A job for what is shown is running (the ladder, a decode, or the analysis beside them)."""
         return any(job is not None and self._worker.is_current(job) for job in (self.view_job, self.analysis_job))
 
-    def complete_ms_ssim(self, then: Callable[[], None]) -> None:
-        """Call `then` once every MS-SSIM is measured (at once when none is missing): the worker measures
-        what lacks it after what is running, the meter counts it, and Stop drops `then` (nothing written).
+    def complete_metrics(self, then: Callable[[], None]) -> None:
+        """Call `then` once every metric is measured (at once when none is missing): the worker measures
+        what lacks one after what is running, the meter counts it, and Stop drops `then` (nothing written).
         What an export calls: its numbers are never measured on the GUI thread."""
         self._exports_waiting.append(then)
-        self._measure_missing_ms_ssim()
+        self._measure_missing_metrics()
         self._deliver_exports()
 
-    def _ms_ssim_shown(self) -> bool:
-        """The plot shows MS-SSIM (one attribute read: the analysis thread asks too)."""
-        return self._view.plot_metric.value == "ms-ssim"
+    def _shown_metrics(self) -> tuple[str, ...]:
+        """The on-demand metric the plot shows (MS-SSIM…; none for PSNR): one attribute read, the analysis
+        thread asks too."""
+        key = self._view.plot_metric.value
+        return (key,) if METRICS[key].on_demand else ()
 
-    def _wants_ms_ssim(self) -> bool:
-        """Read by the analysis thread: MS-SSIM is shown, or an export waits for it."""
-        return self._ms_ssim_shown() or bool(self._exports_waiting)
+    def _wanted_metrics(self) -> tuple[str, ...]:
+        """Read by the analysis thread: the on-demand metrics to measure now (the one shown; all of them
+        while an export waits)."""
+        return on_demand() if self._exports_waiting else self._shown_metrics()
 
     def _deliver_exports(self) -> None:
-        """The exports waiting, written once nothing runs; dropped when what ran left MS-SSIM missing."""
+        """The exports waiting, written once nothing runs; dropped when what ran left a metric missing."""
         if not self._exports_waiting or self.computing():
             return
-        if self._session.missing_ms_ssim():
-            self._drop_exports("The export was not written: MS-SSIM could not be measured.")
+        if self._session.missing_metrics():
+            self._drop_exports("The export was not written: its metrics could not be measured.")
             return
         waiting, self._exports_waiting = self._exports_waiting, []
         for write in waiting:
@@ -216,11 +220,11 @@ class ViewJobs(QObject):
             self._exports_waiting = []
             self._messages.say(why)
 
-    def _on_ms_ssim_shown(self) -> None:
-        """MS-SSIM is measured only while it is shown: showing it measures what lacks it (a running
-        analysis job sees it at its next step)."""
-        if self._ms_ssim_shown():
-            self._measure_missing_ms_ssim()
+    def _on_metric_shown(self) -> None:
+        """An on-demand metric is measured only while it is shown: showing it measures what lacks it (a
+        running analysis job sees it at its next step)."""
+        if self._shown_metrics():
+            self._measure_missing_metrics()
 
     def _start(self, job: LoadJob | LadderJob | DecodeJob | None) -> None:
         """Start the job for what is shown; the one it replaces (same lane) is cancelled and its tiles say so
@@ -228,7 +232,7 @@ class ViewJobs(QObject):
         if self._session.pending and not isinstance(job, LadderJob):
             self._session.finish("cancelled")
         self._drop_exports("Another picture was opened: the export was not written.")
-        self._ms_ssim_pass = self._stopped = False
+        self._metrics_pass, self._stopped = (), False
         self.analysis_job = None  # the worker cancels it with the view job it belonged to
         self.classical_jobs = {}  # the worker cancels the encode with the view job
         self.classical_queue = []
@@ -302,27 +306,28 @@ class ViewJobs(QObject):
         self.analysis_job = self._worker.start(job)
         self._steps["analysis"] = (0, len(job.codecs))
 
-    def _measure_missing_ms_ssim(self) -> None:
-        """A follow-up analysis job for the MS-SSIM still missing (shown, or an export waits for it), when
-        none runs that would measure it."""
+    def _measure_missing_metrics(self) -> None:
+        """A follow-up analysis job for the metrics still missing (shown, or an export waits for them), when
+        none runs that would measure them."""
         session = self._session
-        if not self._wants_ms_ssim() or session.image is None:
+        wanted = self._wanted_metrics()
+        if not wanted or session.image is None:
             return
         if self.analysis_job is not None and self._worker.is_current(self.analysis_job):
             return
-        count = session.missing_ms_ssim()
+        count = session.missing_metrics(wanted)
         if not count:
             return
         if self.view_job is not None and self._worker.is_current(self.view_job):
             return  # a ladder without its analysis job (it failed): the next ladder brings its own
-        feed = LadderFeed([r for r in session.ordered_results() if not r.has_ms_ssim], closed=True)
+        feed = LadderFeed([r for r in session.ordered_results() if missing(r.metrics, wanted)], closed=True)
         self._start_analysis(
-            AnalysisJob(session.image, feed, points=tuple(session.baselines), wants_ms_ssim=self._wants_ms_ssim)
+            AnalysisJob(session.image, feed, points=tuple(session.baselines), wanted_metrics=self._wanted_metrics)
         )
-        self._ms_ssim_pass = True
+        self._metrics_pass = wanted
         self._view_outcome = "done"  # how this pass ends, not the stopped one before it
         self._steps = {"view": (0, 0), "analysis": (0, count)}
-        self._progress.start("ms-ssim", count)
+        self._progress.start(f"measuring {_and_list(METRICS[key].name for key in wanted)}", count)
         self.changed.emit()  # Stop, at once
 
     # ------------------------------------------------------------------------------------ worker signals
@@ -363,27 +368,27 @@ class ViewJobs(QObject):
         lane = self._lane(job_id)
         if lane is None or self._session.image is None:
             return  # a late result of an image that is no longer shown
-        if lane == "analysis":  # a result with its MS-SSIM: they come in bursts, so one per turn of the loop
-            self._ms_ssim_due.append((self._session.image, result))
-            if len(self._ms_ssim_due) == 1:
-                QTimer.singleShot(0, self._apply_ms_ssim)
+        if lane == "analysis":  # a result with its metrics: they come in bursts, so one per turn of the loop
+            self._measured_due.append((self._session.image, result))
+            if len(self._measured_due) == 1:
+                QTimer.singleShot(0, self._apply_measured)
             return
         self._session.add_result(result)
         self.resultAdded.emit(result)
         self._find_detail()
 
-    def _apply_ms_ssim(self, everything: bool = False) -> None:
-        """The oldest result with its MS-SSIM into the session (`everything`: all waiting, as the analysis
+    def _apply_measured(self, everything: bool = False) -> None:
+        """The oldest result with its metrics measured into the session (`everything`: all waiting, as the analysis
         ends); each redraws every panel, and eight in one go held the window ~100 ms."""
-        while self._ms_ssim_due:
-            image, result = self._ms_ssim_due.pop(0)
+        while self._measured_due:
+            image, result = self._measured_due.pop(0)
             if image is self._session.image and result.quality in self._session.results:
                 self._session.add_result(result)  # (not for a picture or result no longer shown)
                 self.resultAdded.emit(result)
             if not everything:
                 break
-        if self._ms_ssim_due:
-            QTimer.singleShot(0, self._apply_ms_ssim)
+        if self._measured_due:
+            QTimer.singleShot(0, self._apply_measured)
 
     def _on_baselines(self, job_id: int, points: list) -> None:
         """Points come one by one; those that arrive within POINTS_EVERY_MS are drawn once (the newest list
@@ -439,7 +444,7 @@ class ViewJobs(QObject):
             self._view_outcome = outcome
         else:
             self._apply_points()
-            self._apply_ms_ssim(everything=True)
+            self._apply_measured(everything=True)
             self.analysis_job = None
             if outcome == "cancelled" and self._view_outcome == "done":
                 self._view_outcome = "cancelled"
@@ -451,13 +456,15 @@ class ViewJobs(QObject):
         """The ladder and everything beside it ended: the meter goes, the status bar says how."""
         elapsed = self._progress.finish()
         session = self._session
-        if outcome == "done" and session.image is not None and self._ms_ssim_pass:
-            self._messages.say(f"{session.image.name}: MS-SSIM measured in {elapsed:.1f} s.")
+        if outcome == "done" and session.image is not None and self._metrics_pass:
+            names = _and_list(METRICS[key].name for key in self._metrics_pass)
+            self._messages.say(f"{session.image.name}: {names} measured in {elapsed:.1f} s.")
         elif outcome == "done" and session.image is not None:
             codecs = len({p.codec for p in session.baselines})
             beside = f" and {codecs} classical codecs" if codecs else ""
             # why this picture took longer than the last: MS-SSIM costs about as much again (M turns it off)
-            slower = ", MS-SSIM included (M: PSNR only, faster)" if self._ms_ssim_shown() else ""
+            shown = self._shown_metrics()
+            slower = f", {METRICS[shown[0]].name} included (M: another metric; PSNR is fastest)" if shown else ""
             self._messages.say(
                 f"{session.image.name}: {len(session.results)} qualities{beside} in {elapsed:.1f} s{slower}. "
                 "Keys 1–8 pick a quality; wheel zooms, drag pans."
@@ -466,8 +473,8 @@ class ViewJobs(QObject):
             export = " The export was not written." if self._exports_waiting else ""
             self._messages.say(f"Stopped.{export}" + (" Resume (R) goes on from here." if self.can_resume() else ""))
             self._exports_waiting = []
-        self._ms_ssim_pass = False
-        self._measure_missing_ms_ssim()  # shown (or an export asked for it) while the last job was ending
+        self._metrics_pass = ()
+        self._measure_missing_metrics()  # shown (or an export asked for it) while the last job was ending
         self._deliver_exports()
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
-from PySide6.QtGui import QIcon, QResizeEvent
+from PySide6.QtGui import QActionGroup, QIcon, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from lci_studio.codec.glossary import caption_tip, tip
 from lci_studio.codec.insight import format_kb, format_ratio
 from lci_studio.codec.ladder import QualityResult
-from lci_studio.codec.report import number_text
+from lci_studio.codec.metrics import METRICS, values_text
 from lci_studio.codec.weights import WeightSource, open_weight_source
 from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, quality_actions, window_actions
 from lci_studio.gui.dialogs import LciInfoDialog, about_html
@@ -106,7 +106,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.status_label = QLabel("Open an image to begin.")
-        self.status_label.setToolTip(caption_tip("bpp kB PSNR MS-SSIM").split("\n", 2)[-1] + "\n" + tip("ratio"))
+        measures = " ".join(["bpp kB", *(metric.name for metric in METRICS.values())])
+        self.status_label.setToolTip(caption_tip(measures).split("\n", 2)[-1] + "\n" + tip("ratio"))
         self.messages = Messages(self.status_label)
         say, show_error = self.messages.say, self.messages.show_error
         self.progress = JobProgress()
@@ -122,7 +123,7 @@ class MainWindow(QMainWindow):
         self.weights.switched.connect(lambda _source: self.jobs.restart())
         self._build_views()
         self.exports = Exports(
-            self, self.session, self.settings, self.rd_plot, say, show_error, self.jobs.complete_ms_ssim, self.worker
+            self, self.session, self.settings, self.rd_plot, say, show_error, self.jobs.complete_metrics, self.worker
         )
         self.opening = Opening(self, self.settings, recent, self.jobs.open_path, self.jobs.open_qimage, say)
         self.refining = Refining(
@@ -142,6 +143,7 @@ class MainWindow(QMainWindow):
                 "@recent": self._add_recent_menu,
                 "@samples": self.opening.fill_samples,
                 "@docks": lambda menu: menu.addActions([d.toggleViewAction() for d in self.docks]),
+                "@metrics": self._fill_metrics,
                 "@qualities": lambda menu: menu.addActions(list(self.quality_actions.values())),
                 "@efforts": self.refining.fill_efforts,
             },
@@ -223,6 +225,13 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def _fill_metrics(self, menu: QMenu) -> None:
+        """One checkable row per metric of the table, one checked at a time (the plot's)."""
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for key in METRICS:
+            menu.addAction(group.addAction(self.commands[f"metric:{key}"]))
+
     def _add_recent_menu(self, menu: QMenu) -> None:
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(lambda: self.opening.fill_recent(self.recent_menu))
@@ -256,7 +265,7 @@ class MainWindow(QMainWindow):
         view, commands = self.view_state, self.commands
         bound = (
             (view.classical_column, "classical_grid", lambda shown: bool(shown)),
-            (view.plot_metric, "metric", lambda metric: metric == "ms-ssim"),
+            *((view.plot_metric, f"metric:{key}", lambda metric, key=key: metric == key) for key in METRICS),
             (view.size_kind, "bpp", lambda kind: kind == "estimated"),
         )
         view.detail.changed.connect(lambda _detail: commands.update())  # Z is enabled once it is found
@@ -305,11 +314,9 @@ class MainWindow(QMainWindow):
             self.quality_actions[quality].setChecked(True)
             result = self.session.results.get(quality)
             if result is not None:
-                psnr = number_text(result.psnr, ".2f")
-                ms_ssim = f", MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""
                 self.messages.say(  # the ratio as the explanation words it (format_ratio: one rule)
                     f"Quality {quality}: {result.bpp:.3f} bpp, {format_kb(result.file_bytes)} "
-                    f"({format_ratio(result.ratio_to_raw)} against raw), PSNR {psnr} dB{ms_ssim}, "
+                    f"({format_ratio(result.ratio_to_raw)} against raw), {values_text(result.metrics, ', ')}, "
                     f"{result.active_channels} of {result.info.M} channels carry bits"
                 )
         self.commands.update()

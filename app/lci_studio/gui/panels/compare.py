@@ -21,6 +21,7 @@ from lci_studio.codec.detail import Detail
 from lci_studio.codec.glossary import caption_tip
 from lci_studio.codec.insight import format_bpp, format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.metrics import values_text
 from lci_studio.codec.report import number_text
 from lci_studio.gui.panels.classical_pictures import ClassicalPictures
 from lci_studio.gui.panels.image_view import (
@@ -36,16 +37,15 @@ from lci_studio.view_state import ViewState
 
 
 def result_caption(result: QualityResult, basis: SizeBasis | None, short: bool = False) -> tuple[str, str]:
-    """(title, details) of one quality's tile: real bpp, size, share of the size basis, PSNR, MS-SSIM.
+    """(title, details) of one quality's tile: real bpp, size, share of the size basis, the measured metrics.
     `short`: the share without what it is a share of (the tooltip says it), for a narrow tile."""
     if basis is None:
         pixels = result.reconstruction.shape[0] * result.reconstruction.shape[1]
         basis = SizeBasis(pixels * 3, "raw RGB", "")
     share = format_percent(result.file_bytes / basis.bytes) + ("" if short else f" of {basis.label}")
-    psnr = f"{number_text(result.psnr, '.2f')} dB"  # an identical picture's "inf", spelled as everywhere
     title = f"Quality {result.quality}"
-    ms_ssim = f" · MS-SSIM {result.ms_ssim:.4f}" if result.has_ms_ssim else ""  # measured when first shown
-    details = f"{format_bpp(result.bpp)} · {format_kb(result.file_bytes)} · {share}\nPSNR {psnr}{ms_ssim}"
+    metrics = values_text(result.metrics, " · ")  # an on-demand one (MS-SSIM) once measured, when first shown
+    details = f"{format_bpp(result.bpp)} · {format_kb(result.file_bytes)} · {share}\n{metrics}"
     return title, details
 
 

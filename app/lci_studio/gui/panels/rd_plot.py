@@ -1,4 +1,4 @@
-"""Rate-distortion plot: bits per pixel against PSNR or MS-SSIM, learned codec vs the classical codecs.
+"""Rate-distortion plot: bits per pixel against a metric (PSNR, MS-SSIM…), learned codec vs the classical codecs.
 
 A view of the `Session`'s results and baselines; the metric and the bpp kind it draws are the `ViewState`'s
 (`plot_metric`, `size_kind`), which the menu's check marks follow too.
@@ -15,20 +15,19 @@ import pyqtgraph as pg
 import pyqtgraph.exporters
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPalette
-from PySide6.QtWidgets import QButtonGroup, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QComboBox, QGraphicsItem, QLabel, QRadioButton, QVBoxLayout, QWidget
 
 from lci_studio.codec.baselines import CLASSICAL_CODECS, BaselinePoint, reencodes_itself
-from lci_studio.codec.bdrate import ms_ssim_db
 from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
+from lci_studio.codec.metrics import METRICS
 from lci_studio.gui.panels.refined_points import REFINED_SERIES, LevelBands, RefinedPoints
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
 from lci_studio.view_state import SIZE_KINDS, ViewState
 
-METRICS = ("psnr", "ms-ssim")
 BPP_KINDS = SIZE_KINDS
 # Saturated mid-tones that read on light and dark backgrounds alike.
 LEARNED_COLOURS = ("#f76707", "#e64980", "#fab005", "#15aabf")
@@ -38,9 +37,14 @@ HIT_RADIUS_PX = 12.0
 AXIS_RIGHT_MARGIN = 12
 
 
-def _ms_ssim_text(ms_ssim: float) -> str:
-    """The hover text's MS-SSIM part ("   MS-SSIM 0.9712 (15.4 dB)"), or nothing while it is not measured."""
-    return "" if math.isnan(ms_ssim) else f"   MS-SSIM {ms_ssim:.4f} ({ms_ssim_db(ms_ssim):.1f} dB)"
+def _metrics_text(item: QualityResult | BaselinePoint) -> str:
+    """The hover text's metrics: PSNR, then each other one measured ("   MS-SSIM 0.9712 (15.4 dB)")."""
+    parts = [f"PSNR {format_psnr(item.psnr)}"]
+    for key, metric in METRICS.items():
+        value = item.metric(key)
+        if key != "psnr" and not math.isnan(value):
+            parts.append(metric.text(value) + ("" if metric.to_db is None else f" ({metric.db(value):.1f} dB)"))
+    return "   ".join(parts)
 
 
 class PlotPoint(NamedTuple):
@@ -53,7 +57,7 @@ class PlotPoint(NamedTuple):
 
 
 class RdPlot(QWidget):
-    """bpp against PSNR / MS-SSIM; points appear as qualities finish, click one to select it."""
+    """bpp against a metric of `metrics.METRICS`; points appear as qualities finish, click one to select it."""
 
     def __init__(self, session: Session, view: ViewState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,10 +106,15 @@ class RdPlot(QWidget):
         scene.sigMouseClicked.connect(self._on_click)
         scene.sigMouseMoved.connect(self._on_move)
 
-        self._metric_buttons = self._toggle(("PSNR", "MS-SSIM"), METRICS, self.set_metric)
+        # one entry per metric of the table as the plot was built: a list, since a row of buttons per
+        # metric would not fit the dock (three put the controls on two rows at 1600×1000)
+        self._metrics = tuple(METRICS)
+        self.metric_box = QComboBox()
+        for i, key in enumerate(self._metrics):
+            self.metric_box.addItem(METRICS[key].name, key)
+            self.metric_box.setItemData(i, tip(METRICS[key].name), Qt.ItemDataRole.ToolTipRole)
+        self.metric_box.currentIndexChanged.connect(lambda i: self.set_metric(self._metrics[i]))
         self._bpp_buttons = self._toggle(("real size", "estimated"), BPP_KINDS, self.set_bpp_kind)
-        self._metric_buttons.button(0).setToolTip(tip("PSNR"))
-        self._metric_buttons.button(1).setToolTip(tip("MS-SSIM"))
         self._bpp_buttons.button(0).setToolTip(f"Bits per pixel of the file actually written.\n\n{tip('bpp')}")
         self._bpp_buttons.button(1).setToolTip(
             f"Bits per pixel the model predicts from its probabilities (the file adds a header).\n\n{tip('bpp')}"
@@ -122,7 +131,7 @@ class RdPlot(QWidget):
         )
         self.bar = WrapBar(
             (
-                group(QLabel("Picture quality as"), *self._metric_buttons.buttons()),
+                group(QLabel("Picture quality as"), self.metric_box),
                 group(size_label, *self._bpp_buttons.buttons()),
             )
         )
@@ -153,7 +162,7 @@ class RdPlot(QWidget):
         for event in (*redraws, events.baselines_changed):
             event.connect(lambda _value: self._due.start() if not self._due.isActive() else None)
         events.selection_changed.connect(lambda _quality: self._update_ring())
-        self._metric_buttons.button(METRICS.index(self.current_metric())).setChecked(True)
+        self._show_metric(self.current_metric())
         self._bpp_buttons.button(BPP_KINDS.index(self.current_bpp_kind())).setChecked(True)
         self.view_state.plot_metric.changed.connect(self._on_metric)
         self.view_state.size_kind.changed.connect(self._on_bpp_kind)
@@ -165,9 +174,9 @@ class RdPlot(QWidget):
         return self.session.selected
 
     def set_metric(self, metric: str) -> None:
-        """ "psnr" or "ms-ssim" on the y axis."""
-        if metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+        """The metric of `metrics.METRICS` with this key ("psnr", "ms-ssim"…) on the y axis."""
+        if metric not in self._metrics:
+            raise ValueError(f"metric must be one of {self._metrics}, not {metric!r}")
         self.view_state.plot_metric.set(metric)
 
     def current_metric(self) -> str:
@@ -183,8 +192,15 @@ class RdPlot(QWidget):
         return self.view_state.size_kind.value
 
     def _on_metric(self, metric: str) -> None:
-        self._metric_buttons.button(METRICS.index(metric)).setChecked(True)
+        self._show_metric(metric)
         self._redraw(autorange=True)
+
+    def _show_metric(self, metric: str) -> None:
+        """The list shows the view state's metric, with its glossary text as tooltip."""
+        self.metric_box.blockSignals(True)  # not a change of the view state: it is one
+        self.metric_box.setCurrentIndex(self._metrics.index(metric))
+        self.metric_box.blockSignals(False)
+        self.metric_box.setToolTip(tip(METRICS[metric].name))
 
     def _on_bpp_kind(self, kind: str) -> None:
         self._bpp_buttons.button(BPP_KINDS.index(kind)).setChecked(True)
@@ -214,7 +230,7 @@ class RdPlot(QWidget):
 
     def title(self) -> str:
         """What an exported plot is headed with: the picture and what is plotted against what."""
-        metric = "PSNR" if self.current_metric() == "psnr" else "MS-SSIM (dB)"
+        metric = METRICS[self.current_metric()].plotted_name
         name = self.session.name
         return f"{name}: file size against {metric}" if name else f"File size against {metric}"
 
@@ -265,10 +281,11 @@ class RdPlot(QWidget):
             group.addButton(button, i)
         return group
 
-    def _y(self, psnr: float, ms_ssim: float) -> float:
-        """PSNR, or MS-SSIM in dB (−10·log10(1 − MS-SSIM), as CompressAI plots it: 0.99 → 20 dB), which
-        spreads the curves that crowd under 1.0 on a linear scale; unmeasured (NaN) is not plotted."""
-        return psnr if self.current_metric() == "psnr" else ms_ssim_db(ms_ssim)
+    def _y(self, item: QualityResult | BaselinePoint) -> float:
+        """The shown metric in its dB form (MS-SSIM as −10·log10(1 − MS-SSIM), as CompressAI plots it:
+        0.99 → 20 dB, which spreads the curves that crowd under 1.0); unmeasured (NaN) is not plotted."""
+        key = self.current_metric()
+        return METRICS[key].db(item.metric(key))
 
     def _redraw(self, autorange: bool = False) -> None:
         self._due.stop()
@@ -295,9 +312,9 @@ class RdPlot(QWidget):
         self.bands.draw(self.session.bands, self._place_band)
         for codec, points in baselines.items():
             rows = [
-                (PlotPoint(codec, p.setting, p.bpp, self._y(p.psnr, p.ms_ssim)), p)
+                (PlotPoint(codec, p.setting, p.bpp, self._y(p)), p)
                 for p in points
-                if math.isfinite(p.bpp) and math.isfinite(self._y(p.psnr, p.ms_ssim))
+                if math.isfinite(p.bpp) and math.isfinite(self._y(p))
             ]
             self._set_series(rows, codec, CLASSICAL_CODECS[codec].colour, width=1.5, size=6, dashed=True)
             drawn.update([codec] if rows else [])
@@ -315,7 +332,7 @@ class RdPlot(QWidget):
     def _place(self, result: QualityResult) -> tuple[float, float] | None:
         """Where a learned result sits on the plot now (None: not measurable on this axis yet)."""
         x = result.bpp if self.current_bpp_kind() == "real" else result.bpp_estimated
-        y = self._y(result.psnr, result.ms_ssim)
+        y = self._y(result)
         return (x, y) if math.isfinite(x) and math.isfinite(y) else None
 
     def _place_band(self, point) -> tuple[float, float] | None:
@@ -372,8 +389,7 @@ class RdPlot(QWidget):
         ys = [p.y for p, _ in self._plotted]
         if not xs:
             right = 2.0 if self.session.decoded is None else max(3 * self.session.decoded.bpp, 0.25)
-            low_high = (20, 40) if self.current_metric() == "psnr" else (5, 25)
-            self._item.setRange(xRange=(0, right), yRange=low_high, padding=0)
+            self._item.setRange(xRange=(0, right), yRange=METRICS[self.current_metric()].plot_range, padding=0)
             return
         top = max(max(xs) * 1.08, 0.25)
         low, high = math.floor(min(ys)) - 1, math.ceil(max(ys)) + 1
@@ -381,7 +397,7 @@ class RdPlot(QWidget):
 
     def _set_series(self, rows: list, name: str, colour: str, width: float, size: int, dashed: bool) -> None:
         """Draw one series: new data for its item (made, with its legend row, the first time)."""
-        if not rows:  # nothing measurable yet (MS-SSIM not measured): no legend row either
+        if not rows:  # nothing measurable yet (an on-demand metric not measured): no legend row either
             return
         rows.sort(key=lambda row: (row[0].x, row[0].key))
         xs, ys = [r[0].x for r in rows], [r[0].y for r in rows]
@@ -405,7 +421,7 @@ class RdPlot(QWidget):
         else:
             x_label = "bits per pixel (learned codec: model's estimate; JPEG, WebP: real file size)"
         self._item.setLabel("bottom", x_label, **style)
-        self._item.setLabel("left", "PSNR (dB)" if self.current_metric() == "psnr" else "MS-SSIM (dB)", **style)
+        self._item.setLabel("left", METRICS[self.current_metric()].axis_label, **style)
 
     def _update_ring(self) -> None:
         self._ring.setData([{"pos": (p.x, p.y)} for p, _ in self._learned() if p.key == self.session.selected])
@@ -482,13 +498,13 @@ class RdPlot(QWidget):
             return (
                 f"{point.series}  quality {source.quality}\n"
                 f"{source.bpp:.3f} bpp real, {source.bpp_estimated:.3f} estimated\n"
-                f"PSNR {format_psnr(source.psnr)}{_ms_ssim_text(source.ms_ssim)}\n"
+                f"{_metrics_text(source)}\n"
                 f"{format_kb(source.file_bytes)}{encoder}"
             )
         assert isinstance(source, BaselinePoint)
         return (
             f"{source.codec} quality setting {source.setting}\n"
             f"{source.bpp:.3f} bpp\n"
-            f"PSNR {format_psnr(source.psnr)}{_ms_ssim_text(source.ms_ssim)}\n"
+            f"{_metrics_text(source)}\n"
             f"{format_kb(source.file_bytes)}"
         )
