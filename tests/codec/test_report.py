@@ -1,4 +1,4 @@
-"""RD data as CompressAI-style JSON and CSV, and the split view's difference image (Qt-free)."""
+"""RD data as CompressAI-style JSON and CSV (Qt-free)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import io
 import json
 import math
 
-import numpy as np
 import pytest
 
 from lci_studio.codec.baselines import baseline_point
-from lci_studio.codec.difference import difference_image, difference_stats
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.metrics import METRICS
@@ -63,19 +61,3 @@ def test_rd_csv_one_row_per_quality_then_baselines(results):
     assert float(rows[0]["lambda"]) == pytest.approx(LAMBDAS["mse"][0])
     assert rows[0]["fingerprint"] == first.info.fingerprint
     assert rows[2]["setting"] == "20" and int(rows[2]["file_bytes"]) == jpeg[0].file_bytes
-
-
-def test_difference_image_amplifies_and_clips():
-    a = np.zeros((2, 3, 3), np.uint8)
-    b = a.copy()
-    b[0, 0] = (1, 10, 200)
-    diff = difference_image(a, b, gain=8)
-    assert diff.dtype == np.uint8 and diff.shape == a.shape
-    assert diff[0, 0].tolist() == [8, 80, 255]
-    assert diff[1].max() == 0
-    assert np.array_equal(difference_image(b, a, 8), diff)
-    assert difference_stats(a, b) == (pytest.approx(211 / 18), 200)
-    with pytest.raises(ValueError):
-        difference_image(a, b[:1])
-    with pytest.raises(ValueError):
-        difference_image(a, b, gain=0)

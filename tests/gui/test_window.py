@@ -15,7 +15,7 @@ from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
-from lci_studio.codec.difference import difference_image
+from lci_studio.codec.difference import difference
 from lci_studio.codec.image_io import load_rgb, save_png
 from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.weights import BundledSource, open_weight_source
@@ -703,7 +703,8 @@ def test_split_view_swaps_and_shows_the_difference(qtbot, window, small_png):
     qtbot.keyClick(split.view, Qt.Key.Key_X)
     qtbot.keyClick(split.view, Qt.Key.Key_D)
     assert split.difference
-    expected = difference_image(window.session.image.pixels, window.session.results[2].reconstruction, split.gain)
+    qtbot.waitUntil(lambda: split.label_a.text().startswith("|"))  # computed in the worker
+    expected = difference(window.session.image.pixels, window.session.results[2].reconstruction, split.gain).image
     assert np.array_equal(np.asarray(split.shown_image()), expected)
     qtbot.keyClick(split.view, Qt.Key.Key_D)
     assert not split.difference

@@ -24,6 +24,7 @@ from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.decoding import candidate_sources, decode_file
 from lci_studio.codec.detail import telling_detail
+from lci_studio.codec.difference import difference
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import CancelledError, encode_ladder
 from lci_studio.codec.model import LoadedModel
@@ -46,6 +47,7 @@ class JobSignals(QObject):
     baselinesReady = Signal(int, object)
     classicalReady = Signal(int, object)
     detailFound = Signal(int, object)
+    differenceReady = Signal(int, object)
     lciDecoded = Signal(int, object)
     imageLoaded = Signal(int, object)
     sourceReady = Signal(int, object)
@@ -267,6 +269,24 @@ class DetailJob:
     def run(self, run: Running, out: JobSignals) -> None:
         out.jobStarted.emit(run.job_id, "detail", 1)
         out.detailFound.emit(run.job_id, telling_detail(self.original, self.low, self.high))
+
+
+@dataclass(frozen=True, eq=False)
+class DifferenceJob:
+    """The split view's difference of `a` and `b` at `gain` (None: the auto gain), with its legend's numbers:
+    a second on a 12 MP picture, so not on the GUI thread. Its lane "difference" runs in the classical thread
+    (someone waits for it: not behind the ladder) and cancels the one before, so quick toggles don't pile up."""
+
+    a: np.ndarray
+    b: np.ndarray
+    gain: float | None = None
+    kind: ClassVar[str] = "difference"
+    lane: ClassVar[str] = "difference"
+    title: ClassVar[str] = "Could not show the difference"
+
+    def run(self, run: Running, out: JobSignals) -> None:
+        out.jobStarted.emit(run.job_id, "difference", 1)
+        out.differenceReady.emit(run.job_id, difference(self.a, self.b, self.gain, cancel=run.cancel))
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         pictures = ClassicalPictures(self.session, self.jobs.want_classical)
         self.jobs.classicalDecoded.connect(pictures.keep)
         self.compare = CompareView(self.session, self.view_state, self.sync, pictures)
-        self.split = SplitView(self.session, self.view_state, self.sync, pictures)
+        self.split = SplitView(self.session, self.view_state, self.sync, pictures, self.worker)
         # the bit maps are pictures too: a tab of their own (large enough to read), so that the
         # explanation dock stays visible beside them
         self.latent_view = LatentView(self.session)

@@ -6,12 +6,13 @@ beside the ladder is scheduled by analysis.py; failures are worded by error_word
 QObjects moved to three QThreads, one at a time each, in the order they were started: the codec
 thread (lanes "view": load, ladder, decode; "weights": downloads; "detail"), a low-priority analysis thread
 (lane "analysis"), so the classical codecs' points and MS-SSIM come while the ladder runs without
-delaying its next tile, and the classical thread (lanes "classical" and "write": someone waits for
-them). On Linux the analysis thread is niced (+10), so on a busy machine the ladder keeps the cores.
+delaying its next tile, and the classical thread (lanes "classical", "difference" and "write": someone
+waits for them). On Linux the analysis thread is niced (+10), so on a busy machine the ladder keeps the cores.
 The worker never imports a widget and never does codec math itself: the jobs call `lci_studio.codec`.
 
 `start(job)` returns the job's id. Starting a job cancels the earlier jobs of its lane (`_CANCELS`),
-and a "view" job also those of "analysis", "classical" and "detail" (they belong to the picture it replaces).
+and a "view" job also those of "analysis", "classical", "detail", "refine" and "difference" (they belong to the picture
+it replaces).
 Cancellation is cooperative: the job's check reaches inside the codec (between tiles, transform
 layers, entropy-coded channels and MS-SSIM bands), classical-codec points and download blocks;
 anything a cancelled or superseded job still emits is dropped here, before it reaches a widget.
@@ -28,6 +29,7 @@ Signals (all delivered in the GUI thread, only for jobs that are still current):
     baselinesReady(id, list)         classical-codec points so far (grows point by point)
     classicalReady(id, (q, point, pixels))  a classical codec at quality q's file size, its bytes and picture
     detailFound(id, Detail)          where the lowest and highest qualities differ most
+    differenceReady(id, Difference)  the split view's difference image of two pictures, with its gain and numbers
     lciDecoded(id, DecodedLci)
     sourceReady(id, WeightSource)    a download job finished: every file checked, every model loaded
     failed(id, title, message)       an exception in the job, as one readable sentence
@@ -64,11 +66,12 @@ ANALYSIS_NICE = 10  # how much lower the analysis thread runs than the codec thr
 
 # starting a job of one lane cancels the running jobs of these lanes
 _CANCELS = {
-    "view": ("view", "analysis", "classical", "detail", "refine"),
+    "view": ("view", "analysis", "classical", "detail", "refine", "difference"),
     "refine": ("refine",),
     "analysis": ("analysis",),
     "classical": ("classical",),
     "detail": ("detail",),
+    "difference": ("difference",),
     "weights": ("weights",),
     "write": (),
 }
@@ -171,8 +174,9 @@ class CodecWorker(JobSignals):
         with self._lock:
             self._cancelled.update(j for j, lane in self._lanes.items() if lane in _CANCELS[job.lane])
             self._lanes[job_id] = job.lane
-        threads = {  # an export's write goes beside the classical encodes: someone waits for both
-            "analysis": self._submit_analysis, "classical": self._submit_classical, "write": self._submit_classical
+        threads = {  # an export's write and the split's difference go beside the classical encodes: someone waits
+            "analysis": self._submit_analysis, "classical": self._submit_classical, "write": self._submit_classical,
+            "difference": self._submit_classical,
         }  # fmt: skip
         submit = threads.get(job.lane, self._submit)
         submit.emit(Running(job_id, job, cancel=lambda: self._is_cancelled(job_id)))
@@ -226,8 +230,8 @@ class CodecWorker(JobSignals):
         runner.moveToThread(thread)
         submit.connect(runner.run)
         relayed = (
-            "jobStarted", "progress", "resultReady", "baselinesReady", "classicalReady", "detailFound", "lciDecoded",
-            "imageLoaded",
+            "jobStarted", "progress", "resultReady", "baselinesReady", "classicalReady", "detailFound",
+            "differenceReady", "lciDecoded", "imageLoaded",
         )
         for signal in (*relayed, "sourceReady", "failed"):
             getattr(runner, signal).connect(getattr(self, f"_relay_{signal}"))
@@ -274,6 +278,10 @@ class CodecWorker(JobSignals):
     @Slot(int, object)
     def _relay_detailFound(self, job_id: int, detail: object) -> None:
         self._relay("detailFound", job_id, detail)
+
+    @Slot(int, object)
+    def _relay_differenceReady(self, job_id: int, shown: object) -> None:
+        self._relay("differenceReady", job_id, shown)
 
     @Slot(int, object)
     def _relay_lciDecoded(self, job_id: int, decoded: DecodedLci) -> None:

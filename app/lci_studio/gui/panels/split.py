@@ -4,13 +4,17 @@ Side A is drawn whole; side B is drawn on top, clipped to the part right of the 
 joins the window's `ViewSync`, so it zooms and pans with the compare grid. The divider stands at a share
 of the part of the picture in view (not of the whole picture: the view opens zoomed onto a detail, where
 the picture's middle can lie near an edge or outside), keeps it as the view zooms and pans, and is back
-in the middle whenever the view is shown and for every new picture. The difference image
-is computed by `lci_studio.codec.difference` (no pixel math here). The images come from the
+in the middle whenever the view is shown and for every new picture. The difference image is computed by
+`lci_studio.codec.difference` in the worker (a `DifferenceJob`: a second at 12 MP, never on the GUI thread);
+until it comes the split shows the two pictures with a note (or, for another gain of the same two, the
+difference before with its own legend), and a newer wish cancels the job before. The images come from the
 `Session`: the original, each quality's result, or a decoded `.lci` file; which two, and whether their
 difference is shown, is the `ViewState`'s (`split_sides`, `difference`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -29,9 +33,10 @@ from PySide6.QtWidgets import (
 )
 
 from lci_studio.codec.baselines import available_codecs
-from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
+from lci_studio.codec.difference import GAINS, Difference
 from lci_studio.codec.insight import format_bpp, format_kb
 from lci_studio.codec.report import number_text
+from lci_studio.gui.jobs import DifferenceJob
 from lci_studio.gui.panels.classical_pictures import ClassicalPictures
 from lci_studio.gui.panels.image_view import (
     ViewSync,
@@ -42,10 +47,24 @@ from lci_studio.gui.panels.image_view import (
     show_pixels,
 )
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
+from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import DecodedLci, Session
 from lci_studio.view_state import CLASSICAL, ORIGINAL, SELECTED, ViewState
 
-AUTO = 0  # the gain combo's "auto" entry: the largest gain that does not saturate (difference.auto_gain)
+AUTO = 0  # the gain combo's "auto" entry: the largest gain that does not saturate (difference.difference)
+
+
+@dataclass(frozen=True, eq=False)
+class _Pair:
+    """What a difference is of: two pictures (the very arrays shown) at a gain (None: auto)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    gain: float | None
+
+    def same(self, other: _Pair | None, gain: bool = True) -> bool:
+        """The same two pictures (and, with `gain`, at the same gain)."""
+        return other is not None and other.a is self.a and other.b is self.b and (not gain or other.gain == self.gain)
 
 
 class SplitView(QWidget):
@@ -57,12 +76,17 @@ class SplitView(QWidget):
         view: ViewState,
         sync: ViewSync,
         pictures: ClassicalPictures,
+        worker: CodecWorker,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
         self.view_state = view
         self.sync = sync
+        self._worker = worker
+        self._shown_difference: tuple[_Pair, Difference] | None = None  # the last one computed
+        self._computing: tuple[int, _Pair] | None = None  # the difference job on its way, and what it is of
+        self._failure: tuple[_Pair, str] | None = None  # why the difference of a pair could not be computed
         self._fraction = 0.5  # the divider's place: this share of the picture's part in view, from its left
         self._size = (0, 0)
         self._ready = False
@@ -161,6 +185,9 @@ class SplitView(QWidget):
         events.selection_changed.connect(self._on_selection)
         view.split_sides.changed.connect(self._on_sides)
         view.difference.changed.connect(self._on_difference)
+        worker.differenceReady.connect(self._on_difference_ready)
+        worker.failed.connect(self._on_difference_failed)
+        worker.jobFinished.connect(self._on_job_finished)
         self._on_selection(session.selected)
 
     # ------------------------------------------------------------------------------------------- API
@@ -176,6 +203,7 @@ class SplitView(QWidget):
 
     def _on_opened(self, session: Session) -> None:
         self._fraction = 0.5  # a new picture: the divider in the middle again
+        self._shown_difference = self._failure = None  # of the picture before (and holding its pixels)
         if self._file_sides and session.decoded is None:  # a picture after a .lci file: the usual sides again
             self._file_sides = False
             self.set_sides(ORIGINAL, SELECTED)
@@ -322,27 +350,79 @@ class SplitView(QWidget):
             message = ""
         self.message.setText(message)
         self.message.setVisible(bool(message))
+        pair = None
         if self.difference and a is not None and b is not None and a[1].shape == b[1].shape:
-            if self.gain_combo.currentData() == AUTO:
-                self._auto_gain = float(auto_gain(a[1], b[1]))
-                self.gain_combo.setItemText(0, f"× auto ({self._auto_gain:g})")
-            show_pixels(self.item_a, difference_image(a[1], b[1], self.gain))
-            show_pixels(self.item_b, None)
-            self.divider.setVisible(False)
-            mean, largest = difference_stats(a[1], b[1])
-            self.label_a.setText(
-                f"|{self._name(key_a)} − {self._name(key_b)}| × {self.gain:g}   ·   "
-                f"mean error {mean:.2f}, largest {largest} (of 255)\n{legend_text(self.gain)}"
-            )
-            self.label_b.setText("")
+            chosen = float(self.gain_combo.currentData())
+            pair = _Pair(a[1], b[1], None if chosen == AUTO else chosen)
+        shown = self._difference_for(pair)
+        if shown is not None:
+            self._show_difference(key_a, key_b, *shown)
         else:
             show_pixels(self.item_a, a[1] if a else (b[1] if b else None))
             show_pixels(self.item_b, b[1] if (a and b) else None)
             self.divider.setVisible(bool(a and b))
             self.label_a.setText(f"◀ {a[0]}" if a else "")
             self.label_b.setText(f"{b[0]} ▶" if (b and a) else (b[0] if b else ""))
+            if pair is not None:
+                failure = self._failure[1] if self._failure is not None and pair.same(self._failure[0]) else ""
+                self.message.setText(failure or "Computing the difference…")
+                self.message.setVisible(True)
         self._update_clip()
         self._place_labels()
+
+    def _difference_for(self, pair: _Pair | None) -> tuple[Difference, str] | None:
+        """The difference to show for `pair` and a note beside its legend: the one computed for it; while it is
+        computed, one of the same two pictures at another gain (its own legend holds). A job is started for
+        `pair` unless one is on its way or it failed; the job of a pair no longer wanted is cancelled."""
+        computed = self._shown_difference
+        if pair is not None and computed is not None and pair.same(computed[0]):
+            self._cancel_difference()
+            return computed[1], ""
+        if self._computing is not None and (pair is None or not pair.same(self._computing[1])):
+            self._cancel_difference()
+        if pair is None or (self._failure is not None and pair.same(self._failure[0])):
+            return None
+        if self._computing is None:
+            job = self._worker.start(DifferenceJob(pair.a, pair.b, pair.gain))
+            self._computing = (job, pair)
+        if computed is not None and pair.same(computed[0], gain=False):
+            return computed[1], "   ·   computing the new gain…"
+        return None
+
+    def _cancel_difference(self) -> None:
+        if self._computing is not None:
+            self._worker.cancel(self._computing[0])
+            self._computing = None
+
+    def _show_difference(self, key_a: object, key_b: object, shown: Difference, note: str) -> None:
+        """The difference image with its legend: both from one `Difference`, so they always belong together."""
+        if not note and self.gain_combo.currentData() == AUTO:  # computed at the auto gain: which one it is
+            self._auto_gain = shown.gain
+            self.gain_combo.setItemText(0, f"× auto ({shown.gain:g})")
+        show_pixels(self.item_a, shown.image)
+        show_pixels(self.item_b, None)
+        self.divider.setVisible(False)
+        self.label_a.setText(
+            f"|{self._name(key_a)} − {self._name(key_b)}| × {shown.gain:g}   ·   "
+            f"mean error {shown.mean:.2f}, largest {shown.largest} (of 255){note}\n{shown.legend()}"
+        )
+        self.label_b.setText("")
+
+    def _on_difference_ready(self, job_id: int, shown: Difference) -> None:
+        if self._computing is None or self._computing[0] != job_id:
+            return  # a job given up (another pair, the difference turned off): its result is stale
+        self._shown_difference = (self._computing[1], shown)
+        self._computing = None
+        self._refresh()
+
+    def _on_difference_failed(self, job_id: int, title: str, message: str) -> None:
+        if self._computing is not None and self._computing[0] == job_id:
+            self._failure = (self._computing[1], f"{title}: {message}")
+
+    def _on_job_finished(self, job_id: int, outcome: str) -> None:
+        if self._computing is not None and self._computing[0] == job_id and outcome != "done":
+            self._computing = None  # failed (its message is kept) or cancelled from outside (a new picture)
+            self._refresh()
 
     def _in_view(self) -> tuple[float, float] | None:
         """The picture's columns in view (left, right), in picture pixels; None while there are none."""
