@@ -127,3 +127,20 @@ def test_quick_toggles_do_not_pile_up_work(qtbot, window, small_png, recorded):
     assert len(recorder.calls) == 2  # the one running and the last wish: the given-up ones never ran
     split.toggle_difference()
     assert not shown_difference(split) and split.divider.isVisible()  # off: the split at once
+
+
+def test_a_failed_difference_is_said_in_the_split_not_retried(qtbot, window, small_png, monkeypatch, dialogs):
+    split = open_on_quality_2(qtbot, window, small_png)
+    tries = []
+
+    def refuse(a, b, gain=None, cancel=None):
+        tries.append(1)
+        raise MemoryError("no room for the difference")
+
+    monkeypatch.setattr(jobs, "difference", refuse)
+    split.set_difference(True)
+    qtbot.waitUntil(lambda: "Could not show the difference" in split.message.text(), timeout=LADDER_TIMEOUT_MS)
+    assert "MemoryError" in split.message.text() and not shown_difference(split)
+    split.set_sides(ORIGINAL, 2)  # the same pair again: told, not tried again
+    qtbot.wait(200)
+    assert len(tries) == 1 and dialogs.errors == [] and split.divider.isVisible()
