@@ -35,10 +35,10 @@ from lci_studio.codec.comparison import (
     measure_around,
 )
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import format_psnr
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.codec.number_format import format_psnr
 from lci_studio.codec.report import bench_json, comparison_json, finite, json_text, number_text
 from tests.conftest import make_model, make_photo
 

@@ -13,10 +13,12 @@ from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import QApplication
 
 from lci_studio.codec.baselines import sweep
+from lci_studio.codec.bit_maps import channel_ranking
+from lci_studio.codec.explanation import INTRO_TITLE
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio, format_times
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.codec.number_format import format_kb, format_psnr, format_ratio, format_times
 from lci_studio.gui.panels.demo import DemoWindow
 from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
@@ -272,7 +274,7 @@ def test_latent_maps_of_the_selected_quality(latent, session, results, qtbot):
 def test_latent_maps_lie_over_their_picture(latent, session, results):
     """Both maps sit over the selected quality's picture (the picture's extent in latent squares), the
     map partly transparent; the box takes the picture away and back."""
-    from lci_studio.codec.insight import picture_extent
+    from lci_studio.codec.bit_maps import picture_extent
 
     feed(session, results)
     session.select(2)

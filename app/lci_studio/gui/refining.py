@@ -20,8 +20,8 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu
 
+from lci_studio.codec.explanation import refined_gain
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import refined_gain
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.refinement import EFFORTS, Encoder, RefinementError, encoder_for, lambda_band
 from lci_studio.gui.progress import JobProgress

@@ -18,8 +18,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
+from lci_studio.codec.explanation import BANDS_TITLE, band_paragraphs
 from lci_studio.codec.glossary import tip
-from lci_studio.codec.insight import BANDS_TITLE, band_paragraphs, format_kb, format_psnr
+from lci_studio.codec.number_format import format_kb, format_psnr
 from lci_studio.codec.refinement import LambdaBand, RefinementError, lambda_band
 from lci_studio.gui.qimage import to_qimage
 from lci_studio.session import Session

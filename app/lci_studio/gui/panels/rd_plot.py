@@ -20,9 +20,9 @@ from PySide6.QtWidgets import QButtonGroup, QComboBox, QGraphicsItem, QLabel, QR
 from lci_studio.codec.baselines import CLASSICAL_CODECS, BaselinePoint, reencodes_itself
 from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
-from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS
+from lci_studio.codec.number_format import format_kb, format_psnr, model_label
 from lci_studio.gui.panels.refined_points import REFINED_SERIES, LevelBands, RefinedPoints
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, auto_gain, difference_image, difference_stats, legend_text
-from lci_studio.codec.insight import format_bpp, format_kb
+from lci_studio.codec.number_format import format_bpp, format_kb
 from lci_studio.codec.report import number_text
 from lci_studio.gui.panels.classical_pictures import ClassicalPictures
 from lci_studio.gui.panels.image_view import (
