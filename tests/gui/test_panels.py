@@ -17,8 +17,9 @@ from lci_studio.codec.bit_maps import channel_ranking
 from lci_studio.codec.explanation import INTRO_TITLE
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
-from lci_studio.codec.number_format import format_kb, format_psnr, format_ratio, format_times
+from lci_studio.codec.number_format import format_kb, format_ratio, format_times
 from lci_studio.gui.panels.demo import DemoWindow
 from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
@@ -182,7 +183,7 @@ def test_plot_hover_shows_the_numbers(plot, session, results):
     text = plot.hover_text_at(result.bpp, result.psnr)
     assert text is not None
     assert "quality 2" in text and format_kb(result.file_bytes) in text
-    assert f"{result.bpp:.3f} bpp" in text and format_psnr(result.psnr) in text
+    assert f"{result.bpp:.3f} bpp" in text and METRICS["psnr"].text(result.psnr) in text
     assert f"{result.metric('ms-ssim'):.4f}" in text
 
 
@@ -356,7 +357,7 @@ def test_demo_shows_the_original_until_a_result_arrives(demo, session, results):
     assert demo.selected() == 1
     assert demo.caption() == (
         f"Quality 1 · {format_kb(results[0].file_bytes)} · {format_times(results[0].ratio_to_raw)} · "
-        f"PSNR {format_psnr(results[0].psnr)}"
+        + METRICS["psnr"].text(results[0].psnr)
     )
 
 
@@ -435,7 +436,7 @@ def test_demo_caption_is_one_line_that_fits_and_says_psnr(demo, session, results
     result = results[1]
     assert caption.text() == (
         f"Quality 2 · {format_kb(result.file_bytes)} · {format_times(result.ratio_to_raw)} · "
-        f"PSNR {format_psnr(result.psnr)}"
+        + METRICS["psnr"].text(result.psnr)
     )
     assert "× smaller" in caption.text() and ":1" not in caption.text()
     assert not caption.wordWrap() and caption.fontMetrics().horizontalAdvance(caption.text()) <= caption.width()

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 
 from lci_studio.codec.bit_maps import busiest_area_share, channels_for_half, latest_by_quality
 from lci_studio.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
+from lci_studio.codec.metrics import METRICS, values_text
 from lci_studio.codec.model import FactorizedPrior
-from lci_studio.codec.number_format import format_kb, format_percent, format_psnr, format_ratio, format_times
+from lci_studio.codec.number_format import format_kb, format_percent, format_ratio, format_times
+
+PSNR = METRICS["psnr"]
 
 INTRO_TITLE = "What you are looking at"
 INTRO = (
@@ -148,15 +151,11 @@ def _size_sentence(result: QualityResult) -> str:
 
 
 def _fidelity_sentence(result: QualityResult) -> str:
-    ms_ssim = result.metric("ms-ssim")
-    if math.isnan(ms_ssim):  # measured only when shown
-        psnr = format_psnr(result.psnr)
-        score = f"The picture it gives back scores {psnr} PSNR against the original (higher is closer)."
-    else:
-        score = (
-            f"The picture it gives back scores {format_psnr(result.psnr)} PSNR and {ms_ssim:.3f} "
-            f"MS-SSIM against the original (higher is closer; MS-SSIM 1.000 would be identical)."
-        )
+    identical = "" if math.isnan(result.metric("ms-ssim")) else "; MS-SSIM 1 would be identical"  # when shown
+    score = (
+        f"The picture it gives back scores {values_text(result.metrics, ', ')} against the original "
+        f"(higher is closer{identical})."
+    )
     return f"{score} {_loss_sentence(result.psnr)}"
 
 
@@ -212,7 +211,7 @@ def _comparison_sentence(result: QualityResult, others: Sequence[QualityResult])
         )
     if math.isfinite(result.psnr) and math.isfinite(prev.psnr):
         d_psnr = result.psnr - prev.psnr
-        parts.append(f"for {abs(d_psnr):.1f} dB {'more' if d_psnr >= 0 else 'less'} PSNR")
+        parts.append(f"for {abs(d_psnr):{PSNR.spec}} dB {'more' if d_psnr >= 0 else 'less'} PSNR")
     lam = ""
     if result.info.lmbda and prev.info.lmbda:
         lam = f" (λ {result.info.lmbda / prev.info.lmbda:.1f}× higher)"
@@ -306,7 +305,7 @@ def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str
     else:
         outcome = (
             f"The refined file is {format_kb(refined.file_bytes)} against {format_kb(plain.file_bytes)} and "
-            f"scores {format_psnr(refined.psnr)} against {format_psnr(plain.psnr)} PSNR "
+            f"scores {PSNR.text(refined.psnr)} against {PSNR.text(plain.psnr)} "
             f"({refined_gain(plain, refined)}): what the one-pass guess left on the table."
         )
         target = refined.encoder.lmbda

@@ -1,14 +1,11 @@
-"""The one place numbers are written for people: sizes, bits per pixel, ratios, PSNR, shares, curve names.
+"""The one place numbers are written for people: sizes, bits per pixel, ratios, shares, curve names (a
+metric's value: `metrics.Metric.text`, its table row's precision and unit).
 
 The window's captions, the explanations and `lci encode`/`lci info` all write numbers through these, so a
 size or a ratio reads the same wherever it appears.
 """
 
 from __future__ import annotations
-
-import math
-
-from lci_studio.codec.report import number_text
 
 
 def format_kb(size_bytes: float) -> str:
@@ -43,11 +40,6 @@ def format_times(ratio: float) -> str:
     if ratio >= 1:
         return f"{_ratio_number(ratio)}× smaller"
     return f"{_ratio_number(1 / ratio)}× larger" if ratio > 0 else "larger"
-
-
-def format_psnr(psnr: float) -> str:
-    """PSNR in words; an identical reconstruction's is infinite, spelled as everywhere else (report)."""
-    return f"identical ({number_text(psnr)} dB)" if math.isinf(psnr) else f"{psnr:.1f} dB"
 
 
 def format_percent(share: float) -> str:

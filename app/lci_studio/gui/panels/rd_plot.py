@@ -22,7 +22,7 @@ from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS
-from lci_studio.codec.number_format import format_kb, format_psnr, model_label
+from lci_studio.codec.number_format import format_kb, model_label
 from lci_studio.gui.panels.refined_points import REFINED_SERIES, LevelBands, RefinedPoints
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
@@ -38,11 +38,11 @@ AXIS_RIGHT_MARGIN = 12
 
 
 def _metrics_text(item: QualityResult | BaselinePoint) -> str:
-    """The hover text's metrics: PSNR, then each other one measured ("   MS-SSIM 0.9712 (15.4 dB)")."""
-    parts = [f"PSNR {format_psnr(item.psnr)}"]
+    """The hover text's metrics, each measured one in the table's order ("PSNR 31.20 dB   MS-SSIM 0.9712 (15.4 dB)")."""
+    parts = []
     for key, metric in METRICS.items():
         value = item.metric(key)
-        if key != "psnr" and not math.isnan(value):
+        if not math.isnan(value):
             parts.append(metric.text(value) + ("" if metric.to_db is None else f" ({metric.db(value):.1f} dB)"))
     return "   ".join(parts)
 
