@@ -449,7 +449,7 @@ def test_demo_zooms_onto_the_grids_detail_and_with_the_wheel(qtbot, session, res
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QWheelEvent
 
-    from lci_studio.codec.detail import Detail
+    from lci_studio.codec.telling_detail import Detail
 
     detail = Detail(80, 50, 24, 18, 1.0)
     window = DemoWindow(session, detail=Observed(detail))

@@ -27,10 +27,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QLabel, QSizePolicy, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget
 
-from lci_studio.codec.detail import Detail
 from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import QUALITIES
 from lci_studio.codec.number_format import format_kb, format_times
+from lci_studio.codec.telling_detail import Detail
 from lci_studio.gui.qimage import to_qimage
 from lci_studio.session import Session
 from lci_studio.view_state import Observed
