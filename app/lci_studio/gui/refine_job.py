@@ -16,20 +16,26 @@ instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from lci_studio.codec.cancel import stop_if_cancelled
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.ladder import QualityResult, measure_quality
 from lci_studio.codec.refinement import BandPoint, Encoder, band_reach
 from lci_studio.gui.jobs import JobSignals, Running
 
 if TYPE_CHECKING:
+    from lci_studio.codec.model import LoadedModel
     from lci_studio.codec.weights import WeightSource
 
 # the share of a quality's meter each stage fills: g_a's tiles are quick, the steps are nearly all of it
 _STAGE_SHARE = {"encode": (0.0, 0.05), "refine": (0.05, 0.9), "decode": (0.95, 0.05)}
+
+
+# how far a quality's work is, as a fraction of that quality, and in words
+Report = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -46,27 +52,15 @@ class RefineJob:
     title: ClassVar[str] = "Could not refine"
 
     def run(self, run: Running, signals: JobSignals) -> None:
-        _refine(self, run, signals)
+        def refined(loaded: LoadedModel, report: Report) -> QualityResult:
+            def stage(name: str, done: int, count: int) -> None:
+                start, share = _STAGE_SHARE.get(name, (0.0, 0.0))
+                words = f"refining, step {done} of {count}" if name == "refine" else f"{name} tile {done} of {count}"
+                report(start + share * done / max(count, 1), words)
 
+            return measure_quality(loaded, self.image, run.cancel, stage, self.encoder)
 
-def _refine(job: RefineJob, run: Running, signals: JobSignals) -> None:
-    total = len(job.qualities)
-    signals.jobStarted.emit(run.job_id, "refine", total)
-    for index, quality in enumerate(job.qualities):
-        stop_if_cancelled(run.cancel)
-        signals.progress.emit(run.job_id, index, total, f"q{quality}: loading its weights")
-        loaded = job.source.load(quality, cancel=run.cancel)
-
-        def stage(name: str, done: int, count: int, index: int = index, quality: int = quality) -> None:
-            start, share = _STAGE_SHARE.get(name, (0.0, 0.0))
-            fraction = start + share * done / max(count, 1)
-            words = f"refining, step {done} of {count}" if name == "refine" else f"{name} tile {done} of {count}"
-            signals.progress.emit(run.job_id, index + fraction, total, f"q{quality}: {words}")
-
-        result = measure_quality(loaded, job.image, run.cancel, stage, job.encoder)
-        stop_if_cancelled(run.cancel)
-        signals.resultReady.emit(run.job_id, result)
-        signals.progress.emit(run.job_id, index + 1, total, "")
+        _each_quality(self, run, signals, refined)
 
 
 @dataclass(frozen=True)
@@ -91,22 +85,32 @@ class BandJob:
     title: ClassVar[str] = "Could not measure the bands"
 
     def run(self, run: Running, signals: JobSignals) -> None:
-        _band(self, run, signals)
+        def band(loaded: LoadedModel, report: Report) -> LevelBand:
+            def steps(done: int, count: int) -> None:
+                report(done / max(count, 1), f"the ends of its band, step {done} of {count}")
+
+            points = band_reach(loaded, self.image.pixels, self.encoder, cancel=run.cancel, progress=steps)
+            return LevelBand(loaded.info.quality, tuple(points))
+
+        _each_quality(self, run, signals, band)
 
 
-def _band(job: BandJob, run: Running, signals: JobSignals) -> None:
-    """One LevelBand out per quality."""
+def _each_quality(
+    job: RefineJob | BandJob, run: Running, signals: JobSignals, work: Callable[[LoadedModel, Report], object]
+) -> None:
+    """The refine lane's loop: each quality's weights loaded, `work` on them reporting how far it is within the
+    quality, its result out (resultReady) unless cancelled; cancel polled between qualities."""
     total = len(job.qualities)
-    signals.jobStarted.emit(run.job_id, "band", total)
+    signals.jobStarted.emit(run.job_id, job.kind, total)
     for index, quality in enumerate(job.qualities):
         stop_if_cancelled(run.cancel)
+        signals.progress.emit(run.job_id, index, total, f"q{quality}: loading its weights")
         loaded = job.source.load(quality, cancel=run.cancel)
 
-        def steps(done: int, count: int, index: int = index, quality: int = quality) -> None:
-            text = f"q{quality}: the ends of its band, step {done} of {count}"
-            signals.progress.emit(run.job_id, index + done / max(count, 1), total, text)
+        def report(fraction: float, words: str, index: int = index, quality: int = quality) -> None:
+            signals.progress.emit(run.job_id, index + fraction, total, f"q{quality}: {words}")
 
-        points = band_reach(loaded, job.image.pixels, job.encoder, cancel=run.cancel, progress=steps)
+        result = work(loaded, report)
         stop_if_cancelled(run.cancel)
-        signals.resultReady.emit(run.job_id, LevelBand(quality, tuple(points)))
+        signals.resultReady.emit(run.job_id, result)
         signals.progress.emit(run.job_id, index + 1, total, "")
