@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.lci_format import LciHeader
 from lci_studio.codec.metrics import missing
 from lci_studio.codec.model import QUALITIES, ModelInfo
+from lci_studio.codec.number_format import format_kb
 
 if TYPE_CHECKING:
     from lci_studio.codec.baselines import BaselinePoint

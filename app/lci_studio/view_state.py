@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from lci_studio.session import Emitter
 
 if TYPE_CHECKING:
-    from lci_studio.codec.detail import Detail
+    from lci_studio.codec.telling_detail import Detail
 
 T = TypeVar("T")
 

@@ -17,8 +17,8 @@ from PIL import Image
 from lci_studio.cli import bench as bench_cli
 from lci_studio.cli import encode, error_text, files, main
 from lci_studio.codec.baselines import BENCH_SETTINGS
-from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.metrics import METRICS
+from lci_studio.codec.number_format import format_bpp
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.weights import BundledSource, FolderSource, load_checkpoint, open_weight_source
 from tests.conftest import make_model, make_photo, save_ladder

@@ -12,7 +12,7 @@ from PIL import Image
 
 from lci_studio.cli import main
 from lci_studio.codec.metrics import psnr_rgb
-from lci_studio.codec.refinement import EFFORTS, MAX_STEPS
+from lci_studio.codec.refinement import EFFORTS, MAX_STEPS, Effort
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -63,6 +63,14 @@ def test_an_effort_or_step_count_out_of_range_is_a_usage_error(tmp_path, capsys,
     ):
         assert needle in _usage_error(capsys, [*command, "--weights", str(ladder), *flags])
     assert not (tmp_path / "x.lci").exists() and not (tmp_path / "b.json").exists()
+
+
+def test_an_effort_row_is_all_the_command_line_needs(tmp_path, capsys, ladder, image, monkeypatch):
+    """docs/ARCHITECTURE.md, "add an encoder effort": one `EFFORTS` row, registered here alone, is a `--effort`."""
+    monkeypatch.setitem(EFFORTS, "quick", Effort("quick", 3, "three refinement steps per tile"))
+    argv = ["encode", str(image), "-o", str(tmp_path / "x.lci"), "-q", "2", "--weights", str(ladder)]
+    assert main([*argv, "--effort", "quick"]) == 0
+    assert "refined encoder, effort quick (3 steps)" in capsys.readouterr().out
 
 
 def test_help_names_the_efforts(capsys):

@@ -35,7 +35,6 @@ from lci_studio.codec.comparison import (
     measure_around,
 )
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import format_psnr
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
@@ -203,7 +202,7 @@ def test_non_finite_numbers_have_one_spelling_each_way():
     assert number_text(math.inf, ".2f") == "inf" and number_text(-math.inf) == "-inf"
     assert number_text(math.nan) == "nan" and number_text(31.234, ".2f") == "31.23"
     assert float(number_text(math.inf)) == math.inf  # tables and CSV read back with float()
-    assert format_psnr(math.inf) == "identical (inf dB)"  # the explanation's words spell it the same
+    assert METRICS["psnr"].text(math.inf) == "PSNR inf dB"  # captions, hover texts and explanations spell it so
     with pytest.raises(ValueError):
         json_text({"x": math.inf})
 

@@ -17,9 +17,9 @@ from lci_studio.codec.cancel import CancelledError
 from lci_studio.codec.entropy_coding import (
     CdfTables,
     EntropyCodingError,
+    SymbolCost,
     decode_symbols,
     encode_symbols,
-    ideal_bits,
     payload_floor_bits,
 )
 from lci_studio.codec.entropy_model import EntropyBottleneck, pmf_to_quantized_cdf
@@ -283,7 +283,7 @@ def test_coded_size_within_one_percent_of_ideal(which):
     channels = len(tables.cdf_length)
     assert symbols.size >= 50_000
     data = encode_symbols(symbols, tables)
-    ideal = ideal_bits(symbols, tables)
+    ideal = SymbolCost(tables).total(torch.from_numpy(symbols)[None])
     real = len(data) * 8
     escapes = sum(
         int(np.sum((symbols[c] - tables.offset[c] < 0) | (symbols[c] - tables.offset[c] >= tables.cdf_length[c] - 2)))
@@ -298,7 +298,7 @@ def test_coded_size_within_one_percent_of_ideal(which):
     np.testing.assert_array_equal(decode_symbols(data, symbols.shape, tables), symbols)
 
 
-def test_ideal_bits_counts_table_probabilities_and_escape_nibbles():
+def test_symbol_cost_counts_table_probabilities_and_escape_nibbles():
     tables = varied_tables()
     channel, value_bin = 1, 2
     frequencies = tables.frequencies(channel)
@@ -308,12 +308,12 @@ def test_ideal_bits_counts_table_probabilities_and_escape_nibbles():
     symbols[channel] = tables.offset[channel] + value_bin
     expected = sum(10 * -math.log2(tables.frequencies(c)[0] / 65536) for c in range(6) if c != channel)
     expected += 10 * -math.log2(frequencies[value_bin] / 65536)
-    assert ideal_bits(symbols, tables) == pytest.approx(expected, rel=1e-12)
+    assert SymbolCost(tables).total(torch.from_numpy(symbols)[None]) == pytest.approx(expected, rel=1e-12)
     # one escape of raw value 2·(v − e) = 2·17 = 34: escape bin, count nibble (2), two value nibbles
     escape = int(tables.cdf_length[0]) - 2
     symbols[0, 0, 0] = tables.offset[0] + escape + 17
     expected += -math.log2(tables.frequencies(0)[escape] / 65536) + 4 * 3 - -math.log2(tables.frequencies(0)[0] / 65536)
-    assert ideal_bits(symbols, tables) == pytest.approx(expected, rel=1e-12)
+    assert SymbolCost(tables).total(torch.from_numpy(symbols)[None]) == pytest.approx(expected, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------- CDF quantization

@@ -14,6 +14,7 @@ from PIL import Image
 
 from lci_studio.cli import main
 from lci_studio.codec import pipeline
+from lci_studio.codec.explanation import explain
 from lci_studio.codec.gained import (
     FINISHED_NAME,
     STATE_NAME,
@@ -23,7 +24,6 @@ from lci_studio.codec.gained import (
     train_joint,
 )
 from lci_studio.codec.image_io import RgbImage, load_rgb
-from lci_studio.codec.insight import explain
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
 from lci_studio.codec.training import LossWindow, TrainConfig

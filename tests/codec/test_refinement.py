@@ -11,10 +11,10 @@ import torch
 
 from lci_studio.codec import latent_search, refinement
 from lci_studio.codec.cancel import CancelledError
-from lci_studio.codec.entropy_coding import CdfTables
+from lci_studio.codec.entropy_coding import CdfTables, SymbolCost
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import encode_ladder, measure_quality
-from lci_studio.codec.latent_search import SymbolCost, refine_symbols
+from lci_studio.codec.latent_search import refine_symbols
 from lci_studio.codec.lci_format import centred_padding, unpack_lci
 from lci_studio.codec.metrics import psnr_rgb
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint

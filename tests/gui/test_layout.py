@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QApplication, QGraphicsItem, QLabel, QWidget
 
 from lci_studio.codec.baselines import decode_classical, sweep
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import measure_quality
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.codec.number_format import format_kb
 from lci_studio.gui.panels.latent import HEAT_ROW_PIXELS, LatentView
 from lci_studio.gui.panels.rd_plot import RdPlot
 from lci_studio.session import Session

@@ -13,10 +13,13 @@ from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import QApplication
 
 from lci_studio.codec.baselines import sweep
+from lci_studio.codec.bit_maps import channel_ranking
+from lci_studio.codec.explanation import INTRO_TITLE
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import INTRO_TITLE, channel_ranking, format_kb, format_psnr, format_ratio, format_times
 from lci_studio.codec.ladder import measure_quality
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo, weights_fingerprint
+from lci_studio.codec.number_format import format_kb, format_ratio, format_times
 from lci_studio.gui.panels.demo import DemoWindow
 from lci_studio.gui.panels.explanation import ExplanationPanel
 from lci_studio.gui.panels.latent import LatentView
@@ -180,7 +183,7 @@ def test_plot_hover_shows_the_numbers(plot, session, results):
     text = plot.hover_text_at(result.bpp, result.psnr)
     assert text is not None
     assert "quality 2" in text and format_kb(result.file_bytes) in text
-    assert f"{result.bpp:.3f} bpp" in text and format_psnr(result.psnr) in text
+    assert f"{result.bpp:.3f} bpp" in text and METRICS["psnr"].text(result.psnr) in text
     assert f"{result.metric('ms-ssim'):.4f}" in text
 
 
@@ -272,7 +275,7 @@ def test_latent_maps_of_the_selected_quality(latent, session, results, qtbot):
 def test_latent_maps_lie_over_their_picture(latent, session, results):
     """Both maps sit over the selected quality's picture (the picture's extent in latent squares), the
     map partly transparent; the box takes the picture away and back."""
-    from lci_studio.codec.insight import picture_extent
+    from lci_studio.codec.bit_maps import picture_extent
 
     feed(session, results)
     session.select(2)
@@ -354,7 +357,7 @@ def test_demo_shows_the_original_until_a_result_arrives(demo, session, results):
     assert demo.selected() == 1
     assert demo.caption() == (
         f"Quality 1 · {format_kb(results[0].file_bytes)} · {format_times(results[0].ratio_to_raw)} · "
-        f"PSNR {format_psnr(results[0].psnr)}"
+        + METRICS["psnr"].text(results[0].psnr)
     )
 
 
@@ -433,7 +436,7 @@ def test_demo_caption_is_one_line_that_fits_and_says_psnr(demo, session, results
     result = results[1]
     assert caption.text() == (
         f"Quality 2 · {format_kb(result.file_bytes)} · {format_times(result.ratio_to_raw)} · "
-        f"PSNR {format_psnr(result.psnr)}"
+        + METRICS["psnr"].text(result.psnr)
     )
     assert "× smaller" in caption.text() and ":1" not in caption.text()
     assert not caption.wordWrap() and caption.fontMetrics().horizontalAdvance(caption.text()) <= caption.width()
@@ -446,7 +449,7 @@ def test_demo_zooms_onto_the_grids_detail_and_with_the_wheel(qtbot, session, res
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QWheelEvent
 
-    from lci_studio.codec.detail import Detail
+    from lci_studio.codec.telling_detail import Detail
 
     detail = Detail(80, 50, 24, 18, 1.0)
     window = DemoWindow(session, detail=Observed(detail))

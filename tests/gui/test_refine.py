@@ -14,7 +14,7 @@ import pytest
 
 from lci_studio.codec import image_io
 from lci_studio.codec.pipeline import decode_lci
-from lci_studio.codec.refinement import encoder_for, objective
+from lci_studio.codec.refinement import EFFORTS, Effort, encoder_for, objective
 from lci_studio.codec.weights import BundledSource
 from lci_studio.gui.panels.refined_points import REFINED_SERIES
 from tests.gui.conftest import LADDER_TIMEOUT_MS, wait_ladder
@@ -144,6 +144,16 @@ def test_effort_menu_sets_the_encoder_and_is_remembered(shown, settings):
     efforts[1].trigger()
     assert window.refining.encoder.effort == "best" and window.refining.encoder.steps == 200
     assert settings.value("refine/effort") == "best"
+
+
+def test_an_effort_row_is_all_the_menu_needs(make_window, source, monkeypatch):
+    """docs/ARCHITECTURE.md, "add an encoder effort": one `EFFORTS` row, registered here alone, is offered."""
+    monkeypatch.setitem(EFFORTS, "quick", Effort("quick", 3, "three refinement steps per tile"))
+    window = make_window(source)
+    efforts = [a for a in window.menus["Encoder Effort"].actions() if a.isCheckable()]
+    assert [a.text().split(":")[0] for a in efforts] == ["Normal", "Best", "Quick"]
+    efforts[2].trigger()
+    assert (window.refining.encoder.effort, window.refining.encoder.steps) == ("quick", 3)
 
 
 def test_weights_refinement_does_not_serve_leave_refine_disabled(qtbot, shown):

@@ -130,7 +130,7 @@ def test_a_one_pixel_picture_is_captioned_sensibly_and_as_the_cli_says_it(qtbot,
     """A 1×1 picture: its raw size in bytes (it read "0 kB as raw RGB"), and each quality's bpp spelt as
     `lci encode` spells it (the file is mostly header: "424 bpp", not "424.000")."""
     from lci_studio.cli import main as lci
-    from lci_studio.codec.insight import format_bpp
+    from lci_studio.codec.number_format import format_bpp
 
     path = tmp_path / "dot.png"
     save_png(path, np.full((1, 1, 3), 200, dtype=np.uint8))

@@ -12,8 +12,8 @@ from lci_studio.cli.files import check_outputs, read_file, write_file
 from lci_studio.cli.terminal import big_picture_progress, refine_progress, say
 from lci_studio.codec.decoding import candidate_sources, decode_file
 from lci_studio.codec.image_io import encode_png, load_rgb
-from lci_studio.codec.insight import format_bpp
 from lci_studio.codec.lci_format import HEADER_SIZE, unpack_lci
+from lci_studio.codec.number_format import format_bpp
 from lci_studio.codec.pipeline import decode_lci, encode_image
 from lci_studio.codec.refinement import Encoder, RefinementError, encoder_for, lambda_band, refined_encode
 from lci_studio.codec.report import number_text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from lci_studio.cli.files import OVERWRITE_RULE
 from lci_studio.cli.train import cmd_export_bundle, cmd_train
 from lci_studio.codec.bundle import TRAINING_DATA
 from lci_studio.codec.model import METRICS, QUALITIES
-from lci_studio.codec.refinement import EFFORTS, MAX_STEPS
+from lci_studio.codec.refinement import EFFORTS, MAX_STEPS, checked_lambda, checked_steps
 from lci_studio.codec.weights import MIRROR_ENV, compressai_cache_dir
 
 PROG = "lci"
@@ -83,22 +82,16 @@ def _crop(text: str) -> int:
 
 def _steps(text: str) -> int:
     try:
-        value = int(text)
+        return checked_steps(int(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid step count {text!r}: choose 0 to {MAX_STEPS}") from None
-    if not 0 <= value <= MAX_STEPS:
-        raise argparse.ArgumentTypeError(f"invalid step count {value}: choose 0 to {MAX_STEPS}")
-    return value
 
 
 def _lambda_value(text: str) -> float:
     try:
-        value = float(text)
+        return checked_lambda(float(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid λ {text!r}: a positive number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"invalid λ {text!r}: a positive number")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import constriction
 import numpy as np
+import torch
 
 from lci_studio.codec.cancel import CancelCheck, CancelledError, stop_if_cancelled
 
@@ -209,12 +210,47 @@ def _decode_escape(coder) -> int:
     return raw
 
 
-def ideal_bits(symbols: np.ndarray, tables: CdfTables) -> float:
-    """Σ -log2 p over the quantized tables, escapes at 4 bits a nibble: the size a perfect coder reaches."""
-    total = 0.0
-    for channel in range(symbols.shape[0]):
-        index, raw = _split(symbols[channel].ravel(), tables, channel)
-        freqs = tables.frequencies(channel).astype(np.float64)
-        total += float(np.sum(-np.log2(freqs[index] / 65536.0)))
-        total += 4.0 * len(_escape_nibbles(raw))
-    return total
+class SymbolCost:
+    """Bits of integer symbols under a model's CDF tables, as the entropy coder spends them.
+
+    A symbol in its channel's table costs -log2 of its frequency / 65536; one outside costs the
+    escape bin plus its nibbles (docs/lci-format.md). The coder's own rounding adds a few bits per file.
+    """
+
+    def __init__(self, tables: CdfTables) -> None:
+        channels = tables.cdf.shape[0]
+        width = int(tables.cdf_length.max()) - 1
+        cost = np.full((channels, width), np.inf)
+        escape = np.zeros(channels)
+        for c in range(channels):
+            freqs = tables.frequencies(c).astype(np.float64)
+            bits = -np.log2(freqs / 65536.0)
+            cost[c, : len(bits) - 1] = bits[:-1]
+            escape[c] = bits[-1]
+        self.cost = torch.from_numpy(cost)
+        self.escape = torch.from_numpy(escape)
+        self.offset = torch.from_numpy(tables.offset.astype(np.int64))
+        self.bins = torch.from_numpy(tables.cdf_length.astype(np.int64) - 2)  # the escape's bin
+
+    def bits(self, symbols: torch.Tensor) -> torch.Tensor:
+        """Bits of each symbol, (1, C, h, w) int → float64 of the same shape."""
+        channels = symbols.shape[1]
+        index = symbols.long() - self.offset.reshape(1, channels, 1, 1)
+        bins = self.bins.reshape(1, channels, 1, 1)
+        inside = (index >= 0) & (index < bins)
+        flat = index.clamp(min=0).minimum(bins - 1).permute(1, 0, 2, 3).reshape(channels, -1)
+        bits = torch.gather(self.cost, 1, flat).reshape(channels, *symbols.shape[:1], *symbols.shape[2:])
+        bits = bits.permute(1, 0, 2, 3)
+        if bool(inside.all()):
+            return bits
+        raw = torch.where(index < 0, -2 * index - 1, 2 * (index - bins))
+        nibbles = torch.zeros_like(raw)
+        rest = raw.clone()
+        while bool((rest > 0).any()):
+            nibbles += (rest > 0).long()
+            rest >>= 4
+        escaped = self.escape.reshape(1, channels, 1, 1) + 4.0 * (nibbles // _NIBBLE + 1 + nibbles)
+        return torch.where(inside, bits, escaped)
+
+    def total(self, symbols: torch.Tensor) -> float:
+        return float(self.bits(symbols).sum())

@@ -7,8 +7,8 @@ entries come from their table (`metrics.METRICS`: `Metric.glossary` and `Metric.
 
 from __future__ import annotations
 
-from lci_studio.codec.insight import format_ratio
 from lci_studio.codec.metrics import METRICS
+from lci_studio.codec.number_format import format_ratio
 
 # The terms other than the metrics (which `terms` puts after bpp).
 GLOSSARY: dict[str, str] = {

@@ -3,7 +3,7 @@ g_s and the entropy model frozen, judged by the true objective.
 
 `refine_symbols` starts from g_a(x), runs Adam on y for a few dozen steps and returns the best *discrete*
 latents it found: the real rounded symbols, their bits under the model's integer CDF tables
-(`SymbolCost`), and the reconstruction's squared error on the 8-bit picture. Where it does not lower
+(`entropy_coding.SymbolCost`), and the reconstruction's squared error on the 8-bit picture. Where it does not lower
 R + λ·D, the plain latents are kept.
 
 Two ways through the rounding, chosen by measurement (docs/results.md, "Refined encoder"):
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
-from lci_studio.codec.entropy_coding import CdfTables
+from lci_studio.codec.entropy_coding import CdfTables, SymbolCost
 from lci_studio.codec.entropy_model import EntropyBottleneck
 from lci_studio.codec.model import FactorizedPrior, LoadedModel
 from lci_studio.codec.pipeline import analysis
@@ -82,52 +82,6 @@ def _cpu_flags() -> frozenset[str]:
         pass
     return frozenset()
 
-
-
-class SymbolCost:
-    """Bits of integer symbols under a model's CDF tables, as the entropy coder spends them.
-
-    A symbol in its channel's table costs -log2 of its frequency / 65536; one outside costs the
-    escape bin plus its nibbles (docs/lci-format.md). The coder's own rounding adds a few bits per file.
-    """
-
-    def __init__(self, tables: CdfTables) -> None:
-        channels = tables.cdf.shape[0]
-        width = int(tables.cdf_length.max()) - 1
-        cost = np.full((channels, width), np.inf)
-        escape = np.zeros(channels)
-        for c in range(channels):
-            freqs = tables.frequencies(c).astype(np.float64)
-            bits = -np.log2(freqs / 65536.0)
-            cost[c, : len(bits) - 1] = bits[:-1]
-            escape[c] = bits[-1]
-        self.cost = torch.from_numpy(cost)
-        self.escape = torch.from_numpy(escape)
-        self.offset = torch.from_numpy(tables.offset.astype(np.int64))
-        self.bins = torch.from_numpy(tables.cdf_length.astype(np.int64) - 2)  # the escape's bin
-
-    def bits(self, symbols: torch.Tensor) -> torch.Tensor:
-        """Bits of each symbol, (1, C, h, w) int → float64 of the same shape."""
-        channels = symbols.shape[1]
-        index = symbols.long() - self.offset.reshape(1, channels, 1, 1)
-        bins = self.bins.reshape(1, channels, 1, 1)
-        inside = (index >= 0) & (index < bins)
-        flat = index.clamp(min=0).minimum(bins - 1).permute(1, 0, 2, 3).reshape(channels, -1)
-        bits = torch.gather(self.cost, 1, flat).reshape(channels, *symbols.shape[:1], *symbols.shape[2:])
-        bits = bits.permute(1, 0, 2, 3)
-        if bool(inside.all()):
-            return bits
-        raw = torch.where(index < 0, -2 * index - 1, 2 * (index - bins))
-        nibbles = torch.zeros_like(raw)
-        rest = raw.clone()
-        while bool((rest > 0).any()):
-            nibbles += (rest > 0).long()
-            rest >>= 4
-        escaped = self.escape.reshape(1, channels, 1, 1) + 4.0 * (nibbles // 15 + 1 + nibbles)
-        return torch.where(inside, bits, escaped)
-
-    def total(self, symbols: torch.Tensor) -> float:
-        return float(self.bits(symbols).sum())
 
 
 @dataclass

@@ -133,6 +133,20 @@ class Encoder:
 PLAIN = Encoder()
 
 
+def checked_steps(steps: int) -> int:
+    """`steps` when a refinement may take that many (0 … MAX_STEPS); ValueError naming the range otherwise."""
+    if not 0 <= steps <= MAX_STEPS:
+        raise ValueError(f"invalid step count {steps}: choose 0 to {MAX_STEPS}")
+    return steps
+
+
+def checked_lambda(lmbda: float) -> float:
+    """`lmbda` when it can be refined for at all (a positive number; the band is checked where the level is known)."""
+    if not (math.isfinite(lmbda) and lmbda > 0):
+        raise ValueError(f"invalid λ {lmbda!r}: choose a positive number inside the quality's band")
+    return lmbda
+
+
 def encoder_for(
     effort: str = DEFAULT_EFFORT,
     steps: int | None = None,
@@ -152,11 +166,9 @@ def encoder_for(
         raise ValueError(f"invalid effort {effort!r}: choose {', '.join(EFFORTS)}")
     if method not in METHODS:
         raise ValueError(f"invalid refinement method {method!r}: choose {', '.join(METHODS)}")
-    if steps is not None and not 0 <= steps <= MAX_STEPS:
-        raise ValueError(f"invalid step count {steps}: choose 0 to {MAX_STEPS}")
-    count = EFFORTS[effort].steps if steps is None else steps
-    if lmbda is not None and not (math.isfinite(lmbda) and lmbda > 0):
-        raise ValueError(f"invalid λ {lmbda!r}: choose a positive number inside the quality's band")
+    count = EFFORTS[effort].steps if steps is None else checked_steps(steps)
+    if lmbda is not None:
+        checked_lambda(lmbda)
     if lmbda is not None and not count:
         raise ValueError("refining for another λ needs refinement steps: choose an effort other than fast")
     if count and effort == "fast":

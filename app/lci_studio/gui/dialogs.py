@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 
 import lci_studio
 from lci_studio.codec.glossary import glossary_html
-from lci_studio.codec.insight import format_ratio
 from lci_studio.codec.lci_format import LciHeader
 from lci_studio.codec.model import METRICS
+from lci_studio.codec.number_format import format_ratio
 from lci_studio.codec.weights import (
     COMPRESSAI_URL_ROOT,
     MIRROR_ENV,

@@ -23,12 +23,12 @@ from lci_studio.codec import baselines as baselines_mod
 from lci_studio.codec import image_io
 from lci_studio.codec.baselines import BaselinePoint
 from lci_studio.codec.decoding import candidate_sources, decode_file
-from lci_studio.codec.detail import telling_detail
 from lci_studio.codec.difference import difference
 from lci_studio.codec.image_io import RgbImage
 from lci_studio.codec.ladder import CancelledError, encode_ladder
 from lci_studio.codec.model import LoadedModel
 from lci_studio.codec.pipeline import read_header
+from lci_studio.codec.telling_detail import telling_detail
 from lci_studio.codec.weights import CompressAISource, FetchTally, WeightSource
 from lci_studio.gui.analysis import AnalysisScheduler, LadderFeed
 from lci_studio.gui.qimage import from_qimage

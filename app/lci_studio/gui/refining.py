@@ -20,8 +20,8 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu
 
+from lci_studio.codec.explanation import refined_gain
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import refined_gain
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.refinement import EFFORTS, Encoder, RefinementError, encoder_for, lambda_band
 from lci_studio.gui.progress import JobProgress
@@ -29,8 +29,12 @@ from lci_studio.gui.refine_job import BandJob, LevelBand, RefineJob
 from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import Session
 
-REFINED_EFFORTS = tuple(name for name, effort in EFFORTS.items() if effort.steps > 0)  # what Refine can run
 DEFAULT_REFINE_EFFORT = "normal"
+
+
+def refined_efforts() -> tuple[str, ...]:
+    """The efforts Refine can run (those with steps), read from the table when asked, not kept."""
+    return tuple(name for name, effort in EFFORTS.items() if effort.steps > 0)
 
 
 def refinable(result: QualityResult | None) -> bool:
@@ -65,7 +69,7 @@ class Refining(QObject):
         self._session, self._worker, self._settings = session, worker, settings
         self._meter, self._say, self._show_error, self._busy = meter, say, show_error, busy
         effort = str(settings.value("refine/effort", DEFAULT_REFINE_EFFORT))
-        self.encoder: Encoder = encoder_for(effort if effort in REFINED_EFFORTS else DEFAULT_REFINE_EFFORT)
+        self.encoder: Encoder = encoder_for(effort if effort in refined_efforts() else DEFAULT_REFINE_EFFORT)
         self.job: int | None = None
         self._image: RgbImage | None = None  # the picture the running job refines (results of another are dropped)
         self._refined: list[int] = []  # qualities the running job delivered
@@ -101,7 +105,7 @@ class Refining(QObject):
         """The effort levels as radio items of `menu` (Quality ▸ Encoder Effort)."""
         group = QActionGroup(menu)
         group.setExclusive(True)
-        for name in REFINED_EFFORTS:
+        for name in refined_efforts():
             effort = EFFORTS[name]
             action = QAction(f"{name.capitalize()}: {effort.meaning}", menu)
             action.setCheckable(True)

@@ -24,9 +24,9 @@ from PySide6.QtGui import QImage
 
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.image_io import RgbImage
-from lci_studio.codec.insight import format_kb
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS, missing, on_demand
+from lci_studio.codec.number_format import format_kb
 from lci_studio.gui.analysis import LadderFeed
 from lci_studio.gui.jobs import AnalysisJob, ClassicalJob, DecodeJob, DetailJob, LadderJob, LoadedImage, LoadJob
 from lci_studio.gui.messages import Messages

@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from lci_studio.codec.glossary import caption_tip, tip
-from lci_studio.codec.insight import format_kb, format_ratio
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS, values_text
+from lci_studio.codec.number_format import format_kb, format_ratio
 from lci_studio.codec.weights import WeightSource, open_weight_source
 from lci_studio.gui.actions import ActionTable, build_menus, build_toolbar, quality_actions, window_actions
 from lci_studio.gui.dialogs import LciInfoDialog, about_html

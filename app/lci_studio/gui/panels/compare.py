@@ -17,12 +17,12 @@ from PySide6.QtGui import QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from lci_studio.codec.baselines import BaselinePoint, available_codecs
-from lci_studio.codec.detail import Detail
 from lci_studio.codec.glossary import caption_tip
-from lci_studio.codec.insight import format_bpp, format_kb, format_percent
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import values_text
+from lci_studio.codec.number_format import format_bpp, format_kb, format_percent
 from lci_studio.codec.report import number_text
+from lci_studio.codec.telling_detail import Detail
 from lci_studio.gui.panels.classical_pictures import ClassicalPictures
 from lci_studio.gui.panels.image_view import (
     ViewSync,

@@ -27,9 +27,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QLabel, QSizePolicy, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget
 
-from lci_studio.codec.detail import Detail
-from lci_studio.codec.insight import format_kb, format_psnr, format_times
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.model import QUALITIES
+from lci_studio.codec.number_format import format_kb, format_times
+from lci_studio.codec.telling_detail import Detail
 from lci_studio.gui.qimage import to_qimage
 from lci_studio.session import Session
 from lci_studio.view_state import Observed
@@ -377,7 +378,7 @@ class DemoWindow(QWidget):
         self._canvas.set_pixels(result.reconstruction)
         self._set_caption(
             f"Quality {result.quality} · {format_kb(result.file_bytes)} · "
-            f"{format_times(result.ratio_to_raw)} · PSNR {format_psnr(result.psnr)}"
+            f"{format_times(result.ratio_to_raw)} · {METRICS['psnr'].text(result.psnr)}"
         )
 
     def _set_caption(self, text: str) -> None:

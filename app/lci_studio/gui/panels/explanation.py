@@ -7,14 +7,14 @@ import html
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
-from lci_studio.codec.insight import HOW_IT_WORKS, INTRO, INTRO_TITLE, REFINED_TITLE, explain, refined_paragraphs
+from lci_studio.codec.explanation import HOW_IT_WORKS, INTRO, INTRO_TITLE, REFINED_TITLE, explain, refined_paragraphs
 from lci_studio.session import Session
 
 FONT_SCALE = 1.3  # relative to the application font: readable from a few metres away
 
 
 class ExplanationPanel(QWidget):
-    """Rich text from `insight.explain` for the selected quality; an introduction before that.
+    """Rich text from `explanation.explain` for the selected quality; an introduction before that.
 
     The selected quality is explained once it is measured, or announced while it is computed;
     otherwise (nothing on its way) the introduction stays.

@@ -22,19 +22,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lci_studio.codec.insight import (
+from lci_studio.codec.bit_maps import (
     ChannelHeatmap,
     channel_bits_per_element,
     channel_heatmap,
     channel_map,
     channel_ranking,
-    format_kb,
-    format_percent,
     picture_extent,
     spatial_bits,
 )
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.model import QUALITIES, FactorizedPrior
+from lci_studio.codec.number_format import format_kb, format_percent
 from lci_studio.session import Session
 
 HEATMAP_COLOURS = "viridis"

@@ -18,8 +18,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
+from lci_studio.codec.explanation import BANDS_TITLE, band_paragraphs
 from lci_studio.codec.glossary import tip
-from lci_studio.codec.insight import BANDS_TITLE, band_paragraphs, format_kb, format_psnr
+from lci_studio.codec.metrics import METRICS
+from lci_studio.codec.number_format import format_kb
 from lci_studio.codec.refinement import LambdaBand, RefinementError, lambda_band
 from lci_studio.gui.qimage import to_qimage
 from lci_studio.session import Session
@@ -179,8 +181,8 @@ class RateSlider(QWidget):
             return
         who = result.encoder.describe()
         self.value.setText(
-            f"{chosen}. Shown: {format_kb(result.file_bytes)}, {result.bpp:.3f} bpp, PSNR {format_psnr(result.psnr)} "
-            f"({who})."
+            f"{chosen}. Shown: {format_kb(result.file_bytes)}, {result.bpp:.3f} bpp, "
+            f"{METRICS['psnr'].text(result.psnr)} ({who})."
         )
 
     def _show_picture(self, result) -> None:

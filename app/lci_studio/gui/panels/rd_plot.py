@@ -20,9 +20,10 @@ from PySide6.QtWidgets import QButtonGroup, QComboBox, QGraphicsItem, QLabel, QR
 from lci_studio.codec.baselines import CLASSICAL_CODECS, BaselinePoint, reencodes_itself
 from lci_studio.codec.glossary import tip
 from lci_studio.codec.image_io import temp_file_beside
-from lci_studio.codec.insight import format_kb, format_psnr, model_label
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS
+from lci_studio.codec.number_format import model_label
+from lci_studio.gui.panels.plot_hover import hover_text
 from lci_studio.gui.panels.refined_points import REFINED_SERIES, LevelBands, RefinedPoints
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.session import Session
@@ -35,16 +36,6 @@ HIT_RADIUS_PX = 12.0
 # room right of the axes: pyqtgraph draws a tick label only if it ends inside the axis, which ended at
 # the dock's edge, so the last label touched it (at 1024×768 it looked cut)
 AXIS_RIGHT_MARGIN = 12
-
-
-def _metrics_text(item: QualityResult | BaselinePoint) -> str:
-    """The hover text's metrics: PSNR, then each other one measured ("   MS-SSIM 0.9712 (15.4 dB)")."""
-    parts = [f"PSNR {format_psnr(item.psnr)}"]
-    for key, metric in METRICS.items():
-        value = item.metric(key)
-        if key != "psnr" and not math.isnan(value):
-            parts.append(metric.text(value) + ("" if metric.to_db is None else f" ({metric.db(value):.1f} dB)"))
-    return "   ".join(parts)
 
 
 class PlotPoint(NamedTuple):
@@ -494,17 +485,6 @@ class RdPlot(QWidget):
 
     def _describe(self, point: PlotPoint, source: object) -> str:
         if isinstance(source, QualityResult):
-            encoder = f"\n{self._refined.describe(source)}" if source.encoder.refines else ""
-            return (
-                f"{point.series}  quality {source.quality}\n"
-                f"{source.bpp:.3f} bpp real, {source.bpp_estimated:.3f} estimated\n"
-                f"{_metrics_text(source)}\n"
-                f"{format_kb(source.file_bytes)}{encoder}"
-            )
+            return hover_text(point.series, source, self._refined.describe(source) if source.encoder.refines else "")
         assert isinstance(source, BaselinePoint)
-        return (
-            f"{source.codec} quality setting {source.setting}\n"
-            f"{source.bpp:.3f} bpp\n"
-            f"{_metrics_text(source)}\n"
-            f"{format_kb(source.file_bytes)}"
-        )
+        return hover_text(point.series, source)

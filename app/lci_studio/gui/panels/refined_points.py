@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from lci_studio.codec.insight import refined_gain
+from lci_studio.codec.explanation import refined_gain
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.refinement import BandPoint
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, Difference
-from lci_studio.codec.insight import format_bpp, format_kb
+from lci_studio.codec.number_format import format_bpp, format_kb
 from lci_studio.codec.report import number_text
 from lci_studio.gui.jobs import DifferenceJob
 from lci_studio.gui.panels.classical_pictures import ClassicalPictures

@@ -1,7 +1,7 @@
-"""What the window says about the results: latent bit maps and plain-language explanations.
+"""What the window says about a quality in plain words: the explanation panel's paragraphs, the refined
+encoder's and the λ band's.
 
-Plain Python and numpy, no Qt: the widgets only draw what these functions return. Everything
-here is derived from measured `QualityResult`s, so every number a viewer reads is real.
+Every number in these sentences is measured (`QualityResult`s), written through `number_format`.
 """
 
 from __future__ import annotations
@@ -10,177 +10,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from lci_studio.codec.bit_maps import busiest_area_share, channels_for_half, latest_by_quality
 from lci_studio.codec.ladder import ACTIVE_CHANNEL_BITS, QualityResult
+from lci_studio.codec.metrics import METRICS, values_text
 from lci_studio.codec.model import FactorizedPrior
-from lci_studio.codec.report import number_text
+from lci_studio.codec.number_format import format_kb, format_percent, format_ratio, format_times
 
-# --------------------------------------------------------------------------------------------- formatting
-
-
-def format_kb(size_bytes: float) -> str:
-    """File size in kilobytes (1 kB = 1000 bytes), e.g. "12.3 kB"; under a kilobyte in bytes ("53 bytes":
-    a 1×1 picture's 3 raw bytes read "0 kB")."""
-    if size_bytes < 999.5:
-        return f"{size_bytes:.0f} bytes"
-    kb = size_bytes / 1000
-    return f"{kb:.1f} kB" if kb < 100 else f"{kb:,.0f} kB"
-
-
-def format_bpp(bpp: float) -> str:
-    """Bits per pixel with as many decimals as say something: "0.364 bpp", "12.4 bpp", "424 bpp" (a 1×1
-    picture's file is mostly header); the window's captions and `lci encode`/`lci info` spell it alike."""
-    decimals = 3 if bpp < 10 else 1 if bpp < 100 else 0
-    return f"{bpp:.{decimals}f} bpp"
-
-
-def _ratio_number(ratio: float) -> str:
-    """The one rounding of a ratio: whole from ten up, one decimal below."""
-    return f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.1f}"
-
-
-def format_ratio(ratio: float) -> str:
-    """A compression ratio as "47:1" (or "3.2:1" below ten)."""
-    return f"{_ratio_number(ratio)}:1"
-
-
-def format_times(ratio: float) -> str:
-    """A compression ratio as a reader says it: "62× smaller"; a file larger than what it is compared with
-    (a 1×1 picture's header alone is 18 times its 3 raw bytes) is "18× larger", never "0.1× smaller"."""
-    if ratio >= 1:
-        return f"{_ratio_number(ratio)}× smaller"
-    return f"{_ratio_number(1 / ratio)}× larger" if ratio > 0 else "larger"
-
-
-def format_psnr(psnr: float) -> str:
-    """PSNR in words; an identical reconstruction's is infinite, spelled as everywhere else (report)."""
-    return f"identical ({number_text(psnr)} dB)" if math.isinf(psnr) else f"{psnr:.1f} dB"
-
-
-def format_percent(share: float) -> str:
-    """A share in [0, 1] as a percentage with sensible precision: "2.1%", "35%"."""
-    pct = share * 100
-    if pct >= 10:
-        return f"{pct:.0f}%"
-    if pct >= 0.1:
-        return f"{pct:.1f}%"
-    return f"{pct:.2f}%"
-
-
-def model_label(source: str, metric: str) -> str:
-    """Legend name of a learned-codec curve: "LCI (bundled)", "LCI (compressai, ms-ssim)"."""
-    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
-    return f"LCI ({name})" if metric == "mse" else f"LCI ({name}, {metric})"
-
-
-# --------------------------------------------------------------------------------------------- latent bits
-
-
-def elements_per_channel(result: QualityResult) -> int:
-    """Latent positions in one channel (h × w of the latent grid)."""
-    return int(result.bit_map.shape[1] * result.bit_map.shape[2])
-
-
-def channel_bits_per_element(result: QualityResult) -> np.ndarray:
-    """(M,) average -log2 p per latent position, for each channel."""
-    return result.bits_per_channel / max(elements_per_channel(result), 1)
-
-
-def channel_ranking(result: QualityResult) -> np.ndarray:
-    """(M,) channel indices from most to least bits (ties keep channel order)."""
-    return np.argsort(-result.bits_per_channel, kind="stable")
-
-
-@dataclass(frozen=True)
-class ChannelHeatmap:
-    """Bits per latent position of each channel, channels ranked per quality.
-
-    `matrix[r, j]` is the r-th busiest channel of `qualities[j]` (bits per latent position);
-    `order[r, j]` is that channel's index in its model. Models with fewer channels than the
-    widest one, and qualities without a result, are padded with NaN (order: -1).
-    """
-
-    matrix: np.ndarray  # (n_channels_max, n_qualities) float64
-    order: np.ndarray  # (n_channels_max, n_qualities) int64, -1 where padded
-    qualities: tuple[int, ...]
-
-    def column(self, quality: int) -> int | None:
-        return self.qualities.index(quality) if quality in self.qualities else None
-
-
-def _latest_by_quality(results: Iterable[QualityResult]) -> dict[int, QualityResult]:
-    by_quality: dict[int, QualityResult] = {}
-    for result in results:
-        by_quality[result.quality] = result
-    return by_quality
-
-
-def channel_heatmap(results: Iterable[QualityResult], qualities: Sequence[int] | None = None) -> ChannelHeatmap:
-    """The channels × quality matrix, each column sorted by bits (busiest channel in row 0).
-
-    With `qualities`, the columns are exactly those (plus any result's quality not listed), so
-    a view can show all levels from the start and fill columns in as results arrive.
-    """
-    by_quality = _latest_by_quality(results)
-    columns = sorted(set(qualities or ()) | set(by_quality))
-    rows = max((r.bits_per_channel.shape[0] for r in by_quality.values()), default=0)
-    matrix = np.full((rows, len(columns)), np.nan)
-    order = np.full((rows, len(columns)), -1, dtype=np.int64)
-    for j, quality in enumerate(columns):
-        result = by_quality.get(quality)
-        if result is None:
-            continue
-        ranking = channel_ranking(result)
-        matrix[: ranking.size, j] = channel_bits_per_element(result)[ranking]
-        order[: ranking.size, j] = ranking
-    return ChannelHeatmap(matrix, order, tuple(columns))
-
-
-def spatial_bits(result: QualityResult) -> np.ndarray:
-    """(h, w) bits spent at each latent position, summed over all channels."""
-    return result.bit_map.sum(axis=0, dtype=np.float64)
-
-
-def picture_extent(result: QualityResult) -> tuple[float, float, float, float]:
-    """(x, y, width, height) of the picture inside the latent grid, in latent squares.
-
-    The encoder pads the picture (centred) to a multiple of 16 pixels (64 in version-1 files),
-    so the grid can be a little larger than the picture; a map drawn over this extent has the
-    picture's own aspect. The header the encoder wrote says where the picture sits.
-    """
-    header = result.header
-    block = FactorizedPrior.downsampling
-    return header.pad_left / block, header.pad_top / block, header.width / block, header.height / block
-
-
-def channel_map(result: QualityResult, channel: int) -> np.ndarray:
-    """(h, w) bits of one latent channel (by its index in the model) at each position."""
-    if not 0 <= channel < result.bit_map.shape[0]:
-        raise IndexError(f"channel {channel} out of range 0..{result.bit_map.shape[0] - 1}")
-    return result.bit_map[channel].astype(np.float64)
-
-
-def channels_for_half(result: QualityResult) -> int:
-    """The fewest channels that together hold at least half of the bits."""
-    ordered = np.sort(result.bits_per_channel)[::-1]
-    total = float(ordered.sum())
-    if total <= 0:
-        return 0
-    return int(np.searchsorted(np.cumsum(ordered), total / 2) + 1)
-
-
-def busiest_area_share(result: QualityResult, area: float = 0.25) -> float:
-    """Share of all bits spent in the busiest `area` fraction of latent positions."""
-    per_position = np.sort(spatial_bits(result).ravel())[::-1]
-    total = float(per_position.sum())
-    if total <= 0 or per_position.size == 0:
-        return 0.0
-    count = max(1, round(per_position.size * area))
-    return float(per_position[:count].sum()) / total
-
-
-# --------------------------------------------------------------------------------------------- words
+PSNR = METRICS["psnr"]
 
 INTRO_TITLE = "What you are looking at"
 INTRO = (
@@ -315,15 +151,11 @@ def _size_sentence(result: QualityResult) -> str:
 
 
 def _fidelity_sentence(result: QualityResult) -> str:
-    ms_ssim = result.metric("ms-ssim")
-    if math.isnan(ms_ssim):  # measured only when shown
-        psnr = format_psnr(result.psnr)
-        score = f"The picture it gives back scores {psnr} PSNR against the original (higher is closer)."
-    else:
-        score = (
-            f"The picture it gives back scores {format_psnr(result.psnr)} PSNR and {ms_ssim:.3f} "
-            f"MS-SSIM against the original (higher is closer; MS-SSIM 1.000 would be identical)."
-        )
+    identical = "" if math.isnan(result.metric("ms-ssim")) else "; MS-SSIM 1 would be identical"  # when shown
+    score = (
+        f"The picture it gives back scores {values_text(result.metrics, ', ')} against the original "
+        f"(higher is closer{identical})."
+    )
     return f"{score} {_loss_sentence(result.psnr)}"
 
 
@@ -379,7 +211,7 @@ def _comparison_sentence(result: QualityResult, others: Sequence[QualityResult])
         )
     if math.isfinite(result.psnr) and math.isfinite(prev.psnr):
         d_psnr = result.psnr - prev.psnr
-        parts.append(f"for {abs(d_psnr):.1f} dB {'more' if d_psnr >= 0 else 'less'} PSNR")
+        parts.append(f"for {abs(d_psnr):{PSNR.spec}} dB {'more' if d_psnr >= 0 else 'less'} PSNR")
     lam = ""
     if result.info.lmbda and prev.info.lmbda:
         lam = f" (λ {result.info.lmbda / prev.info.lmbda:.1f}× higher)"
@@ -408,7 +240,7 @@ WHY = (
 
 def explain(result: QualityResult, all_results: Iterable[QualityResult] = ()) -> Explanation:
     """Plain-language account of one quality level, compared with the others computed so far."""
-    others = [r for r in _latest_by_quality(all_results).values() if r.quality != result.quality]
+    others = [r for r in latest_by_quality(all_results).values() if r.quality != result.quality]
     return Explanation(
         title=f"Quality {result.quality} of 8",
         training=_training_sentence(result),
@@ -473,7 +305,7 @@ def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str
     else:
         outcome = (
             f"The refined file is {format_kb(refined.file_bytes)} against {format_kb(plain.file_bytes)} and "
-            f"scores {format_psnr(refined.psnr)} against {format_psnr(plain.psnr)} PSNR "
+            f"scores {PSNR.text(refined.psnr)} against {PSNR.text(plain.psnr)} "
             f"({refined_gain(plain, refined)}): what the one-pass guess left on the table."
         )
         target = refined.encoder.lmbda

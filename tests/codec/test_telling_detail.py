@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lci_studio.codec.detail import telling_detail
+from lci_studio.codec.telling_detail import telling_detail
 from tests.conftest import make_photo
 
 
