@@ -82,3 +82,22 @@ def test_measure_band_draws_each_level_reach_and_says_why_they_do_not_meet(qtbot
     why = panel.why.text()
     assert "don't meet" in why and "quality 4 reaches" in why and "where quality 5 is +" in why
     assert "Band of quality 4 measured" in window.status_label.text()
+
+
+def test_measuring_while_the_qualities_are_computed_says_why_nothing_starts(qtbot, make_window, small_png):
+    from lci_studio.codec.weights import BundledSource
+    from tests.gui.conftest import HeldLadder
+
+    held = HeldLadder(BundledSource())  # quality 1 arrives, the ladder waits before quality 2
+    try:
+        window = make_window(held.source)
+        window.open_path(small_png(height=64, width=80, seed=4))
+        held.wait_held(qtbot)
+        qtbot.waitUntil(lambda: 1 in window.session.results, timeout=LADDER_TIMEOUT_MS)
+        window.session.select(1)
+        assert window.rate_slider.measure.isEnabled() and window.jobs.computing()
+        window.rate_slider.measure.click()
+        assert "still being computed" in window.status_label.text()
+        assert window.refining.job is None
+    finally:
+        held.release()

@@ -136,14 +136,15 @@ class Refining(QObject):
 
     def refine_at(self, lmbda: float | None) -> None:
         """Refine the selected quality for `lmbda` (None: its trained λ), replacing a refinement on its way."""
-        if self.can_refine_at():
-            self._refine(self._selected(), dataclasses.replace(self.encoder, lmbda=lmbda))
+        if self._say_why_not():
+            return
+        self._refine(self._selected(), dataclasses.replace(self.encoder, lmbda=lmbda))
 
     def measure_bands(self, every: bool = False) -> None:
         """Where the selected level's band (`every`: each level's) takes this picture: refined by the current
         effort for the λ at both ends of the band, two refinements a level."""
         session = self._session
-        if not self.can_refine_at():
+        if self._say_why_not():
             return
         assert session.image is not None and session.source is not None
         job = BandJob(session.image, session.source, self._refinable() if every else self._selected(), self.encoder)
@@ -164,6 +165,15 @@ class Refining(QObject):
     def _ready(self) -> bool:
         session = self._session
         return session.image is not None and session.source is not None and not self._busy()
+
+    def _say_why_not(self) -> bool:
+        """The slider and the Measure buttons stay enabled while the ladder runs (they live in a panel that
+        does not know the jobs): a press then says why nothing starts, instead of doing nothing. True: refused."""
+        if self.can_refine_at():
+            return False
+        if self._busy():
+            self._say("The qualities are still being computed: the band and the slider work once they are done.")
+        return True
 
     def _can_refine(self) -> bool:
         return self._ready() and not self.running()
