@@ -1,7 +1,8 @@
 """The documentation's screenshots of the real window: grid on the telling detail (also with JPEG,
 WebP and AVIF at the selected quality's size), where the bits go beside the explanation, split with
-WebP at the same size as a quality, the glossary; at 1600×1000 and 1280×720; the grid and the split
-(controls wrapped) at 1024×768, a projector's size.
+WebP at the same size as a quality, the glossary; at 1600×1000 also a refined quality (the second
+encoder's star and words) and the Any size tab with that level's band measured; at 1600×1000 and
+1280×720; the grid and the split (controls wrapped) at 1024×768, a projector's size.
 
 Run it on a display (Xvfb is enough: `Xvfb :77 -screen 0 1600x1000x24 & DISPLAY=:77`); each
 picture is what the screen shows of the window, as a PNG (exact pixels where compressed pictures
@@ -67,6 +68,41 @@ def save(widget, path: Path, screen: bool = True, exact: bool = False) -> None:
     print(f"wrote {path} ({path.stat().st_size / 1000:.0f} kB)")
 
 
+def second_encoder(app, window, out: Path, quality: int = 4, steps: int = 25) -> None:
+    """Refine (the second encoder) on `quality`: its star beside the plain point and the explanation's words;
+    then the Any size tab with that level's band measured. A short refinement (`steps`), as said in the window."""
+    from lci_studio.codec.refinement import encoder_for
+
+    def wait_refined(seconds: float = 900) -> None:
+        deadline = time.monotonic() + seconds
+        while (window.refining.running() or window.worker.busy("refine")) and time.monotonic() < deadline:
+            settle(app, 0.5)
+
+    window.tabs.setCurrentWidget(window.compare)
+    window.session.select(quality)
+    window.refining.set_encoder(encoder_for("normal", steps=steps))
+    window.commands["refine"].trigger()
+    settle(app)
+    wait_refined()
+    from lci_studio.codec.explanation import REFINED_TITLE
+
+    explanation = window.explanation._browser
+    explanation.verticalScrollBar().setValue(explanation.verticalScrollBar().maximum())
+    explanation.find(REFINED_TITLE)  # scrolls the words on the refined file to the top of the view
+    cursor = explanation.textCursor()
+    cursor.clearSelection()
+    explanation.setTextCursor(cursor)
+    settle(app)
+    save(window, out / "refined-1600.png")
+    window.tabs.setCurrentWidget(window.rate_slider)
+    window.rate_slider.measure.click()
+    settle(app)
+    wait_refined()
+    settle(app)
+    save(window, out / "any-size-1600.png")
+    window.tabs.setCurrentWidget(window.compare)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("out", type=Path)
@@ -125,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             settle(app)
             save(window, args.out / f"difference-{width}.png")
             window.split.set_difference(False)
+            if width == 1600:
+                second_encoder(app, window, args.out)
         window.commands["glossary"].trigger()
         settle(app)
         save(window.glossary, args.out / "glossary.png", screen=False)  # a dialog: where it sits varies
