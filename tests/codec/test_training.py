@@ -188,3 +188,9 @@ def test_a_cpu_budget_ends_the_level_and_its_learning_rate_decay(tmp_path, photo
     # the rate follows the fraction of the budget spent, whatever the step
     assert learning_rate(5, 10**6, 1e-3, cfg, done=0.5) == pytest.approx(0.5 * (1e-3 + cfg.min_lr))
     assert learning_rate(5, 10**6, 1e-3, cfg, done=2.0) == pytest.approx(cfg.min_lr)
+
+
+def test_a_cpu_budget_is_refused_under_torchrun(tmp_path, photos, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # refused before any process group is set up
+    with pytest.raises(ValueError, match="under torchrun use --level-steps"):
+        train(_tiny(photos, tmp_path / "run", quality=3, level_cpu_minutes=1.0), ladder=False)

@@ -164,7 +164,7 @@ class _Distributed:
     """torchrun integration: rank, device, gradient averaging for the aux parameters."""
 
     def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.world = self.world_size()
         self.rank = int(os.environ.get("RANK", "0"))
         local = int(os.environ.get("LOCAL_RANK", "0"))
         cuda = torch.cuda.is_available()
@@ -173,6 +173,11 @@ class _Distributed:
             if cuda:
                 torch.cuda.set_device(self.device)
             torch.distributed.init_process_group("nccl" if cuda else "gloo")
+
+    @staticmethod
+    def world_size() -> int:
+        """How many processes torchrun started (1 without it)."""
+        return int(os.environ.get("WORLD_SIZE", "1"))
 
     @property
     def main(self) -> bool:
@@ -423,6 +428,10 @@ def train(cfg: TrainConfig, ladder: bool, progress: Callable[[str, StepStats], N
                 f"q{quality} is fine-tuned from q{previous}, which is neither trained in this run "
                 f"nor finished in {cfg.out}: add it to the levels or resume from weights that have q{quality}"
             )
+    if cfg.level_cpu_minutes and _Distributed.world_size() > 1:
+        # each rank counts its own CPU time, so they would stop at different steps and leave the others
+        # waiting in the gradient average
+        raise ValueError("--level-cpu-minutes budgets one process's CPU time; under torchrun use --level-steps")
     dist = _Distributed()
     torch.manual_seed(cfg.seed + dist.rank)
     if cfg.threads:
