@@ -168,3 +168,24 @@ def test_weights_refinement_does_not_serve_leave_refine_disabled(qtbot, shown):
     window.commands.update()
     assert not window.commands["refine"].isEnabled() and not window.commands["refine_all"].isEnabled()
     assert not window.rate_slider.slider.isEnabled() and "MSE-trained" in window.rate_slider.heading.text()
+
+
+def test_the_meter_stays_while_a_metric_is_measured_beside_a_refinement(qtbot, shown):
+    """Switching the plot to MS-SSIM mid-refinement measures it beside the refinement; that pass ending must not
+    hide the one meter while the refinement still runs (it did: the pass took the meter and its end hid it)."""
+    window, session, jobs = shown, shown.session, shown.jobs
+    window.refining.set_encoder(encoder_for("normal", steps=5000))  # far longer than the test waits
+    window.commands["refine"].trigger()
+    qtbot.waitUntil(lambda: "refining, step" in window.progress.bar.format(), timeout=LADDER_TIMEOUT_MS)
+    window.rd_plot.set_metric("ms-ssim")
+    qtbot.waitUntil(lambda: jobs.analysis_job is not None, timeout=LADDER_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: jobs.analysis_job is None and all("ms-ssim" in r.metrics for r in session.results.values()),
+        timeout=LADDER_TIMEOUT_MS,
+    )
+    assert window.refining.running()
+    assert window.progress.isVisible() and window.commands["stop"].isEnabled()
+    qtbot.waitUntil(lambda: "refining, step" in window.progress.bar.format(), timeout=LADDER_TIMEOUT_MS)
+    window.commands["stop"].trigger()
+    qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
+    assert not window.progress.isVisible() and session.refined == {}

@@ -410,7 +410,7 @@ class MainWindow(QMainWindow):
             self.demo.close()
         if self.lci_info_dialog is not None:
             self.lci_info_dialog.close()
-        self.progress.finish()
+        self.progress.finish_all()
         self.worker.shutdown()
         super().closeEvent(event)
 
