@@ -5,14 +5,16 @@ find better numbers; random ones leave g_a's guess as good as any), a 64×80 pho
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import time
 
 import numpy as np
 import pytest
 
-from lci_studio.codec import image_io
+from lci_studio.codec import image_io, report
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.refinement import EFFORTS, Effort, encoder_for, objective
 from lci_studio.codec.weights import BundledSource
@@ -115,6 +117,16 @@ def test_exports_write_the_refined_file_and_say_so(qtbot, shown, source, tmp_pat
     assert point["quality"] == 4 and point["file_bytes"] == refined.file_bytes and point["bpp"] == refined.bpp
     record = {"name": "refined", "effort": "normal", "steps": STEPS, "method": "ste", "seed": 0, "lambda": None}
     assert point["encoder"] == record
+    # the CSV: the same function as `lci compare --csv`, the refined quality a row after the plain ladder
+    table = tmp_path / "rd.csv"
+    assert window.exports.csv(table)
+    qtbot.waitUntil(lambda: table.exists() and not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
+    text = table.read_text()
+    assert text == report.comparison_csv(session.results.values(), session.baselines, session.refined.values())
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["quality"], r["encoder"]) for r in rows if r["codec"] == "LCI"][-1] == ("4", "refined")
+    (refined_row,) = [r for r in rows if r["encoder"] == "refined"]
+    assert int(refined_row["file_bytes"]) == refined.file_bytes and refined_row["steps"] == str(STEPS)
     # the exported refined file, opened by the window, decodes to the picture the refinement measured
     opened = []
     window.jobs.lciOpened.connect(opened.append)
@@ -189,3 +201,48 @@ def test_the_meter_stays_while_a_metric_is_measured_beside_a_refinement(qtbot, s
     window.commands["stop"].trigger()
     qtbot.waitUntil(lambda: not window.worker.busy(), timeout=LADDER_TIMEOUT_MS)
     assert not window.progress.isVisible() and session.refined == {}
+
+
+def test_the_grid_and_the_split_show_the_refined_file_and_put_the_plain_one_beside_it(qtbot, shown):
+    """A refined quality's tile and split side show the refined picture, labelled with the encoder and its gain;
+    P puts the plain and the refined file of the same quality side by side, and their difference works."""
+    from lci_studio.codec.explanation import refined_tag
+    from lci_studio.view_state import SELECTED, SELECTED_PLAIN
+
+    window, session = shown, shown.session
+    plain = session.results[4]
+    window.commands.update()
+    assert not window.commands["plain_refined"].isEnabled()  # nothing refined yet
+    _refine(qtbot, window)
+    refined = session.refined[4]
+    tag = refined_tag(plain, refined)
+    assert tag.startswith("refined ") and " dB, " in tag and tag.endswith(" size")
+    tile = window.compare.tile(4)
+    assert np.array_equal(tile.pixels, refined.reconstruction) and not np.array_equal(tile.pixels, plain.reconstruction)
+    assert tile.caption_text().startswith(f"Quality 4 · {tag}\n")
+    assert np.array_equal(window.compare.tile(3).pixels, session.results[3].reconstruction)
+    assert window.compare.tile(3).caption_text().startswith("Quality 3\n")
+    session.add_result(plain)  # the plain result measured again (MS-SSIM, by the analysis): the refined one stays
+    assert np.array_equal(window.compare.tile(4).pixels, refined.reconstruction)
+    # the split's "selected quality" is the refined file too
+    split = window.split
+    window.commands["split"].trigger()
+    assert np.array_equal(split.item_b.image, refined.reconstruction) and tag in split.label_b.text()
+    # P: the plain file left, the refined one right, both named
+    window.commands.update()
+    assert window.commands["plain_refined"].isEnabled()
+    window.commands["plain_refined"].trigger()
+    assert window.view_state.split_sides.value == (SELECTED_PLAIN, SELECTED) and window.view_state.tab.value == "split"
+    assert split.sides() == ((4, "plain"), 4)
+    assert np.array_equal(split.item_a.image, plain.reconstruction)
+    assert np.array_equal(split.item_b.image, refined.reconstruction)
+    assert "Quality 4 · plain encoder" in split.label_a.text() and tag in split.label_b.text()
+    # their difference: what the refinement changed
+    split.set_difference(True)
+    qtbot.waitUntil(lambda: "×" in split.label_a.text(), timeout=LADDER_TIMEOUT_MS)
+    assert split.label_a.text().startswith("|Quality 4, plain − Quality 4, refined|")
+    assert split.shown_image().shape == plain.reconstruction.shape
+    assert "its tile and the split show it" in window.explanation.text()
+    # another quality selected: no refined file beside it, so P is off
+    session.select(3)
+    assert not window.commands["plain_refined"].isEnabled()

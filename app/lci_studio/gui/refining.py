@@ -248,7 +248,7 @@ class Refining(QObject):
         elif outcome == "done" and count:
             which = f"Quality {self._refined[0]}: {self._gain};" if count == 1 else f"{count} qualities refined;"
             self._say(
-                f"{which} {elapsed:.1f} s by the {self._running_encoder.describe()}. Exports of a refined quality "
-                "write its refined file."
+                f"{which} {elapsed:.1f} s by the {self._running_encoder.describe()}. The tiles show the refined "
+                "files, exports write them; P puts a refined quality beside its plain file."
             )
         self.changed.emit()
