@@ -325,7 +325,7 @@ def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str
     where = (
         f"Any program that decodes quality {q} with these weights reads the refined file. The exports of "
         f"quality {q} (.lci, PNG, copy) now write it, and its tile and the split show it; the split's "
-        "'Selected quality, plain encoder' side puts the plain file's picture beside it."
+        "'Plain encoder' side (P) puts the plain file's picture beside it."
     )
     return [how, outcome, where]
 

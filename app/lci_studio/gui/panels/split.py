@@ -102,7 +102,7 @@ class SplitView(QWidget):
         self.combo_b = QComboBox()
         for combo in (self.combo_a, self.combo_b):
             combo.addItem("Selected quality", SELECTED)
-            combo.addItem("Selected quality, plain encoder", SELECTED_PLAIN)
+            combo.addItem("Plain encoder", SELECTED_PLAIN)
             combo.addItem("Original", ORIGINAL)
             for q in range(1, 9):
                 combo.addItem(f"Quality {q}", q)
@@ -112,9 +112,9 @@ class SplitView(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._show_sides(view.split_sides.value)
         self.combo_a.setToolTip(
-            "The image left of the divider. A refined quality shows its refined file; '… plain encoder': the same "
-            "quality's first file, beside it. '… at the same size': that classical codec at the setting whose file "
-            "is nearest the selected quality's, so you see what the plot claims"
+            "The image left of the divider. A refined quality shows its refined file; 'Plain encoder': the "
+            "selected quality's first file, to put beside it. '… at the same size': that classical codec at the "
+            "setting whose file is nearest the selected quality's, so you see what the plot claims"
         )
         self.combo_b.setToolTip(self.combo_a.toolTip().replace("left of", "right of"))
         self._pictures = pictures  # decoded once, for the grid's column too
@@ -222,8 +222,7 @@ class SplitView(QWidget):
     def _on_selection(self, quality: int | None) -> None:
         for combo in (self.combo_a, self.combo_b):
             combo.setItemText(0, "Selected quality" if quality is None else f"Selected quality (q{quality})")
-            which = "" if quality is None else f" (q{quality})"
-            combo.setItemText(1, f"Selected quality{which}, plain encoder")
+            combo.setItemText(1, "Plain encoder" if quality is None else f"Plain encoder (q{quality})")
         self._refresh()
 
     def set_sides(self, a: object, b: object) -> None:
