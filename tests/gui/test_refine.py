@@ -243,6 +243,8 @@ def test_the_grid_and_the_split_show_the_refined_file_and_put_the_plain_one_besi
     assert split.label_a.text().startswith("|Quality 4, plain − Quality 4, refined|")
     assert split.shown_image().shape == plain.reconstruction.shape
     assert "its tile and the split show it" in window.explanation.text()
-    # another quality selected: no refined file beside it, so P is off
+    # another quality selected: no refined file beside it, so P is off and the plain side says so
+    split.set_difference(False)
     session.select(3)
     assert not window.commands["plain_refined"].isEnabled()
+    assert "Quality 3 · plain encoder (not refined yet" in split.label_a.text()

@@ -323,7 +323,8 @@ class SplitView(QWidget):
             plain = session.results.get(key[0])
             if plain is None:
                 return None
-            return f"Quality {plain.quality} · plain encoder · {_sizes(plain)}", plain.reconstruction
+            alone = "" if plain.quality in session.refined else " (not refined yet: Refine, Ctrl+R)"
+            return f"Quality {plain.quality} · plain encoder{alone} · {_sizes(plain)}", plain.reconstruction
         result = session.file_result(key) if isinstance(key, int) else None
         if result is not None:
             plain = session.results[result.quality]
