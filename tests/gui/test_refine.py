@@ -224,6 +224,14 @@ def test_the_grid_and_the_split_show_the_refined_file_and_put_the_plain_one_besi
     assert window.compare.tile(3).caption_text().startswith("Quality 3\n")
     session.add_result(plain)  # the plain result measured again (MS-SSIM, by the analysis): the refined one stays
     assert np.array_equal(window.compare.tile(4).pixels, refined.reconstruction)
+    # where the bits go: the refined file's bits, said so
+    from lci_studio.codec.bit_maps import channel_heatmap
+
+    latent = window.latent_view
+    assert "Where quality 4's refined file spends its bits" in latent.captions()[1]
+    heat, alone = latent.heatmap(), channel_heatmap([refined], [4]).matrix[:, 0]  # (the ladder's widest pads it)
+    np.testing.assert_array_equal(heat.matrix[: alone.size, heat.qualities.index(4)], alone)
+    assert not np.array_equal(alone, channel_heatmap([plain], [4]).matrix[:, 0])
     # the split's "selected quality" is the refined file too
     split = window.split
     window.commands["split"].trigger()
