@@ -256,3 +256,26 @@ def test_the_grid_and_the_split_show_the_refined_file_and_put_the_plain_one_besi
     session.select(3)
     assert not window.commands["plain_refined"].isEnabled()
     assert "Quality 3 · plain encoder (not refined yet" in split.label_a.text()
+
+
+def test_the_meter_shows_the_newest_job_still_running_whichever_ends_first(qtbot):
+    """The rule behind the test above, both ways round: a job ending leaves the meter to the other's line."""
+    from lci_studio.gui.progress import JobProgress
+
+    meter = JobProgress()
+    qtbot.addWidget(meter)
+    meter.start("refine", "refine", 1)
+    meter.step("refine", 0.5, 1, "q4: refining, step 25 of 50")
+    meter.start("view", "measuring MS-SSIM", 8)
+    assert meter.shown_owner() == "view" and "measuring MS-SSIM" in meter.bar.format()
+    meter.step("refine", 0.6, 1, "q4: refining, step 30 of 50")  # kept, not shown over the newer job
+    assert "measuring MS-SSIM" in meter.bar.format()
+    meter.finish("view")
+    assert not meter.isHidden()
+    assert meter.shown_owner() == "refine" and "step 30 of 50" in meter.bar.format()
+    assert meter.bar.value() == round(0.6 * meter.bar.maximum())
+    meter.start("view", "ladder", 8)
+    meter.finish("refine")
+    assert meter.shown_owner() == "view" and not meter.isHidden()
+    meter.finish("view")
+    assert meter.shown_owner() is None and meter.isHidden()
