@@ -49,6 +49,8 @@ def test_the_slider_refines_the_level_for_the_lambda_it_shows(qtbot, slider):
     _idle(qtbot, window)
     refined = session.refined[4]
     assert refined.encoder.lmbda == pytest.approx(band.high) and panel.slider.value() == STEPS
+    # the grid's tile shows that file, titled with the λ it was refined for
+    assert window.compare.tile(4).caption_text().startswith(f"Quality 4 · refined for λ {band.high:.2g} ")
     pixels = session.image.pixels
     at = band.high  # never worse than plain, judged at the λ asked
     assert objective(at, refined.file_bytes, pixels, refined.reconstruction) <= objective(

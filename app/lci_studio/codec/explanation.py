@@ -281,11 +281,14 @@ def refined_gain(plain: QualityResult, refined: QualityResult) -> str:
 
 
 def refined_tag(plain: QualityResult, refined: QualityResult) -> str:
-    """What a picture's label says of a refined file, beside the quality: "refined +0.41 dB, −0.3 % size"."""
+    """What a picture's label says of a refined file, beside the quality: "refined +0.41 dB, −0.3% size"; refined
+    for another λ than the trained one (the rate slider): "refined for λ 0.025 +0.30 dB, +8.1% size"."""
+    target = refined.encoder.lmbda
+    name = "refined" if target is None else f"refined for λ {target:.2g}"
     if refined.lci == plain.lci:
-        return "refined: the plain file kept"
+        return f"{name}: the plain file kept"
     size = refined.file_bytes / plain.file_bytes - 1
-    return f"refined {refined.psnr - plain.psnr:+.2f} dB, {_signed_percent(size)} size".replace("-", "−")
+    return f"{name} {refined.psnr - plain.psnr:+.2f} dB, {_signed_percent(size)} size".replace("-", "−")
 
 
 def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str]:
