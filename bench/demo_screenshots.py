@@ -1,8 +1,8 @@
 """The documentation's screenshots of the real window: grid on the telling detail (also with JPEG,
 WebP and AVIF at the selected quality's size), where the bits go beside the explanation, split with
 WebP at the same size as a quality, the glossary; at 1600×1000 also a refined quality (the second
-encoder's star and words) and the Any size tab with that level's band measured; at 1600×1000 and
-1280×720; the grid and the split (controls wrapped) at 1024×768, a projector's size.
+encoder's star and words, plain beside refined in the split) and the Any size tab with that level's
+band measured; at 1600×1000 and 1280×720; the grid and the split (controls wrapped) at 1024×768, a projector's size.
 
 Run it on a display (Xvfb is enough: `Xvfb :77 -screen 0 1600x1000x24 & DISPLAY=:77`); each
 picture is what the screen shows of the window, as a PNG (exact pixels where compressed pictures
@@ -69,8 +69,9 @@ def save(widget, path: Path, screen: bool = True, exact: bool = False) -> None:
 
 
 def second_encoder(app, window, out: Path, quality: int = 4, steps: int = 25) -> None:
-    """Refine (the second encoder) on `quality`: its star beside the plain point and the explanation's words;
-    then the Any size tab with that level's band measured. A short refinement (`steps`), as said in the window."""
+    """Refine (the second encoder) on `quality`: its star beside the plain point and the explanation's words, its
+    plain and refined files side by side in the split (P); then the Any size tab with that level's band measured.
+    A short refinement (`steps`), as said in the window."""
     from lci_studio.codec.refinement import encoder_for
 
     def wait_refined(seconds: float = 900) -> None:
@@ -94,6 +95,10 @@ def second_encoder(app, window, out: Path, quality: int = 4, steps: int = 25) ->
     explanation.setTextCursor(cursor)
     settle(app)
     save(window, out / "refined-1600.png")
+    window.commands["plain_refined"].trigger()  # P: the plain file left of the divider, the refined one right
+    window.compare.zoom_to_detail()  # the split follows the grid's view: onto the telling detail
+    settle(app)
+    save(window, out / "refined-split-1600.png", exact=True)
     window.tabs.setCurrentWidget(window.rate_slider)
     window.rate_slider.measure.click()
     settle(app)

@@ -22,7 +22,8 @@ T = TypeVar("T")
 
 SIZE_KINDS = ("real", "estimated")  # the plot's x axis: bits of the real file, or the model's estimate
 ORIGINAL = "original"  # split sides: the original picture,
-SELECTED = "selected"  # the selected quality's reconstruction (a quality number: that one),
+SELECTED = "selected"  # the selected quality's picture (a quality number: that one), refined when it is,
+SELECTED_PLAIN = "selected:plain"  # the selected quality by the plain encoder (beside its refined file),
 CLASSICAL = "classical:"  # + a codec's name: that codec at the selected quality's file size
 
 

@@ -61,3 +61,29 @@ def test_rd_csv_one_row_per_quality_then_baselines(results):
     assert float(rows[0]["lambda"]) == pytest.approx(LAMBDAS["mse"][0])
     assert rows[0]["fingerprint"] == first.info.fingerprint
     assert rows[2]["setting"] == "20" and int(rows[2]["file_bytes"]) == jpeg[0].file_bytes
+
+
+def test_refined_rows_follow_the_ladder_and_leave_its_rows_as_they_were(results):
+    """The window's CSV (and `lci compare --csv`, one function): a refined quality is a row of its own after the
+    plain ladder, its encoder columns filled from `Encoder.record`; the plain rows are byte for byte as before."""
+    from lci_studio.codec.refinement import encoder_for
+    from lci_studio.codec.report import comparison_csv
+
+    q1 = min(results, key=lambda r: r.quality)
+    model = make_model(seed=1)
+    loaded = LoadedModel(model, q1.info)
+    encoder = encoder_for("normal", steps=2)
+    refined = measure_quality(loaded, RgbImage(PHOTO, 9000, "p.png"), encoder=encoder)
+    jpeg = [baseline_point(PHOTO, "JPEG", 50)]
+    before = comparison_csv(results, jpeg).splitlines()
+    after = comparison_csv(results, jpeg, [refined]).splitlines()
+    assert after[:3] == before[:3] and after[-1] == before[-1]  # header, q1, q2 … JPEG: unchanged
+    assert len(after) == len(before) + 1
+    row = dict(zip(csv_columns(), next(csv.reader([after[3]])), strict=True))
+    record = encoder.record()
+    assert (row["codec"], row["quality"], row["encoder"], row["effort"]) == ("LCI", "1", "refined", "normal")
+    assert (row["steps"], row["method"], row["seed"]) == ("2", record["method"], "0")
+    assert row["encoder_lambda"] == "" and int(row["file_bytes"]) == refined.file_bytes
+    assert float(row["psnr_db"]) == pytest.approx(refined.psnr, rel=1e-5)
+    plain_row = dict(zip(csv_columns(), next(csv.reader([after[1]])), strict=True))
+    assert (plain_row["encoder"], plain_row["method"], plain_row["encoder_lambda"]) == ("plain", "", "")

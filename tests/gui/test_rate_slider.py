@@ -4,9 +4,12 @@ drawn with the words on why the bands don't meet. Real codec: the bundled ladder
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.pipeline import decode_lci
 from lci_studio.codec.refinement import encoder_for, lambda_band, objective
 from lci_studio.codec.weights import BundledSource
@@ -46,6 +49,8 @@ def test_the_slider_refines_the_level_for_the_lambda_it_shows(qtbot, slider):
     _idle(qtbot, window)
     refined = session.refined[4]
     assert refined.encoder.lmbda == pytest.approx(band.high) and panel.slider.value() == STEPS
+    # the grid's tile shows that file, titled with the λ it was refined for
+    assert window.compare.tile(4).caption_text().startswith(f"Quality 4 · refined for λ {band.high:.2g} ")
     pixels = session.image.pixels
     at = band.high  # never worse than plain, judged at the λ asked
     assert objective(at, refined.file_bytes, pixels, refined.reconstruction) <= objective(
@@ -79,6 +84,27 @@ def test_measure_band_draws_each_level_reach_and_says_why_they_do_not_meet(qtbot
     xs, ys = window.rd_plot.bands.data()
     assert (xs, ys) == ([low.bpp, high.bpp], [low.psnr, high.psnr])
     assert BANDS_SERIES in [label.text for _, label in window.rd_plot._legend.items]
+    # every axis the plot offers carries them: the band's ends were measured on each metric and both sizes
+    plot = window.rd_plot
+    plot.set_bpp_kind("estimated")
+    plot.flush()
+    assert plot.bands.data() == ([low.bpp_estimated, high.bpp_estimated], [low.psnr, high.psnr])
+    assert 0 < low.bpp_estimated < high.bpp_estimated
+    for key, metric in METRICS.items():
+        plot.set_metric(key)
+        plot.flush()
+        ys = [metric.db(p.metric(key)) for p in (low, high)]
+        assert plot.bands.data() == ([low.bpp_estimated, high.bpp_estimated], ys)
+        assert plot.note() is None
+    # a band without the shown metric (measured before the metric was in the table) is said, not left out silently
+    session.add_band(4, [dataclasses.replace(p, metrics={"psnr": p.psnr}) for p in (low, high)])
+    plot.set_metric("ms-ssim")
+    plot.flush()
+    assert plot.bands.data() == ([], [])
+    assert "1 measured λ band is not drawn: MS-SSIM and the estimated size" in plot.note()
+    session.add_band(4, [low, high])
+    plot.set_metric("psnr")
+    plot.set_bpp_kind("real")
     why = panel.why.text()
     assert "don't meet" in why and "quality 4 reaches" in why and "where quality 5 is +" in why
     assert "Band of quality 4 measured" in window.status_label.text()

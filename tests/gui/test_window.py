@@ -114,8 +114,12 @@ def test_the_meter_counts_every_codec_and_ends_when_all_are_done(qtbot, make_win
     window = make_window(source, baselines=True)
     steps, at_finish = [], []
     step, finish = window.progress.step, window.progress.finish
-    window.progress.step = lambda done, total, text: (steps.append((done, total, text)), step(done, total, text))
-    window.progress.finish = lambda: (at_finish.append({p.codec for p in window.session.baselines}), finish())[1]
+    window.progress.step = lambda owner, done, total, text: (
+        steps.append((done, total, text)), step(owner, done, total, text)
+    )
+    window.progress.finish = lambda owner: (
+        at_finish.append({p.codec for p in window.session.baselines}), finish(owner)
+    )[1]
     window.open_path(small_png())
     wait_ladder(qtbot, window)
     codecs = available_codecs()

@@ -280,6 +280,17 @@ def refined_gain(plain: QualityResult, refined: QualityResult) -> str:
     return f"{closer}, {sized}"
 
 
+def refined_tag(plain: QualityResult, refined: QualityResult) -> str:
+    """What a picture's label says of a refined file, beside the quality: "refined +0.41 dB, −0.3% size"; refined
+    for another λ than the trained one (the rate slider): "refined for λ 0.025 +0.30 dB, +8.1% size"."""
+    target = refined.encoder.lmbda
+    name = "refined" if target is None else f"refined for λ {target:.2g}"
+    if refined.lci == plain.lci:
+        return f"{name}: the plain file kept"
+    size = refined.file_bytes / plain.file_bytes - 1
+    return f"{name} {refined.psnr - plain.psnr:+.2f} dB, {_signed_percent(size)} size".replace("-", "−")
+
+
 def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str]:
     """What the refined encoder did to one quality, in plain words, with its measured gain."""
     q = plain.quality
@@ -316,7 +327,8 @@ def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str
             outcome += f" By the measure {measure} (bits + λ × error) it is {gain} better."
     where = (
         f"Any program that decodes quality {q} with these weights reads the refined file. The exports of "
-        f"quality {q} (.lci, PNG, copy) now write it; the tiles still show the plain encoder's picture."
+        f"quality {q} (.lci, PNG, copy) now write it, and its tile and the split show it; the split's "
+        "'Plain encoder' side (P) puts the plain file's picture beside it."
     )
     return [how, outcome, where]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +22,17 @@ import torch
 from lci_studio.codec.cancel import CancelCheck, stop_if_cancelled
 from lci_studio.codec.latent_search import METHOD, METHODS, Refinement, refine_symbols
 from lci_studio.codec.lci_format import centred_padding
-from lci_studio.codec.metrics import psnr_rgb, squared_error
+from lci_studio.codec.metrics import METRICS, measure, psnr_rgb, squared_error
 from lci_studio.codec.model import LAMBDAS, LoadedModel, ModelInfo
-from lci_studio.codec.pipeline import EncodedImage, analysis, decode_lci, encode_image, pack_symbols, padded_input
+from lci_studio.codec.pipeline import (
+    EncodedImage,
+    analysis,
+    decode_lci,
+    encode_image,
+    latent_bits,
+    pack_symbols,
+    padded_input,
+)
 
 MAX_STEPS = 5000
 
@@ -228,12 +236,19 @@ def target_lambda(info: ModelInfo, encoder: Encoder) -> float:
 
 @dataclass(frozen=True)
 class BandPoint:
-    """One picture refined by one level for one λ: where it lands (from the real file and its decode)."""
+    """One picture refined by one level for one λ: where it lands (from the real file and its decode), on every
+    axis a plot offers: the real and the estimated bpp, every metric of `metrics.METRICS`."""
 
     lmbda: float
     bpp: float
     psnr: float
     kept_plain: bool  # refinement did not lower R + λ·D at this λ: the plain file's point
+    bpp_estimated: float = math.nan  # from the model's likelihoods of the symbols written
+    metrics: Mapping[str, float] = dataclasses.field(default_factory=dict)  # key → value, psnr included
+
+    def metric(self, key: str) -> float:
+        """The metric's value, NaN when it was not measured."""
+        return self.metrics.get(key, math.nan)
 
 
 def band_reach(
@@ -258,9 +273,22 @@ def band_reach(
                 progress(base * total + done, len(targets) * total)
 
         refined = refined_encode(loaded, pixels, dataclasses.replace(encoder, lmbda=value), cancel, refining=steps)
-        bpp = len(refined.encoded.lci) * 8 / (pixels.shape[0] * pixels.shape[1])
-        points.append(BandPoint(value, bpp, refined.psnr, refined.kept_plain))
+        points.append(_band_point(loaded, pixels, value, refined, cancel))
     return points
+
+
+def _band_point(
+    loaded: LoadedModel, pixels: np.ndarray, lmbda: float, refined: RefinedImage, cancel: CancelCheck | None
+) -> BandPoint:
+    """Where a refined file lands on every axis: its real and estimated bpp, each metric of the table measured
+    on its real decode."""
+    count = pixels.shape[0] * pixels.shape[1]
+    encoded = refined.encoded
+    decoded = decode_lci(encoded.lci, loaded, cancel=cancel)
+    bits = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None], cancel=cancel)
+    values = measure(pixels, decoded, METRICS, cancel)
+    bpp = len(encoded.lci) * 8 / count
+    return BandPoint(lmbda, bpp, refined.psnr, refined.kept_plain, float(bits.sum()) / count, values)
 
 
 # ----------------------------------------------------------------------------------- whole pictures

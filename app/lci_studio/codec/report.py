@@ -44,6 +44,11 @@ CSV_TAIL = (
     "encoder",
     "effort",
     "steps",
+    # a refined row's `Encoder.record` beyond the three above (empty for the plain encoder): appended, so the
+    # columns before them stay where they were
+    "method",
+    "seed",
+    "encoder_lambda",
 )
 
 
@@ -191,10 +196,14 @@ def refined_json(results: Iterable[QualityResult]) -> list[dict[str, Any]]:
     ]
 
 
-def comparison_csv(results: Iterable[QualityResult], baselines: Iterable[BaselinePoint]) -> str:
-    """The CSV of `lci compare --csv`: every level, then the codec points `comparison_json` lists."""
+def comparison_csv(
+    results: Iterable[QualityResult], baselines: Iterable[BaselinePoint], refined: Iterable[QualityResult] = ()
+) -> str:
+    """The CSV of `lci compare --csv` and the window's Export CSV: every level, then the qualities also written by
+    the refined encoder beside a plain ladder (the window's; the JSON's "refined"), then the codec points
+    `comparison_json` lists."""
     ordered = latest_by_quality(results)
-    return rd_csv(ordered, [p for shown in shown_baselines(ordered, baselines).values() for p in shown])
+    return rd_csv(ordered, [p for shown in shown_baselines(ordered, baselines).values() for p in shown], refined)
 
 
 def bench_json(summary: BenchSummary, name: str, description: str) -> dict[str, Any]:
@@ -228,8 +237,11 @@ def _fmt(value: float | int | None, digits: int = 6) -> str:
     return number_text(value, f".{digits}g")
 
 
-def rd_csv(results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] = ()) -> str:
-    """One row per quality with every measured number, then one row per classical-codec point."""
+def rd_csv(
+    results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] = (), refined: Iterable[QualityResult] = ()
+) -> str:
+    """One row per quality with every measured number, then one per `refined` result (in increasing quality; its
+    encoder columns say which), then one row per classical-codec point."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     columns = csv_columns()
@@ -238,7 +250,15 @@ def rd_csv(results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] 
     def metric_cells(item: QualityResult | BaselinePoint) -> dict[str, str]:
         return {metric.column: _fmt(item.metric(key)) for key, metric in METRICS.items()}
 
-    for r in latest_by_quality(results):
+    def encoder_cells(r: QualityResult) -> dict[str, object]:
+        """Which encoder made the file (its `record`); a refined one's method, seed and λ (empty: the level's own)."""
+        encoder = r.encoder
+        cells: dict[str, object] = {"encoder": encoder.name, "effort": encoder.effort, "steps": encoder.steps}
+        if encoder.refines:
+            cells.update(method=encoder.method, seed=encoder.seed, encoder_lambda=_fmt(encoder.lmbda))
+        return cells
+
+    for r in [*latest_by_quality(results), *sorted(refined, key=lambda r: r.quality)]:
         info = r.info
         row = {
             "codec": "LCI",
@@ -258,9 +278,7 @@ def rd_csv(results: Iterable[QualityResult], baselines: Sequence[BaselinePoint] 
             "active_channels": r.active_channels,
             "weights": info.source,
             "fingerprint": info.fingerprint,
-            "encoder": r.encoder.name,
-            "effort": r.encoder.effort,
-            "steps": r.encoder.steps,
+            **encoder_cells(r),
         }
         writer.writerow([row.get(column, "") for column in columns])
     for p in baselines:

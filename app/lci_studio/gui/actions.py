@@ -157,6 +157,9 @@ def window_actions(w: MainWindow) -> list[ActionSpec]:
         ActionSpec("classical_grid", "Classical Codecs in the &Grid", w.show_classical_in_grid, "C",
                    "A column beside the grid: JPEG, WebP, AVIF and JPEG XL at the selected quality's file size (C)",
                    checkable=True, icon_text="JPEG && co."),
+        ActionSpec("plain_refined", "&Plain beside Refined", w.plain_beside_refined, "P",
+                   "The split: the selected quality by the plain encoder left, its refined file right (P)",
+                   enabled=lambda: s.selected in s.refined),
         ActionSpec("swap", "S&wap Sides", w.swap_sides, "X", "Swap the two sides of the split view (X)"),
         ActionSpec("diff", "&Difference View", w.toggle_difference, "D", "Show the amplified error (D)"),
         *(
@@ -194,8 +197,8 @@ MENUS: Sequence[tuple[str, Layout]] = (
     ("S&amples", ("@samples",)),
     ("&View", (
         "grid", "split", "bits", "-", "classical_grid", "detail", "fit", "actual", "zoom_in", "zoom_out", "-",
-        "swap", "diff", "-", ("Plot &Metric", ("@metrics", "-", "metric")), "bpp", "-", ("&Panels", ("@docks",)), "-",
-        "demo", "fullscreen",
+        "plain_refined", "swap", "diff", "-", ("Plot &Metric", ("@metrics", "-", "metric")), "bpp", "-",
+        ("&Panels", ("@docks",)), "-", "demo", "fullscreen",
     )),
     ("&Quality", ("@qualities", "-", "next", "prev", "-", "refine", "refine_all", ("Encoder &Effort", ("@efforts",)))),
     ("&Settings", ("settings",)),  # what the messages mean by "choose … in Settings"; not on the toolbar

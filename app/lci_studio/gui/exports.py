@@ -87,7 +87,7 @@ class Exports(QObject):
         session = self._session
 
         def text() -> str:
-            return report.comparison_csv(session.results.values(), session.baselines)
+            return report.comparison_csv(session.results.values(), session.baselines, session.refined.values())
 
         return self._when_measured(Path(path), text)
 

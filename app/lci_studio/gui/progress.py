@@ -7,6 +7,8 @@ tiles (a fractional `done`) move the bar while the text still counts whole steps
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
@@ -19,8 +21,23 @@ TEXTS = {
 PARTS = 1000  # bar units per step
 
 
+@dataclass
+class _Track:
+    """One owner's job on the meter: its clock and its last step."""
+
+    clock: QElapsedTimer
+    done: float = 0.0
+    total: int = 0
+    text: str = ""
+
+
 class JobProgress(QWidget):
-    """Shown by `start`, fed by `step`, hidden by `finish` (which returns the seconds the job took)."""
+    """Shown by `start`, fed by `step`, hidden by `finish` (which returns the seconds the job took).
+
+    Several owners share it (the view's jobs, a refinement beside them): each says who it is, and the meter shows
+    the newest job still running, so one that ends never hides another's (a metric measured beside a refinement
+    used to take the meter and hide it on ending, while the refinement went on).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,8 +49,7 @@ class JobProgress(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.bar)
         row.addWidget(self.stop_button)
-        self._clock = QElapsedTimer()
-        self._done, self._total, self._text = 0.0, 0, ""
+        self._tracks: dict[str, _Track] = {}  # running owners, the one shown last
         self._tick = QTimer(self)  # the seconds go on counting between steps
         self._tick.setInterval(200)
         self._tick.timeout.connect(self._update_text)
@@ -44,32 +60,63 @@ class JobProgress(QWidget):
         self.stop_button.setDefaultAction(stop)
         self.stop_button.setText("Stop")
 
-    def start(self, kind: str, total: int) -> None:
-        self._clock.start()
+    def start(self, owner: str, kind: str, total: int) -> None:
+        """`owner`'s job begins (again: its clock restarts) and is the one shown."""
+        clock = QElapsedTimer()
+        clock.start()
+        self._tracks.pop(owner, None)
+        self._tracks[owner] = _Track(clock)
         self.show()
         self._tick.start()
-        self.step(0, total, TEXTS.get(kind, kind))
+        self.step(owner, 0, total, TEXTS.get(kind, kind))
 
-    def step(self, done: float, total: int, text: str) -> None:
-        """`done` of `total` steps; a fraction of one moves the bar, the text says whole steps."""
-        self._done, self._total, self._text = done, total, text
-        self.bar.setRange(0, max(total, 1) * PARTS)
-        self.bar.setValue(min(round(done * PARTS), max(total, 1) * PARTS))
+    def step(self, owner: str, done: float, total: int, text: str) -> None:
+        """`done` of `total` steps of `owner`'s job; a fraction of one moves the bar, the text says whole steps."""
+        track = self._tracks.get(owner)
+        if track is None:
+            return  # a step after its finish
+        track.done, track.total, track.text = done, total, text
+        if owner == self.shown_owner():
+            self._show(track)
+
+    def finish(self, owner: str) -> float:
+        """`owner`'s job ended: the seconds it took; the meter shows the job still running, else goes."""
+        elapsed = self.elapsed(owner)
+        self._tracks.pop(owner, None)
+        if self._tracks:
+            self._show(self._tracks[self.shown_owner()])
+        else:
+            self._tick.stop()
+            self.hide()
+        return elapsed
+
+    def finish_all(self) -> None:
+        """Every job ended (the window closes)."""
+        for owner in list(self._tracks):
+            self.finish(owner)
+
+    def shown_owner(self) -> str | None:
+        """Whose job the meter shows (None: it is hidden)."""
+        return next(reversed(self._tracks), None)
+
+    def elapsed(self, owner: str) -> float:
+        track = self._tracks.get(owner)
+        return track.clock.elapsed() / 1000 if track is not None else 0.0
+
+    def _show(self, track: _Track) -> None:
+        self.bar.setRange(0, max(track.total, 1) * PARTS)
+        self.bar.setValue(min(round(track.done * PARTS), max(track.total, 1) * PARTS))
         self._update_text()
 
-    def finish(self) -> float:
-        self._tick.stop()
-        self.hide()
-        return self.elapsed()
-
-    def elapsed(self) -> float:
-        return self._clock.elapsed() / 1000 if self._clock.isValid() else 0.0
-
     def _update_text(self) -> None:
-        elapsed = self.elapsed()
-        done = int(self._done)
-        text = f"{done}/{self._total} · {elapsed:.1f} s"
-        if self._text:
-            text += f" · {self._text}"
-        self.bar.setToolTip(f"{done} of {self._total} done, {elapsed:.1f} s so far")
+        owner = self.shown_owner()
+        if owner is None:
+            return
+        track = self._tracks[owner]
+        elapsed = self.elapsed(owner)
+        done = int(track.done)
+        text = f"{done}/{track.total} · {elapsed:.1f} s"
+        if track.text:
+            text += f" · {track.text}"
+        self.bar.setToolTip(f"{done} of {track.total} done, {elapsed:.1f} s so far")
         self.bar.setFormat(text)

@@ -30,6 +30,7 @@ from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import Session
 
 DEFAULT_REFINE_EFFORT = "normal"
+METER = "refine"  # its own line of the shared job meter
 
 
 def refined_efforts() -> tuple[str, ...]:
@@ -206,12 +207,12 @@ class Refining(QObject):
 
     def _on_started(self, job_id: int, kind: str, total: int) -> None:
         if self._mine(job_id):
-            self._meter.start(kind, total)
+            self._meter.start(METER, kind, total)
             self.changed.emit()
 
     def _on_progress(self, job_id: int, done: float, total: int, text: str) -> None:
         if self._mine(job_id):
-            self._meter.step(done, total, text)
+            self._meter.step(METER, done, total, text)
 
     def _on_result(self, job_id: int, result: QualityResult | LevelBand) -> None:
         session = self._session
@@ -235,7 +236,7 @@ class Refining(QObject):
     def _on_finished(self, job_id: int, outcome: str) -> None:
         if not self._mine(job_id):
             return
-        elapsed = self._meter.finish()
+        elapsed = self._meter.finish(METER)
         self.job = None
         count = len(self._refined)
         if outcome == "cancelled":
@@ -247,7 +248,7 @@ class Refining(QObject):
         elif outcome == "done" and count:
             which = f"Quality {self._refined[0]}: {self._gain};" if count == 1 else f"{count} qualities refined;"
             self._say(
-                f"{which} {elapsed:.1f} s by the {self._running_encoder.describe()}. Exports of a refined quality "
-                "write its refined file."
+                f"{which} {elapsed:.1f} s by the {self._running_encoder.describe()}. The tiles show the refined "
+                "files, exports write them; P puts a refined quality beside its plain file."
             )
         self.changed.emit()

@@ -39,6 +39,7 @@ from lci_studio.view_state import ViewState
 # Classical points arriving within this many ms are drawn together: each redraw of the plot costs the GUI
 # thread 10-25 ms, which the ladder's two cores lack on a two-core machine (about 40 points per picture).
 POINTS_EVERY_MS = 400
+METER = "view"  # its line of the shared job meter (the ladder, a decode and the analysis beside them)
 
 
 class ViewJobs(QObject):
@@ -178,7 +179,7 @@ class ViewJobs(QObject):
         session.resume_ladder(missing)
         self._find_detail()  # the lowest and highest qualities may be in already
         if not missing:
-            self._progress.start("analysis", len(codecs))
+            self._progress.start(METER, "analysis", len(codecs))
         self._messages.say(f"Resuming {image.name}…")
 
     def computing(self) -> bool:
@@ -327,7 +328,7 @@ class ViewJobs(QObject):
         self._metrics_pass = wanted
         self._view_outcome = "done"  # how this pass ends, not the stopped one before it
         self._steps = {"view": (0, 0), "analysis": (0, count)}
-        self._progress.start(f"measuring {_and_list(METRICS[key].name for key in wanted)}", count)
+        self._progress.start(METER, f"measuring {_and_list(METRICS[key].name for key in wanted)}", count)
         self.changed.emit()  # Stop, at once
 
     # ------------------------------------------------------------------------------------ worker signals
@@ -341,7 +342,7 @@ class ViewJobs(QObject):
             return
         self._steps[lane] = (0, total)
         if lane == "view":
-            self._progress.start(kind, total)
+            self._progress.start(METER, kind, total)
         self._step_progress("")
         self.changed.emit()
 
@@ -355,7 +356,7 @@ class ViewJobs(QObject):
         """One meter for the qualities and the classical codecs: done only when every one is."""
         done = sum(d for d, _ in self._steps.values())
         total = sum(t for _, t in self._steps.values())
-        self._progress.step(done, total, text)
+        self._progress.step(METER, done, total, text)
 
     def _on_image_loaded(self, job_id: int, loaded: LoadedImage) -> None:
         if job_id != self.view_job:
@@ -454,7 +455,7 @@ class ViewJobs(QObject):
 
     def _all_finished(self, outcome: str) -> None:
         """The ladder and everything beside it ended: the meter goes, the status bar says how."""
-        elapsed = self._progress.finish()
+        elapsed = self._progress.finish(METER)
         session = self._session
         if outcome == "done" and session.image is not None and self._metrics_pass:
             names = _and_list(METRICS[key].name for key in self._metrics_pass)

@@ -57,7 +57,7 @@ from lci_studio.gui.weights_flow import WeightsFlow
 from lci_studio.gui.worker import CodecWorker
 from lci_studio.resources import icon_path
 from lci_studio.session import Session
-from lci_studio.view_state import ViewState
+from lci_studio.view_state import SELECTED, SELECTED_PLAIN, ViewState
 
 ORGANIZATION = "LCI Studio"
 APPLICATION = "LCI Studio"
@@ -158,7 +158,8 @@ class MainWindow(QMainWindow):
 
         events = self.session.events
         events.opened.connect(self._on_opened)
-        for event in (events.ladder_started, events.baselines_changed, events.decoded, events.finished):
+        enabling = (events.ladder_started, events.baselines_changed, events.decoded, events.finished)
+        for event in (*enabling, events.refined_added):
             event.connect(lambda _value: self.commands.update())
         events.result_added.connect(self._on_result_added)
         events.selection_changed.connect(self._on_selection)
@@ -327,6 +328,12 @@ class MainWindow(QMainWindow):
         if on:
             self.view_state.tab.set("grid")
 
+    def plain_beside_refined(self) -> None:
+        """The split with the selected quality's plain file left and its refined file right: what the one-pass
+        guess left on the table (the difference, zoom and detail work on them as on any two sides)."""
+        self.view_state.tab.set("split")
+        self.split.set_sides(SELECTED_PLAIN, SELECTED)
+
     def swap_sides(self) -> None:
         self.view_state.tab.set("split")
         self.split.swap()
@@ -410,7 +417,7 @@ class MainWindow(QMainWindow):
             self.demo.close()
         if self.lci_info_dialog is not None:
             self.lci_info_dialog.close()
-        self.progress.finish()
+        self.progress.finish_all()
         self.worker.shutdown()
         super().closeEvent(event)
 

@@ -239,7 +239,10 @@ class DemoWindow(QWidget):
         self._refresh()
         events = session.events
         events.opened.connect(self._on_opened)
-        for event in (events.ladder_started, events.result_added, events.decoded, events.selection_changed):
+        redraws = (
+            events.ladder_started, events.result_added, events.refined_added, events.decoded, events.selection_changed
+        )
+        for event in redraws:
             event.connect(lambda _value: self._refresh())
 
     # ------------------------------------------------------------------------------------ public API
@@ -354,7 +357,7 @@ class DemoWindow(QWidget):
         results = self.session.results
         current = self.selected()
         original = self._original()
-        result = results.get(current) if current is not None else None
+        result = self.session.file_result(current)  # a refined quality's own file, as the grid shows it
         self._slider.blockSignals(True)
         self._slider.setEnabled(bool(results))
         if current is not None:
@@ -377,8 +380,8 @@ class DemoWindow(QWidget):
             return
         self._canvas.set_pixels(result.reconstruction)
         self._set_caption(
-            f"Quality {result.quality} · {format_kb(result.file_bytes)} · "
-            f"{format_times(result.ratio_to_raw)} · {METRICS['psnr'].text(result.psnr)}"
+            f"Quality {result.quality}{' · refined' if result.encoder.refines else ''} · {format_kb(result.file_bytes)}"
+            f" · {format_times(result.ratio_to_raw)} · {METRICS['psnr'].text(result.psnr)}"
         )
 
     def _set_caption(self, text: str) -> None:

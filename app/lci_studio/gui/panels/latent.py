@@ -1,6 +1,7 @@
 """Latent view: which channels carry bits at each quality, and where in the picture they go.
 
-A view of the `Session`'s results and selection; which channel is shown (its rank) is its own.
+A view of the `Session`'s results and selection (a refined quality: its refined file, `Session.file_result`, as the
+grid shows it); which channel is shown (its rank) is its own.
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ class LatentView(QWidget):
         events.opened.connect(self._restart)
         events.ladder_started.connect(self._restart)
         events.result_added.connect(lambda _result: self._refresh())
+        events.refined_added.connect(lambda _result: self._refresh())
         events.selection_changed.connect(lambda _quality: self._refresh())
         events.finished.connect(lambda _end: self._refresh())  # "being computed" no more
 
@@ -267,12 +269,16 @@ class LatentView(QWidget):
         if channel is not None:
             self.channelSelected.emit(channel)
 
+    def _shown_result(self) -> QualityResult | None:
+        """The selected quality's file whose bits are shown: the refined one when there is one, as the grid shows."""
+        return self.session.file_result(self.session.selected)
+
     def channel_rank(self) -> int:
         return self._rank
 
     def selected_channel(self) -> int | None:
         """Index (in its model) of the channel shown in the single-channel map."""
-        result = self.session.selected_result
+        result = self._shown_result()
         if result is None:
             return None
         ranking = channel_ranking(result)
@@ -300,7 +306,9 @@ class LatentView(QWidget):
     # ------------------------------------------------------------------------------------ drawing
 
     def _refresh(self) -> None:
-        self._heatmap = channel_heatmap(self.session.results.values(), QUALITIES)
+        session = self.session
+        files = [session.file_result(q) for q in session.results]  # a refined quality's own file
+        self._heatmap = channel_heatmap([f for f in files if f is not None], QUALITIES)
         matrix = self._heatmap.matrix
         rows = matrix.shape[0]
         first_q = self._heatmap.qualities[0] if self._heatmap.qualities else 1
@@ -320,7 +328,7 @@ class LatentView(QWidget):
             self._heat_empty.setText(HEAT_OF_A_FILE if self.session.decoded is not None else HEAT_WAITING)
             self._wrap_heat_empty()
             self._heat_empty.show()
-        result = self.session.selected_result
+        result = self._shown_result()
         self._update_boxes(result, rows)
         self._update_maps(result)
 
@@ -383,8 +391,9 @@ class LatentView(QWidget):
         q = result.quality
         block = FactorizedPrior.downsampling
         total_bits = float(result.bits_per_channel.sum())
+        which = f"quality {q}'s refined file" if result.encoder.refines else f"quality {q}"
         self._spatial_caption.setText(
-            f"Where quality {q} spends its bits: {format_kb(total_bits / 8)} in all (the model's estimate). "
+            f"Where {which} spends its bits: {format_kb(total_bits / 8)} in all (the model's estimate). "
             f"Each square covers {block} × {block} pixels; bright squares cost the most."
         )
         x, y, w, h = picture_extent(result)

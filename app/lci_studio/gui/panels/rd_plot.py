@@ -23,6 +23,7 @@ from lci_studio.codec.image_io import temp_file_beside
 from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.metrics import METRICS
 from lci_studio.codec.number_format import model_label
+from lci_studio.codec.refinement import BandPoint
 from lci_studio.gui.panels.plot_hover import hover_text
 from lci_studio.gui.panels.refined_points import REFINED_SERIES, LevelBands, RefinedPoints
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
@@ -272,7 +273,7 @@ class RdPlot(QWidget):
             group.addButton(button, i)
         return group
 
-    def _y(self, item: QualityResult | BaselinePoint) -> float:
+    def _y(self, item: QualityResult | BaselinePoint | BandPoint) -> float:
         """The shown metric in its dB form (MS-SSIM as −10·log10(1 − MS-SSIM), as CompressAI plots it:
         0.99 → 20 dB, which spreads the curves that crowd under 1.0); unmeasured (NaN) is not plotted."""
         key = self.current_metric()
@@ -300,7 +301,7 @@ class RdPlot(QWidget):
             drawn.update([name] if rows else [])
         stars = self._refined.draw(self.session.results, self.session.refined, self._place)
         self._plotted.extend((PlotPoint(REFINED_SERIES, q, x, y), result) for q, x, y, result in stars)
-        self.bands.draw(self.session.bands, self._place_band)
+        bands_hidden = len(self.session.bands) - self.bands.draw(self.session.bands, self._place)
         for codec, points in baselines.items():
             rows = [
                 (PlotPoint(codec, p.setting, p.bpp, self._y(p)), p)
@@ -316,36 +317,41 @@ class RdPlot(QWidget):
         self._update_labels()
         self._update_ring()
         self._mark_file()
-        self._update_note(drawn)
+        self._update_note(drawn, bands_hidden)
         self._fit_legend()
         self._fit_axes()  # empty too: a bpp and dB range that reads as one, not pyqtgraph's 0-1
 
-    def _place(self, result: QualityResult) -> tuple[float, float] | None:
-        """Where a learned result sits on the plot now (None: not measurable on this axis yet)."""
+    def _place(self, result: QualityResult | BandPoint) -> tuple[float, float] | None:
+        """Where a learned result (or a band's end, measured on the same axes) sits on the plot now (None: not
+        measurable on this axis yet)."""
         x = result.bpp if self.current_bpp_kind() == "real" else result.bpp_estimated
         y = self._y(result)
         return (x, y) if math.isfinite(x) and math.isfinite(y) else None
-
-    def _place_band(self, point) -> tuple[float, float] | None:
-        """A band's end (measured: real bpp and PSNR) on the plot, only where the axes are those."""
-        if self.current_bpp_kind() != "real" or self.current_metric() != "psnr":
-            return None
-        return (point.bpp, point.psnr) if math.isfinite(point.bpp) and math.isfinite(point.psnr) else None
 
     def _on_opened(self, session: Session) -> None:
         self._own_codec = reencodes_itself(session.image_path)  # the file's header: a few ms, once a picture
         self._redraw()
 
-    def _update_note(self, drawn: set[str]) -> None:
+    def _update_note(self, drawn: set[str], bands_hidden: int) -> None:
+        """What the plot says above its curves: the original is itself a classical codec's file (its curve is
+        flattered), and measured bands this axis has no value for (never left silently undrawn)."""
+        notes = []
         codec = self._own_codec
-        if codec is None or codec not in drawn:
-            self._note.hide()
-            return
-        self._note.setText(
-            f"The original is itself a {codec}: re-encoded as {codec} it lands on its own 8×8 blocks, so the {codec} "
-            f"curve climbs far higher than on an uncompressed photo. That is not {codec} winning."
-        )
-        self._note.show()
+        if codec is not None and codec in drawn:
+            notes.append(
+                f"The original is itself a {codec}: re-encoded as {codec} it lands on its own 8×8 blocks, so the "
+                f"{codec} curve climbs far higher than on an uncompressed photo. That is not {codec} winning."
+            )
+        if bands_hidden:
+            axis = METRICS[self.current_metric()].name
+            if self.current_bpp_kind() != "real":
+                axis += " and the estimated size"
+            notes.append(
+                f"{bands_hidden} measured λ band{'s are' if bands_hidden > 1 else ' is'} not drawn: {axis} was not "
+                "measured at the band's ends. Measure the band again (Any size tab) to see it here."
+            )
+        self._note.setText(" ".join(notes))
+        self._note.setVisible(bool(notes))
 
     def _mark_file(self) -> None:
         """An opened .lci file at its real bpp: a vertical line, since without its original there is no PSNR

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, Difference
+from lci_studio.codec.explanation import refined_tag
 from lci_studio.codec.number_format import format_bpp, format_kb
 from lci_studio.codec.report import number_text
 from lci_studio.gui.jobs import DifferenceJob
@@ -49,7 +50,12 @@ from lci_studio.gui.panels.image_view import (
 from lci_studio.gui.panels.wrap_bar import WrapBar, group
 from lci_studio.gui.worker import CodecWorker
 from lci_studio.session import DecodedLci, Session
-from lci_studio.view_state import CLASSICAL, ORIGINAL, SELECTED, ViewState
+from lci_studio.view_state import CLASSICAL, ORIGINAL, SELECTED, SELECTED_PLAIN, ViewState
+
+
+def _sizes(result) -> str:
+    return f"{format_bpp(result.bpp)} · {format_kb(result.file_bytes)}"
+
 
 AUTO = 0  # the gain combo's "auto" entry: the largest gain that does not saturate (difference.difference)
 
@@ -96,6 +102,7 @@ class SplitView(QWidget):
         self.combo_b = QComboBox()
         for combo in (self.combo_a, self.combo_b):
             combo.addItem("Selected quality", SELECTED)
+            combo.addItem("Plain encoder", SELECTED_PLAIN)
             combo.addItem("Original", ORIGINAL)
             for q in range(1, 9):
                 combo.addItem(f"Quality {q}", q)
@@ -105,8 +112,9 @@ class SplitView(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._show_sides(view.split_sides.value)
         self.combo_a.setToolTip(
-            "The image left of the divider. '… at the same size': that classical codec at the setting whose file "
-            "is nearest the selected quality's, so you see what the plot claims"
+            "The image left of the divider. A refined quality shows its refined file; 'Plain encoder': the "
+            "selected quality's first file, to put beside it. '… at the same size': that classical codec at the "
+            "setting whose file is nearest the selected quality's, so you see what the plot claims"
         )
         self.combo_b.setToolTip(self.combo_a.toolTip().replace("left of", "right of"))
         self._pictures = pictures  # decoded once, for the grid's column too
@@ -180,6 +188,7 @@ class SplitView(QWidget):
         events.opened.connect(self._on_opened)
         events.ladder_started.connect(self._refresh)
         events.result_added.connect(self._on_result)
+        events.refined_added.connect(self._on_result)
         events.classical_added.connect(lambda _key: self._refresh())
         events.decoded.connect(self._on_decoded)
         events.selection_changed.connect(self._on_selection)
@@ -193,7 +202,7 @@ class SplitView(QWidget):
     # ------------------------------------------------------------------------------------------- API
 
     def _on_result(self, result) -> None:
-        if result.quality in self._keys():
+        if result.quality in self._keys() or (result.quality, "plain") in self._keys():
             self._refresh()
 
     def _on_decoded(self, decoded: DecodedLci) -> None:
@@ -213,6 +222,7 @@ class SplitView(QWidget):
     def _on_selection(self, quality: int | None) -> None:
         for combo in (self.combo_a, self.combo_b):
             combo.setItemText(0, "Selected quality" if quality is None else f"Selected quality (q{quality})")
+            combo.setItemText(1, "Plain encoder" if quality is None else f"Plain encoder (q{quality})")
         self._refresh()
 
     def set_sides(self, a: object, b: object) -> None:
@@ -282,7 +292,11 @@ class SplitView(QWidget):
     # ------------------------------------------------------------------------------------- internals
 
     def _keys(self) -> tuple[object, object]:
+        """The sides' keys with the selection resolved: a quality number, (quality, "plain"), or as they are."""
+
         def resolve(key):
+            if key == SELECTED_PLAIN:
+                return None if self.session.selected is None else (self.session.selected, "plain")
             return self.session.selected if key == SELECTED else key
 
         a, b = self.view_state.split_sides.value
@@ -291,19 +305,31 @@ class SplitView(QWidget):
     def _name(self, key: object) -> str:
         if isinstance(key, str) and key.startswith(CLASSICAL):
             return f"{key[len(CLASSICAL):]} at the size of quality {self.session.selected}"
+        if isinstance(key, tuple):
+            return f"Quality {key[0]}, plain"
+        if isinstance(key, int) and key in self.session.refined:
+            return f"Quality {key}, refined"
         return "Original" if key == ORIGINAL else f"Quality {key}"
 
     def _image(self, key: object) -> tuple[str, np.ndarray] | None:
-        """(caption, pixels) of a side: the original, a quality's result or the decoded file."""
+        """(caption, pixels) of a side: the original, a quality's file (the refined one when there is one) or
+        its plain encoder's, or the decoded file."""
         session = self.session
         if key == ORIGINAL:
             return None if session.image is None else (f"Original ({session.image.name})", session.image.pixels)
         if isinstance(key, str) and key.startswith(CLASSICAL):
             return self._classical(key[len(CLASSICAL):])
-        result = session.results.get(key)
+        if isinstance(key, tuple):
+            plain = session.results.get(key[0])
+            if plain is None:
+                return None
+            alone = "" if plain.quality in session.refined else " (not refined yet: Refine, Ctrl+R)"
+            return f"Quality {plain.quality} · plain encoder{alone} · {_sizes(plain)}", plain.reconstruction
+        result = session.file_result(key) if isinstance(key, int) else None
         if result is not None:
-            details = f"{format_bpp(result.bpp)} · {format_kb(result.file_bytes)}"
-            return f"Quality {result.quality} · {details}", result.reconstruction
+            plain = session.results[result.quality]
+            tag = f" · {refined_tag(plain, result)}" if result.encoder.refines else ""
+            return f"Quality {result.quality}{tag} · {_sizes(result)}", result.reconstruction
         decoded = session.decoded
         if decoded is not None and decoded.header.quality == key:
             return f"{decoded.name} (quality {key}, decoded)", decoded.pixels
