@@ -11,13 +11,19 @@ thread; a gap between two ticks is a time the window could not respond. From the
 the 8 tiles, the classical pictures at the selected quality and the baselines are all in and nothing
 runs any more; then it shows the split tab, zooms the grid to 1:1 and back to fit (a synchronized zoom
 over every tile), each followed by a second of events. Printed: when each tile appeared, every stall
-over 100 ms (when, how long), the longest and their number, per phase.
+over 100 ms (when, how long), the longest and their number, per phase; and the GUI thread's own time in
+the image items (pyqtgraph's `ImageItem.setImage`, `paint` and `viewTransformChanged`, where a picture is
+converted, reduced and drawn): the longest single call and the calls over 100 ms. On a busy machine a
+stall is also the GUI thread waiting for a core; the image items' own time is what showing pictures costs.
+The script runs on any version of image_view.py, so the numbers before and after a change compare
+(`--timeout` cuts the wait short: on 2 busy cores the 12 MP ladder alone takes minutes).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import inspect
 import os
 import pstats
 import sys
@@ -57,13 +63,61 @@ class StallMeter:
             self.gaps.append((now - self.start, gap))
         self.last = now
 
-    def summary(self, phase: str) -> None:
+    def summary(self, phase: str, items: ImageItemTimes | None = None) -> None:
         stalls = [(at, gap) for at, gap in self.gaps if gap > STALL_S]
         longest = max((gap for _, gap in self.gaps), default=0.0)
         listed = ", ".join(f"{gap * 1000:.0f} ms at {at:.1f} s" for at, gap in stalls)
         print(f"  {phase}: longest GUI stall {longest * 1000:.0f} ms, {len(stalls)} over {STALL_S * 1000:.0f} ms")
         if listed:
             print(f"    stalls: {listed}")
+        if items is not None:
+            items.summary()
+
+
+class ImageItemTimes:
+    """Wall time of each outermost call of the image items' methods that convert, reduce and draw pictures."""
+
+    METHODS = ("setImage", "paint", "viewTransformChanged", "draw_level")
+
+    def __init__(self) -> None:
+        import pyqtgraph as pg
+
+        from lci_studio.gui.panels import image_view
+
+        self.calls: list[tuple[str, float]] = []
+        self._depth = 0
+        classes = {pg.ImageItem, getattr(image_view, "PixelsItem", pg.ImageItem)}
+        for cls in classes:
+            for name in self.METHODS:
+                if name in vars(cls):
+                    setattr(cls, name, self._timed(name, vars(cls)[name]))
+
+    def _timed(self, name: str, method):
+        parameters = inspect.signature(method).parameters.values()
+        # a slot without parameters is called so (Qt hands a wrapper taking *args the signal's arguments)
+        keeps = None if any(p.kind == p.VAR_POSITIONAL for p in parameters) else len(parameters) - 1
+
+        def timed(item, *args, **kwargs):
+            self._depth += 1
+            started = time.perf_counter()
+            try:
+                return method(item, *args[:keeps], **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.calls.append((name, time.perf_counter() - started))
+
+        return timed
+
+    def summary(self) -> None:
+        over = [(name, t) for name, t in self.calls if t > STALL_S]
+        name, longest = max(self.calls, key=lambda c: c[1], default=("-", 0.0))
+        total = sum(t for _, t in self.calls)
+        print(
+            f"    image items: {len(self.calls)} calls, {total:.2f} s in all, longest {longest * 1000:.0f} ms "
+            f"({name}), {len(over)} over {STALL_S * 1000:.0f} ms"
+        )
+        self.calls = []
 
 
 def events_for(app: QApplication, seconds: float) -> None:
@@ -136,6 +190,7 @@ def main() -> None:
     from lci_studio.gui.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    items = ImageItemTimes()  # before any item exists: Qt and pyqtgraph bind their methods when they are made
     with tempfile.TemporaryDirectory() as work:
         small, big = Path(work) / "small.png", Path(work) / "big.png"
         save_png(small, synthetic_photo(240, 320, seed=1))
@@ -146,6 +201,7 @@ def main() -> None:
         window.show()
         window.view_state.classical_column.set(True)
         open_and_wait(window, small, args.timeout)  # warm-up
+        items.calls = []
         print(
             f"{width}×{height} ({width * height / 1e6:.0f} MP), window 1600×1000 offscreen, load: "
             f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}"
@@ -158,7 +214,7 @@ def main() -> None:
         open_and_wait(window, big, args.timeout, marks)
         events_for(app, 1.0)
         print("  appeared: " + ", ".join(f"{name} {at:.1f} s" for name, at in marks.items()))
-        meter.summary("open → all in (+1 s)")
+        meter.summary("open → all in (+1 s)", items)
         for phase, act in (
             ("split tab", lambda: window.view_state.tab.set("split")),
             ("grid tab", lambda: window.view_state.tab.set("grid")),
@@ -166,12 +222,13 @@ def main() -> None:
             ("grid at fit", window.sync.fit),
         ):
             meter.reset()
+            items.calls = []
             act()
             events_for(app, 1.0)
-            meter.summary(phase)
+            meter.summary(phase, items)
         if profile:
             profile.disable()
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
         window.close()
 
 
