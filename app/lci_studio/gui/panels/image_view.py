@@ -1,6 +1,10 @@
 """What every image view of the window shares: pixel-exact image items, and `ViewSync`, the one master
 transform that the grid's tiles and the split view follow.
 
+A `PixelsItem` draws about as many pixels as its view has, whatever the picture's size: a 2×2-averaged
+halving of the picture while zoomed out (`mip_level`), the picture itself from 50 % up, so a 12-24 MP photo
+in eight tiles never makes the GUI thread convert or average all of its pixels on a zoom.
+
 `ViewSync` holds an image-space centre and a zoom in screen pixels per image pixel. When the user wheels
 or drags one view, its new range becomes the master and is pushed to every other view; a guard stops the
 echo. pyqtgraph's own view linking is not used (its aspect-locked links drift and recurse).
