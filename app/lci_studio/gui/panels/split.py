@@ -279,7 +279,7 @@ class SplitView(QWidget):
 
     def shown_image(self) -> np.ndarray | None:
         """What the view shows under the divider's left side (the difference image in difference mode)."""
-        return self.item_a.image
+        return self.item_a.shown
 
     def divider_fraction(self) -> float:
         """Where the divider stands: its share of the part of the picture in view, from the left."""
