@@ -6,11 +6,14 @@ latents it found: the real rounded symbols, their bits under the model's integer
 (`entropy_coding.SymbolCost`), and the reconstruction's squared error on the 8-bit picture. Where it does not lower
 R + λ·D, the plain latents are kept.
 
-Two ways through the rounding, chosen by measurement (docs/results.md, "Refined encoder"):
+The ways through the rounding, chosen by measurement (docs/results.md, "Refined encoder"):
 
 - ``"ste"``: the rate on y plus uniform noise, the distortion on straight-through rounded y;
 - ``"sga"``: stochastic Gumbel annealing (Yang et al. 2020): y rounded softly up or down at random,
-  the temperature annealed towards hard rounding; rate and distortion on that soft value.
+  the temperature annealed towards hard rounding; rate and distortion on that soft value;
+- ``"polish"`` (the `best` effort): one ``"ste"`` run, then the rest of the budget on discrete moves of
+  single symbols by ±1, each judged exactly (`_refine_tile`'s ``polish``), which keeps finding gains
+  where more Adam steps find none.
 
 Large pictures are refined in tiles (block coordinate descent): a tile's latents are optimized with
 the latents around it held at their current (rounded) values, and its distortion counts every pixel
