@@ -104,7 +104,8 @@ class Encoder:
     def describe(self) -> str:
         if not self.refines:
             return "plain encoder"
-        method = "" if self.method == METHOD else f", {self.method}"
+        own = EFFORTS[self.effort].method if self.effort in EFFORTS else METHOD
+        method = "" if self.method == own else f", {self.method}"
         target = "" if self.lmbda is None else f", for λ={self.lmbda:g}"
         steps = f"{self.steps} step{'' if self.steps == 1 else 's'}"
         return f"refined encoder, effort {self.effort} ({steps}{method}{target})"
