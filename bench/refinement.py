@@ -1,7 +1,8 @@
 """The refined encoder against the plain one (issue 24): BD-rate, R + λ·D and time per quality.
 
     python bench/refinement.py ab --photos 041,045 --crop 512x384 --qualities 2,4,6,8 --steps 50
-        A/B of the ways through the rounding (straight-through + noise against SGA) at one budget.
+        A/B of the ways through the rounding (straight-through + noise against SGA) at one budget;
+        `--methods ste,polish --steps 200` sets four STE runs against `best`'s run + polishing.
     python bench/refinement.py efforts --photos 041,044,047 --crop 768x512 --efforts normal,best
         BD-rate (PSNR-RGB) of each effort against plain over all 8 qualities, on the mean curves over
         the photos as `lci bench` averages them, and the time per quality.

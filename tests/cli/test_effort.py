@@ -89,7 +89,7 @@ def test_compare_json_records_the_encoder_and_its_steps(tmp_path, capsys, ladder
     assert "refined encoder, effort best (2 steps)" in said
     document = json.loads(out.read_text())
     assert document["encoder"] == {
-        "name": "refined", "effort": "best", "steps": 2, "method": "ste", "seed": 0, "lambda": None
+        "name": "refined", "effort": "best", "steps": 2, "method": "polish", "seed": 0, "lambda": None
     }
     assert {(d["encoder"], d["effort"], d["steps"]) for d in document["details"]} == {("refined", "best", 2)}
     assert "refined encoder" in document["description"]

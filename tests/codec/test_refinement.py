@@ -169,6 +169,63 @@ def test_tiles_account_exactly_for_what_each_changes_and_match_the_whole_picture
     assert abs(gain_tiled - gain_whole) < 0.01 * start
 
 
+def test_a_latent_reaches_only_the_four_by_four_blocks_polishing_judges_its_move_by():
+    loaded = BundledSource().load(2)
+    pixels = make_photo(128, 128, seed=11)  # latent 8 × 8, no padding
+    model = loaded.model
+    with torch.no_grad():
+        symbols = model.entropy_bottleneck.quantize_symbols(analysis(model, padded_input(pixels, (0, 0, 0, 0))))
+        before = synthesis(model, model.entropy_bottleneck.dequantize(symbols))
+        for row, col in ((4, 3), (0, 7)):
+            moved = symbols.clone()
+            moved[0, 5, row, col] += 1
+            after = synthesis(model, model.entropy_bottleneck.dequantize(moved))
+            blocks = (after - before).abs().sum(1)[0].reshape(8, 16, 8, 16).sum((1, 3)) > 0
+            rows, cols = blocks.nonzero(as_tuple=True)
+            assert blocks.any()
+            assert row - 2 <= int(rows.min()) and int(rows.max()) <= row + 1
+            assert col - 2 <= int(cols.min()) and int(cols.max()) <= col + 1
+
+
+@pytest.mark.parametrize("tile", [None, 4])
+def test_polishing_adds_to_its_ste_run_by_moves_judged_exactly(monkeypatch, tile):
+    monkeypatch.setattr(latent_search, "RUN_STEPS", 4)
+    assert latent_search.split_budget("polish", 10) == (4, 6) and latent_search.split_budget("polish", 3) == (3, 0)
+    assert latent_search.split_budget("ste", 10) == (10, 0)
+    loaded = BundledSource().load(3)
+    pixels = make_photo(96, 144, seed=5)
+    with torch.no_grad():
+        plain = loaded.model.entropy_bottleneck.quantize_symbols(
+            analysis(loaded.model, padded_input(pixels, centred_padding(96, 144)).contiguous())
+        )
+    start = _table_objective(loaded, pixels, plain)
+    ste = _refine(loaded, pixels, Encoder("custom", 4), tile)
+    polished = _refine(loaded, pixels, Encoder("custom", 12, "polish"), tile)
+    end = _table_objective(loaded, pixels, polished.symbols)
+    assert start - end == pytest.approx(sum(t.before - t.after for t in polished.tiles), rel=1e-3)
+    assert end < _table_objective(loaded, pixels, ste.symbols)  # eight rounds found moves the STE run missed
+    changed = polished.symbols != ste.symbols
+    assert int(changed.sum()) > 0 and int((polished.symbols - ste.symbols).abs().max()) <= 8
+    again = _refine(loaded, pixels, Encoder("custom", 12, "polish"), tile)
+    assert torch.equal(again.symbols, polished.symbols)  # the same seed: the same symbols
+
+
+def test_cancel_while_polishing(monkeypatch):
+    monkeypatch.setattr(latent_search, "RUN_STEPS", 2)
+    loaded = _loaded(4)
+    pixels = make_photo(48, 64, seed=3)
+    steps: list[int] = []
+    with pytest.raises(CancelledError):
+        refined_encode(
+            loaded,
+            pixels,
+            Encoder("custom", 20, "polish"),
+            cancel=lambda: len(steps) > 5,
+            refining=lambda d, _: steps.append(d),
+        )
+    assert steps == [0, 1, 2, 3, 4, 5]  # stopped in the polishing round after the cancel
+
+
 def test_a_large_picture_is_refined_in_tiles_with_progress(monkeypatch):
     monkeypatch.setattr(latent_search, "WINDOW_AREA", 12 * 12)  # at N=16: tiles of 12 - 2·4 = 4 latents
     loaded = _loaded(5)
@@ -194,6 +251,9 @@ def test_effort_levels_and_their_errors():
     assert list(EFFORTS) == ["fast", "normal", "best"]
     normal, best = encoder_for("normal"), encoder_for("best")
     assert 0 < normal.steps < best.steps and normal.name == best.name == "refined"
+    assert (normal.method, best.method) == ("ste", "polish")  # best: normal's run, then polishing
+    assert encoder_for("best", 100).method == "polish" and encoder_for("best", method="ste").method == "ste"
+    assert encoder_for("fast", 7).method == "ste"
     assert encoder_for("normal", 7).steps == 7
     assert encoder_for("fast", 7) == Encoder("custom", 7)  # a budget alone refines
     assert encoder_for("best", 0) == PLAIN
@@ -204,7 +264,7 @@ def test_effort_levels_and_their_errors():
         encoder_for("max")
     with pytest.raises(ValueError, match="choose 0 to"):
         encoder_for("normal", refinement.MAX_STEPS + 1)
-    with pytest.raises(ValueError, match="choose ste, sga"):
+    with pytest.raises(ValueError, match="choose ste, sga, polish"):
         encoder_for("normal", method="adam")
 
 

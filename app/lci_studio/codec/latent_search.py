@@ -6,11 +6,14 @@ latents it found: the real rounded symbols, their bits under the model's integer
 (`entropy_coding.SymbolCost`), and the reconstruction's squared error on the 8-bit picture. Where it does not lower
 R + λ·D, the plain latents are kept.
 
-Two ways through the rounding, chosen by measurement (docs/results.md, "Refined encoder"):
+The ways through the rounding, chosen by measurement (docs/results.md, "Refined encoder"):
 
 - ``"ste"``: the rate on y plus uniform noise, the distortion on straight-through rounded y;
 - ``"sga"``: stochastic Gumbel annealing (Yang et al. 2020): y rounded softly up or down at random,
-  the temperature annealed towards hard rounding; rate and distortion on that soft value.
+  the temperature annealed towards hard rounding; rate and distortion on that soft value;
+- ``"polish"`` (the `best` effort): one ``"ste"`` run, then the rest of the budget on discrete moves of
+  single symbols by ±1, each judged exactly (`_refine_tile`'s ``polish``), which keeps finding gains
+  where more Adam steps find none.
 
 Large pictures are refined in tiles (block coordinate descent): a tile's latents are optimized with
 the latents around it held at their current (rounded) values, and its distortion counts every pixel
@@ -41,7 +44,7 @@ from lci_studio.codec.pipeline import analysis
 if TYPE_CHECKING:
     from lci_studio.codec.refinement import Encoder
 
-METHODS = ("ste", "sga")
+METHODS = ("ste", "sga", "polish")
 METHOD = "ste"  # the default, chosen by measurement (docs/results.md, "Refined encoder")
 LEARNING_RATE = 0.004  # Adam's peak, decayed to 0 along a cosine; 0.02 made every level worse
 SGA_TAU = (0.5, 0.05)  # SGA's temperature, annealed geometrically from the first to the second
@@ -291,7 +294,7 @@ def _refine_tile(
         """One Adam step on the tile's latents, keeping the best candidate (symbols and their proxy objective)."""
         nonlocal best, best_value
         rounded = torch.round(variable.detach() - med)
-        if encoder.method == "ste":
+        if encoder.method != "sga":
             noisy = variable + torch.rand(variable.shape, generator=generator) - 0.5
             hard = variable + (rounded + med - variable).detach()
             rate_values, decoded = noisy, hard
@@ -316,7 +319,7 @@ def _refine_tile(
             out = g_s(window_with(decoded), poll)
         sse = (((out[reach].float() - want) ** 2) * weight).sum()
         loss = (bits + scale * sse) / float(weight.sum().clamp_min(1.0))
-        if encoder.method == "ste":  # the forward pass reconstructed exactly the rounded candidate
+        if encoder.method != "sga":  # the forward pass reconstructed exactly the rounded candidate
             value = cost.total(rounded.to(torch.int32)) + scale * float(sse.detach())
             if value < best_value:
                 best, best_value = rounded.to(torch.int32), value
@@ -332,7 +335,8 @@ def _refine_tile(
 
     candidates: list[torch.Tensor] = []
     done = 0
-    for length in runs(encoder.steps):  # each from g_a's latents, with the generator's next noise
+    searching, polishing = split_budget(encoder.method, encoder.steps)
+    for length in runs(searching):  # each from g_a's latents, with the generator's next noise
         variable = y[inner].clone().requires_grad_(True)
         optimizer = _Adam(variable)
         best, best_value = plain, math.inf
@@ -351,6 +355,88 @@ def _refine_tile(
         value = exact(candidate)
         if value < after:
             after, chosen = value, candidate
+
+    @torch.no_grad()
+    def block_errors(candidate: torch.Tensor) -> torch.Tensor:
+        """Squared error of the 8-bit reached pixels per 16×16 block (float64, blocks of the reach)."""
+        out = g_s(window_with(candidate.float() + medians), poll)[reach]
+        rounded = out.clamp(0, 1).mul(255).round()
+        error = ((((rounded - want8) / 255.0) ** 2) * weight).sum(1)[0].double()
+        rows, cols = error.shape
+        return error.reshape(rows // 16, 16, cols // 16, 16).sum((1, 3))
+
+    def polish(start: torch.Tensor, value: float) -> tuple[torch.Tensor, float]:
+        """Discrete moves of single symbols by ±1, judged exactly and each on its own.
+
+        The rate is separable (each symbol's bits come from its channel's table) and a latent reaches only
+        the 4×4 blocks around it, so moves on a lattice 4 latents apart change disjoint blocks: one decode
+        of all of them gives each move's exact change of R + λ·D, and only the moves that lower it are kept.
+        Which move to try at each lattice point (the channel and the sign) is predicted from the table's
+        Δbits, the distortion's gradient at the current symbols, and its curvature per channel. The lattice
+        steps through its 16 offsets round by round; a move that failed is not tried again until a move
+        near it is kept.
+        """
+        nonlocal done
+        current = start.clone()
+
+        def gradient(values: torch.Tensor) -> torch.Tensor:
+            point = values.requires_grad_(True)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = g_s(window_with(point), poll)
+            sse = (((out[reach].float() - want) ** 2) * weight).sum()
+            return torch.autograd.grad(scale * sse, point)[0].double()
+
+        _, _, height, width = current.shape
+        rows = torch.arange(height).reshape(height, 1)
+        cols = torch.arange(width).reshape(1, width)
+        first = (top - rtop, left - rleft)  # the inner latents' first block row and column in the reach
+        failed = torch.zeros(current.shape, dtype=torch.bool)
+        errors = block_errors(current)
+        grad = gradient(current.float() + med)
+        # The distortion's second derivative along each symbol, per channel: the change of the gradient under
+        # a random ±1/2 move of every symbol, times the move (Hutchinson), averaged over the positions.
+        signs = torch.randint(0, 2, current.shape, generator=generator).double() * 2 - 1
+        moved = gradient(current.float() + med + 0.5 * signs.float())
+        curvature = ((moved - grad) * signs / 0.5).mean(dim=(0, 2, 3), keepdim=True).clamp_min(0)
+        for round_ in range(polishing):
+            poll()
+            if round_:
+                grad = gradient(current.float() + med)
+            done += 1
+            progress(done)
+            bits = cost.bits(current)
+            up = cost.bits(current + 1) - bits + grad + curvature / 2
+            down = cost.bits(current - 1) - bits - grad + curvature / 2
+            predicted = torch.minimum(up, down).masked_fill(failed, math.inf)
+            hope, channel = predicted[0].min(0)  # (height, width): the best move at each latent position
+            phase_row, phase_col = divmod(round_ % 16, 4)
+            tried = (hope < 0) & (rows % 4 == phase_row) & (cols % 4 == phase_col)
+            if not bool(tried.any()):
+                continue
+            sign = torch.where(up < down, 1, -1).to(torch.int32)
+            move = torch.zeros_like(current)
+            at_rows, at_cols = tried.nonzero(as_tuple=True)
+            at_channels = channel[at_rows, at_cols]
+            move[0, at_channels, at_rows, at_cols] = sign[0, at_channels, at_rows, at_cols]
+            trial = current + move
+            trial_errors = block_errors(trial)
+            change = torch.nn.functional.pad(trial_errors - errors, (2, 2, 2, 2))
+            windows = torch.nn.functional.avg_pool2d(change[None, None], 4, stride=1)[0, 0] * 16
+            delta_bits = (cost.bits(trial) - bits)[0, at_channels, at_rows, at_cols]
+            gain = delta_bits + scale * windows[at_rows + first[0], at_cols + first[1]]
+            kept = gain < 0
+            failed[0, at_channels[~kept], at_rows[~kept], at_cols[~kept]] = True
+            for r, c in zip(at_rows[kept].tolist(), at_cols[kept].tolist(), strict=True):
+                current[0, :, r, c] = trial[0, :, r, c]
+                b0, c0 = r + first[0] - 2, c + first[1] - 2  # its blocks, now as the trial made them
+                b1, c1 = max(0, b0), max(0, c0)
+                errors[b1 : b0 + 4, c1 : c0 + 4] = trial_errors[b1 : b0 + 4, c1 : c0 + 4]
+                failed[0, :, max(0, r - 3) : r + 4, max(0, c - 3) : c + 4] = False
+        polished = exact(current)  # the moves' gains are exact; this confirms them in one more decode
+        return (current, polished) if polished < value else (start, value)
+
+    if polishing:
+        chosen, after = polish(chosen, after)
     symbols[inner] = chosen
     return TileOutcome(encoder.steps, chosen is plain, before, after)
 
@@ -378,6 +464,14 @@ class _Adam:
         correction2 = 1 - beta2**self.steps
         denominator = (self.square.sqrt() / math.sqrt(correction2)).add_(self.eps)
         param.addcdiv_(self.mean, denominator, value=-self.lr / correction1)
+
+
+def split_budget(method: str, steps: int) -> tuple[int, int]:
+    """(Adam steps, polishing rounds) of a budget: "polish" spends one STE run and polishes with the rest."""
+    if method != "polish":
+        return steps, 0
+    searching = min(steps, RUN_STEPS)
+    return searching, steps - searching
 
 
 def runs(steps: int) -> list[int]:

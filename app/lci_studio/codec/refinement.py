@@ -61,8 +61,9 @@ def _lambda(info: ModelInfo) -> float:
 @dataclass(frozen=True)
 class Effort:
     name: str
-    steps: int  # Adam steps per tile; 0 is the plain encoder
+    steps: int  # refinement steps per tile; 0 is the plain encoder
     meaning: str
+    method: str = METHOD  # how the steps search (`latent_search.METHODS`)
 
 
 EFFORTS = {
@@ -70,7 +71,12 @@ EFFORTS = {
     for effort in (
         Effort("fast", 0, "the plain encoder: g_a's latents as they come"),
         Effort("normal", 50, "50 refinement steps per tile"),
-        Effort("best", 200, "four runs of 50 steps per tile, the best kept"),
+        Effort(
+            "best",
+            200,
+            "normal's 50 steps, then 150 rounds of single-symbol moves, each judged exactly and kept where it helps",
+            "polish",
+        ),
     )
 }
 DEFAULT_EFFORT = "fast"
@@ -106,7 +112,8 @@ class Encoder:
     def describe(self) -> str:
         if not self.refines:
             return "plain encoder"
-        method = "" if self.method == METHOD else f", {self.method}"
+        own = EFFORTS[self.effort].method if self.effort in EFFORTS else METHOD
+        method = "" if self.method == own else f", {self.method}"
         target = "" if self.lmbda is None else f", for λ={self.lmbda:g}"
         steps = f"{self.steps} step{'' if self.steps == 1 else 's'}"
         return f"refined encoder, effort {self.effort} ({steps}{method}{target})"
@@ -158,7 +165,7 @@ def checked_lambda(lmbda: float) -> float:
 def encoder_for(
     effort: str = DEFAULT_EFFORT,
     steps: int | None = None,
-    method: str = METHOD,
+    method: str | None = None,
     seed: int = 0,
     lmbda: float | None = None,
 ) -> Encoder:
@@ -172,6 +179,7 @@ def encoder_for(
     """
     if effort not in EFFORTS:
         raise ValueError(f"invalid effort {effort!r}: choose {', '.join(EFFORTS)}")
+    method = EFFORTS[effort].method if method is None else method
     if method not in METHODS:
         raise ValueError(f"invalid refinement method {method!r}: choose {', '.join(METHODS)}")
     count = EFFORTS[effort].steps if steps is None else checked_steps(steps)
@@ -179,9 +187,9 @@ def encoder_for(
         checked_lambda(lmbda)
     if lmbda is not None and not count:
         raise ValueError("refining for another λ needs refinement steps: choose an effort other than fast")
-    if count and effort == "fast":
-        effort = "custom"
-    return Encoder(effort if count else "fast", count, method, seed, lmbda=lmbda)
+    if not count:
+        return Encoder(seed=seed)
+    return Encoder("custom" if effort == "fast" else effort, count, method, seed, lmbda=lmbda)
 
 
 # ------------------------------------------------------------------------------------ λ of a level
