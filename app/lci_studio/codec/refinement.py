@@ -289,12 +289,11 @@ def _band_point(
     loaded: LoadedModel, pixels: np.ndarray, lmbda: float, refined: RefinedImage, cancel: CancelCheck | None
 ) -> BandPoint:
     """Where a refined file lands on every axis: its real and estimated bpp, each metric of the table measured
-    on its real decode."""
+    on its real decode (the one `refined_encode` judged it by)."""
     count = pixels.shape[0] * pixels.shape[1]
     encoded = refined.encoded
-    decoded = decode_lci(encoded.lci, loaded, cancel=cancel)
     bits = latent_bits(loaded.model, torch.from_numpy(encoded.symbols)[None], cancel=cancel)
-    values = measure(pixels, decoded, METRICS, cancel)
+    values = measure(pixels, refined.decoded, METRICS, cancel)
     bpp = len(encoded.lci) * 8 / count
     return BandPoint(lmbda, bpp, refined.psnr, refined.kept_plain, float(bits.sum()) / count, values)
 
@@ -312,6 +311,7 @@ class RefinedImage:
     objective: float
     refinement: Refinement
     psnr: float  # PSNR-RGB of the returned file's real decode
+    decoded: np.ndarray  # that decode (H×W×3 uint8), for a caller that measures more than PSNR
 
 
 def objective(lmbda: float, file_bytes: int, pixels: np.ndarray, decoded: np.ndarray) -> float:
@@ -349,17 +349,18 @@ def refined_encode(
     refinement = refine_symbols(loaded, x, pixels, picture, encoder, lmbda, y, tile, cancel, refining)
     del x, y  # the decodes below need their memory on a large picture
 
-    def judged(encoded: EncodedImage) -> tuple[float, float]:
-        """R + λ·D and PSNR of a file from its real bytes and its real decode."""
+    def judged(encoded: EncodedImage) -> tuple[float, float, np.ndarray]:
+        """R + λ·D and PSNR of a file from its real bytes, and its real decode."""
         decoded = decode_lci(encoded.lci, loaded, cancel=cancel)
-        return objective(lmbda, len(encoded.lci), pixels, decoded), psnr_rgb(pixels, decoded)
+        return objective(lmbda, len(encoded.lci), pixels, decoded), psnr_rgb(pixels, decoded), decoded
 
-    plain_objective, plain_psnr = judged(plain)
+    plain_objective, plain_psnr, plain_decoded = judged(plain)
+    kept = RefinedImage(plain, True, plain_objective, plain_objective, refinement, plain_psnr, plain_decoded)
     if all(t.kept_plain for t in refinement.tiles):
-        return RefinedImage(plain, True, plain_objective, plain_objective, refinement, plain_psnr)
+        return kept
     refined = pack_symbols(loaded, refinement.symbols, width, height, padding, cancel)
-    value, psnr = judged(refined)
+    value, psnr, decoded = judged(refined)
     stop_if_cancelled(cancel)
     if value >= plain_objective:
-        return RefinedImage(plain, True, plain_objective, plain_objective, refinement, plain_psnr)
-    return RefinedImage(refined, False, plain_objective, value, refinement, psnr)
+        return kept
+    return RefinedImage(refined, False, plain_objective, value, refinement, psnr, decoded)
