@@ -288,7 +288,8 @@ def refined_tag(plain: QualityResult, refined: QualityResult) -> str:
     if refined.lci == plain.lci:
         return f"{name}: the plain file kept"
     size = refined.file_bytes / plain.file_bytes - 1
-    return f"{name} {refined.psnr - plain.psnr:+.2f} dB, {_signed_percent(size)} size".replace("-", "−")
+    dbs = refined.psnr - plain.psnr
+    return f"{name} {'+' if dbs >= 0 else '−'}{abs(dbs):.2f} dB, {_signed_percent(size)} size"
 
 
 def refined_paragraphs(plain: QualityResult, refined: QualityResult) -> list[str]:

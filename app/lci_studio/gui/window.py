@@ -158,8 +158,10 @@ class MainWindow(QMainWindow):
 
         events = self.session.events
         events.opened.connect(self._on_opened)
-        enabling = (events.ladder_started, events.baselines_changed, events.decoded, events.finished)
-        for event in (*enabling, events.refined_added):
+        enabling = (
+            events.ladder_started, events.baselines_changed, events.decoded, events.finished, events.refined_added
+        )
+        for event in enabling:
             event.connect(lambda _value: self.commands.update())
         events.result_added.connect(self._on_result_added)
         events.selection_changed.connect(self._on_selection)

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from lci_studio.codec.baselines import available_codecs
 from lci_studio.codec.difference import GAINS, Difference
 from lci_studio.codec.explanation import refined_tag
+from lci_studio.codec.ladder import QualityResult
 from lci_studio.codec.number_format import format_bpp, format_kb
 from lci_studio.codec.report import number_text
 from lci_studio.gui.jobs import DifferenceJob
@@ -53,7 +54,8 @@ from lci_studio.session import DecodedLci, Session
 from lci_studio.view_state import CLASSICAL, ORIGINAL, SELECTED, SELECTED_PLAIN, ViewState
 
 
-def _sizes(result) -> str:
+def _sizes(result: QualityResult) -> str:
+    """A side's size, as every caption of the split writes it."""
     return f"{format_bpp(result.bpp)} · {format_kb(result.file_bytes)}"
 
 
